@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test command (npm test): Rust formatting and lints, the core's cargo tests, the TypeScript
+# type check, then the ava suite against the built native module. Every stage runs even when an
+# earlier one failed, so one run shows everything; the last line is `N passed, N failed` counted
+# from ava's TAP output, and the exit code is non-zero if any stage failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+status=0
+stage() {
+  local name=$1; shift
+  echo "== $name"
+  if ! "$@"; then
+    echo "!! $name failed"
+    status=1
+  fi
+}
+
+stage "cargo fmt --check" cargo fmt --all -- --check
+stage "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+stage "cargo test" cargo test --workspace
+stage "typecheck" npx tsc -p tsconfig.json --noEmit
+
+mkdir -p __test__/artifacts
+tap=__test__/artifacts/ava.tap
+echo "== ava"
+npx ava --tap "$@" | tee "$tap"
+ava_rc=${PIPESTATUS[0]}
+passed=$(grep -cE '^ok [0-9]+' "$tap" || true)
+failed=$(grep -cE '^not ok [0-9]+' "$tap" || true)
+skipped=$(grep -cE '^ok [0-9]+ .*# SKIP' "$tap" || true)
+passed=$((passed - skipped))
+if [ "$ava_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # ava itself failed (a crashed worker, an uncaught exception): count it so it cannot pass unseen.
+  failed=1
+fi
+[ "$failed" -eq 0 ] || status=1
+[ "$ava_rc" -eq 0 ] || status=1
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status

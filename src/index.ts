@@ -1,0 +1,12 @@
+/** ambervault: the public entry point (API.md). */
+export {
+  VaultError,
+  NotFoundError,
+  DatabaseBusyError,
+  InvalidArgumentError,
+  VaultIoError,
+  CorruptDataError,
+  ClosedError,
+} from './errors'
+export type { ErrorCode } from './errors'
+export { nativeVersion } from './version'

@@ -12,7 +12,7 @@ test('the native module loads and reports its version', (t) => {
 })
 
 test('native error messages map onto the typed error classes', (t) => {
-  const cases: [string, new (...a: any[]) => api.VaultError, string][] = [
+  const cases: [string, new (...a: any[]) => api.VaultError, api.ErrorCode][] = [
     ['NOT_FOUND: key k', api.NotFoundError, 'NOT_FOUND'],
     ['DATABASE_BUSY: /x.db: database is locked', api.DatabaseBusyError, 'DATABASE_BUSY'],
     ['INVALID_ARGUMENT: bad dtype "q9"', api.InvalidArgumentError, 'INVALID_ARGUMENT'],

@@ -157,22 +157,10 @@ impl KvStore {
 
     /// Copy the payload of `key` to `out` in chunks; `None` when the key is absent.
     pub fn get_to_writer(self, key: &[u8], out: &mut impl Write) -> Result<Option<u64>> {
-        let Some(mut r) = self.into_reader(key)? else {
-            return Ok(None);
-        };
-        let mut buf = vec![0u8; STREAM_CHUNK.min(r.remaining() as usize).max(1)];
-        let mut total = 0u64;
-        loop {
-            let n = r.read_chunk(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            out.write_all(&buf[..n])
-                .map_err(|e| Error::from(e).context(&r.shown))?;
-            total += n as u64;
+        match self.into_reader(key)? {
+            Some(mut r) => r.copy_to(out).map(Some),
+            None => Ok(None),
         }
-        out.flush().map_err(|e| Error::from(e).context(&r.shown))?;
-        Ok(Some(total))
     }
 }
 
@@ -208,5 +196,23 @@ impl ValueReader {
             .map_err(|e| Error::from(e).context(&self.shown))?;
         self.pos += want;
         Ok(want)
+    }
+
+    /// Copy everything not read yet to `out`; returns the byte count.
+    pub fn copy_to(&mut self, out: &mut impl Write) -> Result<u64> {
+        let mut buf = vec![0u8; STREAM_CHUNK.min(self.remaining() as usize).max(1)];
+        let mut total = 0u64;
+        loop {
+            let n = self.read_chunk(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| Error::from(e).context(&self.shown))?;
+            total += n as u64;
+        }
+        out.flush()
+            .map_err(|e| Error::from(e).context(&self.shown))?;
+        Ok(total)
     }
 }

@@ -39,6 +39,8 @@ export interface KVaultOptions {
   retries?: number
   /** First backoff pause in ms, doubling per retry (default 20). */
   backoffMs?: number
+  /** How long SQLite itself waits on a locked file per attempt (default 5000 ms). */
+  busyTimeoutMs?: number
   /** Start with the write-back cache on. */
   cache?: false | KvCacheOptions
   /** SQLite synchronous NORMAL (default) or FULL. */
@@ -112,7 +114,7 @@ export class KVault implements Iterable<[Buffer, unknown]> {
       throw new InvalidArgumentError(`KVault path must be a non-empty string, got ${String(filePath)}`)
     }
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('KVault options must be an object')
-    const { table = 'kv', retries = 4, backoffMs = 20, cache, durability = 'normal', readonly = false } = options
+    const { table = 'kv', retries = 4, backoffMs = 20, busyTimeoutMs = 5000, cache, durability = 'normal', readonly = false } = options
     this.#retry = { retries: checkCount(retries, 'retries'), backoffMs: checkCount(backoffMs, 'backoffMs') }
     if (durability !== 'normal' && durability !== 'full') {
       throw new InvalidArgumentError(`durability must be 'normal' or 'full', got ${String(durability)}`)
@@ -120,7 +122,12 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     this.path = path.resolve(filePath)
     this.table = table
     this.readonly = Boolean(readonly)
-    this.#n = retrySync(this.#retry, () => new binding.NativeKv(this.path, { table, readonly: this.readonly, durability }))
+    this.#n = retrySync(this.#retry, () => new binding.NativeKv(this.path, {
+      table,
+      readonly: this.readonly,
+      durability,
+      busyTimeoutMs: Math.min(checkCount(busyTimeoutMs, 'busyTimeoutMs'), 2 ** 31 - 1),
+    }))
     if (cache) this.enableCache(cache)
   }
 

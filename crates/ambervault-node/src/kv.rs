@@ -7,7 +7,7 @@ use ambervault_core::conn::Durability;
 use ambervault_core::kv::{CacheOptions, Encoding, KeyRange, KvOptions, KvStore, ValueReader};
 use ambervault_core::Error as CoreError;
 use napi::bindgen_prelude::*;
-use napi::{check_status, sys, Env, Task};
+use napi::{check_status, sys, Env, ScopedTask, Task};
 use napi_derive::napi;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -510,9 +510,11 @@ pub struct ReadChunk {
     max: usize,
 }
 
-impl Task for ReadChunk {
+// The chunk is copied into a JS-owned Buffer: V8 then counts its memory and collects spent
+// chunks promptly, which keeps a long getStream flat (external buffers piled up before GC).
+impl<'task> ScopedTask<'task> for ReadChunk {
     type Output = Vec<u8>;
-    type JsValue = Buffer;
+    type JsValue = BufferSlice<'task>;
     fn compute(&mut self) -> Result<Vec<u8>> {
         let mut guard = self
             .inner
@@ -529,7 +531,7 @@ impl Task for ReadChunk {
         }
         Ok(buf)
     }
-    fn resolve(&mut self, _env: Env, out: Vec<u8>) -> Result<Buffer> {
-        Ok(out.into())
+    fn resolve(&mut self, env: &'task Env, out: Vec<u8>) -> Result<BufferSlice<'task>> {
+        BufferSlice::copy_from(env, out)
     }
 }

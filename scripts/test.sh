@@ -7,6 +7,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 status=0
+if [ ! -d node_modules ] || ! ls ambervault.*.node >/dev/null 2>&1; then
+  echo "== npm install (first run in this checkout: installs and builds the native module)"
+  AMBERVAULT_BUILD=${AMBERVAULT_BUILD:-debug} npm install --no-audit --no-fund || exit 1
+fi
 stage() {
   local name=$1; shift
   echo "== $name"

@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// npm run bench [-- name ...]: runs the comparisons in bench/ (bench/<name>.ts), each in its own
+// process so peers and ambervault share one run per area. Build the release module first
+// (npm run build): benchmarks of a debug build say nothing.
+'use strict'
+const { spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+
+const benchDir = path.join(__dirname, '..', 'bench')
+const all = fs.readdirSync(benchDir).filter((f) => /^[a-z][\w-]*\.ts$/.test(f)).map((f) => f.slice(0, -3)).sort()
+const wanted = process.argv.slice(2)
+const unknown = wanted.filter((w) => !all.includes(w))
+if (unknown.length) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; available: ${all.join(', ')}`)
+  process.exit(2)
+}
+let failed = 0
+for (const name of wanted.length ? wanted : all) {
+  console.log(`\n### bench/${name}`)
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import=tsx', path.join(benchDir, `${name}.ts`)], { stdio: 'inherit' })
+  if (r.status !== 0) failed++
+}
+process.exit(failed ? 1 : 0)

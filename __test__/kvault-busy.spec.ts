@@ -2,24 +2,34 @@ import test from 'ava'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { Worker } from 'node:worker_threads'
+import { spawn, type ChildProcess } from 'node:child_process'
 
 import { KVault, DatabaseBusyError } from '../src/index'
 
-const locker = path.join(__dirname, 'fixtures', 'kv-locker.ts')
+// The lock holder must be another process: SQLite's POSIX locks do not separate two SQLite
+// copies (another npm package's) inside one process. Python's stdlib sqlite3 holds it.
+const locker = `
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]) / 1000)
+db.execute("COMMIT")
+`
 
 function tmp(): string {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvbusy-')), 'kv.db')
 }
 
-/** Start a worker that holds the file's write lock for `ms`; resolves once it holds it. */
-async function lockFor(file: string, ms: number): Promise<Worker> {
-  const w = new Worker(`require('tsx/cjs'); require(${JSON.stringify(locker)})`, { eval: true, workerData: { file, ms } })
+/** Start a process that holds the file's write lock for `ms`; resolves once it holds it. */
+async function lockFor(file: string, ms: number): Promise<ChildProcess> {
+  const p = spawn('python3', ['-c', locker, file, String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise<void>((resolve, reject) => {
-    w.once('message', () => resolve())
-    w.once('error', reject)
+    p.stdout!.once('data', () => resolve())
+    p.once('error', reject)
+    p.once('exit', (code) => reject(new Error(`locker exited early (${code})`)))
   })
-  return w
+  return p
 }
 
 test('busy files are retried with backoff, then DatabaseBusyError; nothing is lost', async (t) => {
@@ -49,7 +59,9 @@ test('a lock released during the backoff lets the write through', async (t) => {
   new KVault(file).close()
   const w = await lockFor(file, 150)
   const kv = new KVault(file, { busyTimeoutMs: 10, retries: 6, backoffMs: 20 })
-  kv.put('k', 'v') // waits: 20, 40, 80, ... until the worker commits
+  const t0 = Date.now()
+  kv.put('k', 'v') // waits: 20, 40, 80, ... until the locker commits
+  t.true(Date.now() - t0 >= 50, `the write waited ${Date.now() - t0} ms for the lock`)
   t.is(kv.get('k'), 'v')
   kv.close()
   await new Promise((r) => w.once('exit', r))

@@ -133,6 +133,7 @@ impl NativeKv {
                     .busy_timeout_ms
                     .map(|ms| Duration::from_millis(ms as u64)),
                 cache: None,
+                ..KvOptions::default()
             },
         )
         .napi()?;

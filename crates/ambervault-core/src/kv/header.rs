@@ -68,7 +68,8 @@ pub fn raw_needs_header(payload: &[u8]) -> bool {
     payload.len() >= 2 && payload[0..2] == MAGIC
 }
 
-fn header(encoding: Encoding) -> [u8; HEADER_LEN] {
+/// The 10 header bytes for an encoding.
+pub fn header(encoding: Encoding) -> [u8; HEADER_LEN] {
     [
         MAGIC[0],
         MAGIC[1],

@@ -26,7 +26,17 @@ pub struct KvOptions {
     pub busy_timeout: Option<Duration>,
     /// Start with the write-back cache on.
     pub cache: Option<CacheOptions>,
+    /// SQLite page cache of this connection in KiB (default 64 MiB; SQLite's own default of
+    /// 2 MiB holds only 64 of our 32 KiB pages, so point reads would go to the OS every time).
+    pub page_cache_kib: u32,
+    /// Bytes of the file SQLite may memory-map for reads (default 256 MiB, as the Python
+    /// library; 0 turns it off).
+    pub mmap_bytes: u64,
 }
+
+/// Connection tuning of the short-lived connections that stream large values: a small page
+/// cache and no mmap, so streaming gigabytes keeps memory flat.
+const STREAM_PAGE_CACHE_KIB: u32 = 2048;
 
 impl Default for KvOptions {
     fn default() -> Self {
@@ -36,6 +46,8 @@ impl Default for KvOptions {
             durability: Durability::Normal,
             busy_timeout: None,
             cache: None,
+            page_cache_kib: 64 * 1024,
+            mmap_bytes: 256 << 20,
         }
     }
 }
@@ -132,6 +144,9 @@ impl KvStore {
             busy_timeout: opts.busy_timeout,
         };
         let conn = conn::open(&path, &open)?;
+        conn.pragma_update(None, "cache_size", -i64::from(opts.page_cache_kib))
+            .and_then(|_| conn.pragma_update(None, "mmap_size", opts.mmap_bytes as i64))
+            .map_err(|e| Error::from(e).context(path.display()))?;
         let store = KvStore {
             conn,
             sql: Sql::new(&opts.table),
@@ -155,6 +170,8 @@ impl KvStore {
                 durability: self.open.durability,
                 busy_timeout: self.open.busy_timeout,
                 cache: None,
+                page_cache_kib: STREAM_PAGE_CACHE_KIB,
+                mmap_bytes: 0,
             },
         )
     }
@@ -230,6 +247,10 @@ impl KvStore {
     /// Store an already-encoded payload under `encoding` (the header is added here).
     pub fn put_encoded(&mut self, key: &[u8], encoding: Encoding, payload: &[u8]) -> Result<()> {
         self.writable("put", Some(key))?;
+        if self.cache.is_none() && header::framed_len(encoding, payload) == payload.len() {
+            // Bare raw bytes without a cache: bind the caller's slice, no copy.
+            return self.write_direct(key, Some(payload));
+        }
         let stored = header::frame(encoding, payload);
         self.put_stored(key, stored)
     }
@@ -292,12 +313,15 @@ impl KvStore {
                 .map_err(|e| Error::from(e).context(&path))?;
             let mut buf = Vec::new();
             for (key, enc, payload) in entries {
-                buf.clear();
-                if header::framed_len(enc, payload) != payload.len() {
-                    buf.extend_from_slice(&header::frame(enc, &[]));
-                }
-                buf.extend_from_slice(payload);
-                st.execute(params![key, &buf]).map_err(|e| {
+                let stored: &[u8] = if header::framed_len(enc, payload) == payload.len() {
+                    payload
+                } else {
+                    buf.clear();
+                    buf.extend_from_slice(&header::header(enc));
+                    buf.extend_from_slice(payload);
+                    &buf
+                };
+                st.execute(params![key, stored]).map_err(|e| {
                     Error::from(e).context(format!("{path}: putMany key {}", show_key(key)))
                 })?;
                 n += 1;

@@ -128,7 +128,7 @@ export class KVault implements Iterable<[Buffer, unknown]> {
       durability,
       busyTimeoutMs: Math.min(checkCount(busyTimeoutMs, 'busyTimeoutMs'), 2 ** 31 - 1),
     }))
-    if (cache) this.enableCache(cache)
+    if (cache) this.enableCache(cache === (true as unknown) ? {} : cache)
   }
 
   #call<T>(fn: (n: NativeKv) => T): T {

@@ -10,3 +10,5 @@ export {
 } from './errors'
 export type { ErrorCode } from './errors'
 export { nativeVersion } from './version'
+export { KVault } from './kvault'
+export type { KVaultOptions, KvCacheOptions, KvIterOptions, KvKeyIterOptions, KvKey, KvValue } from './kvault'

@@ -1,1 +1,538 @@
-//! (filled in by its issue)
+//! Bindings for `ambervault_core::kv::KvStore`: argument conversion, handles and error mapping
+//! only. Batches and scan pages cross the boundary as one packed Buffer each (layouts below),
+//! so a batch costs one napi call, not one per element.
+
+use crate::errors::{to_napi, IntoNapi};
+use ambervault_core::conn::Durability;
+use ambervault_core::kv::{CacheOptions, Encoding, KeyRange, KvOptions, KvStore, ValueReader};
+use ambervault_core::Error as CoreError;
+use napi::bindgen_prelude::*;
+use napi::{check_status, sys, Env, ScopedTask, Task};
+use napi_derive::napi;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A key is a JS string (its UTF-8 bytes) or a Buffer / Uint8Array.
+fn key_bytes<'a>(k: &'a Either<String, &[u8]>) -> &'a [u8] {
+    match k {
+        Either::A(s) => s.as_bytes(),
+        Either::B(b) => b,
+    }
+}
+
+/// Marks a missing entry in packed results (no encoding uses it).
+const MISSING: u8 = 0xFF;
+
+type Shared = Arc<Mutex<Option<KvStore>>>;
+
+#[napi(object)]
+pub struct KvOpenOptions {
+    pub table: Option<String>,
+    pub readonly: Option<bool>,
+    /// "normal" (default) or "full".
+    pub durability: Option<String>,
+    pub busy_timeout_ms: Option<u32>,
+}
+
+#[napi(object)]
+pub struct KvScanRange {
+    pub prefix: Option<Buffer>,
+    pub gt: Option<Buffer>,
+    pub gte: Option<Buffer>,
+    pub lt: Option<Buffer>,
+    pub lte: Option<Buffer>,
+    pub reverse: Option<bool>,
+}
+
+fn encoding(tag: u32) -> Result<Encoding> {
+    u8::try_from(tag)
+        .ok()
+        .and_then(Encoding::from_byte)
+        .ok_or_else(|| to_napi(CoreError::invalid(format!("unknown value encoding {tag}"))))
+}
+
+/// A JS Buffer of `len` bytes filled in place (one copy out of SQLite's memory, no finalizer).
+fn new_buffer<'e>(
+    env: &'e Env,
+    len: usize,
+    fill: impl FnOnce(&mut [u8]),
+) -> Result<BufferSlice<'e>> {
+    let mut data = std::ptr::null_mut();
+    let mut value = std::ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_buffer(env.raw(), len, &mut data, &mut value) })?;
+    if len > 0 {
+        // SAFETY: napi_create_buffer returned `len` writable bytes at `data`.
+        fill(unsafe { std::slice::from_raw_parts_mut(data.cast::<u8>(), len) });
+    }
+    // SAFETY: `value` is the Buffer just created in this env.
+    unsafe { BufferSlice::from_napi_value(env.raw(), value) }
+}
+
+fn put_u32(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&(n as u32).to_le_bytes());
+}
+
+/// Split a packed list: `data` holds the items back to back, `ends[i]` is where item i ends.
+fn split<'a, E: Copy + TryInto<usize>>(data: &'a [u8], ends: &'a [E]) -> Result<Vec<&'a [u8]>> {
+    let mut out = Vec::with_capacity(ends.len());
+    let mut start = 0usize;
+    for &e in ends {
+        let end: usize = e
+            .try_into()
+            .ok()
+            .filter(|&e| e >= start && e <= data.len())
+            .ok_or_else(|| to_napi(CoreError::invalid("packed batch offsets out of range")))?;
+        out.push(&data[start..end]);
+        start = end;
+    }
+    Ok(out)
+}
+
+#[napi]
+pub struct NativeKv {
+    inner: Shared,
+    path: String,
+}
+
+impl NativeKv {
+    fn with<R>(&self, f: impl FnOnce(&mut KvStore) -> ambervault_core::Result<R>) -> Result<R> {
+        let mut guard = self
+            .inner
+            .lock()
+            .map_err(|_| to_napi(CoreError::io(format!("{}: store lock poisoned", self.path))))?;
+        match guard.as_mut() {
+            Some(store) => f(store).napi(),
+            None => Err(to_napi(CoreError::closed(format!(
+                "KVault {} is closed",
+                self.path
+            )))),
+        }
+    }
+}
+
+#[napi]
+impl NativeKv {
+    #[napi(constructor)]
+    pub fn new(path: String, opts: KvOpenOptions) -> Result<Self> {
+        let durability = match opts.durability.as_deref() {
+            None | Some("normal") => Durability::Normal,
+            Some("full") => Durability::Full,
+            Some(other) => {
+                return Err(to_napi(CoreError::invalid(format!(
+                    "{path}: durability must be 'normal' or 'full', not {other:?}"
+                ))))
+            }
+        };
+        let store = KvStore::open(
+            &path,
+            KvOptions {
+                table: opts.table.unwrap_or_else(|| "kv".into()),
+                readonly: opts.readonly.unwrap_or(false),
+                durability,
+                busy_timeout: opts
+                    .busy_timeout_ms
+                    .map(|ms| Duration::from_millis(ms as u64)),
+                cache: None,
+                ..KvOptions::default()
+            },
+        )
+        .napi()?;
+        Ok(NativeKv {
+            inner: Arc::new(Mutex::new(Some(store))),
+            path,
+        })
+    }
+
+    #[napi]
+    pub fn put(&self, key: Either<String, &[u8]>, value: &[u8], encoding_tag: u32) -> Result<()> {
+        let enc = encoding(encoding_tag)?;
+        self.with(|s| s.put_encoded(key_bytes(&key), enc, value))
+    }
+
+    /// A string value (encoding 06) without a round trip through a JS Buffer.
+    #[napi]
+    pub fn put_string(&self, key: Either<String, &[u8]>, value: String) -> Result<()> {
+        self.with(|s| s.put_encoded(key_bytes(&key), Encoding::Utf8, value.as_bytes()))
+    }
+
+    /// `[encoding byte][payload]`, or null when the key is absent.
+    #[napi]
+    pub fn get<'e>(
+        &self,
+        env: &'e Env,
+        key: Either<String, &[u8]>,
+    ) -> Result<Option<BufferSlice<'e>>> {
+        let mut out = None;
+        self.with(|s| {
+            s.get_with(key_bytes(&key), |enc, payload| {
+                out = Some(new_buffer(env, payload.len() + 1, |b| {
+                    b[0] = enc as u8;
+                    b[1..].copy_from_slice(payload);
+                }));
+            })
+        })?;
+        out.transpose()
+    }
+
+    #[napi]
+    pub fn has(&self, key: Either<String, &[u8]>) -> Result<bool> {
+        self.with(|s| s.has(key_bytes(&key)))
+    }
+
+    #[napi]
+    pub fn delete(&self, key: Either<String, &[u8]>) -> Result<bool> {
+        self.with(|s| s.delete(key_bytes(&key)))
+    }
+
+    #[napi]
+    pub fn size(&self) -> Result<f64> {
+        self.with(|s| s.len()).map(|n| n as f64)
+    }
+
+    #[napi]
+    pub fn clear(&self) -> Result<()> {
+        self.with(|s| s.clear())
+    }
+
+    /// One transaction. `keys`/`values` hold the items back to back; `key_ends`/`value_ends`
+    /// are their end offsets; `encodings[i]` is the encoding of value i.
+    #[napi]
+    pub fn put_many(
+        &self,
+        keys: &[u8],
+        key_ends: &[u32],
+        values: &[u8],
+        value_ends: &[f64],
+        encodings: &[u8],
+    ) -> Result<u32> {
+        let ks = split(keys, key_ends)?;
+        let value_ends: Vec<u64> = value_ends.iter().map(|&e| e as u64).collect();
+        let vs = split(values, &value_ends)?;
+        if ks.len() != vs.len() || ks.len() != encodings.len() {
+            return Err(to_napi(CoreError::invalid(
+                "putMany: keys and values differ in count",
+            )));
+        }
+        let encs = encodings
+            .iter()
+            .map(|&t| encoding(t as u32))
+            .collect::<Result<Vec<_>>>()?;
+        let entries = ks
+            .into_iter()
+            .zip(encs)
+            .zip(vs)
+            .map(|((k, e), v)| (k, e, v));
+        self.with(|s| s.put_many(entries)).map(|n| n as u32)
+    }
+
+    /// Per key: `[encoding byte or 0xFF if absent][u32 LE length][payload]`.
+    #[napi]
+    pub fn get_many<'e>(
+        &self,
+        env: &'e Env,
+        keys: &[u8],
+        key_ends: &[u32],
+    ) -> Result<BufferSlice<'e>> {
+        let ks = split(keys, key_ends)?;
+        let mut out = Vec::new();
+        self.with(|s| {
+            s.get_many_with(ks.iter().copied(), |found| match found {
+                Some((enc, payload)) => {
+                    out.push(enc as u8);
+                    put_u32(&mut out, payload.len());
+                    out.extend_from_slice(payload);
+                }
+                None => {
+                    out.push(MISSING);
+                    put_u32(&mut out, 0);
+                }
+            })
+        })?;
+        new_buffer(env, out.len(), |b| b.copy_from_slice(&out))
+    }
+
+    /// One page of a scan after the keyset cursor `after`. Per entry: `[u32 LE key length][key]`
+    /// and, with values, `[encoding byte][u32 LE length][payload]`.
+    #[napi]
+    pub fn scan<'e>(
+        &self,
+        env: &'e Env,
+        range: KvScanRange,
+        after: Option<Buffer>,
+        limit: u32,
+        with_values: bool,
+    ) -> Result<BufferSlice<'e>> {
+        let to_vec = |b: &Option<Buffer>| b.as_ref().map(|b| b.to_vec());
+        let r = KeyRange {
+            prefix: to_vec(&range.prefix),
+            gt: to_vec(&range.gt),
+            gte: to_vec(&range.gte),
+            lt: to_vec(&range.lt),
+            lte: to_vec(&range.lte),
+            reverse: range.reverse.unwrap_or(false),
+        };
+        let mut out = Vec::new();
+        self.with(|s| {
+            s.scan(&r, after.as_deref(), limit as usize, with_values, |k, v| {
+                put_u32(&mut out, k.len());
+                out.extend_from_slice(k);
+                if let Some((enc, payload)) = v {
+                    out.push(enc as u8);
+                    put_u32(&mut out, payload.len());
+                    out.extend_from_slice(payload);
+                }
+            })
+        })?;
+        new_buffer(env, out.len(), |b| b.copy_from_slice(&out))
+    }
+
+    #[napi]
+    pub fn enable_cache(&self, cap_bytes: f64, flush_threshold: f64) -> Result<()> {
+        let opts = CacheOptions {
+            cap_bytes: cap_bytes as usize,
+            flush_threshold: flush_threshold as usize,
+        };
+        self.with(|s| s.enable_cache(opts))
+    }
+
+    #[napi]
+    pub fn disable_cache(&self) -> Result<()> {
+        self.with(|s| s.disable_cache())
+    }
+
+    #[napi]
+    pub fn flush_cache(&self) -> Result<u32> {
+        self.with(|s| s.flush_cache()).map(|n| n as u32)
+    }
+
+    #[napi]
+    pub fn cache_enabled(&self) -> Result<bool> {
+        self.with(|s| Ok(s.cache_enabled()))
+    }
+
+    #[napi]
+    pub fn checkpoint(&self) -> Result<()> {
+        self.with(|s| s.checkpoint())
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn optimize(&self) -> AsyncTask<Optimize> {
+        AsyncTask::new(Optimize {
+            inner: self.inner.clone(),
+            path: self.path.clone(),
+        })
+    }
+
+    /// Flush and close. A failed flush keeps the store open (and its cache) and raises.
+    #[napi]
+    pub fn close(&self) -> Result<()> {
+        let mut guard = self
+            .inner
+            .lock()
+            .map_err(|_| to_napi(CoreError::io(format!("{}: store lock poisoned", self.path))))?;
+        if let Some(store) = guard.take() {
+            if let Err(failed) = store.close() {
+                let (store, e) = *failed;
+                *guard = Some(store);
+                return Err(to_napi(e));
+            }
+        }
+        Ok(())
+    }
+
+    #[napi]
+    pub fn is_closed(&self) -> bool {
+        self.inner.lock().map(|g| g.is_none()).unwrap_or(true)
+    }
+
+    /// Stream a file into `key` on a second connection, off the JS thread.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn put_file(&self, key: Either<String, &[u8]>, file: String) -> Result<AsyncTask<PutFile>> {
+        let sibling = self.with(|s| {
+            s.flush_cache()?;
+            s.sibling()
+        })?;
+        Ok(AsyncTask::new(PutFile {
+            store: Some(sibling),
+            key: key_bytes(&key).to_vec(),
+            file,
+        }))
+    }
+
+    /// Stream the value of `key` to a file off the JS thread; resolves to the byte count, or
+    /// -1 when the key is absent.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn get_to_file(
+        &self,
+        key: Either<String, &[u8]>,
+        file: String,
+    ) -> Result<AsyncTask<GetToFile>> {
+        let sibling = self.with(|s| {
+            s.flush_cache()?;
+            s.sibling()
+        })?;
+        Ok(AsyncTask::new(GetToFile {
+            store: Some(sibling),
+            key: key_bytes(&key).to_vec(),
+            file,
+        }))
+    }
+
+    /// A chunked reader over the value of `key` (a snapshot), or null when it is absent.
+    #[napi]
+    pub fn open_reader(&self, key: Either<String, &[u8]>) -> Result<Option<NativeKvReader>> {
+        let sibling = self.with(|s| {
+            s.flush_cache()?;
+            s.sibling()
+        })?;
+        let reader = sibling.into_reader(key_bytes(&key)).napi()?;
+        Ok(reader.map(|r| NativeKvReader {
+            total: r.remaining() as f64,
+            inner: Arc::new(Mutex::new(Some(r))),
+        }))
+    }
+}
+
+pub struct Optimize {
+    inner: Shared,
+    path: String,
+}
+
+impl Task for Optimize {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> Result<()> {
+        let mut guard = self
+            .inner
+            .lock()
+            .map_err(|_| to_napi(CoreError::io(format!("{}: store lock poisoned", self.path))))?;
+        match guard.as_mut() {
+            Some(s) => s.optimize().napi(),
+            None => Err(to_napi(CoreError::closed(format!(
+                "KVault {} is closed",
+                self.path
+            )))),
+        }
+    }
+    fn resolve(&mut self, _env: Env, _out: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub struct PutFile {
+    store: Option<KvStore>,
+    key: Vec<u8>,
+    file: String,
+}
+
+impl Task for PutFile {
+    type Output = f64;
+    type JsValue = f64;
+    fn compute(&mut self) -> Result<f64> {
+        let mut store = self
+            .store
+            .take()
+            .ok_or_else(|| to_napi(CoreError::closed("putFile ran twice")))?;
+        store
+            .put_file(&self.key, std::path::Path::new(&self.file))
+            .map(|n| n as f64)
+            .napi()
+    }
+    fn resolve(&mut self, _env: Env, n: f64) -> Result<f64> {
+        Ok(n)
+    }
+}
+
+pub struct GetToFile {
+    store: Option<KvStore>,
+    key: Vec<u8>,
+    file: String,
+}
+
+impl Task for GetToFile {
+    type Output = f64;
+    type JsValue = f64;
+    fn compute(&mut self) -> Result<f64> {
+        let store = self
+            .store
+            .take()
+            .ok_or_else(|| to_napi(CoreError::closed("getToFile ran twice")))?;
+        let Some(mut reader) = store.into_reader(&self.key).napi()? else {
+            return Ok(-1.0);
+        };
+        // Only create the file once the key is known to exist.
+        let f = std::fs::File::create(&self.file)
+            .map_err(|e| to_napi(CoreError::from(e).context(&self.file)))?;
+        let mut w = std::io::BufWriter::with_capacity(0, f);
+        reader
+            .copy_to(&mut w)
+            .map(|n| n as f64)
+            .map_err(|e| to_napi(e.context(&self.file)))
+    }
+    fn resolve(&mut self, _env: Env, n: f64) -> Result<f64> {
+        Ok(n)
+    }
+}
+
+#[napi]
+pub struct NativeKvReader {
+    inner: Arc<Mutex<Option<ValueReader>>>,
+    total: f64,
+}
+
+#[napi]
+impl NativeKvReader {
+    /// Payload size in bytes.
+    #[napi(getter)]
+    pub fn total(&self) -> f64 {
+        self.total
+    }
+
+    /// The next chunk of at most `max` bytes, read off the JS thread; empty at the end.
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn read(&self, max: u32) -> AsyncTask<ReadChunk> {
+        AsyncTask::new(ReadChunk {
+            inner: self.inner.clone(),
+            max: max.max(1) as usize,
+        })
+    }
+
+    /// Release the snapshot and the connection (also happens at the end of the value).
+    #[napi]
+    pub fn close(&self) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.take();
+        }
+    }
+}
+
+pub struct ReadChunk {
+    inner: Arc<Mutex<Option<ValueReader>>>,
+    max: usize,
+}
+
+// The chunk is copied into a JS-owned Buffer: V8 then counts its memory and collects spent
+// chunks promptly, which keeps a long getStream flat (external buffers piled up before GC).
+impl<'task> ScopedTask<'task> for ReadChunk {
+    type Output = Vec<u8>;
+    type JsValue = BufferSlice<'task>;
+    fn compute(&mut self) -> Result<Vec<u8>> {
+        let mut guard = self
+            .inner
+            .lock()
+            .map_err(|_| to_napi(CoreError::io("stream reader lock poisoned")))?;
+        let Some(r) = guard.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let mut buf = vec![0u8; self.max.min(r.remaining() as usize)];
+        let n = r.read_chunk(&mut buf).napi()?;
+        buf.truncate(n);
+        if r.remaining() == 0 {
+            guard.take();
+        }
+        Ok(buf)
+    }
+    fn resolve(&mut self, env: &'task Env, out: Vec<u8>) -> Result<BufferSlice<'task>> {
+        BufferSlice::copy_from(env, out)
+    }
+}

@@ -1,0 +1,227 @@
+import test from 'ava'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+import { KVault, InvalidArgumentError, ClosedError, VaultIoError, CorruptDataError, NotFoundError, VaultError } from '../src/index'
+
+function tmp(name = 'kv.db'): string {
+  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvtest-')), name)
+}
+
+test('values come back as what was put (auto-pack)', (t) => {
+  const kv = new KVault(tmp())
+  const nested = { a: [1, 2.5, 'x', null, true, { deep: -3 }], b: Buffer.from([1, 2, 3]), big: 2n ** 62n }
+  const cases: [string, unknown][] = [
+    ['bytes', Buffer.from('hello')],
+    ['empty', Buffer.alloc(0)],
+    ['magic', Buffer.from([0x89, 0x4b, 1, 4, 0, 0, 0, 0, 0x56, 0x4b, 9])],
+    ['str', 'héllo wörld ✓'],
+    ['emptystr', ''],
+    ['int', 42],
+    ['neg', -7],
+    ['float', 1.5],
+    ['nan', NaN],
+    ['inf', -Infinity],
+    ['bigint', -(2n ** 63n)],
+    ['true', true],
+    ['null', null],
+    ['arr', [1, 'two', [3]]],
+    ['obj', nested],
+  ]
+  for (const [k, v] of cases) kv.put(k, v as never)
+  for (const [k, v] of cases) t.deepEqual(kv.get(k), v, k)
+  t.true(Buffer.isBuffer(kv.get('bytes')))
+  t.deepEqual(kv.getBytes('str'), Buffer.from('héllo wörld ✓'))
+  t.deepEqual(kv.getBytes('magic'), cases[2][1])
+  t.is(kv.get('missing'), undefined)
+  t.is(kv.getBytes('missing'), undefined)
+  kv.close()
+})
+
+test('a string key and its UTF-8 bytes are one key; Map-like surface', (t) => {
+  const kv = new KVault(tmp())
+  t.is(kv.set('a', 1), kv)
+  t.is(kv.get(Buffer.from('a')), 1)
+  kv.put(new Uint8Array([0x61]), 2)
+  t.is(kv.get('a'), 2)
+  t.is(kv.size, 1)
+  t.true(kv.has('a'))
+  t.true(kv.delete('a'))
+  t.false(kv.delete('a'))
+  t.false(kv.has('a'))
+  kv.put('x', 1)
+  kv.put('y', 2)
+  const seen: [string, unknown][] = []
+  kv.forEach((v, k) => seen.push([k.toString(), v]))
+  t.deepEqual(seen, [['x', 1], ['y', 2]])
+  t.deepEqual(new Map([...kv].map(([k, v]) => [k.toString(), v])), new Map([['x', 1], ['y', 2]]))
+  kv.clear()
+  t.is(kv.size, 0)
+  kv.close()
+})
+
+test('iteration is ordered, lazy and honours prefix, bounds, reverse and limit', (t) => {
+  const kv = new KVault(tmp())
+  const n = 5000 // more than several pages
+  kv.putMany(Array.from({ length: n }, (_, i) => [`k:${String(i).padStart(8, '0')}`, i] as const))
+  kv.putMany([[Buffer.from([0x6b, 0xff]), 'ff'], [Buffer.from([0x6b, 0xff, 0xff, 1]), 'ff2'], [Buffer.from([0x6c]), 'l']])
+  const keys = [...kv.keys({ prefix: 'k:', asString: true })]
+  t.is(keys.length, n)
+  t.deepEqual(keys.slice(0, 2), ['k:00000000', 'k:00000001'])
+  t.true(keys.every((k, i) => i === 0 || keys[i - 1] < k))
+  t.true(Buffer.isBuffer(kv.keys().next().value))
+  // 0xFF edge of the prefix bound
+  t.deepEqual([...kv.values({ prefix: Buffer.from([0x6b, 0xff]) })], ['ff', 'ff2'])
+  t.deepEqual([...kv.keys({ gte: 'k:00000010', lt: 'k:00000013', asString: true })], ['k:00000010', 'k:00000011', 'k:00000012'])
+  t.deepEqual([...kv.keys({ gt: 'k:00000010', lte: 'k:00000012', asString: true })], ['k:00000011', 'k:00000012'])
+  t.deepEqual([...kv.keys({ reverse: true, limit: 3 })].map((k) => k.toString('hex')), ['6c', '6bffff01', '6bff'])
+  t.deepEqual([...kv.entries({ prefix: 'k:', reverse: true, limit: 2, asString: true })], [['k:00004999', 4999], ['k:00004998', 4998]])
+  t.is([...kv.keys({ limit: 0 })].length, 0)
+  // lazy: taking one entry of a big table reads one small page, and a generator sees later writes
+  const it = kv.keys({ prefix: 'z' })
+  kv.put('z1', 1)
+  t.deepEqual(it.next().value, Buffer.from('z1'))
+  kv.close()
+})
+
+test('putMany is atomic and getMany returns undefined for missing keys', (t) => {
+  const kv = new KVault(tmp())
+  kv.put('keep', 'yes')
+  t.throws(() => kv.putMany([['a', 1], ['b', undefined as never]]), { instanceOf: InvalidArgumentError })
+  t.is(kv.size, 1, 'a rejected batch stores nothing')
+  t.is(kv.putMany(new Map<string, unknown>([['a', 1], ['b', 'two'], ['m', Buffer.from([0x89, 0x4b, 1])]]) as never), 3)
+  t.deepEqual(kv.getMany(['a', 'nope', 'b', Buffer.from('keep'), 'm']), [1, undefined, 'two', 'yes', Buffer.from([0x89, 0x4b, 1])])
+  t.deepEqual(kv.getMany([]), [])
+  kv.close()
+})
+
+test('the write-back cache is invisible except in speed', (t) => {
+  const file = tmp()
+  const kv = new KVault(file, { cache: { flushIntervalMs: 0 } })
+  const other = new KVault(file)
+  kv.put('a', 1)
+  kv.put('b', 2)
+  t.false(other.has('a'), 'nothing reached the file yet')
+  t.is(kv.get('a'), 1)
+  t.true(kv.delete('a'))
+  t.false(kv.has('a'))
+  t.is(kv.get('a'), undefined)
+  t.is(kv.size, 1)
+  t.deepEqual([...kv.keys({ asString: true })], ['b'])
+  t.is(other.get('b'), 2, 'size/iteration flushed')
+  kv.put('c', 3)
+  t.is(kv.flushCache(), 1)
+  t.is(other.get('c'), 3)
+  const r = kv.withCache(() => {
+    kv.put('d', 4)
+    return 'done'
+  })
+  t.is(r, 'done')
+  t.is(other.get('d'), 4)
+  kv.put('e', 5)
+  kv.close()
+  t.is(other.get('e'), 5, 'close flushes')
+  other.close()
+})
+
+test('withCache flushes when fn throws and awaits promises', async (t) => {
+  const file = tmp()
+  const kv = new KVault(file)
+  const other = new KVault(file)
+  t.throws(() => kv.withCache(() => {
+    kv.put('x', 1)
+    throw new Error('boom')
+  }), { message: 'boom' })
+  t.is(other.get('x'), 1)
+  await kv.withCache(async () => {
+    kv.put('y', 2)
+    await new Promise((r) => setTimeout(r, 5))
+    kv.put('z', 3)
+  })
+  t.deepEqual(other.getMany(['y', 'z']), [2, 3])
+  kv.close()
+  other.close()
+})
+
+test('the interval flush writes pending entries and its timer does not hold the process', async (t) => {
+  const file = tmp()
+  const kv = new KVault(file, { cache: { flushIntervalMs: 20 } })
+  const other = new KVault(file)
+  kv.put('tick', 1)
+  await new Promise((r) => setTimeout(r, 200))
+  t.is(other.get('tick'), 1)
+  kv.close()
+  other.close()
+  // A child that enables the cache and never closes must exit on its own and flush on exit.
+  const script = `const { KVault } = require(${JSON.stringify(path.join(__dirname, '..', 'src', 'index.ts'))});
+    const kv = new KVault(${JSON.stringify(file)}, { cache: { flushIntervalMs: 60000 } }); kv.put('fromChild', 'bye')`
+  const { spawnSync } = await import('node:child_process')
+  const res = spawnSync(process.execPath, ['--import=tsx', '-e', script], { timeout: 30000 })
+  t.is(res.status, 0, res.stderr.toString())
+  const check = new KVault(file, { readonly: true })
+  t.is(check.get('fromChild'), 'bye')
+  check.close()
+})
+
+test('bad input raises typed errors and changes nothing', (t) => {
+  const file = tmp()
+  const kv = new KVault(file)
+  kv.put('ok', 1)
+  const inv = { instanceOf: InvalidArgumentError }
+  t.throws(() => kv.put(1 as never, 'x'), inv)
+  t.throws(() => kv.get(null as never), inv)
+  t.throws(() => kv.put('k', undefined as never), inv)
+  t.throws(() => kv.put('k', (() => 1) as never), inv)
+  t.throws(() => kv.put('k', new Float32Array(2) as never), inv)
+  t.throws(() => kv.put('k', { when: new Date() } as never), { instanceOf: InvalidArgumentError, message: /key "k"\.when.*Date/ })
+  t.throws(() => kv.put('k', [Symbol('s')] as never), { instanceOf: InvalidArgumentError, message: /\[0\]/ })
+  t.throws(() => [...kv.keys({ limit: -1 })], inv)
+  t.throws(() => [...kv.keys({ prefix: 3 as never })], inv)
+  t.throws(() => new KVault(tmp(), { table: 'kv; drop table x' }), inv)
+  t.throws(() => new KVault(tmp(), { durability: 'fast' as never }), inv)
+  t.throws(() => kv.enableCache({ capBytes: -5 }), inv)
+  t.deepEqual([...kv.keys({ asString: true })], ['ok'])
+  kv.close()
+  kv.close()
+  t.true(kv.closed)
+  const closed = { instanceOf: ClosedError, message: new RegExp(file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) }
+  t.throws(() => kv.get('ok'), closed)
+  t.throws(() => kv.put('a', 1), closed)
+  t.throws(() => kv.size, closed)
+  t.throws(() => [...kv.keys()], closed)
+})
+
+test('readonly vaults refuse writes; missing, garbage and truncated files give typed errors', (t) => {
+  const file = tmp()
+  const w = new KVault(file)
+  w.putMany(Array.from({ length: 2000 }, (_, i) => [`key${i}`, Buffer.alloc(2000, i)] as const))
+  w.checkpoint()
+  w.close()
+  const ro = new KVault(file, { readonly: true })
+  t.is(ro.size, 2000)
+  t.throws(() => ro.put('x', 1), { instanceOf: VaultIoError, message: /readonly.*"x"/ })
+  t.throws(() => ro.delete('key1'), { instanceOf: VaultIoError })
+  t.throws(() => ro.putMany([['y', 1]]), { instanceOf: VaultIoError })
+  t.is(ro.size, 2000)
+  ro.close()
+
+  t.throws(() => new KVault(path.join(path.dirname(file), 'missing.db'), { readonly: true }), { instanceOf: VaultIoError, message: /missing\.db/ })
+  const junk = tmp('junk.db')
+  fs.writeFileSync(junk, Buffer.alloc(8192, 'x'))
+  t.throws(() => new KVault(junk), { instanceOf: CorruptDataError, message: /junk\.db/ })
+  const cut = tmp('cut.db')
+  fs.copyFileSync(file, cut)
+  fs.truncateSync(cut, Math.floor(fs.statSync(cut).size / 3))
+  const err = t.throws(() => {
+    const kv = new KVault(cut)
+    try {
+      for (let i = 0; i < 2000; i++) kv.get(`key${i}`)
+      void kv.size
+    } finally {
+      kv.close()
+    }
+  })
+  t.true(err instanceof VaultError && (err.code === 'CORRUPT' || err.code === 'IO_ERROR'), String(err))
+  t.throws(() => new KVault(file, { readonly: true, table: 'other' }), { instanceOf: NotFoundError, message: /other/ })
+})

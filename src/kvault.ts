@@ -1,0 +1,484 @@
+/**
+ * KVault: a Map-like key/value blob store over one SQLite table (API.md, "KVault").
+ *
+ * This layer validates and classifies JS values, packs batches into one buffer per native call,
+ * pages iteration lazily and retries busy files; storage, framing and the write-back cache live
+ * in the Rust core (crates/ambervault-core/src/kv).
+ */
+import { createWriteStream, promises as fsp } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+
+import binding from './native'
+import { InvalidArgumentError, NotFoundError, toVaultError } from './errors'
+import { onExit } from './exit-hooks'
+import { retryAsync, retrySync, type RetryPolicy } from './retry'
+import { decodeValue, Enc, packValue, showKey } from './kv-values'
+
+type NativeKv = InstanceType<typeof binding.NativeKv>
+
+export type KvKey = string | Uint8Array
+/** What `put` accepts and `get` returns. */
+export type KvValue = Uint8Array | string | number | bigint | boolean | null | KvValue[] | { [k: string]: KvValue }
+
+export interface KvCacheOptions {
+  /** Most bytes the cache holds (default 64 MiB); a bigger value is written through. */
+  capBytes?: number
+  /** Flush once the cache holds this many bytes (default 16 MiB). */
+  flushThreshold?: number
+  /** Flush this often while writes are pending (default 1000 ms; 0 disables the timer). */
+  flushIntervalMs?: number
+}
+
+export interface KVaultOptions {
+  /** Table name (default 'kv'); a plain SQL identifier. */
+  table?: string
+  /** Retries after a busy/locked error (default 4). */
+  retries?: number
+  /** First backoff pause in ms, doubling per retry (default 20). */
+  backoffMs?: number
+  /** How long SQLite itself waits on a locked file per attempt (default 5000 ms). */
+  busyTimeoutMs?: number
+  /** Start with the write-back cache on. */
+  cache?: false | KvCacheOptions
+  /** SQLite synchronous NORMAL (default) or FULL. */
+  durability?: 'normal' | 'full'
+  readonly?: boolean
+}
+
+export interface KvIterOptions {
+  prefix?: KvKey
+  gt?: KvKey
+  gte?: KvKey
+  lt?: KvKey
+  lte?: KvKey
+  /** Stop after this many entries (default: no limit). */
+  limit?: number
+  reverse?: boolean
+}
+
+export interface KvKeyIterOptions extends KvIterOptions {
+  /** Yield keys as UTF-8 strings instead of Buffers. */
+  asString?: boolean
+}
+
+const DEFAULT_CACHE = { capBytes: 64 << 20, flushThreshold: 16 << 20, flushIntervalMs: 1000 }
+const STREAM_CHUNK = 1 << 20
+const FIRST_PAGE = 64
+const MAX_PAGE = 2048
+
+function checkKey(key: unknown, what = 'key'): asserts key is KvKey {
+  if (typeof key !== 'string' && !(key instanceof Uint8Array)) {
+    throw new InvalidArgumentError(`${what} must be a string or Uint8Array, got ${key === null ? 'null' : typeof key}`)
+  }
+}
+
+function keyBuffer(key: KvKey): Buffer {
+  return typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(key.buffer, key.byteOffset, key.byteLength)
+}
+
+function checkCount(n: unknown, what: string): number {
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+    throw new InvalidArgumentError(`${what} must be a non-negative number, got ${String(n)}`)
+  }
+  return n
+}
+
+/** Encoding tag and payload for a value (`string` payloads go to the native putString). */
+function classify(key: KvKey, value: unknown): [Enc, Uint8Array | string] {
+  if (value instanceof Uint8Array) return [Enc.Raw, value]
+  if (typeof value === 'string') return [Enc.Utf8, value]
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    throw new InvalidArgumentError(
+      `key ${showKey(key)}: cannot store a ${value.constructor.name}; pass bytes as a Buffer/Uint8Array (e.g. Buffer.from(x.buffer, x.byteOffset, x.byteLength))`,
+    )
+  }
+  if (value === undefined) throw new InvalidArgumentError(`key ${showKey(key)}: cannot store undefined (use delete() or null)`)
+  return [Enc.MsgPack, packValue(value, key)]
+}
+
+export class KVault implements Iterable<[Buffer, unknown]> {
+  readonly path: string
+  readonly table: string
+  readonly readonly: boolean
+  readonly #n: NativeKv
+  readonly #retry: RetryPolicy
+  #timer: NodeJS.Timeout | undefined
+  #unhookExit: (() => void) | undefined
+  #closed = false
+
+  constructor(filePath: string, options: KVaultOptions = {}) {
+    if (typeof filePath !== 'string' || filePath === '') {
+      throw new InvalidArgumentError(`KVault path must be a non-empty string, got ${String(filePath)}`)
+    }
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('KVault options must be an object')
+    const { table = 'kv', retries = 4, backoffMs = 20, busyTimeoutMs = 5000, cache, durability = 'normal', readonly = false } = options
+    this.#retry = { retries: checkCount(retries, 'retries'), backoffMs: checkCount(backoffMs, 'backoffMs') }
+    if (durability !== 'normal' && durability !== 'full') {
+      throw new InvalidArgumentError(`durability must be 'normal' or 'full', got ${String(durability)}`)
+    }
+    this.path = path.resolve(filePath)
+    this.table = table
+    this.readonly = Boolean(readonly)
+    this.#n = retrySync(this.#retry, () => new binding.NativeKv(this.path, {
+      table,
+      readonly: this.readonly,
+      durability,
+      busyTimeoutMs: Math.min(checkCount(busyTimeoutMs, 'busyTimeoutMs'), 2 ** 31 - 1),
+    }))
+    if (cache) this.enableCache(cache === (true as unknown) ? {} : cache)
+  }
+
+  #call<T>(fn: (n: NativeKv) => T): T {
+    return retrySync(this.#retry, () => fn(this.#n))
+  }
+
+  // ---- single keys ----------------------------------------------------------------------
+
+  /** The value stored under `key` (decoded), or `undefined`. */
+  get(key: KvKey): unknown {
+    checkKey(key)
+    const tagged = this.#call((n) => n.get(key))
+    if (tagged === null) return undefined
+    return decodeValue(tagged[0], tagged.subarray(1), key)
+  }
+
+  /** The stored payload bytes of `key` (header removed), or `undefined`. */
+  getBytes(key: KvKey): Buffer | undefined {
+    checkKey(key)
+    const tagged = this.#call((n) => n.get(key))
+    return tagged === null ? undefined : tagged.subarray(1)
+  }
+
+  /** Store a value (Map style); returns this. */
+  set(key: KvKey, value: KvValue): this {
+    this.put(key, value)
+    return this
+  }
+
+  /** Store a value: bytes raw, strings as UTF-8, everything else as MessagePack. */
+  put(key: KvKey, value: KvValue): void {
+    checkKey(key)
+    const [enc, payload] = classify(key, value)
+    if (typeof payload === 'string') this.#call((n) => n.putString(key, payload))
+    else this.#call((n) => n.put(key, payload, enc))
+  }
+
+  has(key: KvKey): boolean {
+    checkKey(key)
+    return this.#call((n) => n.has(key))
+  }
+
+  /** Remove `key`; true when it was there. */
+  delete(key: KvKey): boolean {
+    checkKey(key)
+    return this.#call((n) => n.delete(key))
+  }
+
+  /** Number of keys. */
+  get size(): number {
+    return this.#call((n) => n.size())
+  }
+
+  /** Remove every key. */
+  clear(): void {
+    this.#call((n) => n.clear())
+  }
+
+  // ---- batches --------------------------------------------------------------------------
+
+  /** Store many entries in one transaction: all of them or none. Returns the count. */
+  putMany(entries: Iterable<readonly [KvKey, KvValue]> | Map<KvKey, KvValue>): number {
+    if (entries === null || typeof (entries as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+      throw new InvalidArgumentError('putMany expects an iterable of [key, value] pairs')
+    }
+    const keys: Buffer[] = []
+    const values: Uint8Array[] = []
+    const encs: number[] = []
+    let i = 0
+    for (const entry of entries) {
+      if (!Array.isArray(entry) || entry.length < 2) throw new InvalidArgumentError(`putMany entry ${i} is not a [key, value] pair`)
+      const [key, value] = entry
+      checkKey(key, `putMany entry ${i} key`)
+      const [enc, payload] = classify(key, value)
+      keys.push(keyBuffer(key))
+      values.push(typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload)
+      encs.push(enc)
+      i++
+    }
+    const keyEnds = new Uint32Array(keys.length)
+    const valueEnds = new Float64Array(values.length)
+    let k = 0
+    let v = 0
+    for (let j = 0; j < keys.length; j++) {
+      keyEnds[j] = k += keys[j].length
+      valueEnds[j] = v += values[j].length
+    }
+    const keyBuf = Buffer.concat(keys, k)
+    const valueBuf = Buffer.concat(values, v)
+    const encBuf = Uint8Array.from(encs)
+    return this.#call((n) => n.putMany(keyBuf, keyEnds, valueBuf, valueEnds, encBuf))
+  }
+
+  /** Values of many keys (undefined where absent), read in one transaction. */
+  getMany(keys: Iterable<KvKey>): unknown[] {
+    const list = [...keys]
+    const bufs = list.map((key, i) => {
+      checkKey(key, `getMany key ${i}`)
+      return keyBuffer(key)
+    })
+    const keyEnds = new Uint32Array(bufs.length)
+    let end = 0
+    for (let j = 0; j < bufs.length; j++) keyEnds[j] = end += bufs[j].length
+    const packed = this.#call((n) => n.getMany(Buffer.concat(bufs, end), keyEnds))
+    const out: unknown[] = new Array(list.length)
+    let off = 0
+    for (let j = 0; j < list.length; j++) {
+      const enc = packed[off]
+      const len = packed.readUInt32LE(off + 1)
+      off += 5
+      out[j] = enc === 0xff ? undefined : decodeValue(enc, packed.subarray(off, off + len), list[j])
+      off += len
+    }
+    return out
+  }
+
+  // ---- iteration ------------------------------------------------------------------------
+
+  /** Pages of (key, value?) read lazily by keyset: one native call per page, no silent cap. */
+  *#scan(opts: KvIterOptions, withValues: boolean): Generator<[Buffer, unknown]> {
+    if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError('iteration options must be an object')
+    const range: Record<string, Buffer | boolean | undefined> = { reverse: Boolean(opts.reverse) }
+    for (const name of ['prefix', 'gt', 'gte', 'lt', 'lte'] as const) {
+      const b = opts[name]
+      if (b !== undefined) {
+        checkKey(b, `iteration option ${name}`)
+        range[name] = keyBuffer(b)
+      }
+    }
+    let remaining = opts.limit === undefined ? Infinity : checkCount(opts.limit, 'limit')
+    let after: Buffer | undefined
+    let page = FIRST_PAGE
+    while (remaining > 0) {
+      const want = Math.min(page, remaining)
+      const buf = this.#call((n) => n.scan(range, after, want, withValues))
+      let off = 0
+      let got = 0
+      while (off < buf.length) {
+        const klen = buf.readUInt32LE(off)
+        const key = buf.subarray(off + 4, off + 4 + klen)
+        off += 4 + klen
+        let value: unknown
+        if (withValues) {
+          const enc = buf[off]
+          const vlen = buf.readUInt32LE(off + 1)
+          value = decodeValue(enc, buf.subarray(off + 5, off + 5 + vlen), key)
+          off += 5 + vlen
+        }
+        after = key
+        got++
+        yield [key, value]
+      }
+      remaining -= got
+      if (got < want) return
+      page = Math.min(page * 2, MAX_PAGE)
+    }
+  }
+
+  keys(opts: KvKeyIterOptions & { asString: true }): Generator<string>
+  keys(opts?: KvKeyIterOptions): Generator<Buffer>
+  *keys(opts: KvKeyIterOptions = {}): Generator<Buffer | string> {
+    for (const [k] of this.#scan(opts, false)) yield opts.asString ? k.toString('utf8') : k
+  }
+
+  *values(opts: KvIterOptions = {}): Generator<unknown> {
+    for (const [, v] of this.#scan(opts, true)) yield v
+  }
+
+  entries(opts: KvKeyIterOptions & { asString: true }): Generator<[string, unknown]>
+  entries(opts?: KvKeyIterOptions): Generator<[Buffer, unknown]>
+  *entries(opts: KvKeyIterOptions = {}): Generator<[Buffer | string, unknown]> {
+    for (const [k, v] of this.#scan(opts, true)) yield [opts.asString ? k.toString('utf8') : k, v]
+  }
+
+  [Symbol.iterator](): Iterator<[Buffer, unknown]> {
+    return this.entries()
+  }
+
+  forEach(callback: (value: unknown, key: Buffer, vault: this) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) callback.call(thisArg, v, k, this)
+  }
+
+  // ---- streams --------------------------------------------------------------------------
+
+  /** Store a file's bytes under `key` (incremental BLOB I/O, off the JS thread). Resolves to the byte count. */
+  async putFile(key: KvKey, filePath: string): Promise<number> {
+    checkKey(key)
+    if (typeof filePath !== 'string') throw new InvalidArgumentError('putFile: filePath must be a string')
+    return retryAsync(this.#retry, () => this.#n.putFile(key, path.resolve(filePath)))
+  }
+
+  /**
+   * Store a stream's bytes under `key`. The source is spooled to a temporary file first, so the
+   * database write is one short transaction that never waits on the producer.
+   */
+  async putStream(key: KvKey, source: Readable | AsyncIterable<Uint8Array>, opts: { size?: number } = {}): Promise<number> {
+    checkKey(key)
+    if (source === null || typeof source !== 'object' || typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') {
+      throw new InvalidArgumentError(`putStream key ${showKey(key)}: source must be a Readable or an async iterable of Uint8Array`)
+    }
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ambervault-'))
+    const spool = path.join(dir, 'value')
+    try {
+      let seen = 0
+      const counted = async function* () {
+        for await (const chunk of source as AsyncIterable<unknown>) {
+          if (!(chunk instanceof Uint8Array)) {
+            throw new InvalidArgumentError(`putStream key ${showKey(key)}: chunks must be Uint8Array, got ${typeof chunk}`)
+          }
+          seen += chunk.byteLength
+          yield chunk
+        }
+      }
+      await pipeline(counted(), createWriteStream(spool))
+      if (opts.size !== undefined && opts.size !== seen) {
+        throw new InvalidArgumentError(`putStream key ${showKey(key)}: expected ${opts.size} bytes, the source gave ${seen}; nothing was stored`)
+      }
+      return await this.putFile(key, spool)
+    } catch (e) {
+      throw toVaultError(e)
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true })
+    }
+  }
+
+  /** A Readable over the bytes of `key` (a consistent snapshot, read in 1 MiB chunks off the JS thread). */
+  getStream(key: KvKey): Readable {
+    checkKey(key)
+    const reader = this.#call((n) => n.openReader(key))
+    if (reader === null) throw new NotFoundError(`${this.path}: key ${showKey(key)} not found`)
+    return new Readable({
+      highWaterMark: STREAM_CHUNK,
+      read() {
+        reader.read(STREAM_CHUNK).then(
+          (chunk) => this.push(chunk.length > 0 ? chunk : null),
+          (e) => this.destroy(toVaultError(e) as Error),
+        )
+      },
+      destroy(err, cb) {
+        reader.close()
+        cb(err)
+      },
+    })
+  }
+
+  /** Write the bytes of `key` to a file. Resolves to the byte count; `NotFoundError` if absent. */
+  async getToFile(key: KvKey, filePath: string): Promise<number> {
+    checkKey(key)
+    if (typeof filePath !== 'string') throw new InvalidArgumentError('getToFile: filePath must be a string')
+    const n = await retryAsync(this.#retry, () => this.#n.getToFile(key, path.resolve(filePath)))
+    if (n < 0) throw new NotFoundError(`${this.path}: key ${showKey(key)} not found`)
+    return n
+  }
+
+  // ---- write-back cache -----------------------------------------------------------------
+
+  /** Buffer writes in memory (in Rust) and write them in batched transactions. */
+  enableCache(opts: KvCacheOptions = {}): void {
+    if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError('cache options must be an object')
+    const capBytes = checkCount(opts.capBytes ?? DEFAULT_CACHE.capBytes, 'capBytes')
+    const flushThreshold = checkCount(opts.flushThreshold ?? Math.min(DEFAULT_CACHE.flushThreshold, capBytes), 'flushThreshold')
+    const intervalMs = checkCount(opts.flushIntervalMs ?? DEFAULT_CACHE.flushIntervalMs, 'flushIntervalMs')
+    this.#call((n) => n.enableCache(capBytes, flushThreshold))
+    this.#stopTimer()
+    if (intervalMs > 0) {
+      this.#timer = setInterval(() => this.#flushQuietly(), intervalMs)
+      this.#timer.unref()
+    }
+    this.#unhookExit ??= onExit(() => this.#flushOnExit())
+  }
+
+  /** Flush and stop caching. */
+  disableCache(): void {
+    this.#call((n) => n.disableCache())
+    this.#stopTimer()
+    this.#unhookExit?.()
+    this.#unhookExit = undefined
+  }
+
+  /** Write pending cached entries now (one transaction); returns how many. */
+  flushCache(): number {
+    return this.#call((n) => n.flushCache())
+  }
+
+  /** Run `fn` with the cache on, then flush (even if `fn` throws) and restore the previous state. */
+  withCache<T>(fn: (kv: this) => T, opts?: KvCacheOptions): T {
+    const wasOn = this.#call((n) => n.cacheEnabled())
+    if (!wasOn) this.enableCache(opts)
+    const finish = () => {
+      if (wasOn) this.flushCache()
+      else this.disableCache()
+    }
+    let result: T
+    try {
+      result = fn(this)
+    } catch (e) {
+      finish()
+      throw e
+    }
+    if (result instanceof Promise) {
+      return result.finally(finish) as T
+    }
+    finish()
+    return result
+  }
+
+  #stopTimer(): void {
+    if (this.#timer) clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  #flushQuietly(): void {
+    try {
+      this.#n.flushCache()
+    } catch {
+      // Busy now: the entries stay cached and the next tick, close or exit retries.
+    }
+  }
+
+  #flushOnExit(): void {
+    if (!this.#closed) this.close()
+  }
+
+  // ---- maintenance ----------------------------------------------------------------------
+
+  /** Merge the WAL into the main file. */
+  checkpoint(): void {
+    this.#call((n) => n.checkpoint())
+  }
+
+  /** Flush, update planner statistics and VACUUM, off the JS thread. */
+  async optimize(): Promise<void> {
+    await retryAsync(this.#retry, () => this.#n.optimize())
+  }
+
+  /** Flush the cache and close. Closing twice is a no-op. */
+  close(): void {
+    if (this.#closed) return
+    this.#call((n) => n.close())
+    this.#closed = true
+    this.#stopTimer()
+    this.#unhookExit?.()
+    this.#unhookExit = undefined
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Retry with exponential backoff for SQLite busy/locked errors. SQLite's own busy timeout
+ * already waits inside each call; this covers what it cannot (a lock still held after it, a
+ * busy snapshot upgrade), then gives up with the `DatabaseBusyError` of the last attempt.
+ */
+import { DatabaseBusyError, toVaultError } from './errors'
+
+export interface RetryPolicy {
+  /** Extra attempts after the first one. */
+  retries: number
+  /** First pause; each next pause doubles. */
+  backoffMs: number
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4))
+
+/** Block the current thread (sync API calls cannot await); Atomics.wait works on the main thread in Node. */
+function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms)
+}
+
+function pause(policy: RetryPolicy, attempt: number): number {
+  return policy.backoffMs * 2 ** attempt
+}
+
+/** Run a synchronous native call; native errors become `VaultError`s, busy ones are retried. */
+export function retrySync<T>(policy: RetryPolicy, call: () => T): T {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return call()
+    } catch (e) {
+      const err = toVaultError(e)
+      if (!(err instanceof DatabaseBusyError) || attempt >= policy.retries) throw err
+      sleepSync(pause(policy, attempt))
+    }
+  }
+}
+
+/** The async counterpart of `retrySync` (pauses without blocking the thread). */
+export async function retryAsync<T>(policy: RetryPolicy, call: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call()
+    } catch (e) {
+      const err = toVaultError(e)
+      if (!(err instanceof DatabaseBusyError) || attempt >= policy.retries) throw err
+      await new Promise((resolve) => setTimeout(resolve, pause(policy, attempt)))
+    }
+  }
+}

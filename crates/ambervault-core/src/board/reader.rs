@@ -1,7 +1,7 @@
 //! The read side: listing runs and reading one, also while it is being written (WAL readers).
 //! Opening a run whose owner is gone replays its logs first (see `claim`).
 
-use super::sink::{self, ColType};
+use super::sink;
 use super::store::{self, histogram_path, metric_path};
 use super::{claim, run};
 use crate::conn::{self, OpenOptions};
@@ -212,8 +212,7 @@ impl RunReader {
 
     /// Stored media bytes by key (`<sha256>.<format>`).
     pub fn media_bytes(&self, key: &str) -> Result<Vec<u8>> {
-        let c = conn::open(&store::blobs_path(&self.run_dir), &ro())?;
-        sink::kv_get(&c, key.as_bytes())?.ok_or_else(|| Error::not_found(format!("media {key} in {}", self.run_dir.display())))
+        sink::kv_get(&store::blobs_path(&self.run_dir), key.as_bytes())?.ok_or_else(|| Error::not_found(format!("media {key} in {}", self.run_dir.display())))
     }
 
     /// .npy bytes of a tensor or KDE row (`kv_file` relative to the run).
@@ -221,8 +220,7 @@ impl RunReader {
         if kv_file.contains("..") {
             return Err(Error::invalid(format!("kv file {kv_file} leaves the run folder")));
         }
-        let c = conn::open(&self.run_dir.join(kv_file), &ro())?;
-        sink::kv_get(&c, key.as_bytes())?.ok_or_else(|| Error::not_found(format!("{key} in {kv_file}")))
+        sink::kv_get(&self.run_dir.join(kv_file), key.as_bytes())?.ok_or_else(|| Error::not_found(format!("{key} in {kv_file}")))
     }
 
     pub fn output(&self) -> Result<String> {
@@ -295,9 +293,6 @@ pub fn downsample(s: &Scalars, max: usize) -> Scalars {
         value: keep.iter().map(|&i| s.value[i]).collect(),
     }
 }
-
-#[allow(dead_code)]
-fn _coltype_used(_: ColType) {}
 
 #[cfg(test)]
 mod tests {

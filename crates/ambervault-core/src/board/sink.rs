@@ -1,9 +1,11 @@
 //! The only place the board touches column and KV storage: thin adapters over the ColumnVault
 //! (`crate::col`) and KVault (`crate::kv`) APIs, so the rest of the board speaks in rows.
-//! Every write here runs inside a transaction the caller opened (one per file per burst).
+//! Column writes run inside a transaction the caller opened (one per file per burst).
 
 use crate::error::{Error, Result};
+use crate::kv::{KvOptions, KvStore};
 use rusqlite::Connection;
+use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColType {
@@ -32,11 +34,8 @@ pub fn list_columns(_conn: &Connection) -> Result<Vec<String>> {
     Ok(Vec::new())
 }
 
-/// Upsert a raw-bytes value.
-pub fn kv_put(_conn: &Connection, key: &[u8], _value: &[u8]) -> Result<()> {
-    Err(Error::io(format!("kv storage not available yet for key {}", String::from_utf8_lossy(key))))
-}
-
-pub fn kv_get(_conn: &Connection, _key: &[u8]) -> Result<Option<Vec<u8>>> {
-    Ok(None)
+/// A stored value's payload (KV header removed), or None.
+pub fn kv_get(path: &Path, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    let kv = KvStore::open(path, KvOptions { readonly: true, ..Default::default() })?;
+    Ok(kv.get(key)?.map(|v| v.payload))
 }

@@ -12,6 +12,7 @@ use super::records::{Stamp, Subkind};
 use super::sink::{self, ColType};
 use crate::conn::{self, OpenOptions};
 use crate::error::{Error, Result};
+use crate::kv::{Encoding, KvOptions, KvStore};
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -136,7 +137,7 @@ pub struct Store {
     run_dir: PathBuf,
     meta: Connection,
     columns: HashMap<PathBuf, ColumnFile>,
-    kv: HashMap<PathBuf, Connection>,
+    kv: HashMap<PathBuf, KvStore>,
     /// Partial output lines per (writer, stream), waiting for their newline.
     pending_output: HashMap<(usize, bool), String>,
 }
@@ -182,12 +183,12 @@ impl Store {
         Ok(self.columns.get_mut(path).expect("inserted above"))
     }
 
-    fn kv_file(&mut self, path: &Path) -> Result<&Connection> {
+    fn kv_file(&mut self, path: &Path) -> Result<&mut KvStore> {
         if !self.kv.contains_key(path) {
-            let conn = conn::open(path, &OpenOptions::default())?;
-            self.kv.insert(path.to_path_buf(), conn);
+            let kv = KvStore::open(path, KvOptions::default())?;
+            self.kv.insert(path.to_path_buf(), kv);
         }
-        Ok(&self.kv[path])
+        Ok(self.kv.get_mut(path).expect("inserted above"))
     }
 
     /// Has the column file at `path` already stored the record of `writer` at `pos`?
@@ -275,12 +276,8 @@ impl Store {
             })?;
         }
         for (path, puts) in kv_puts {
-            let c = self.kv_file(&path)?;
-            let tx = c.unchecked_transaction()?;
-            for (k, v) in &puts {
-                sink::kv_put(&tx, k.as_bytes(), v)?;
-            }
-            tx.commit().map_err(|e| Error::from(e).context(path.display()))?;
+            self.kv_file(&path)?
+                .put_many(puts.iter().map(|(k, v)| (k.as_bytes(), Encoding::Raw, v.as_slice())))?;
         }
         if !output.is_empty() {
             let path = self.run_dir.join("logs/output.log");
@@ -476,13 +473,13 @@ impl Store {
     }
 
     /// Fold WAL files back into the databases (end of a run, so a copied folder is complete).
-    pub fn checkpoint_all(&self) {
+    pub fn checkpoint_all(&mut self) {
         let _ = conn::checkpoint(&self.meta);
         for f in self.columns.values() {
             let _ = conn::checkpoint(&f.conn);
         }
-        for c in self.kv.values() {
-            let _ = conn::checkpoint(c);
+        for kv in self.kv.values_mut() {
+            let _ = kv.checkpoint();
         }
     }
 }

@@ -10,3 +10,8 @@ export {
 } from './errors'
 export type { ErrorCode } from './errors'
 export { nativeVersion } from './version'
+export { Board, Histogram, Media, Table, TensorLog, KernelDensity, listRuns, openRun, Run } from './board'
+export type {
+  BoardOptions, LogValue, RawPixels, MediaType, RunInfo, RunMetadata, RunStatus, ScalarSeries, HistogramEntry, MediaEntry,
+  TableEntry, TensorEntry, KernelDensityEntry,
+} from './board'

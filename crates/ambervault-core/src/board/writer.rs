@@ -47,13 +47,20 @@ impl Shared {
                 return Ok(());
             }
             if st.errors > errors_at_start {
-                let e = st.last_error.clone().unwrap_or_else(|| Error::io("writer failed"));
+                let e = st
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| Error::io("writer failed"));
                 return Err(e.context("flush"));
             }
             if st.stop {
                 return Err(Error::closed("board writer is stopped"));
             }
-            st = self.cv.wait_timeout(st, Duration::from_millis(50)).map(|r| r.0).unwrap_or_else(|p| p.into_inner().0);
+            st = self
+                .cv
+                .wait_timeout(st, Duration::from_millis(50))
+                .map(|r| r.0)
+                .unwrap_or_else(|p| p.into_inner().0);
             st.wake = true;
         }
     }
@@ -77,7 +84,12 @@ impl BoardWriter {
             .name("ambervault-board-writer".into())
             .spawn(move || writer_loop(&dir, &s2, drainer))
             .map_err(|e| Error::io(format!("cannot start the board writer thread: {e}")))?;
-        Ok(BoardWriter { run_dir: run_dir.to_path_buf(), shared, thread: Some(thread), _lock: lock })
+        Ok(BoardWriter {
+            run_dir: run_dir.to_path_buf(),
+            shared,
+            thread: Some(thread),
+            _lock: lock,
+        })
     }
 
     pub fn shared(&self) -> Arc<Shared> {
@@ -92,11 +104,16 @@ impl BoardWriter {
             self.shared.cv.notify_all();
         }
         let result = match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err(Error::io("board writer thread panicked"))),
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(Error::io("board writer thread panicked"))),
             None => Ok(()),
         };
         if let Err(e) = &result {
-            run::writer_log(&self.run_dir, &format!("final drain failed, left in the logs for replay: {e}"));
+            run::writer_log(
+                &self.run_dir,
+                &format!("final drain failed, left in the logs for replay: {e}"),
+            );
         }
         run::update_metadata(&self.run_dir, run::status_patch(status, exit_code))?;
         result
@@ -144,7 +161,11 @@ fn writer_loop(run_dir: &Path, shared: &Shared, mut drainer: Drainer) -> Result<
             }
         }
         if !st.wake {
-            st = shared.cv.wait_timeout(st, idle).map(|r| r.0).unwrap_or_else(|p| p.into_inner().0);
+            st = shared
+                .cv
+                .wait_timeout(st, idle)
+                .map(|r| r.0)
+                .unwrap_or_else(|p| p.into_inner().0);
             idle = (idle * 2).min(IDLE_MAX);
         }
         st.wake = false;

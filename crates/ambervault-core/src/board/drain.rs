@@ -7,6 +7,7 @@ use super::store::{Burst, Entry, Item, Store};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Most bytes of log read into one burst: bounds memory and the length of one transaction.
 const BURST_BYTES: u64 = 32 << 20;
@@ -16,7 +17,7 @@ struct Tail {
     seq: u64,
     offset: u64,
     seg: Option<SegmentReader>,
-    names: HashMap<u32, String>,
+    names: HashMap<u32, Arc<str>>,
 }
 
 impl Tail {
@@ -56,7 +57,10 @@ impl Drainer {
                     seq,
                     offset,
                     seg: None,
-                    names: names.into_iter().collect(),
+                    names: names
+                        .into_iter()
+                        .map(|(id, n)| (id, Arc::from(n)))
+                        .collect(),
                 }
             })
             .collect();
@@ -150,7 +154,7 @@ impl Drainer {
                     }
                     Record::Name { id: nid, name } => {
                         burst.names.push((wi, nid, name.clone()));
-                        t.names.insert(nid, name);
+                        t.names.insert(nid, Arc::from(name));
                     }
                     Record::Scalars {
                         stamp,
@@ -184,7 +188,11 @@ impl Drainer {
                         meta,
                         data,
                     } => {
-                        let name = t.names.get(&name_id).cloned().unwrap_or_default();
+                        let name = t
+                            .names
+                            .get(&name_id)
+                            .map(|n| n.to_string())
+                            .unwrap_or_default();
                         let item = Item::Payload {
                             stamp,
                             name,

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Largest media payload accepted (the TS layer checks it first; this guards replayed logs).
 pub const MAX_MEDIA_BYTES: usize = 256 << 20;
@@ -88,12 +89,16 @@ pub fn open_metadata_db(run_dir: &Path) -> Result<Connection> {
 /// A writer's committed position and its interned metric names.
 pub type WriterProgress = (String, u64, Vec<(u32, String)>);
 
+/// One scalar on its way to a metric file: writer index, log position, stamp, value.
+type Point = (usize, u64, Stamp, f64);
+
 /// One decoded record ready to store.
 pub enum Item {
     Scalars {
         stamp: Stamp,
         step_row: bool,
-        values: Vec<(String, f64)>,
+        /// Names are shared (`Arc`): millions of scalars must not mean millions of strings.
+        values: Vec<(Arc<str>, f64)>,
     },
     Payload {
         stamp: Stamp,
@@ -227,6 +232,7 @@ impl Store {
     /// read again by the next burst (or the next open).
     pub fn commit(&mut self, burst: Burst) -> Result<()> {
         let writer_ids: Vec<String> = burst.writers.iter().map(|w| w.0.clone()).collect();
+        let mut by_metric: HashMap<Arc<str>, Vec<Point>> = HashMap::new();
         let mut metrics: BTreeMap<PathBuf, (Vec<usize>, MetricRows)> = BTreeMap::new();
         let mut hists: BTreeMap<PathBuf, (Vec<usize>, BTreeMap<String, HistRows>)> =
             BTreeMap::new();
@@ -236,7 +242,6 @@ impl Store {
         let mut output = String::new();
 
         for e in burst.entries {
-            let wid = &writer_ids[e.writer];
             match e.item {
                 Item::Scalars {
                     stamp,
@@ -247,15 +252,10 @@ impl Store {
                         steps.push((stamp, e.writer));
                     }
                     for (name, v) in values {
-                        let path = metric_path(&self.run_dir, &name);
-                        if self.already_applied(&path, wid, e.pos)? {
-                            continue;
-                        }
-                        let slot = metrics.entry(path).or_default();
-                        if !slot.0.contains(&e.writer) {
-                            slot.0.push(e.writer);
-                        }
-                        slot.1.push(&stamp, v);
+                        by_metric
+                            .entry(name)
+                            .or_default()
+                            .push((e.writer, e.pos, stamp, v));
                     }
                 }
                 Item::Payload {
@@ -290,7 +290,25 @@ impl Store {
             }
         }
 
+        // Per metric (not per value): its file, and which records that file already has.
+        for (name, points) in by_metric {
+            let path = metric_path(&self.run_dir, &name);
+            let applied = self.column_file(&path)?.applied.clone();
+            let slot = metrics.entry(path).or_default();
+            for (w, pos, stamp, v) in points {
+                if applied.get(&writer_ids[w]).is_some_and(|&p| pos < p) {
+                    continue;
+                }
+                if !slot.0.contains(&w) {
+                    slot.0.push(w);
+                }
+                slot.1.push(&stamp, v);
+            }
+        }
         for (path, (writers, rows)) in metrics {
+            if rows.value.is_empty() {
+                continue;
+            }
             let f = self.column_file(&path)?;
             let cols: [(&str, ColType, &[u8]); 4] = [
                 ("step", ColType::I64, &rows.step),

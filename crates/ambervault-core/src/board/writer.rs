@@ -128,14 +128,27 @@ impl Drop for BoardWriter {
     }
 }
 
+/// Show (or clear) a writer failure in metadata.json, so a run that cannot store says so.
+fn report_error(run_dir: &Path, error: Option<&Error>) {
+    let mut patch = serde_json::Map::new();
+    patch.insert("writerError".into(), error.map(|e| e.to_string()).into());
+    let _ = run::update_metadata(run_dir, patch);
+}
+
 fn writer_loop(run_dir: &Path, shared: &Shared, mut drainer: Drainer) -> Result<()> {
     let mut idle = IDLE_MIN;
     let mut failures_at_stop = 0;
+    let mut failing = false;
     loop {
         let result = drainer.drain_once();
         let mut st = shared.lock();
         match result {
             Ok(n) => {
+                if failing {
+                    failing = false;
+                    report_error(run_dir, None);
+                    run::writer_log(run_dir, "writer recovered");
+                }
                 st.committed = drainer.committed();
                 shared.cv.notify_all();
                 if n > 0 {
@@ -148,6 +161,10 @@ fn writer_loop(run_dir: &Path, shared: &Shared, mut drainer: Drainer) -> Result<
             }
             Err(e) => {
                 run::writer_log(run_dir, &format!("burst failed (will retry): {e}"));
+                if st.last_error.as_ref() != Some(&e) {
+                    report_error(run_dir, Some(&e));
+                }
+                failing = true;
                 st.errors += 1;
                 st.last_error = Some(e.clone());
                 shared.cv.notify_all();

@@ -37,6 +37,8 @@ test('scalars round-trip with step, global_step, NaN and Infinity kept', async (
   await board.finish()
   const meta = openRun(board.runDir).metadata
   t.is(meta.status, 'finished')
+  // Stored means the memory-mapped logs are no longer needed: the folder holds SQLite files only.
+  t.deepEqual(fs.readdirSync(path.join(board.runDir, 'wal')), [])
   t.is(meta.name, 'first')
   t.deepEqual(meta.config, { lr: 0.1 })
   const runs = listRuns(baseDir)

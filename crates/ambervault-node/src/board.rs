@@ -145,6 +145,12 @@ pub fn board_wait_committed_sync(
     .napi()
 }
 
+/// Delete the log segments of a writer whose records are all stored.
+#[napi]
+pub fn board_release_writer(run_dir: String, writer: String) -> Result<()> {
+    board::release_writer(&PathBuf::from(run_dir), &writer).napi()
+}
+
 /// Throws unless `runDir` is a run that is currently running.
 #[napi]
 pub fn board_check_attachable(run_dir: String) -> Result<()> {

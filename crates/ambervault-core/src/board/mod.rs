@@ -76,6 +76,19 @@ pub fn create_run(run_dir: &Path, metadata: &str) -> Result<writer::BoardWriter>
     writer::BoardWriter::start(run_dir, lock)
 }
 
+/// Delete a writer's log segments once everything it wrote is stored (its `flush`/`finish`
+/// returned and it writes no more), so a finished run folder holds only the SQLite files.
+/// Best effort: a segment still mapped elsewhere (Windows) stays until the next cleanup.
+pub fn release_writer(run_dir: &Path, writer: &str) -> Result<()> {
+    if writer.is_empty() || writer.contains(['/', '\\']) || writer.contains("..") {
+        return Err(Error::invalid(format!(
+            "writer id {writer:?} is not a plain name"
+        )));
+    }
+    let _ = std::fs::remove_dir_all(logfile::writer_dir(run_dir, writer));
+    Ok(())
+}
+
 /// Check that a run exists and is running, for `Board.attach`.
 pub fn check_attachable(run_dir: &Path) -> Result<()> {
     let meta = run::read_metadata(run_dir)?;

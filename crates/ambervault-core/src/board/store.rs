@@ -25,7 +25,7 @@ pub const MAX_MEDIA_BYTES: usize = 256 << 20;
 
 const META_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS steps(step INTEGER NOT NULL, global_step INTEGER NOT NULL,
-    timestamp INTEGER NOT NULL, writer TEXT NOT NULL);
+    timestamp INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS media(id INTEGER PRIMARY KEY, step INTEGER NOT NULL,
     global_step INTEGER NOT NULL, timestamp INTEGER NOT NULL, name TEXT NOT NULL,
     idx INTEGER NOT NULL DEFAULT 0, media_hash TEXT NOT NULL, format TEXT NOT NULL,
@@ -237,7 +237,7 @@ impl Store {
         let mut hists: BTreeMap<PathBuf, (Vec<usize>, BTreeMap<String, HistRows>)> =
             BTreeMap::new();
         let mut kv_puts: BTreeMap<PathBuf, Vec<(String, Vec<u8>)>> = BTreeMap::new();
-        let mut steps: Vec<(Stamp, usize)> = Vec::new();
+        let mut steps: Vec<Stamp> = Vec::new();
         let mut meta_rows: Vec<MetaRow> = Vec::new();
         let mut output = String::new();
 
@@ -249,7 +249,7 @@ impl Store {
                     values,
                 } => {
                     if step_row {
-                        steps.push((stamp, e.writer));
+                        steps.push(stamp);
                     }
                     for (name, v) in values {
                         by_metric
@@ -374,11 +374,10 @@ impl Store {
 
         let tx = self.meta.unchecked_transaction()?;
         {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO steps(step, global_step, timestamp, writer) VALUES (?,?,?,?)",
-            )?;
-            for (s, w) in &steps {
-                st.execute(params![s.step, s.global_step, s.timestamp, writer_ids[*w]])?;
+            let mut st = tx
+                .prepare_cached("INSERT INTO steps(step, global_step, timestamp) VALUES (?,?,?)")?;
+            for s in &steps {
+                st.execute(params![s.step, s.global_step, s.timestamp])?;
             }
             for row in &meta_rows {
                 row.insert(&tx)?;

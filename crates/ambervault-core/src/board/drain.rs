@@ -119,6 +119,34 @@ impl Drainer {
     pub fn drain_once(&mut self) -> Result<usize> {
         self.discover()?;
         let saved: Vec<(u64, u64)> = self.tails.iter().map(|t| (t.seq, t.offset)).collect();
+        // Whatever fails (reading a log or storing the burst), every position goes back to
+        // where it was: records are never skipped, only read again.
+        let result = self.read_burst().and_then(|(count, burst)| {
+            if count == 0 {
+                Ok(0)
+            } else {
+                self.store.commit(burst).map(|_| count)
+            }
+        });
+        match result {
+            Ok(count) => {
+                if count > 0 {
+                    self.remove_consumed_segments();
+                }
+                Ok(count)
+            }
+            Err(e) => {
+                for (t, (seq, offset)) in self.tails.iter_mut().zip(saved) {
+                    t.seq = seq;
+                    t.offset = offset;
+                    t.seg = None;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn read_burst(&mut self) -> Result<(usize, Burst)> {
         let mut burst = Burst::default();
         let mut count = 0usize;
         let mut bytes = 0u64;
@@ -212,19 +240,7 @@ impl Drainer {
             }
             burst.writers.push((t.id.clone(), t.pos()));
         }
-        if count == 0 {
-            return Ok(0);
-        }
-        if let Err(e) = self.store.commit(burst) {
-            for (t, (seq, offset)) in self.tails.iter_mut().zip(saved) {
-                t.seq = seq;
-                t.offset = offset;
-                t.seg = None;
-            }
-            return Err(e);
-        }
-        self.remove_consumed_segments();
-        Ok(count)
+        Ok((count, burst))
     }
 
     /// Drain until the logs hold nothing new.

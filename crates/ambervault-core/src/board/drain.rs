@@ -382,6 +382,32 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_read_skips_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        run::create_layout(dir).unwrap();
+        run::update_metadata(dir, run::status_patch("finished", Some(0))).unwrap();
+        let mut a = W {
+            map: create_segment(dir, "a", 0, 0).unwrap(),
+            off: HEADER_SIZE,
+        };
+        a.name(1, "x");
+        a.scalar(0, 1, 1.0);
+        // Writer "b" has a segment that is not readable yet: the burst fails...
+        let b_path = logfile::segment_path(dir, "b", 0);
+        std::fs::create_dir_all(b_path.parent().unwrap()).unwrap();
+        std::fs::write(&b_path, vec![0u8; 4096]).unwrap();
+        let mut d = Drainer::open(dir).unwrap();
+        assert!(d.drain_once().is_err());
+        // ...and once it is fixed, writer "a"'s record is still stored.
+        std::fs::remove_file(&b_path).unwrap();
+        let _b = create_segment(dir, "b", 0, 0).unwrap();
+        d.drain_all().unwrap();
+        d.close().unwrap();
+        assert_eq!(values(dir, "x"), vec![1.0]);
+    }
+
+    #[test]
     fn a_torn_length_word_is_corruption_not_a_panic() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();

@@ -182,7 +182,8 @@ test('path traversal anywhere is a 4xx and never serves a file outside the base 
     '/%00',
     '/api/runs/secret.txt/x',
     '/api/last?metric=..%2F..%2Fx',
-    `${runPath(a)}/live?metrics=..%2F..%2Fx`,
+    `${runPath(a)}/live?metric=..%2F..%2Fx&since=1`,
+    `${runPath(a)}/live?metric=train%2Floss`,
   ]
   for (const path of attacks) {
     const r = await raw(path)
@@ -214,7 +215,7 @@ test('the live stream pushes only new points while a child process logs', async 
   t.true(first.step.length >= 3)
   const since = first.step[first.step.length - 1]
   const ac = new AbortController()
-  const res = await fetch(`${viewer.url}api/runs/${key}/live?metrics=train%2Floss&since=${since}`, { signal: ac.signal })
+  const res = await fetch(`${viewer.url}api/runs/${key}/live?metric=train%2Floss&since=${since}`, { signal: ac.signal })
   t.regex(String(res.headers.get('content-type')), /text\/event-stream/)
   const reader = (res.body as ReadableStream<Uint8Array>).getReader()
   const got: number[] = []

@@ -10,7 +10,8 @@ export interface LiveOptions {
   project: string
   folder: string
   metrics: string[]
-  since: number
+  /** Per metric: the last step the client has (-1 for none). */
+  since: number[]
   intervalMs: number
 }
 
@@ -21,7 +22,7 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   })
-  const sinceByMetric = new Map(opts.metrics.map((m) => [m, opts.since]))
+  const sinceByMetric = new Map(opts.metrics.map((m, i) => [m, opts.since[i]]))
   let status = ''
   let metricCount = -1
   let outputSize = -1

@@ -82,9 +82,10 @@ export function startViewer(opts: ViewerOptions): Promise<Viewer> {
       const project = checkSegment('project', seg[2])
       const folder = checkSegment('run', seg[3])
       store.runDir(project, folder)
-      const metrics = (url.searchParams.get('metrics') ?? '').split(',').filter(Boolean).map(checkMetricName)
-      const since = Number(url.searchParams.get('since') ?? '-1')
-      if (!Number.isFinite(since)) throw new HttpError(400, 'since must be a number')
+      // metric=a&since=10&metric=b&since=12: each metric resumes after its own step (-1: from the start).
+      const metrics = url.searchParams.getAll('metric').map(checkMetricName)
+      const since = url.searchParams.getAll('since').map(Number)
+      if (since.length !== metrics.length || since.some((x) => !Number.isFinite(x))) throw new HttpError(400, 'give one since=<step> per metric=<name>')
       open.add(res)
       res.on('close', () => open.delete(res))
       return serveLive(store, { project, folder, metrics, since, intervalMs: liveIntervalMs }, req, res)

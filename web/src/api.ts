@@ -81,7 +81,7 @@ export const api = {
   mediaUrl: (key: string, id: string) => `${runPath(key)}/media/${enc(id)}`,
   tables: (key: string, name: string) => get<TableEntry[]>(`${runPath(key)}/tables?name=${enc(name)}`),
   output: (key: string) => get<{ text: string; size: number }>(`${runPath(key)}/output?tail=200000`),
-  liveUrl: (key: string, metrics: string[], since: number) => `${runPath(key)}/live?since=${since}&metrics=${metrics.map(enc).join(',')}`,
+  liveUrl: (key: string, metrics: string[], since: number[]) => `${runPath(key)}/live?${metrics.map((m, i) => `metric=${enc(m)}&since=${since[i]}`).join('&')}`,
 }
 
 /** JSON carries NaN/Infinity as strings; charts want numbers (null for a gap). */

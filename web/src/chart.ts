@@ -29,6 +29,7 @@ function fade(hex: string, alpha: number): string {
 export class MetricChart {
   readonly el: HTMLElement
   private readonly plotBox: HTMLElement
+  private readonly readout: HTMLElement
   private readonly data = new Map<string, Raw>()
   private plot: uPlot | null = null
   private loaded = false
@@ -39,7 +40,8 @@ export class MetricChart {
     private readonly settings: () => ChartSettings,
   ) {
     this.plotBox = h('div', { class: 'plot' }, h('div', { class: 'loading' }, 'loading…'))
-    this.el = h('div', { class: 'chart-card', 'data-metric': name }, h('div', { class: 'chart-title' }, name), this.plotBox)
+    this.readout = h('span', { class: 'readout' })
+    this.el = h('div', { class: 'chart-card', 'data-metric': name }, h('div', { class: 'chart-title' }, name, this.readout), this.plotBox)
   }
 
   get isLoaded(): boolean {
@@ -128,10 +130,30 @@ export class MetricChart {
       ],
       cursor: { drag: { x: true, y: false } },
       hooks: {
+        // The value under the cursor for each run (smoothed when smoothing is on), in the title.
+        setCursor: [
+          (u) => {
+            const i = u.cursor.idx
+            if (i === null || i === undefined) {
+              this.readout.textContent = ''
+              return
+            }
+            const parts = present.map((r, k) => {
+              const v = (u.data[1 + 2 * k + (smoothing > 0 ? 1 : 0)] as (number | null)[])[i]
+              return h('span', { style: { color: r.color } }, ` ${v === null || v === undefined ? '–' : axisLabel(v)}`)
+            })
+            this.readout.replaceChildren(` @ ${axisLabel(u.data[0][i])}:`, ...parts)
+          },
+        ],
         draw: [
           () => {
+            // State the browser tests (and anyone inspecting the page) can read.
             this.el.dataset.drawn = '1'
             this.el.dataset.points = String((data[0] as ArrayLike<number>).length)
+            this.el.dataset.runs = String(present.length)
+            this.el.dataset.smoothing = String(smoothing)
+            this.el.dataset.xAxis = xAxis
+            this.el.dataset.lastStep = String(Math.max(...present.map((r) => this.lastStep(r.key))))
           },
         ],
       },

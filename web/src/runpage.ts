@@ -65,11 +65,9 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
     streams.clear()
     for (const r of runs) {
       const loaded = [...charts.values()].filter((c) => c.isLoaded)
-      if (current === 'scalars' && loaded.length === 0) continue
+      // Each chart resumes after the last step it has for this run (-1: from the start).
       const metrics = loaded.map((c) => c.name)
-      // Resume from the oldest last-step among the charts; each chart drops points it already has.
-      const since = metrics.length ? Math.min(...loaded.map((c) => c.lastStep(r.key))) : -1
-      const es = new EventSource(api.liveUrl(r.key, metrics, since))
+      const es = new EventSource(api.liveUrl(r.key, metrics, loaded.map((c) => c.lastStep(r.key))))
       es.addEventListener('points', (ev) => {
         const msg = JSON.parse((ev as MessageEvent).data) as Series & { metric: string }
         charts.get(msg.metric)?.append(r.key, msg)
@@ -83,12 +81,14 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
           el.className = `status status-${msg.status}`
         }
       })
+      es.addEventListener('metrics', () => void onNewMetrics(r.key))
       es.addEventListener('output', () => {
         if (current === 'output' && r.key === primary) void refreshOutput()
       })
       streams.set(r.key, es)
     }
   }
+  let onNewMetrics: (key: string) => Promise<void> = async () => {}
   let reconnectTimer: ReturnType<typeof setTimeout> | undefined
   const scheduleConnect = () => {
     clearTimeout(reconnectTimer)
@@ -142,36 +142,67 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
     )
     disposers.push(() => observer.disconnect())
 
-    const nsCounts = new Map<string, number>()
-    for (const d of details.values()) for (const ns of d.namespaces) nsCounts.set(ns.name, Math.max(nsCounts.get(ns.name) ?? 0, ns.count))
     // Training namespaces first, system metrics last, the rest alphabetically in between.
     const rank = (ns: string) => (ns === 'train' ? 0 : ns === 'val' || ns === 'valid' || ns === 'eval' ? 1 : ns === 'test' ? 2 : ns === 'sys' ? 5 : ns === '' ? 4 : 3)
-    const names = [...nsCounts.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
-    if (names.length === 0) body.append(h('p', { class: 'empty' }, 'No scalar metrics logged yet.'))
-    // With few metrics everything opens; with thousands only the first namespace does.
-    const total = [...nsCounts.values()].reduce((a, b) => a + b, 0)
-    names.forEach((ns, i) => {
-      const grid = h('div', { class: 'chart-grid' })
-      const sec = h('details', { class: 'namespace', 'data-namespace': ns, open: total <= 60 || i === 0 }, h('summary', {}, ns || '(top level)', h('span', { class: 'count' }, ` ${nsCounts.get(ns)}`)), grid)
-      let filled = false
-      const fill = async () => {
-        if (filled) return
-        filled = true
-        const lists = await Promise.all(keys.map((k) => api.metrics(k, ns).catch(() => [] as string[])))
-        const metricNames = [...new Set(lists.flat())].sort()
-        for (const m of metricNames) {
-          const chart = new MetricChart(m, runs, () => settings)
-          charts.set(m, chart)
-          grid.append(chart.el)
-          observer.observe(chart.el)
+    const sections = new Map<string, { sec: HTMLDetailsElement; count: HTMLElement; fill: () => Promise<void>; filled: boolean }>()
+    const emptyNote = h('p', { class: 'empty' }, 'No scalar metrics logged yet.')
+    const sectionsBox = h('div', { class: 'namespaces' })
+    body.append(sectionsBox)
+
+    const addChart = (grid: HTMLElement, m: string) => {
+      if (charts.has(m)) return
+      const chart = new MetricChart(m, runs, () => settings)
+      charts.set(m, chart)
+      grid.append(chart.el)
+      observer.observe(chart.el)
+    }
+    /** Create the sections of namespaces not shown yet (a live run may add some). */
+    const syncNamespaces = () => {
+      const nsCounts = new Map<string, number>()
+      for (const d of details.values()) for (const ns of d.namespaces) nsCounts.set(ns.name, Math.max(nsCounts.get(ns.name) ?? 0, ns.count))
+      const names = [...nsCounts.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+      // With few metrics everything opens; with thousands only the first namespace does.
+      const total = [...nsCounts.values()].reduce((a, b) => a + b, 0)
+      names.forEach((ns, i) => {
+        const known = sections.get(ns)
+        if (known) {
+          known.count.textContent = ` ${nsCounts.get(ns)}`
+          if (known.filled) {
+            known.filled = false
+            void known.fill()
+          }
+          return
         }
-      }
-      sec.addEventListener('toggle', () => {
-        if (sec.open) void fill()
+        const grid = h('div', { class: 'chart-grid' })
+        const count = h('span', { class: 'count' }, ` ${nsCounts.get(ns)}`)
+        const sec = h('details', { class: 'namespace', 'data-namespace': ns, open: total <= 60 || (i === 0 && sections.size === 0) }, h('summary', {}, ns || '(top level)', count), grid)
+        const entry = {
+          sec,
+          count,
+          filled: false,
+          fill: async () => {
+            if (entry.filled) return
+            entry.filled = true
+            const lists = await Promise.all(keys.map((k) => api.metrics(k, ns).catch(() => [] as string[])))
+            for (const m of [...new Set(lists.flat())].sort()) addChart(grid, m)
+          },
+        }
+        sections.set(ns, entry)
+        sec.addEventListener('toggle', () => {
+          if (sec.open) void entry.fill()
+        })
+        if (sec.open) void entry.fill()
+        sectionsBox.append(sec)
       })
-      if (sec.open) void fill()
-      body.append(sec)
-    })
+      if (names.length === 0) sectionsBox.append(emptyNote)
+      else emptyNote.remove()
+    }
+    syncNamespaces()
+    onNewMetrics = async (key: string) => {
+      details.set(key, await api.run(key))
+      syncNamespaces()
+    }
+    connect()
     filter.addEventListener('input', () => {
       const needle = filter.value.toLowerCase()
       for (const c of charts.values()) c.el.style.display = !needle || c.name.toLowerCase().includes(needle) ? '' : 'none'

@@ -59,6 +59,10 @@ function panel(ctx: SKRSContext2D, s: PlotSeries, x0: number, y0: number, w: num
     lo -= 0.5
     hi += 0.5
   }
+  // A little room above and below so the curve never sits on the frame.
+  const pad = (hi - lo) * 0.05
+  lo -= pad
+  hi += pad
   const xlo = xs[0]
   const xhi = xs[n - 1] === xlo ? xlo + 1 : xs[n - 1]
   const px = (x: number) => left + ((x - xlo) / (xhi - xlo)) * (right - left)

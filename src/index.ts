@@ -10,3 +10,5 @@ export {
 } from './errors'
 export type { ErrorCode } from './errors'
 export { nativeVersion } from './version'
+export { startViewer } from './viewer/server'
+export type { Viewer, ViewerOptions } from './viewer/server'

@@ -3,8 +3,8 @@
  * HTTP layer sends is shaped here, so the routes never depend on the reader's internal types, and
  * open runs are kept in a small LRU because opening a run costs file opens per request otherwise.
  */
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { closeSync, openSync, readSync, statSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { listRuns, openRun } from '../index'
 import type { Run, RunInfo } from '../index'
 import { HttpError, resolveRunDir } from './paths'
@@ -91,19 +91,19 @@ export class RunStore {
   }
 
   private row(r: RunInfo): RunRow {
-    const folder = r.runDir.split(/[\\/]/).pop() as string
-    const m = r as unknown as Record<string, unknown>
+    const folder = basename(r.runDir)
+    const m = r.metadata
     return {
       key: `${r.project}/${folder}`,
       project: r.project,
       folder,
       runId: r.runId,
-      name: r.name ?? r.runId,
+      name: r.name,
       status: r.status ?? 'unknown',
-      createdAt: (m.createdAt as string | undefined) ?? null,
-      finishedAt: (m.finishedAt as string | undefined) ?? null,
-      annotation: (m.annotation as string | undefined) ?? null,
-      config: (m.config as Record<string, unknown> | undefined) ?? {},
+      createdAt: r.createdAt ?? null,
+      finishedAt: m.finishedAt ?? null,
+      annotation: m.annotation ?? null,
+      config: m.config ?? {},
     }
   }
 
@@ -135,14 +135,9 @@ export class RunStore {
     return resolveRunDir(this.baseDir, project, folder)
   }
 
-  /** metadata.json read fresh each time: status and finishedAt change while a run is live. */
+  /** metadata.json as it is now (the reader reads it fresh: status changes while a run is live). */
   metadata(project: string, folder: string): Record<string, unknown> {
-    const dir = this.runDir(project, folder)
-    try {
-      return JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')) as Record<string, unknown>
-    } catch {
-      return this.run(project, folder).metadata as unknown as Record<string, unknown>
-    }
+    return this.run(project, folder).metadata as unknown as Record<string, unknown>
   }
 
   metrics(project: string, folder: string): string[] {
@@ -192,7 +187,7 @@ export class RunStore {
     const run = this.run(project, folder)
     const found = run.mediaNames().flatMap((n) => run.media(n)).find((m) => m.hash === id)
     if (!found) throw new HttpError(404, `no media ${id} in ${project}/${folder}`)
-    return { type: mimeOf(found.format), data: Buffer.from(run.mediaBytes(id)) }
+    return { type: mimeOf(found.format), data: found.data }
   }
 
   tables(project: string, folder: string, name: string) {

@@ -1,1 +1,112 @@
-//! (filled in by its issue)
+//! Board: non-blocking, kill-safe experiment logging into run folders (FORMAT.md, Run folder).
+//!
+//! - `logfile`: the memory-mapped, append-only log segments that `log()` writes into.
+//! - `records`: the record layouts inside a segment.
+//! - `drain` + `store`: reading logs from the committed positions into the SQLite files.
+//! - `writer`: the owner's writer thread; `run`: metadata.json, the owner lock, writer.log.
+//! - `payloads`: histogram bins, PNG, .npy, kernel density, content hashes.
+//! - `reader`: the read side (list runs, scalars with downsampling, media, tables, tensors).
+
+pub mod drain;
+pub mod logfile;
+pub mod payloads;
+pub mod reader;
+pub mod records;
+pub mod run;
+pub mod sink;
+pub mod store;
+pub mod writer;
+
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// Take ownership of a run if no live process owns it. A run left `running` by an owner that is
+/// gone (killed) is first replayed from its committed positions and marked `killed`.
+/// `Ok(None)` means a live owner holds the run.
+pub fn claim(run_dir: &Path) -> Result<Option<run::OwnerLock>> {
+    let Some(lock) = run::try_lock_owner(run_dir)? else { return Ok(None) };
+    let status = run::read_metadata(run_dir)
+        .ok()
+        .and_then(|m| m.get("status").and_then(|s| s.as_str()).map(str::to_string));
+    if status.as_deref() == Some("running") {
+        replay(run_dir)?;
+        run::update_metadata(run_dir, run::status_patch("killed", None))?;
+        run::writer_log(run_dir, "owner was gone: run replayed from its logs and marked killed");
+    }
+    Ok(Some(lock))
+}
+
+/// Store everything the logs hold past the committed positions. The caller holds the lock.
+pub fn replay(run_dir: &Path) -> Result<usize> {
+    if !run_dir.join("wal").exists() {
+        return Ok(0);
+    }
+    let mut d = drain::Drainer::open(run_dir)?;
+    let n = d.drain_all()?;
+    d.close()?;
+    Ok(n)
+}
+
+/// Create (or resume) the run folder and start its writer. `metadata` is the JSON object the
+/// caller wants in metadata.json; status and timestamps are added here.
+pub fn create_run(run_dir: &Path, metadata: &str) -> Result<writer::BoardWriter> {
+    let patch: serde_json::Map<String, serde_json::Value> = serde_json::from_str(metadata)
+        .map_err(|e| Error::invalid(format!("run metadata is not a JSON object: {e}")))?;
+    run::create_layout(run_dir)?;
+    let lock = claim(run_dir)?.ok_or_else(|| {
+        Error::invalid(format!(
+            "{}: run is owned by another live Board (use Board.attach to log into it)",
+            run_dir.display()
+        ))
+    })?;
+    let mut meta = patch;
+    let existing = run::read_metadata(run_dir).ok();
+    if existing.as_ref().and_then(|m| m.get("createdAt")).is_none() {
+        meta.insert("createdAt".into(), run::now_iso().into());
+    }
+    meta.insert("status".into(), "running".into());
+    meta.insert("exitCode".into(), serde_json::Value::Null);
+    meta.insert("finishedAt".into(), serde_json::Value::Null);
+    run::update_metadata(run_dir, meta)?;
+    writer::BoardWriter::start(run_dir, lock)
+}
+
+/// Check that a run exists and is running, for `Board.attach`.
+pub fn check_attachable(run_dir: &Path) -> Result<()> {
+    let meta = run::read_metadata(run_dir)?;
+    match meta.get("status").and_then(|s| s.as_str()) {
+        Some("running") => Ok(()),
+        other => Err(Error::invalid(format!(
+            "{}: cannot attach to a run whose status is {}",
+            run_dir.display(),
+            other.unwrap_or("unknown")
+        ))),
+    }
+}
+
+/// For writers without a writer thread (attached loggers): wait until the owner committed
+/// `writer` up to `pos`. If the owner is gone, store the logs ourselves.
+pub fn wait_committed_external(run_dir: &Path, writer: &str, pos: u64, timeout_ms: u64) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
+    loop {
+        let committed: Option<i64> = {
+            let c = store::open_metadata_db(run_dir)?;
+            c.query_row("SELECT pos FROM board_writers WHERE writer = ?", [writer], |r| r.get(0))
+                .ok()
+        };
+        if committed.is_some_and(|p| p as u64 >= pos) {
+            return Ok(());
+        }
+        if let Some(_lock) = run::try_lock_owner(run_dir)? {
+            replay(run_dir)?;
+            continue;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Error::io(format!(
+                "{}: the run's owner did not store writer {writer} in {timeout_ms} ms",
+                run_dir.display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

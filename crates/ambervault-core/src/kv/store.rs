@@ -1,0 +1,628 @@
+//! `KvStore`: one KV table in one SQLite file, with the optional write-back cache.
+//!
+//! Every write goes through `frame` (header.rs), so the stored bytes are always what the
+//! Python library reads. With the cache on, writes land in `WriteCache` and reach the table in
+//! one transaction per flush; reads of single keys consult the cache first, and whole-table
+//! reads (size, scans) flush first, so the cache never shows in results, only in speed.
+
+use super::cache::{CacheOptions, Cached, WriteCache};
+use super::header::{self, Encoding};
+use super::range::KeyRange;
+use crate::conn::{self, Durability, OpenOptions};
+use crate::error::{Error, Result};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How to open a `KvStore`.
+#[derive(Debug, Clone)]
+pub struct KvOptions {
+    /// Table name (default `kv`): letters, digits and `_`, not starting with a digit.
+    pub table: String,
+    pub readonly: bool,
+    pub durability: Durability,
+    /// SQLite busy timeout; `None` means the 5 s of the format.
+    pub busy_timeout: Option<Duration>,
+    /// Start with the write-back cache on.
+    pub cache: Option<CacheOptions>,
+}
+
+impl Default for KvOptions {
+    fn default() -> Self {
+        KvOptions {
+            table: "kv".into(),
+            readonly: false,
+            durability: Durability::Normal,
+            busy_timeout: None,
+            cache: None,
+        }
+    }
+}
+
+/// A decoded stored value: its encoding and payload (header removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Value {
+    pub encoding: Encoding,
+    pub payload: Vec<u8>,
+}
+
+/// A readable rendering of a key for error messages: the string when it is printable UTF-8,
+/// hex otherwise (cut short for long keys).
+pub fn show_key(key: &[u8]) -> String {
+    match std::str::from_utf8(key) {
+        Ok(s) if !s.chars().any(char::is_control) && s.len() <= 200 => format!("{s:?}"),
+        _ => {
+            let hex: String = key.iter().take(64).map(|b| format!("{b:02x}")).collect();
+            let more = if key.len() > 64 { "…" } else { "" };
+            format!("0x{hex}{more}")
+        }
+    }
+}
+
+pub(crate) fn validate_table(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 128;
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "table name {name:?} is not a valid SQL identifier (letters, digits, _)"
+        )))
+    }
+}
+
+/// SQL text for one table, built once.
+#[derive(Debug)]
+struct Sql {
+    get: String,
+    has: String,
+    upsert: String,
+    delete: String,
+    count: String,
+    clear: String,
+    rowid: String,
+    put_zeroblob: String,
+}
+
+impl Sql {
+    fn new(t: &str) -> Self {
+        let q = format!("\"{t}\"");
+        Sql {
+            get: format!("SELECT value FROM {q} WHERE key = ?1"),
+            has: format!("SELECT 1 FROM {q} WHERE key = ?1"),
+            upsert: format!(
+                "INSERT INTO {q}(key, value) VALUES (?1, ?2) \
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+            ),
+            delete: format!("DELETE FROM {q} WHERE key = ?1"),
+            count: format!("SELECT COUNT(*) FROM {q}"),
+            clear: format!("DELETE FROM {q}"),
+            rowid: format!("SELECT rowid, length(value) FROM {q} WHERE key = ?1"),
+            put_zeroblob: format!(
+                "INSERT INTO {q}(key, value) VALUES (?1, zeroblob(?2)) \
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+            ),
+        }
+    }
+}
+
+/// One KV table in one SQLite file. Not `Sync`: share it behind a `Mutex`, or open one store
+/// per thread (SQLite's busy timeout and WAL handle several connections on one file).
+#[derive(Debug)]
+pub struct KvStore {
+    pub(crate) conn: Connection,
+    path: PathBuf,
+    table: String,
+    sql: Sql,
+    open: OpenOptions,
+    cache: Option<WriteCache>,
+}
+
+impl KvStore {
+    /// Open (creating file and table unless readonly) the KV table `opts.table` of `path`.
+    pub fn open(path: impl AsRef<Path>, opts: KvOptions) -> Result<KvStore> {
+        let path = path.as_ref().to_path_buf();
+        validate_table(&opts.table)?;
+        let open = OpenOptions {
+            readonly: opts.readonly,
+            durability: opts.durability,
+            busy_timeout: opts.busy_timeout,
+        };
+        let conn = conn::open(&path, &open)?;
+        let store = KvStore {
+            conn,
+            sql: Sql::new(&opts.table),
+            table: opts.table,
+            path,
+            open,
+            cache: opts.cache.map(WriteCache::new),
+        };
+        store.ensure_schema()?;
+        Ok(store)
+    }
+
+    /// A second connection to the same table, without a cache: long stream work runs on it so
+    /// the main connection stays free for reads.
+    pub fn sibling(&self) -> Result<KvStore> {
+        KvStore::open(
+            &self.path,
+            KvOptions {
+                table: self.table.clone(),
+                readonly: self.open.readonly,
+                durability: self.open.durability,
+                busy_timeout: self.open.busy_timeout,
+                cache: None,
+            },
+        )
+    }
+
+    fn ensure_schema(&self) -> Result<()> {
+        let ctx = |e: Error| e.context(self.path.display());
+        if self.open.readonly {
+            let found: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    [&self.table],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| ctx(e.into()))?;
+            if found.is_none() {
+                return Err(Error::not_found(format!(
+                    "{}: no KV table {:?} (opened readonly, so it is not created)",
+                    self.path.display(),
+                    self.table
+                )));
+            }
+            return Ok(());
+        }
+        // Same statements as the Python library, so either side may create the file.
+        self.conn
+            .execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS kohakuvault_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS \"{}\" (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL);",
+                self.table
+            ))
+            .map_err(|e| ctx(e.into()))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn readonly(&self) -> bool {
+        self.open.readonly
+    }
+
+    /// Errors from SQLite get the file path in front.
+    fn ctx(&self, e: impl Into<Error>) -> Error {
+        e.into().context(self.path.display())
+    }
+
+    fn writable(&self, what: &str, key: Option<&[u8]>) -> Result<()> {
+        if !self.open.readonly {
+            return Ok(());
+        }
+        let k = key
+            .map(|k| format!(" key {}", show_key(k)))
+            .unwrap_or_default();
+        Err(Error::io(format!(
+            "{}: opened readonly, cannot {what}{k}",
+            self.path.display()
+        )))
+    }
+
+    // ---- writes -------------------------------------------------------------------------
+
+    /// Store raw bytes (bare, or with a raw header when they begin with 0x89 0x4B).
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.put_encoded(key, Encoding::Raw, value)
+    }
+
+    /// Store an already-encoded payload under `encoding` (the header is added here).
+    pub fn put_encoded(&mut self, key: &[u8], encoding: Encoding, payload: &[u8]) -> Result<()> {
+        self.writable("put", Some(key))?;
+        let stored = header::frame(encoding, payload);
+        self.put_stored(key, stored)
+    }
+
+    fn put_stored(&mut self, key: &[u8], stored: Vec<u8>) -> Result<()> {
+        let Some(cache) = self.cache.as_ref() else {
+            return self.write_direct(key, Some(&stored));
+        };
+        if !cache.accepts(key, stored.len()) {
+            // Too big to ever cache: write through, then drop any older pending entry.
+            self.write_direct(key, Some(&stored))?;
+            self.forget_cached(key);
+            return Ok(());
+        }
+        if !cache.fits(key, stored.len()) {
+            self.flush_cache()?;
+        }
+        let cache = self.cache.as_mut().expect("cache checked above");
+        cache.record(key, Some(stored));
+        if cache.over_threshold() {
+            self.flush_cache()?;
+        }
+        Ok(())
+    }
+
+    fn write_direct(&self, key: &[u8], stored: Option<&[u8]>) -> Result<()> {
+        let r = match stored {
+            Some(v) => self
+                .conn
+                .prepare_cached(&self.sql.upsert)
+                .and_then(|mut s| s.execute(params![key, v])),
+            None => self
+                .conn
+                .prepare_cached(&self.sql.delete)
+                .and_then(|mut s| s.execute(params![key])),
+        };
+        r.map(|_| ())
+            .map_err(|e| self.ctx(e).context(format!("key {}", show_key(key))))
+    }
+
+    /// Write many payloads in one transaction: all of them or none. Pending cached writes go
+    /// into the same transaction (they are older, so they are written first).
+    pub fn put_many<'a, I>(&mut self, entries: I) -> Result<usize>
+    where
+        I: IntoIterator<Item = (&'a [u8], Encoding, &'a [u8])>,
+    {
+        self.writable("putMany", None)?;
+        let path = self.path.display().to_string();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| Error::from(e).context(&path))?;
+        if let Some(cache) = &self.cache {
+            write_cache(&tx, &self.sql, cache).map_err(|e| e.context(&path))?;
+        }
+        let mut n = 0;
+        {
+            let mut st = tx
+                .prepare_cached(&self.sql.upsert)
+                .map_err(|e| Error::from(e).context(&path))?;
+            let mut buf = Vec::new();
+            for (key, enc, payload) in entries {
+                buf.clear();
+                if header::framed_len(enc, payload) != payload.len() {
+                    buf.extend_from_slice(&header::frame(enc, &[]));
+                }
+                buf.extend_from_slice(payload);
+                st.execute(params![key, &buf]).map_err(|e| {
+                    Error::from(e).context(format!("{path}: putMany key {}", show_key(key)))
+                })?;
+                n += 1;
+            }
+        }
+        tx.commit().map_err(|e| Error::from(e).context(&path))?;
+        if let Some(c) = self.cache.as_mut() {
+            c.clear();
+        }
+        Ok(n)
+    }
+
+    /// Delete a key; true when it existed.
+    pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
+        self.writable("delete", Some(key))?;
+        if self.cache.is_none() {
+            let n = self
+                .conn
+                .prepare_cached(&self.sql.delete)
+                .and_then(|mut s| s.execute(params![key]))
+                .map_err(|e| self.ctx(e).context(format!("key {}", show_key(key))))?;
+            return Ok(n > 0);
+        }
+        let existed = self.has(key)?;
+        if existed {
+            let cache = self.cache.as_mut().expect("cache checked above");
+            cache.record(key, None);
+            if cache.over_threshold() || cache.bytes() > cache.opts.cap_bytes {
+                self.flush_cache()?;
+            }
+        }
+        Ok(existed)
+    }
+
+    /// Remove every key of the table (pending cached writes included).
+    pub fn clear(&mut self) -> Result<()> {
+        self.writable("clear", None)?;
+        self.conn
+            .execute(&self.sql.clear, [])
+            .map_err(|e| self.ctx(e))?;
+        if let Some(c) = self.cache.as_mut() {
+            c.clear();
+        }
+        Ok(())
+    }
+
+    // ---- reads --------------------------------------------------------------------------
+
+    /// Look a key up and hand its encoding and payload to `f` without copying them first.
+    pub fn get_with<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Encoding, &[u8]) -> R,
+    ) -> Result<Option<R>> {
+        let keyed = |e: Error| e.context(format!("{}: key {}", self.path.display(), show_key(key)));
+        if let Some(cache) = &self.cache {
+            match cache.lookup(key) {
+                Cached::Put(stored) => {
+                    let (enc, payload) = header::parse(stored).map_err(keyed)?;
+                    return Ok(Some(f(enc, payload)));
+                }
+                Cached::Deleted => return Ok(None),
+                Cached::Unknown => {}
+            }
+        }
+        let mut st = self
+            .conn
+            .prepare_cached(&self.sql.get)
+            .map_err(|e| keyed(e.into()))?;
+        let mut rows = st.query(params![key]).map_err(|e| keyed(e.into()))?;
+        let Some(row) = rows.next().map_err(|e| keyed(e.into()))? else {
+            return Ok(None);
+        };
+        let stored = blob_at(row, 0).map_err(|e| keyed(e.into()))?;
+        let (enc, payload) = header::parse(stored).map_err(keyed)?;
+        Ok(Some(f(enc, payload)))
+    }
+
+    /// The value of a key, or `None`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
+        self.get_with(key, |encoding, payload| Value {
+            encoding,
+            payload: payload.to_vec(),
+        })
+    }
+
+    /// Look up many keys in one read transaction, handing each result to `f` in order.
+    pub fn get_many_with<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        mut f: impl FnMut(Option<(Encoding, &[u8])>),
+    ) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.ctx(e))?;
+        for key in keys {
+            let found = self.get_with(key, |enc, payload| f(Some((enc, payload))))?;
+            if found.is_none() {
+                f(None);
+            }
+        }
+        tx.commit().map_err(|e| self.ctx(e))
+    }
+
+    pub fn has(&self, key: &[u8]) -> Result<bool> {
+        if let Some(cache) = &self.cache {
+            match cache.lookup(key) {
+                Cached::Put(_) => return Ok(true),
+                Cached::Deleted => return Ok(false),
+                Cached::Unknown => {}
+            }
+        }
+        self.conn
+            .prepare_cached(&self.sql.has)
+            .and_then(|mut s| s.exists(params![key]))
+            .map_err(|e| self.ctx(e).context(format!("key {}", show_key(key))))
+    }
+
+    /// Number of keys (flushes pending cached writes first so the count is exact).
+    pub fn len(&mut self) -> Result<u64> {
+        self.flush_if_dirty()?;
+        let n: i64 = self
+            .conn
+            .query_row(&self.sql.count, [], |r| r.get(0))
+            .map_err(|e| self.ctx(e))?;
+        Ok(n as u64)
+    }
+
+    pub fn is_empty(&mut self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// One page of an ordered scan: up to `limit` entries of `range` strictly after the keyset
+    /// cursor `after`, each handed to `f` as `(key, Some((encoding, payload)))`, or
+    /// `(key, None)` when `with_values` is false. Returns how many were visited. Pending cached
+    /// writes are flushed first, so the page reflects them.
+    pub fn scan(
+        &mut self,
+        range: &KeyRange,
+        after: Option<&[u8]>,
+        limit: usize,
+        with_values: bool,
+        mut f: impl FnMut(&[u8], Option<(Encoding, &[u8])>),
+    ) -> Result<usize> {
+        self.flush_if_dirty()?;
+        let (lo, hi) = range.bounds(after);
+        let mut sql = format!(
+            "SELECT key{} FROM \"{}\"",
+            if with_values { ", value" } else { "" },
+            self.table
+        );
+        let mut args: Vec<&[u8]> = Vec::with_capacity(2);
+        let mut conds = Vec::with_capacity(2);
+        for (bound, incl, excl) in [(&lo, ">=", ">"), (&hi, "<=", "<")] {
+            match bound {
+                Bound::Included(k) => {
+                    conds.push(incl);
+                    args.push(k);
+                }
+                Bound::Excluded(k) => {
+                    conds.push(excl);
+                    args.push(k);
+                }
+                Bound::Unbounded => {}
+            }
+        }
+        for (i, op) in conds.iter().enumerate() {
+            sql.push_str(if i == 0 { " WHERE " } else { " AND " });
+            sql.push_str(&format!("key {op} ?{}", i + 1));
+        }
+        sql.push_str(if range.reverse {
+            " ORDER BY key DESC"
+        } else {
+            " ORDER BY key ASC"
+        });
+        sql.push_str(&format!(" LIMIT {limit}"));
+        let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.ctx(e))?;
+        let mut rows = st
+            .query(rusqlite::params_from_iter(args))
+            .map_err(|e| self.ctx(e))?;
+        let mut n = 0;
+        while let Some(row) = rows.next().map_err(|e| self.ctx(e))? {
+            let key = blob_at(row, 0).map_err(|e| self.ctx(e))?;
+            if with_values {
+                let stored = blob_at(row, 1).map_err(|e| self.ctx(e))?;
+                let (enc, payload) = header::parse(stored).map_err(|e| {
+                    e.context(format!("{}: key {}", self.path.display(), show_key(key)))
+                })?;
+                f(key, Some((enc, payload)));
+            } else {
+                f(key, None);
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    // ---- cache --------------------------------------------------------------------------
+
+    /// Turn the write-back cache on (or change its limits, flushing first).
+    pub fn enable_cache(&mut self, opts: CacheOptions) -> Result<()> {
+        if opts.cap_bytes == 0 {
+            return Err(Error::invalid("cache capBytes must be greater than 0"));
+        }
+        self.flush_if_dirty()?;
+        self.cache = Some(WriteCache::new(opts));
+        Ok(())
+    }
+
+    /// Flush and turn the cache off. If the flush fails the cache stays on, holding everything.
+    pub fn disable_cache(&mut self) -> Result<()> {
+        self.flush_cache()?;
+        self.cache = None;
+        Ok(())
+    }
+
+    pub fn cache_enabled(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// Bytes and entries waiting in the cache.
+    pub fn cache_pending(&self) -> (usize, usize) {
+        self.cache.as_ref().map_or((0, 0), |c| (c.bytes(), c.len()))
+    }
+
+    fn flush_if_dirty(&mut self) -> Result<()> {
+        if self.cache.as_ref().is_some_and(|c| !c.is_empty()) {
+            self.flush_cache()?;
+        }
+        Ok(())
+    }
+
+    /// Write every pending entry in one transaction; the cache is emptied only after the
+    /// commit, so a failed flush loses nothing. Returns the number of entries written.
+    pub fn flush_cache(&mut self) -> Result<usize> {
+        let Some(cache) = self.cache.as_ref() else {
+            return Ok(0);
+        };
+        if cache.is_empty() {
+            return Ok(0);
+        }
+        let n = cache.len();
+        let path = self.path.display().to_string();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| Error::from(e).context(format!("{path}: cache flush")))?;
+        write_cache(&tx, &self.sql, cache)
+            .map_err(|e| e.context(format!("{path}: cache flush")))?;
+        tx.commit()
+            .map_err(|e| Error::from(e).context(format!("{path}: cache flush")))?;
+        if let Some(c) = self.cache.as_mut() {
+            c.clear();
+        }
+        Ok(n)
+    }
+
+    // ---- maintenance --------------------------------------------------------------------
+
+    /// Merge the WAL into the main file (flushes the cache first).
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.flush_if_dirty()?;
+        conn::checkpoint(&self.conn).map_err(|e| self.ctx(e))
+    }
+
+    /// Flush, refresh the query planner statistics and rebuild the file compactly (VACUUM).
+    pub fn optimize(&mut self) -> Result<()> {
+        self.writable("optimize", None)?;
+        self.flush_if_dirty()?;
+        self.conn
+            .execute_batch("PRAGMA optimize; VACUUM;")
+            .map_err(|e| self.ctx(e))?;
+        conn::checkpoint(&self.conn).map_err(|e| self.ctx(e))
+    }
+
+    /// Flush and close. On a failed flush the store is handed back with its cache intact.
+    pub fn close(mut self) -> std::result::Result<(), Box<(KvStore, Error)>> {
+        if let Err(e) = self.flush_if_dirty() {
+            return Err(Box::new((self, e)));
+        }
+        Ok(())
+    }
+
+    // ---- streaming (see stream.rs) ------------------------------------------------------
+
+    pub(crate) fn sql_rowid(&self) -> &str {
+        &self.sql.rowid
+    }
+
+    pub(crate) fn sql_put_zeroblob(&self) -> &str {
+        &self.sql.put_zeroblob
+    }
+
+    pub(crate) fn check_writable(&self, what: &str, key: &[u8]) -> Result<()> {
+        self.writable(what, Some(key))
+    }
+
+    pub(crate) fn forget_cached(&mut self, key: &[u8]) {
+        if let Some(c) = self.cache.as_mut() {
+            c.forget(key);
+        }
+    }
+}
+
+/// Bytes of a column; TEXT is taken as its UTF-8 bytes (other tools may have written TEXT).
+fn blob_at<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r [u8]> {
+    use rusqlite::types::ValueRef;
+    match row.get_ref(i)? {
+        ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b),
+        ValueRef::Null => Ok(&[]),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            "value".into(),
+            other.data_type(),
+        )),
+    }
+}
+
+fn write_cache(conn: &Connection, sql: &Sql, cache: &WriteCache) -> Result<()> {
+    let mut up = conn.prepare_cached(&sql.upsert)?;
+    let mut del = conn.prepare_cached(&sql.delete)?;
+    for (key, value) in cache.iter() {
+        let r = match value {
+            Some(v) => up.execute(params![key, v]),
+            None => del.execute(params![key]),
+        };
+        r.map_err(|e| Error::from(e).context(format!("key {}", show_key(key))))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! Store-level tests on real SQLite files.
+
+use super::*;
+use crate::ErrorKind;
+use std::time::Duration;
+
+fn open(dir: &tempfile::TempDir) -> KvStore {
+    KvStore::open(dir.path().join("kv.db"), KvOptions::default()).unwrap()
+}
+
+fn keys(kv: &mut KvStore, range: &KeyRange, page: usize) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let after = out.last().cloned();
+        let mut got = Vec::new();
+        kv.scan(range, after.as_deref(), page, false, |k, _| {
+            got.push(k.to_vec())
+        })
+        .unwrap();
+        if got.is_empty() {
+            return out;
+        }
+        out.extend(got);
+    }
+}
+
+#[test]
+fn put_get_delete_and_the_magic_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kv = open(&dir);
+    kv.put(b"a", b"hello").unwrap();
+    kv.put(b"m", &[0x89, 0x4B, 1, 2]).unwrap();
+    kv.put_encoded(b"s", Encoding::Utf8, "hé".as_bytes())
+        .unwrap();
+    assert_eq!(kv.get(b"a").unwrap().unwrap().payload, b"hello");
+    let m = kv.get(b"m").unwrap().unwrap();
+    assert_eq!(
+        (m.encoding, m.payload),
+        (Encoding::Raw, vec![0x89, 0x4B, 1, 2])
+    );
+    let stored: Vec<u8> = kv
+        .conn
+        .query_row("SELECT value FROM kv WHERE key = x'6d'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored.len(), 14, "magic-led raw bytes carry a raw header");
+    assert_eq!(kv.get(b"s").unwrap().unwrap().encoding, Encoding::Utf8);
+    assert_eq!(kv.len().unwrap(), 3);
+    assert!(kv.delete(b"a").unwrap());
+    assert!(!kv.delete(b"a").unwrap());
+    assert_eq!(kv.get(b"a").unwrap(), None);
+}
+
+#[test]
+fn cache_is_coherent_and_flushes_in_one_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kv = open(&dir);
+    kv.put(b"old", b"1").unwrap();
+    kv.enable_cache(CacheOptions::default()).unwrap();
+    kv.put(b"new", b"2").unwrap();
+    assert!(kv.delete(b"old").unwrap());
+    assert!(!kv.has(b"old").unwrap());
+    assert_eq!(kv.get(b"new").unwrap().unwrap().payload, b"2");
+    // Another connection does not see the pending writes yet.
+    let other = open(&dir);
+    assert!(other.has(b"old").unwrap());
+    assert!(!other.has(b"new").unwrap());
+    assert_eq!(kv.cache_pending().1, 2);
+    assert_eq!(kv.len().unwrap(), 1, "size flushes and counts exactly");
+    assert!(!other.has(b"old").unwrap());
+    assert!(other.has(b"new").unwrap());
+}
+
+#[test]
+fn a_failed_flush_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.db");
+    let mut kv = KvStore::open(
+        &path,
+        KvOptions {
+            busy_timeout: Some(Duration::from_millis(50)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    kv.enable_cache(CacheOptions::default()).unwrap();
+    for i in 0..100u32 {
+        kv.put(format!("k{i}").as_bytes(), &i.to_le_bytes())
+            .unwrap();
+    }
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let e = kv.flush_cache().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Busy, "{e}");
+    assert_eq!(kv.cache_pending().1, 100);
+    locker.execute_batch("COMMIT").unwrap();
+    assert_eq!(kv.flush_cache().unwrap(), 100);
+    assert_eq!(kv.len().unwrap(), 100);
+}
+
+#[test]
+fn capacity_and_threshold_trigger_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kv = open(&dir);
+    kv.enable_cache(CacheOptions {
+        cap_bytes: 10_000,
+        flush_threshold: 4_000,
+    })
+    .unwrap();
+    let other = open(&dir);
+    kv.put(b"a", &[1; 3000]).unwrap();
+    assert!(!other.has(b"a").unwrap());
+    kv.put(b"b", &[1; 3000]).unwrap(); // crosses the threshold
+    assert!(other.has(b"b").unwrap());
+    kv.put(b"huge", &[1; 20_000]).unwrap(); // bigger than the cache: written through
+    assert!(other.has(b"huge").unwrap());
+}
+
+#[test]
+fn scans_page_by_keyset_and_prefix_bounds_handle_ff() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kv = open(&dir);
+    let all: Vec<Vec<u8>> = vec![
+        vec![0x61],
+        vec![0x61, 0x00],
+        vec![0x61, 0xFF],
+        vec![0x61, 0xFF, 0x01],
+        vec![0x61, 0xFF, 0xFF],
+        vec![0x62],
+        vec![0xFF],
+        vec![0xFF, 0xFF, 0x00],
+    ];
+    let entries: Vec<(&[u8], Encoding, &[u8])> = all
+        .iter()
+        .map(|k| (k.as_slice(), Encoding::Raw, &b"v"[..]))
+        .collect();
+    kv.put_many(entries).unwrap();
+    let r = |prefix: &[u8]| KeyRange {
+        prefix: Some(prefix.to_vec()),
+        ..Default::default()
+    };
+    assert_eq!(keys(&mut kv, &r(&[0x61, 0xFF]), 1), all[2..5].to_vec());
+    assert_eq!(keys(&mut kv, &r(&[0xFF]), 2), all[6..8].to_vec());
+    assert_eq!(keys(&mut kv, &KeyRange::default(), 3), all);
+    let rev = KeyRange {
+        reverse: true,
+        lt: Some(vec![0x62]),
+        ..Default::default()
+    };
+    let mut want = all[..5].to_vec();
+    want.reverse();
+    assert_eq!(keys(&mut kv, &rev, 2), want);
+}
+
+#[test]
+fn put_many_is_atomic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kv = open(&dir);
+    kv.put(b"keep", b"1").unwrap();
+    let path = dir.path().join("kv.db");
+    // A trigger makes the 3rd row of the batch fail: nothing of the batch may remain.
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch(
+        "CREATE TRIGGER no_bad BEFORE INSERT ON kv WHEN NEW.key = x'626164'
+         BEGIN SELECT RAISE(ABORT, 'bad key'); END;",
+    )
+    .unwrap();
+    let batch: Vec<(&[u8], Encoding, &[u8])> = vec![
+        (b"x", Encoding::Raw, b"1"),
+        (b"y", Encoding::Raw, b"2"),
+        (b"bad", Encoding::Raw, b"3"),
+    ];
+    assert!(kv.put_many(batch).is_err());
+    assert_eq!(kv.len().unwrap(), 1);
+}
+
+#[test]
+fn files_stream_in_and_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kv = open(&dir);
+    let src = dir.path().join("src.bin");
+    let mut data: Vec<u8> = (0..(3 * STREAM_CHUNK + 123))
+        .map(|i| (i * 7) as u8)
+        .collect();
+    data[0] = 0x89;
+    data[1] = 0x4B;
+    std::fs::write(&src, &data).unwrap();
+    assert_eq!(kv.put_file(b"f", &src).unwrap(), data.len() as u64);
+    assert_eq!(kv.get(b"f").unwrap().unwrap().payload, data);
+    let mut out = Vec::new();
+    let n = kv.sibling().unwrap().get_to_writer(b"f", &mut out).unwrap();
+    assert_eq!(n, Some(data.len() as u64));
+    assert_eq!(out, data);
+    assert_eq!(
+        kv.sibling()
+            .unwrap()
+            .get_to_writer(b"none", &mut out)
+            .unwrap(),
+        None
+    );
+    // A source shorter than announced stores nothing.
+    let e = kv.put_reader(b"g", &mut &data[..10], 20).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    assert!(!kv.has(b"g").unwrap());
+}
+
+#[test]
+fn readonly_and_bad_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.db");
+    let bad = KvStore::open(
+        &path,
+        KvOptions {
+            table: "kv; drop".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(bad.kind, ErrorKind::InvalidArgument);
+    open(&dir).put(b"a", b"1").unwrap();
+    let mut ro = KvStore::open(
+        &path,
+        KvOptions {
+            readonly: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(ro.get(b"a").unwrap().unwrap().payload, b"1");
+    let e = ro.put(b"b", b"2").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Io);
+    assert!(
+        e.message.contains("readonly") && e.message.contains("\"b\""),
+        "{e}"
+    );
+}

@@ -10,5 +10,10 @@ export {
 } from './errors'
 export type { ErrorCode } from './errors'
 export { nativeVersion } from './version'
+export { Board, Histogram, Media, Table, TensorLog, KernelDensity, listRuns, openRun, Run } from './board'
+export type {
+  BoardOptions, LogValue, RawPixels, MediaType, RunInfo, RunMetadata, RunStatus, ScalarSeries, HistogramEntry, MediaEntry,
+  TableEntry, TensorEntry, KernelDensityEntry,
+} from './board'
 export { startViewer } from './viewer/server'
 export type { Viewer, ViewerOptions } from './viewer/server'

@@ -1,7 +1,7 @@
 //! The read side: listing runs and reading one, also while it is being written (WAL readers).
 //! Opening a run whose owner is gone replays its logs first (see `claim`).
 
-use super::sink;
+use super::sink::{self, ColumnFile};
 use super::store::{self, histogram_path, metric_path};
 use super::{claim, run};
 use crate::conn::{self, OpenOptions};
@@ -123,14 +123,18 @@ impl RunReader {
         if !path.exists() {
             return Err(Error::not_found(format!("metric {name} in run {}", self.run_dir.display())));
         }
-        let c = conn::open(&path, &ro())?;
-        // Columns are appended in one transaction, so `value` (written last) bounds them all.
-        let n = sink::column_len(&c, "value")?;
+        let c = ColumnFile::open(&path, true)?;
+        // The four columns grow in one transaction; reading up to `value`'s length keeps them
+        // aligned even if a burst commits between the reads.
+        let n = c.len("value")?;
+        if n == 0 {
+            return Ok(Scalars::default());
+        }
         let s = Scalars {
-            step: i64s(&sink::read_column(&c, "step", 0, n)?),
-            global_step: i64s(&sink::read_column(&c, "global_step", 0, n)?),
-            timestamp: i64s(&sink::read_column(&c, "timestamp", 0, n)?),
-            value: f64s(&sink::read_column(&c, "value", 0, n)?),
+            step: i64s(&c.read("step", 0, n)?),
+            global_step: i64s(&c.read("global_step", 0, n)?),
+            timestamp: i64s(&c.read("timestamp", 0, n)?),
+            value: f64s(&c.read("value", 0, n)?),
         };
         Ok(match max_points {
             Some(m) if s.value.len() > m => downsample(&s, m),
@@ -147,18 +151,18 @@ impl RunReader {
         if !path.exists() {
             return Err(Error::not_found(format!("histogram {name} in run {}", self.run_dir.display())));
         }
-        let c = conn::open(&path, &ro())?;
+        let c = ColumnFile::open(&path, true)?;
         let col = |s: &str| format!("{name}:{s}");
-        let n = sink::column_len(&c, &col("counts"))?;
-        let rows = sink::column_len(&c, &col("bins"))?;
-        if rows == 0 && n == 0 {
+        let rows = c.len(&col("bins"))?;
+        if rows == 0 {
             return Err(Error::not_found(format!("histogram {name} in run {}", self.run_dir.display())));
         }
-        let read_i = |s: &str| -> Result<Vec<i64>> { Ok(i64s(&sink::read_column(&c, &col(s), 0, rows)?)) };
+        let read_i = |s: &str| -> Result<Vec<i64>> { Ok(i64s(&c.read(&col(s), 0, rows)?)) };
         let (step, gs, ts, nan, pi, ni, bins) =
             (read_i("step")?, read_i("global_step")?, read_i("timestamp")?, read_i("nan")?, read_i("posinf")?, read_i("neginf")?, read_i("bins")?);
-        let counts = i64s(&sink::read_column(&c, &col("counts"), 0, n)?);
-        let edges = f64s(&sink::read_column(&c, &col("edges"), 0, n + rows)?);
+        let n: u64 = bins.iter().map(|&b| b as u64).sum();
+        let counts = i64s(&c.read(&col("counts"), 0, n)?);
+        let edges = f64s(&c.read(&col("edges"), 0, n + rows)?);
         let mut out = Vec::with_capacity(rows as usize);
         let (mut co, mut eo) = (0usize, 0usize);
         for i in 0..rows as usize {

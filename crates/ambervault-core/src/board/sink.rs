@@ -1,10 +1,12 @@
 //! The only place the board touches column and KV storage: thin adapters over the ColumnVault
 //! (`crate::col`) and KVault (`crate::kv`) APIs, so the rest of the board speaks in rows.
-//! Column writes run inside a transaction the caller opened (one per file per burst).
 
-use crate::error::{Error, Result};
+use crate::col::{tx, ChunkOptions, ColumnHandle, ColumnVault, ColumnWriter};
+use crate::conn::OpenOptions;
+use crate::error::Result;
 use crate::kv::{KvOptions, KvStore};
 use rusqlite::Connection;
+use std::collections::HashMap;
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,25 +15,82 @@ pub enum ColType {
     F64,
 }
 
-/// Append raw little-endian elements to several fixed-size columns of one file.
-pub fn append_columns(_conn: &Connection, cols: &[(&str, ColType, &[u8])]) -> Result<()> {
-    let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
-    Err(Error::io(format!("column storage not available yet for {names:?}")))
+impl ColType {
+    fn dtype(self) -> &'static str {
+        match self {
+            ColType::I64 => "i64",
+            ColType::F64 => "f64",
+        }
+    }
 }
 
-/// Length of a column (0 when the column does not exist).
-pub fn column_len(_conn: &Connection, _name: &str) -> Result<u64> {
-    Ok(0)
+/// A ColumnVault file with its column handles cached.
+pub struct ColumnFile {
+    cv: ColumnVault,
+    handles: HashMap<String, ColumnHandle>,
 }
 
-/// Elements `[start, end)` of a column as raw little-endian bytes.
-pub fn read_column(_conn: &Connection, name: &str, _start: u64, _end: u64) -> Result<Vec<u8>> {
-    Err(Error::not_found(format!("column {name}")))
-}
+impl ColumnFile {
+    pub fn open(path: &Path, readonly: bool) -> Result<Self> {
+        let opts = OpenOptions { readonly, ..Default::default() };
+        let cv = ColumnVault::open(path, &opts, ChunkOptions::default())?;
+        Ok(ColumnFile { cv, handles: HashMap::new() })
+    }
 
-/// Names of the columns in a file.
-pub fn list_columns(_conn: &Connection) -> Result<Vec<String>> {
-    Ok(Vec::new())
+    fn handle(&mut self, name: &str, ty: ColType) -> Result<ColumnHandle> {
+        if let Some(h) = self.handles.get(name) {
+            return Ok(h.clone());
+        }
+        let h = self.cv.ensure(name, ty.dtype())?;
+        self.handles.insert(name.to_string(), h.clone());
+        Ok(h)
+    }
+
+    /// Append raw little-endian elements to several columns and run `also` (bookkeeping on the
+    /// same connection), all in one transaction.
+    pub fn append(
+        &mut self,
+        cols: &[(&str, ColType, &[u8])],
+        also: impl FnOnce(&Connection) -> Result<()>,
+    ) -> Result<()> {
+        let handles = cols
+            .iter()
+            .map(|(n, t, _)| self.handle(n, *t))
+            .collect::<Result<Vec<_>>>()?;
+        self.cv.with_conn(|c| {
+            tx::write_tx(c, |c| {
+                let w = ColumnWriter::new(c);
+                for (h, (_, _, bytes)) in handles.iter().zip(cols) {
+                    w.extend(h, bytes)?;
+                }
+                also(c)
+            })
+        })
+    }
+
+    /// Run `f` on the file's connection (schema setup, bookkeeping reads).
+    pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.cv.with_conn(f)
+    }
+
+    /// Length of a column (0 when it does not exist).
+    pub fn len(&self, name: &str) -> Result<u64> {
+        if !self.cv.has(name)? {
+            return Ok(0);
+        }
+        let h = self.cv.column(name)?;
+        self.cv.len(&h)
+    }
+
+    /// Elements `[start, end)` of a column as little-endian bytes.
+    pub fn read(&self, name: &str, start: u64, end: u64) -> Result<Vec<u8>> {
+        let h = self.cv.column(name)?;
+        self.cv.read_bytes(&h, start, end)
+    }
+
+    pub fn checkpoint(&self) -> Result<()> {
+        self.cv.checkpoint()
+    }
 }
 
 /// A stored value's payload (KV header removed), or None.

@@ -9,7 +9,7 @@
 
 use super::payloads::{self, Bins};
 use super::records::{Stamp, Subkind};
-use super::sink::{self, ColType};
+use super::sink::{ColType, ColumnFile};
 use crate::conn::{self, OpenOptions};
 use crate::error::{Error, Result};
 use crate::kv::{Encoding, KvOptions, KvStore};
@@ -100,8 +100,8 @@ pub struct Burst {
     pub entries: Vec<Entry>,
 }
 
-struct ColumnFile {
-    conn: Connection,
+struct ColumnTarget {
+    file: ColumnFile,
     applied: HashMap<String, u64>,
 }
 
@@ -136,7 +136,7 @@ struct HistRows {
 pub struct Store {
     run_dir: PathBuf,
     meta: Connection,
-    columns: HashMap<PathBuf, ColumnFile>,
+    columns: HashMap<PathBuf, ColumnTarget>,
     kv: HashMap<PathBuf, KvStore>,
     /// Partial output lines per (writer, stream), waiting for their newline.
     pending_output: HashMap<(usize, bool), String>,
@@ -169,16 +169,16 @@ impl Store {
         Ok(out)
     }
 
-    fn column_file(&mut self, path: &Path) -> Result<&mut ColumnFile> {
+    fn column_file(&mut self, path: &Path) -> Result<&mut ColumnTarget> {
         if !self.columns.contains_key(path) {
-            let conn = conn::open(path, &OpenOptions::default())?;
-            conn.execute_batch(APPLIED_SCHEMA)?;
-            let applied = {
-                let mut st = conn.prepare("SELECT writer, pos FROM board_applied")?;
+            let file = ColumnFile::open(path, false)?;
+            let applied = file.with_conn(|c| {
+                c.execute_batch(APPLIED_SCHEMA)?;
+                let mut st = c.prepare("SELECT writer, pos FROM board_applied")?;
                 let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
-                rows.collect::<rusqlite::Result<HashMap<_, _>>>()?
-            };
-            self.columns.insert(path.to_path_buf(), ColumnFile { conn, applied });
+                Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+            })?;
+            self.columns.insert(path.to_path_buf(), ColumnTarget { file, applied });
         }
         Ok(self.columns.get_mut(path).expect("inserted above"))
     }
@@ -242,38 +242,40 @@ impl Store {
 
         for (path, (writers, rows)) in metrics {
             let f = self.column_file(&path)?;
-            commit_columns(f, &path, &writers, &burst.writers, |c| {
-                sink::append_columns(c, &[
-                    ("step", ColType::I64, &rows.step),
-                    ("global_step", ColType::I64, &rows.global_step),
-                    ("timestamp", ColType::I64, &rows.timestamp),
-                    ("value", ColType::F64, &rows.value),
-                ])
-            })?;
+            let cols: [(&str, ColType, &[u8]); 4] = [
+                ("step", ColType::I64, &rows.step),
+                ("global_step", ColType::I64, &rows.global_step),
+                ("timestamp", ColType::I64, &rows.timestamp),
+                ("value", ColType::F64, &rows.value),
+            ];
+            commit_columns(f, &path, &writers, &burst.writers, &cols)?;
         }
         for (path, (writers, per_name)) in hists {
             let f = self.column_file(&path)?;
-            commit_columns(f, &path, &writers, &burst.writers, |c| {
-                for (name, h) in &per_name {
-                    let col = |s: &str| format!("{name}:{s}");
-                    let (a, b, c2, d, e, g, i, j, k) = (
-                        col("step"), col("global_step"), col("timestamp"), col("nan"), col("posinf"),
-                        col("neginf"), col("bins"), col("edges"), col("counts"),
-                    );
-                    sink::append_columns(c, &[
-                        (&a, ColType::I64, &h.rows.step),
-                        (&b, ColType::I64, &h.rows.global_step),
-                        (&c2, ColType::I64, &h.rows.timestamp),
-                        (&d, ColType::I64, &h.nan),
-                        (&e, ColType::I64, &h.posinf),
-                        (&g, ColType::I64, &h.neginf),
-                        (&i, ColType::I64, &h.bins),
-                        (&j, ColType::F64, &h.edges),
-                        (&k, ColType::I64, &h.counts),
-                    ])?;
+            let mut names: Vec<String> = Vec::new();
+            for name in per_name.keys() {
+                for part in ["step", "global_step", "timestamp", "nan", "posinf", "neginf", "bins", "edges", "counts"] {
+                    names.push(format!("{name}:{part}"));
                 }
-                Ok(())
-            })?;
+            }
+            let mut cols: Vec<(&str, ColType, &[u8])> = Vec::new();
+            for (i, h) in per_name.values().enumerate() {
+                let parts: [(ColType, &[u8]); 9] = [
+                    (ColType::I64, &h.rows.step),
+                    (ColType::I64, &h.rows.global_step),
+                    (ColType::I64, &h.rows.timestamp),
+                    (ColType::I64, &h.nan),
+                    (ColType::I64, &h.posinf),
+                    (ColType::I64, &h.neginf),
+                    (ColType::I64, &h.bins),
+                    (ColType::F64, &h.edges),
+                    (ColType::I64, &h.counts),
+                ];
+                for (j, (t, b)) in parts.into_iter().enumerate() {
+                    cols.push((&names[i * 9 + j], t, b));
+                }
+            }
+            commit_columns(f, &path, &writers, &burst.writers, &cols)?;
         }
         for (path, puts) in kv_puts {
             self.kv_file(&path)?
@@ -476,7 +478,7 @@ impl Store {
     pub fn checkpoint_all(&mut self) {
         let _ = conn::checkpoint(&self.meta);
         for f in self.columns.values() {
-            let _ = conn::checkpoint(&f.conn);
+            let _ = f.file.checkpoint();
         }
         for kv in self.kv.values_mut() {
             let _ = kv.checkpoint();
@@ -486,21 +488,21 @@ impl Store {
 
 /// One transaction on a column file: the rows plus the writers' new applied positions.
 fn commit_columns(
-    f: &mut ColumnFile,
+    f: &mut ColumnTarget,
     path: &Path,
     touched: &[usize],
     writers: &[(String, u64)],
-    write: impl FnOnce(&Connection) -> Result<()>,
+    cols: &[(&str, ColType, &[u8])],
 ) -> Result<()> {
-    let tx = f.conn.unchecked_transaction()?;
-    write(&tx).map_err(|e| e.context(path.display()))?;
-    {
-        let mut st = tx.prepare_cached("INSERT OR REPLACE INTO board_applied(writer, pos) VALUES (?,?)")?;
-        for &w in touched {
-            st.execute(params![writers[w].0, writers[w].1 as i64])?;
-        }
-    }
-    tx.commit().map_err(|e| Error::from(e).context(path.display()))?;
+    f.file
+        .append(cols, |c| {
+            let mut st = c.prepare_cached("INSERT OR REPLACE INTO board_applied(writer, pos) VALUES (?,?)")?;
+            for &w in touched {
+                st.execute(params![writers[w].0, writers[w].1 as i64])?;
+            }
+            Ok(())
+        })
+        .map_err(|e| e.context(path.display()))?;
     for &w in touched {
         f.applied.insert(writers[w].0.clone(), writers[w].1);
     }

@@ -1,1 +1,417 @@
-//! (filled in by its issue)
+//! Columns: typed, chunked, append-friendly arrays in the KohakuVault 0.8 layout (FORMAT.md).
+//!
+//! # Rust API (used by the bindings and by the Board writer)
+//!
+//! ```no_run
+//! use ambervault_core::col::{ChunkOptions, ColumnVault};
+//! use ambervault_core::conn::OpenOptions;
+//! # fn main() -> ambervault_core::Result<()> {
+//! // Opens (or creates) the file and the column tables.
+//! let cv = ColumnVault::open("run/metrics.db".as_ref(), &OpenOptions::default(), ChunkOptions::default())?;
+//! let step = cv.ensure("loss/step", "i64")?;   // created on first use, dtype checked after
+//! let value = cv.ensure("loss/value", "f64")?;
+//!
+//! // Several columns in ONE transaction (all or nothing). Bytes are little-endian elements.
+//! cv.write(|w| {
+//!     w.extend(&step, &[1i64, 2, 3].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())?;
+//!     w.extend(&value, &[0.5f64, 0.4, 0.3].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())?;
+//!     Ok(())
+//! })?;
+//!
+//! assert_eq!(cv.len(&value)?, 3);
+//! let bytes: Vec<u8> = cv.read_bytes(&value, 1, 3)?;   // elements 1..3 as LE bytes
+//! # let _ = bytes; Ok(()) }
+//! ```
+//!
+//! Sharing a file with a KVault: open both on the same path (WAL lets them coexist), or hand the
+//! ColumnVault the very connection the KVault uses with [`ColumnVault::from_shared`] (an
+//! `Arc<Mutex<Connection>>`). When the caller already holds a transaction on its own
+//! connection, [`ColumnWriter::new`] writes columns inside it: each mutation then becomes a
+//! savepoint of that transaction, so column and KV writes commit together.
+//!
+//! Every mutation is one transaction (`BEGIN IMMEDIATE`) or, inside a caller's transaction,
+//! one savepoint: a crash leaves the old or the new state, never a half-written chunk.
+
+pub mod chunks;
+pub mod fixed;
+pub mod meta;
+pub mod tx;
+
+use crate::conn::{self, OpenOptions};
+use crate::error::{Error, Result};
+use crate::packer::DType;
+use meta::{ChunkSpec, MetaRow};
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use meta::{DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MIN_CHUNK_BYTES};
+
+/// A connection several stores (KVault, ColumnVault, the Board writer) may share.
+pub type SharedConn = Arc<Mutex<Connection>>;
+
+/// Chunk sizes for columns this vault creates (existing columns keep their own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkOptions {
+    pub min_chunk_bytes: u64,
+    pub max_chunk_bytes: u64,
+}
+
+impl Default for ChunkOptions {
+    fn default() -> Self {
+        ChunkOptions {
+            min_chunk_bytes: DEFAULT_MIN_CHUNK_BYTES,
+            max_chunk_bytes: DEFAULT_MAX_CHUNK_BYTES,
+        }
+    }
+}
+
+/// What a column handle points at. The stored rows' `length` here is a snapshot from when the
+/// handle was made; operations always read the current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    Fixed(MetaRow),
+}
+
+/// A handle on one column: its name, parsed dtype and storage rows. Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnHandle {
+    pub name: String,
+    /// The dtype string as stored in `col_meta`.
+    pub dtype_str: String,
+    pub dtype: DType,
+    pub storage: Storage,
+}
+
+impl ColumnHandle {
+    pub fn elem_size(&self) -> usize {
+        self.dtype.elem_size()
+    }
+    pub fn is_var_size(&self) -> bool {
+        self.dtype.is_var_size()
+    }
+    fn fixed(&self) -> Result<&MetaRow> {
+        match &self.storage {
+            Storage::Fixed(m) => Ok(m),
+        }
+    }
+}
+
+/// One entry of [`ColumnVault::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnSummary {
+    pub name: String,
+    pub dtype: String,
+    pub length: u64,
+}
+
+pub struct ColumnVault {
+    conn: SharedConn,
+    label: String,
+    options: ChunkOptions,
+    closed: AtomicBool,
+}
+
+fn lock(conn: &SharedConn) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock cannot leave SQLite half-way (every mutation is a
+    // transaction), so a poisoned lock is still safe to use.
+    conn.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ColumnVault {
+    /// Open (or create) `path` with its own connection and create the column tables.
+    pub fn open(path: &Path, opts: &OpenOptions, options: ChunkOptions) -> Result<ColumnVault> {
+        let c = conn::open(path, opts)?;
+        Self::from_shared(Arc::new(Mutex::new(c)), path.display().to_string(), options)
+    }
+
+    /// Use a connection that another store (a KVault) also uses. `label` names the file in
+    /// error messages.
+    pub fn from_shared(
+        conn: SharedConn,
+        label: impl Into<String>,
+        options: ChunkOptions,
+    ) -> Result<ColumnVault> {
+        let label = label.into();
+        ChunkSpec::aligned(
+            "(defaults)",
+            1,
+            options.min_chunk_bytes,
+            options.max_chunk_bytes,
+        )
+        .map_err(|e| e.context(&label))?;
+        {
+            let c = lock(&conn);
+            if !c.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+                meta::ensure_schema(&c).map_err(|e| e.context(&label))?;
+            }
+        }
+        Ok(ColumnVault {
+            conn,
+            label,
+            options,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn shared_connection(&self) -> SharedConn {
+        self.conn.clone()
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub fn options(&self) -> ChunkOptions {
+        self.options
+    }
+
+    /// Run `f` with the connection, failing with `Closed` after `close()`.
+    pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::closed(format!(
+                "column vault {} is closed",
+                self.label
+            )));
+        }
+        let c = lock(&self.conn);
+        f(&c)
+    }
+
+    fn handle_from_rows(&self, c: &Connection, name: &str) -> Result<Option<ColumnHandle>> {
+        let Some(row) = meta::by_name(c, name)? else {
+            return Ok(None);
+        };
+        let dtype = DType::parse(&row.dtype).map_err(|e| {
+            Error::corrupt(format!(
+                "column \"{name}\" in {}: {}",
+                self.label, e.message
+            ))
+        })?;
+        if dtype.is_var_size() || dtype.elem_size() as u64 != row.spec.elem_size {
+            return Err(Error::corrupt(format!(
+                "column \"{name}\" in {}: dtype {} does not match elem_size {}",
+                self.label, row.dtype, row.spec.elem_size
+            )));
+        }
+        Ok(Some(ColumnHandle {
+            name: name.to_string(),
+            dtype_str: row.dtype.clone(),
+            dtype,
+            storage: Storage::Fixed(row),
+        }))
+    }
+
+    /// The column called `name`, or `NotFound`.
+    pub fn column(&self, name: &str) -> Result<ColumnHandle> {
+        self.with_conn(|c| self.handle_from_rows(c, name))?
+            .ok_or_else(|| Error::not_found(format!("no column \"{name}\" in {}", self.label)))
+    }
+
+    pub fn has(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .with_conn(|c| self.handle_from_rows(c, name))?
+            .is_some())
+    }
+
+    /// Create a new column; `InvalidArgument` if the name is taken or the dtype is bad.
+    pub fn create(&self, name: &str, dtype: &str) -> Result<ColumnHandle> {
+        let parsed = DType::parse(dtype).map_err(|e| e.context(format!("column \"{name}\"")))?;
+        if name.is_empty() {
+            return Err(Error::invalid("a column name cannot be empty"));
+        }
+        if parsed.is_var_size() {
+            return Err(Error::invalid(format!(
+                "column \"{name}\": variable-size dtype {dtype} is not supported yet"
+            )));
+        }
+        let spec = ChunkSpec::aligned(
+            name,
+            parsed.elem_size() as u64,
+            self.options.min_chunk_bytes,
+            self.options.max_chunk_bytes,
+        )?;
+        self.with_conn(|c| {
+            tx::write_tx(c, |c| {
+                if meta::by_name(c, name)?.is_some() {
+                    return Err(Error::invalid(format!(
+                        "column \"{name}\" already exists in {}",
+                        self.label
+                    )));
+                }
+                let row = meta::insert(c, name, dtype, spec)?;
+                Ok(ColumnHandle {
+                    name: name.to_string(),
+                    dtype_str: dtype.to_string(),
+                    dtype: parsed.clone(),
+                    storage: Storage::Fixed(row),
+                })
+            })
+        })
+    }
+
+    /// The existing column (its dtype must equal `dtype`), or a new one.
+    pub fn ensure(&self, name: &str, dtype: &str) -> Result<ColumnHandle> {
+        let parsed = DType::parse(dtype).map_err(|e| e.context(format!("column \"{name}\"")))?;
+        if let Some(h) = self.with_conn(|c| self.handle_from_rows(c, name))? {
+            if h.dtype != parsed {
+                return Err(Error::invalid(format!(
+                    "column \"{name}\" exists with dtype {}, not {dtype}",
+                    h.dtype_str
+                )));
+            }
+            return Ok(h);
+        }
+        match self.create(name, dtype) {
+            // Lost a race with another handle creating it: take theirs.
+            Err(e) if e.kind == crate::ErrorKind::InvalidArgument && self.has(name)? => {
+                self.ensure(name, dtype)
+            }
+            r => r,
+        }
+    }
+
+    /// Every column with its dtype and length, in creation order.
+    pub fn list(&self) -> Result<Vec<ColumnSummary>> {
+        self.with_conn(|c| {
+            Ok(meta::all(c)?
+                .into_iter()
+                .map(|r| ColumnSummary {
+                    name: r.name,
+                    dtype: r.dtype,
+                    length: r.length,
+                })
+                .collect())
+        })
+    }
+
+    /// Delete a column and free its chunks; false if there was none.
+    pub fn delete_column(&self, name: &str) -> Result<bool> {
+        self.with_conn(|c| {
+            tx::write_tx(c, |c| match meta::by_name(c, name)? {
+                Some(row) => {
+                    meta::remove(c, row.col_id)?;
+                    Ok(true)
+                }
+                None => Ok(false),
+            })
+        })
+    }
+
+    /// Run `f` in one transaction: everything it writes commits together or not at all.
+    pub fn write<T>(&self, f: impl FnOnce(&ColumnWriter<'_>) -> Result<T>) -> Result<T> {
+        self.with_conn(|c| tx::write_tx(c, |c| f(&ColumnWriter { conn: c })))
+    }
+
+    /// Append whole little-endian elements in their own transaction; returns the new length.
+    pub fn extend_bytes(&self, col: &ColumnHandle, bytes: &[u8]) -> Result<u64> {
+        self.write(|w| w.extend(col, bytes))
+    }
+
+    pub fn len(&self, col: &ColumnHandle) -> Result<u64> {
+        self.with_conn(|c| meta::length(c, col.fixed()?.col_id, &col.name))
+    }
+
+    /// Elements `[start, end)` as little-endian bytes (`end` clamped to the length).
+    pub fn read_bytes(&self, col: &ColumnHandle, start: u64, end: u64) -> Result<Vec<u8>> {
+        let es = col.elem_size();
+        self.with_conn(|c| {
+            tx::read_tx(c, |c| {
+                let m = col.fixed()?;
+                let len = meta::length(c, m.col_id, &col.name)?;
+                let end = end.min(len);
+                if start > end {
+                    return Err(Error::invalid(format!(
+                        "column \"{}\": slice start {start} is past the length {len}",
+                        col.name
+                    )));
+                }
+                let mut out = vec![0u8; (end - start) as usize * es];
+                fixed::read(c, m, start, &mut out)?;
+                Ok(out)
+            })
+        })
+    }
+
+    /// Read elements `[start, start + out.len()/elem_size)` into `out` (for typed buffers the
+    /// caller allocates, e.g. a `Vec<f64>` viewed as bytes). Fails if they are not all present.
+    pub fn read_into(&self, col: &ColumnHandle, start: u64, out: &mut [u8]) -> Result<()> {
+        let es = col.elem_size() as u64;
+        self.with_conn(|c| {
+            tx::read_tx(c, |c| {
+                let m = col.fixed()?;
+                let len = meta::length(c, m.col_id, &col.name)?;
+                let n = out.len() as u64 / es;
+                if start.checked_add(n).is_none_or(|e| e > len) {
+                    return Err(Error::invalid(format!(
+                        "column \"{}\": range {start}..{} outside 0..{len}",
+                        col.name,
+                        start.saturating_add(n)
+                    )));
+                }
+                fixed::read(c, m, start, out)
+            })
+        })
+    }
+
+    /// Overwrite existing elements starting at `start`.
+    pub fn set_bytes(&self, col: &ColumnHandle, start: u64, bytes: &[u8]) -> Result<()> {
+        self.write(|w| fixed::overwrite(w.conn, col.fixed()?, start, bytes))
+    }
+
+    /// Insert elements before `at`; returns the new length.
+    pub fn insert_bytes(&self, col: &ColumnHandle, at: u64, bytes: &[u8]) -> Result<u64> {
+        self.write(|w| fixed::insert(w.conn, col.fixed()?, at, bytes))
+    }
+
+    /// Remove elements `[start, end)`; returns the new length.
+    pub fn delete_range(&self, col: &ColumnHandle, start: u64, end: u64) -> Result<u64> {
+        self.write(|w| fixed::delete_range(w.conn, col.fixed()?, start, end))
+    }
+
+    pub fn clear(&self, col: &ColumnHandle) -> Result<()> {
+        self.write(|w| fixed::clear(w.conn, col.fixed()?))
+    }
+
+    pub fn checkpoint(&self) -> Result<()> {
+        self.with_conn(conn::checkpoint)
+    }
+
+    /// Mark closed; later calls fail with `Closed`. The connection closes with its last user.
+    pub fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// Column writes inside a transaction the caller controls (from [`ColumnVault::write`], or on
+/// any connection already in a transaction via [`ColumnWriter::new`]).
+pub struct ColumnWriter<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> ColumnWriter<'c> {
+    /// Write columns through `conn` (which must hold the column tables: see
+    /// [`meta::ensure_schema`]). Each call is a savepoint inside the caller's transaction, or
+    /// its own transaction if there is none.
+    pub fn new(conn: &'c Connection) -> Self {
+        ColumnWriter { conn }
+    }
+
+    /// Append whole little-endian elements; returns the new length.
+    pub fn extend(&self, col: &ColumnHandle, bytes: &[u8]) -> Result<u64> {
+        tx::write_tx(self.conn, |c| fixed::append(c, col.fixed()?, bytes))
+    }
+
+    pub fn len(&self, col: &ColumnHandle) -> Result<u64> {
+        meta::length(self.conn, col.fixed()?.col_id, &col.name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,5 @@
-//! (filled in by its issue)
+//! DataPacker: the dtype grammar and the codecs that turn values into the bytes columns store.
+
+pub mod dtype;
+
+pub use dtype::{DType, Encoding, Scalar};

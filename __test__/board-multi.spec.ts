@@ -1,0 +1,46 @@
+import test from 'ava'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { spawn } from 'node:child_process'
+import { Worker } from 'node:worker_threads'
+import { Board, openRun } from '../src/index'
+
+const N = 20_000
+
+test('4 worker threads and 2 child processes log into one run: nothing lost, no busy errors', async (t) => {
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-multi-'))
+  const board = new Board({ baseDir, runId: 'multi', captureOutput: false })
+  const jobs: Promise<void>[] = []
+  for (let w = 0; w < 4; w++) {
+    // The worker loads the TypeScript fixture through tsx's CommonJS hook.
+    const file = JSON.stringify(path.join(__dirname, 'fixtures', 'board-worker.ts'))
+    const worker = new Worker(`require('tsx/cjs'); require(${file})`, {
+      eval: true,
+      workerData: { runDir: board.runDir, tag: `worker${w}`, n: N },
+    })
+    jobs.push(new Promise((resolve, reject) => {
+      worker.once('message', () => resolve())
+      worker.once('error', reject)
+    }).then(() => worker.terminate().then(() => undefined)))
+  }
+  for (let c = 0; c < 2; c++) {
+    const p = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures', 'board-child.ts'), 'attach', board.runDir, `child${c}`, String(N)],
+      { stdio: ['ignore', 'pipe', 'pipe'] })
+    let err = ''
+    p.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+    jobs.push(new Promise((resolve, reject) => p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child ${c}: ${code} ${err}`))))))
+  }
+  for (let i = 0; i < N; i++) board.log({ 'main/v': i })
+  await Promise.all(jobs)
+  await board.finish()
+  const run = openRun(board.runDir)
+  const tags = ['main', 'worker0', 'worker1', 'worker2', 'worker3', 'child0', 'child1']
+  t.deepEqual(run.metrics().sort(), tags.map((x) => `${x}/v`).sort())
+  for (const tag of tags) {
+    const v = run.scalars(`${tag}/v`).value
+    t.is(v.length, N, tag)
+    t.true(v.every((x, i) => x === i), tag)
+  }
+  t.false(fs.readFileSync(path.join(board.runDir, 'logs/writer.log'), 'utf8').includes('busy'))
+})

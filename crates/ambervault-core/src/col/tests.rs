@@ -1,0 +1,232 @@
+use super::*;
+use crate::ErrorKind;
+
+fn le_i64(v: &[i64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+fn from_le_i64(b: &[u8]) -> Vec<i64> {
+    b.chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+fn vault(dir: &tempfile::TempDir, min: u64, max: u64) -> ColumnVault {
+    ColumnVault::open(
+        &dir.path().join("c.db"),
+        &OpenOptions::default(),
+        ChunkOptions {
+            min_chunk_bytes: min,
+            max_chunk_bytes: max,
+        },
+    )
+    .unwrap()
+}
+
+/// Invariants of FORMAT.md: every chunk but the last is exactly MAX, none is larger.
+fn check_chunks(cv: &ColumnVault, col: &ColumnHandle) {
+    let Storage::Fixed(m) = &col.storage;
+    let len = cv.len(col).unwrap();
+    cv.with_conn(|c| {
+        let mut st = c
+            .prepare("SELECT chunk_idx, length(data) FROM col_chunks WHERE col_id = ?1 ORDER BY chunk_idx")
+            .unwrap();
+        let rows: Vec<(i64, i64)> = st
+            .query_map([m.col_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let bytes = len * m.spec.elem_size;
+        let want_chunks = bytes.div_ceil(m.spec.max);
+        assert_eq!(rows.len() as u64, want_chunks, "chunk count for {bytes} bytes");
+        for (i, (idx, size)) in rows.iter().enumerate() {
+            assert_eq!(*idx, i as i64);
+            assert!(*size as u64 <= m.spec.max);
+            if (i as u64) + 1 < want_chunks {
+                assert_eq!(*size as u64, m.spec.max, "chunk {i} not full");
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn extend_read_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let cv = vault(&dir, 16, 512);
+    let col = cv.create("x", "i64").unwrap();
+    let vals: Vec<i64> = (0..1000).map(|i| i * 7 - 300).collect();
+    assert_eq!(cv.extend_bytes(&col, &le_i64(&vals)).unwrap(), 1000);
+    assert_eq!(from_le_i64(&cv.read_bytes(&col, 0, 1000).unwrap()), vals);
+    check_chunks(&cv, &col);
+    drop(cv);
+    let cv = vault(&dir, 16, 512);
+    let col = cv.column("x").unwrap();
+    assert_eq!(cv.len(&col).unwrap(), 1000);
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&col, 990, 2000).unwrap()),
+        &vals[990..]
+    );
+}
+
+#[test]
+fn chunk_boundary_stress_against_a_model() {
+    // Appends of every size 1..40 elements with 16 B min and several max sizes, checked
+    // against a plain Vec after every step, plus random slices.
+    for max in [512u64, 1000, 4096] {
+        let dir = tempfile::tempdir().unwrap();
+        let cv = vault(&dir, 16, max);
+        let col = cv.create("s", "i64").unwrap();
+        let mut model: Vec<i64> = Vec::new();
+        let mut next = 0i64;
+        for round in 0..120u64 {
+            let n = (round * 7 % 40) + 1;
+            let batch: Vec<i64> = (0..n as i64).map(|k| next + k).collect();
+            next += n as i64;
+            cv.extend_bytes(&col, &le_i64(&batch)).unwrap();
+            model.extend(&batch);
+            let len = model.len() as u64;
+            let a = (round * 13) % len;
+            let b = (a + round * 31 % 200).min(len);
+            assert_eq!(
+                from_le_i64(&cv.read_bytes(&col, a, b).unwrap()),
+                &model[a as usize..b as usize],
+                "max {max} round {round}"
+            );
+        }
+        assert_eq!(
+            from_le_i64(&cv.read_bytes(&col, 0, u64::MAX).unwrap()),
+            model
+        );
+        check_chunks(&cv, &col);
+    }
+}
+
+#[test]
+fn several_columns_in_one_transaction_commit_or_roll_back_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let cv = vault(&dir, 16, 256);
+    let step = cv.ensure("m/step", "i64").unwrap();
+    let val = cv.ensure("m/value", "f64").unwrap();
+    cv.write(|w| {
+        w.extend(&step, &le_i64(&[1, 2]))?;
+        w.extend(
+            &val,
+            &[1.5f64, 2.5]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<_>>(),
+        )
+    })
+    .unwrap();
+    let e = cv
+        .write(|w| {
+            w.extend(&step, &le_i64(&[3]))?;
+            w.extend(&val, &[1u8, 2, 3]) // not a whole f64: the whole batch must roll back
+        })
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    assert!(e.message.contains("m/value"), "{}", e.message);
+    assert_eq!(cv.len(&step).unwrap(), 2);
+    assert_eq!(cv.len(&val).unwrap(), 2);
+    let again = cv.ensure("m/step", "i64").unwrap();
+    assert_eq!(again.name, "m/step");
+    let e = cv.ensure("m/step", "f64").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn delete_insert_clear_and_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    let cv = vault(&dir, 16, 64);
+    let col = cv.create("d", "i64").unwrap();
+    let mut model: Vec<i64> = (0..50).collect();
+    cv.extend_bytes(&col, &le_i64(&model)).unwrap();
+    cv.delete_range(&col, 3, 20).unwrap();
+    model.drain(3..20);
+    cv.insert_bytes(&col, 5, &le_i64(&[100, 101, 102])).unwrap();
+    model.splice(5..5, [100, 101, 102]);
+    cv.set_bytes(&col, 0, &le_i64(&[-1])).unwrap();
+    model[0] = -1;
+    assert_eq!(from_le_i64(&cv.read_bytes(&col, 0, 1000).unwrap()), model);
+    check_chunks(&cv, &col);
+
+    cv.clear(&col).unwrap();
+    assert_eq!(cv.len(&col).unwrap(), 0);
+    cv.extend_bytes(&col, &le_i64(&(0..30).collect::<Vec<_>>()))
+        .unwrap();
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&col, 0, 100).unwrap()),
+        (0..30).collect::<Vec<_>>()
+    );
+    check_chunks(&cv, &col);
+
+    // delete frees the chunks; a column reusing the id starts empty.
+    assert!(cv.delete_column("d").unwrap());
+    assert!(!cv.delete_column("d").unwrap());
+    let n: i64 = cv
+        .with_conn(|c| Ok(c.query_row("SELECT count(*) FROM col_chunks", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(n, 0);
+    // Plant an orphan chunk under the id the next column will get (as a writer without
+    // foreign keys, or a crash in an older version, could leave behind).
+    cv.with_conn(|c| {
+        c.execute_batch("PRAGMA foreign_keys = OFF")?;
+        let next: i64 = c.query_row("SELECT coalesce(max(col_id), 0) + 1 FROM col_meta", [], |r| r.get(0))?;
+        c.execute(
+            "INSERT INTO col_chunks (col_id, chunk_idx, data, actual_size) VALUES (?1, 0, x'ffffffffffffffff', 8)",
+            [next],
+        )?;
+        c.execute_batch("PRAGMA foreign_keys = ON")?;
+        Ok(())
+    })
+    .unwrap();
+    let fresh = cv.create("fresh", "i64").unwrap();
+    cv.extend_bytes(&fresh, &le_i64(&[5])).unwrap();
+    assert_eq!(from_le_i64(&cv.read_bytes(&fresh, 0, 10).unwrap()), vec![5]);
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cv = vault(&dir, 16, 64);
+    assert_eq!(
+        cv.create("a", "q9").unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    cv.create("a", "i64").unwrap();
+    let e = cv.create("a", "i64").unwrap_err();
+    assert!(e.message.contains("already exists"));
+    let e = cv.column("nope").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    assert!(e.message.contains("nope"));
+    // An element larger than MAX cannot be stored.
+    let e = cv.create("big", "bytes:100").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    let col = cv.column("a").unwrap();
+    assert_eq!(
+        cv.set_bytes(&col, 0, &le_i64(&[1])).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    cv.close().unwrap();
+    assert_eq!(cv.len(&col).unwrap_err().kind, ErrorKind::Closed);
+}
+
+#[test]
+fn a_shared_connection_writes_columns_and_other_tables_in_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = crate::conn::open(&dir.path().join("run.db"), &OpenOptions::default()).unwrap();
+    let shared: SharedConn = Arc::new(Mutex::new(c));
+    let cv = ColumnVault::from_shared(shared.clone(), "run.db", ChunkOptions::default()).unwrap();
+    let col = cv.ensure("v", "f64").unwrap();
+    {
+        let c = shared.lock().unwrap();
+        c.execute_batch("CREATE TABLE kv(key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL); BEGIN IMMEDIATE; INSERT INTO kv VALUES (x'01', x'02');")
+            .unwrap();
+        ColumnWriter::new(&c)
+            .extend(&col, &1.0f64.to_le_bytes())
+            .unwrap();
+        c.execute_batch("ROLLBACK").unwrap();
+    }
+    assert_eq!(cv.len(&col).unwrap(), 0, "rolled back with the kv write");
+}

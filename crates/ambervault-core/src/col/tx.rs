@@ -1,0 +1,53 @@
+//! One transaction per mutation, nesting as savepoints.
+//!
+//! A mutation run at top level opens `BEGIN IMMEDIATE` (so the write lock is taken up front and a
+//! busy database fails before any work, not half way). Inside a caller's transaction (the Board
+//! writing many columns, or a KVault and a ColumnVault sharing one connection) the same mutation
+//! becomes a savepoint, so a failure undoes exactly that mutation and the caller decides the rest.
+
+use crate::error::Result;
+use rusqlite::Connection;
+
+pub fn write_tx<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    if conn.is_autocommit() {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        match f(conn) {
+            Ok(v) => match conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(v),
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    } else {
+        conn.execute_batch("SAVEPOINT ambervault_col")?;
+        match f(conn) {
+            Ok(v) => {
+                conn.execute_batch("RELEASE ambervault_col")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK TO ambervault_col; RELEASE ambervault_col");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A read that must see one consistent snapshot (length and chunks from the same moment, even
+/// while another connection appends).
+pub fn read_tx<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    if conn.is_autocommit() {
+        conn.execute_batch("BEGIN DEFERRED")?;
+        let r = f(conn);
+        let _ = conn.execute_batch("COMMIT");
+        r
+    } else {
+        f(conn)
+    }
+}

@@ -1,0 +1,217 @@
+/**
+ * `Board`: non-blocking experiment logging (API.md, Board). The owner Board creates the run
+ * folder, holds the run's owner lock and runs the native writer thread; `Board.attach(runDir)`
+ * gives worker threads and child processes a logger of their own (one log file each) into the
+ * same run. `log()` only writes into the memory-mapped log (see logWriter.ts).
+ */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { threadId } from 'node:worker_threads'
+import binding from '../native'
+import { ClosedError, InvalidArgumentError, native, nativeAsync } from '../errors'
+import { FLAG_NO_STEP_ROW, LogWriter, Subkind } from './logWriter'
+import { isLoggable, Loggable, writePayload } from './encode'
+import { OutputCapture } from './capture'
+import { SystemMonitor } from './system'
+import { registerExit, unregisterExit } from './exit'
+
+export interface BoardOptions {
+  name?: string
+  project?: string
+  baseDir?: string
+  runId?: string
+  annotation?: string
+  config?: Record<string, unknown>
+  captureOutput?: boolean
+  systemMetrics?: boolean | { intervalMs?: number }
+}
+
+export type LogValue = number | Loggable
+
+/** How long an attached logger waits for the owner to store its records on flush. */
+const ATTACHED_FLUSH_TIMEOUT_MS = 60_000
+const SAFE_PART = /^[A-Za-z0-9._-]+$/
+
+function checkPart(what: string, v: unknown): string {
+  if (typeof v !== 'string' || !SAFE_PART.test(v) || v === '.' || v === '..') {
+    throw new InvalidArgumentError(`Board ${what} ${JSON.stringify(v)} must be letters, digits, '.', '_' or '-'`)
+  }
+  return v
+}
+
+function defaultRunId(): string {
+  const d = new Date()
+  const p = (n: number) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}_${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}_${randomBytes(3).toString('hex')}`
+}
+
+function writerId(role: string): string {
+  return `${role}-${process.pid}-${threadId}-${randomBytes(4).toString('hex')}`
+}
+
+export class Board {
+  readonly runDir: string
+  readonly runId: string
+  readonly name: string
+  private readonly writer: LogWriter
+  private readonly owner: InstanceType<typeof binding.BoardOwner> | null
+  private _step = 0
+  private _globalStep = 0
+  private closed = false
+  private capture: OutputCapture | null = null
+  private monitor: SystemMonitor | null = null
+
+  constructor(opts: BoardOptions = {}) {
+    if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError('Board options must be an object')
+    const project = checkPart('project', opts.project ?? 'default')
+    const runId = checkPart('runId', opts.runId ?? defaultRunId())
+    const annotation = opts.annotation === undefined ? undefined : checkPart('annotation', opts.annotation)
+    if (opts.name !== undefined && typeof opts.name !== 'string') throw new InvalidArgumentError('Board name must be a string')
+    if (opts.config !== undefined && (opts.config === null || typeof opts.config !== 'object')) {
+      throw new InvalidArgumentError('Board config must be an object')
+    }
+    const baseDir = path.resolve(opts.baseDir ?? './amberboard')
+    if (fs.existsSync(baseDir) && !fs.statSync(baseDir).isDirectory()) {
+      throw new InvalidArgumentError(`Board baseDir ${baseDir} is a file, not a folder`)
+    }
+    const interval = typeof opts.systemMetrics === 'object' ? opts.systemMetrics.intervalMs ?? 10_000 : 10_000
+    if (!(Number.isFinite(interval) && interval >= 50)) throw new InvalidArgumentError(`systemMetrics.intervalMs must be >= 50 (got ${interval})`)
+    let config: unknown
+    try {
+      config = JSON.parse(JSON.stringify(opts.config ?? {}))
+    } catch (e) {
+      throw new InvalidArgumentError(`Board config is not JSON-serialisable: ${(e as Error).message}`)
+    }
+
+    this.runId = runId
+    this.name = opts.name ?? runId
+    this.runDir = path.join(baseDir, project, annotation ? `${runId}_${annotation}` : runId)
+    const metadata = {
+      name: this.name, project, runId, annotation: annotation ?? null, config,
+      host: os.hostname(), pid: process.pid, argv: process.argv, version: binding.nativeVersion(),
+    }
+    this.owner = native(() => new binding.BoardOwner(this.runDir, JSON.stringify(metadata)))
+    try {
+      this.writer = new LogWriter(this.runDir, writerId('main'))
+    } catch (e) {
+      this.owner.finish('crashed', null)
+      throw e
+    }
+    registerExit(this)
+    if (opts.captureOutput ?? true) {
+      this.capture = new OutputCapture((stream, text) => this.writeOutput(stream, text))
+    }
+    if (opts.systemMetrics) {
+      this.monitor = new SystemMonitor(interval, (s) => {
+        if (!this.closed) this.writer.scalars(s, this._step, this._globalStep, Date.now(), FLAG_NO_STEP_ROW)
+      })
+    }
+  }
+
+  /** A logger for an existing, running run, for worker threads and child processes. */
+  static attach(runDir: string): Board {
+    if (typeof runDir !== 'string' || runDir === '') throw new InvalidArgumentError('Board.attach needs a run folder path')
+    const dir = path.resolve(runDir)
+    native(() => binding.boardCheckAttachable(dir))
+    const b = Object.create(Board.prototype) as Board
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'metadata.json'), 'utf8')) as { runId?: string; name?: string }
+    Object.assign(b, {
+      runDir: dir, runId: meta.runId ?? path.basename(dir), name: meta.name ?? path.basename(dir),
+      owner: null, _step: 0, _globalStep: 0, closed: false, capture: null, monitor: null,
+      writer: new LogWriter(dir, writerId('attached')),
+    })
+    registerExit(b)
+    return b
+  }
+
+  get globalStep(): number {
+    return this._globalStep
+  }
+
+  /** Log values under the next step. Returns without touching the disk. */
+  log(values: Record<string, LogValue>): void {
+    if (this.closed) throw new ClosedError(`board ${this.runDir} is finished`)
+    const step = this._step
+    if (this.writer.tryScalars(values, step, this._globalStep, Date.now(), 0)) {
+      this._step = step + 1
+      return
+    }
+    this.logSlow(values, step)
+  }
+
+  /** Validate everything first (so a bad call logs nothing), then write. */
+  private logSlow(values: Record<string, LogValue>, step: number): void {
+    if (values === null || typeof values !== 'object' || Array.isArray(values)) {
+      throw new InvalidArgumentError('log() takes an object of { name: value }')
+    }
+    const scalars: Array<[string, number]> = []
+    const payloads: Array<[string, Loggable]> = []
+    for (const k of Object.keys(values)) {
+      const v = values[k] as unknown
+      if (typeof v === 'number') scalars.push([k, v])
+      else if (isLoggable(v)) payloads.push([k, v])
+      else {
+        const shown = typeof v === 'string' ? JSON.stringify(v).slice(0, 40) : v === null ? 'null' : typeof v
+        throw new InvalidArgumentError(`log(): ${JSON.stringify(k)} is ${shown}; expected a number or a log type`)
+      }
+    }
+    for (const [k] of [...scalars, ...payloads]) this.checkName(k)
+    const ts = Date.now()
+    const gs = this._globalStep
+    if (scalars.length > 0) this.writer.scalars(scalars, step, gs, ts, 0)
+    for (const [k, v] of payloads) writePayload(this.writer, k, v, step, gs, ts)
+    this._step = step + 1
+  }
+
+  private checkName(k: string): void {
+    this.writer.nameId(k)
+  }
+
+  /** Advance global_step by `n` (default 1); returns the new value. */
+  step(n = 1): number {
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`step(n): n must be a non-negative integer (got ${n})`)
+    this._globalStep += n
+    return this._globalStep
+  }
+
+  private writeOutput(stream: 'stdout' | 'stderr', text: string): void {
+    if (this.closed || text.length === 0) return
+    this.writer.payload('', Subkind.Output, { stream }, new TextEncoder().encode(text), this._step, this._globalStep, Date.now())
+  }
+
+  /** Resolves once everything this board logged so far is stored in the run's SQLite files. */
+  async flush(): Promise<void> {
+    if (this.closed) return
+    const { seq, offset } = this.writer.position()
+    if (this.owner) await nativeAsync(() => this.owner!.flush(this.writer.id, seq, offset))
+    else await nativeAsync(() => binding.boardWaitCommitted(this.runDir, this.writer.id, seq, offset, ATTACHED_FLUSH_TIMEOUT_MS))
+  }
+
+  /** Flush, mark the run finished (owner) and release everything. Idempotent. */
+  async finish(): Promise<void> {
+    if (this.closed) return
+    await this.flush()
+    this.close('finished', null)
+  }
+
+  private close(status: 'finished' | 'crashed' | 'killed', code: number | null): void {
+    if (this.closed) return
+    this.monitor?.stop()
+    this.capture?.stop()
+    this.closed = true
+    unregisterExit(this)
+    if (this.owner) {
+      native(() => this.owner!.finish(status, code))
+    } else {
+      const { seq, offset } = this.writer.position()
+      native(() => binding.boardWaitCommittedSync(this.runDir, this.writer.id, seq, offset, ATTACHED_FLUSH_TIMEOUT_MS))
+    }
+  }
+
+  /** @internal exit hook */
+  closeOnExit(status: 'finished' | 'crashed' | 'killed', code: number): void {
+    this.close(status, code)
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The hot path of `Board.log()`: records written straight into a memory-mapped log segment
+ * (an external ArrayBuffer over the file's pages, see crates/ambervault-core/src/board/logfile.rs
+ * and records.rs for the byte layout). A record is published by storing its length word last
+ * with `Atomics.store`, so the writer thread (or a replay after kill -9) sees whole records only.
+ * Logging a scalar is a few typed-array stores: no napi call, no syscall. Filling a segment
+ * costs one native call to map the next.
+ */
+import binding from '../native'
+import { native, InvalidArgumentError } from '../errors'
+
+const HEADER_SIZE = 64
+const END_RESERVE = 8
+const KIND_NAME = 1
+const KIND_SCALARS = 2
+const KIND_PAYLOAD = 3
+const KIND_END = 4
+/** SCALARS flag: values that take no step of their own (system metrics). */
+export const FLAG_NO_STEP_ROW = 1
+
+export const Subkind = {
+  HistogramValues: 1,
+  HistogramBins: 2,
+  Media: 3,
+  Table: 4,
+  Tensor: 5,
+  KernelDensity: 6,
+  Output: 7,
+} as const
+export type Subkind = (typeof Subkind)[keyof typeof Subkind]
+
+const encoder = new TextEncoder()
+
+/** Checks a metric name the first time it is seen (never again: ids are interned). */
+export function checkName(name: string): void {
+  if (name.length === 0) throw new InvalidArgumentError('metric name is empty')
+  if (name.includes('..') || name.includes('\\')) {
+    throw new InvalidArgumentError(`metric name ${JSON.stringify(name)} contains '..' or a backslash`)
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f]/.test(name) || name.startsWith('/') || name.endsWith('/')) {
+    throw new InvalidArgumentError(`metric name ${JSON.stringify(name)} has control characters or a leading/trailing '/'`)
+  }
+}
+
+export class LogWriter {
+  readonly runDir: string
+  readonly id: string
+  private seq = 0
+  private off = HEADER_SIZE
+  private limit = 0
+  private i32!: Int32Array
+  private u32!: Uint32Array
+  private f64!: Float64Array
+  private u8!: Uint8Array
+  private readonly names = new Map<string, number>()
+  private nextId = 1
+
+  constructor(runDir: string, id: string) {
+    this.runDir = runDir
+    this.id = id
+    this.map(0)
+  }
+
+  /** Position (segment, byte) everything written so far ends at: what `flush()` waits for. */
+  position(): { seq: number; offset: number } {
+    return { seq: this.seq, offset: this.off }
+  }
+
+  private map(minSize: number): void {
+    const buf = native(() => binding.boardCreateSegment(this.runDir, this.id, this.seq, minSize))
+    this.i32 = new Int32Array(buf)
+    this.u32 = new Uint32Array(buf)
+    this.f64 = new Float64Array(buf)
+    this.u8 = new Uint8Array(buf)
+    this.off = HEADER_SIZE
+    this.limit = buf.byteLength - END_RESERVE
+  }
+
+  /** Close the current segment with an END record and map the next one. */
+  private roll(need: number): void {
+    const w = this.off >> 2
+    this.i32[w + 1] = KIND_END
+    Atomics.store(this.i32, w, 8)
+    this.seq += 1
+    this.map(need)
+  }
+
+  private ensure(bytes: number): void {
+    if (this.off + bytes > this.limit) this.roll(bytes)
+  }
+
+  /** Id of a metric name, defining it with a NAME record the first time. */
+  nameId(name: string): number {
+    const known = this.names.get(name)
+    if (known !== undefined) return known
+    checkName(name)
+    const bytes = encoder.encode(name)
+    const len = (16 + bytes.length + 7) & ~7
+    this.ensure(len)
+    const id = this.nextId++
+    const o = this.off
+    this.u32[(o >> 2) + 2] = id
+    this.u32[(o >> 2) + 3] = bytes.length
+    this.u8.set(bytes, o + 16)
+    this.commit(o, KIND_NAME, len)
+    this.names.set(name, id)
+    return id
+  }
+
+  private commit(o: number, kind: number, len: number): void {
+    this.i32[(o >> 2) + 1] = kind
+    Atomics.store(this.i32, o >> 2, len)
+    this.off = o + len
+  }
+
+  /**
+   * Fast path: write `values` as one SCALARS record if every value is a number and every name
+   * is already known. Returns false (having published nothing) otherwise, for the slow path.
+   */
+  tryScalars(values: Record<string, unknown>, step: number, globalStep: number, ts: number, flags: number): boolean {
+    let o = this.off
+    // Room for the header plus 64 entries; bigger calls re-check per entry below.
+    if (o + 40 + 1024 > this.limit) {
+      this.roll(40 + 1024)
+      o = this.off
+    }
+    let p = o + 40
+    let n = 0
+    const u32 = this.u32
+    const f64 = this.f64
+    for (const k in values) {
+      const v = values[k]
+      if (typeof v !== 'number') return false
+      const id = this.names.get(k)
+      if (id === undefined) return false
+      if (p + 16 > this.limit) return this.tryScalarsAfterRoll(values, step, globalStep, ts, flags)
+      u32[p >> 2] = id
+      f64[(p >> 3) + 1] = v
+      p += 16
+      n++
+    }
+    f64[(o >> 3) + 1] = step
+    f64[(o >> 3) + 2] = globalStep
+    f64[(o >> 3) + 3] = ts
+    u32[(o >> 2) + 8] = n
+    u32[(o >> 2) + 9] = flags
+    this.commit(o, KIND_SCALARS, p - o)
+    return true
+  }
+
+  private tryScalarsAfterRoll(values: Record<string, unknown>, step: number, globalStep: number, ts: number, flags: number): boolean {
+    let n = 0
+    for (const _ in values) n++
+    this.roll(40 + 16 * n)
+    return this.tryScalars(values, step, globalStep, ts, flags)
+  }
+
+  /** Scalars from the slow path: names are defined first, values already validated. */
+  scalars(entries: Array<[string, number]>, step: number, globalStep: number, ts: number, flags: number): void {
+    const ids = entries.map(([k]) => this.nameId(k))
+    const len = 40 + 16 * entries.length
+    this.ensure(len)
+    const o = this.off
+    let p = o + 40
+    for (let i = 0; i < entries.length; i++) {
+      this.u32[p >> 2] = ids[i]
+      this.f64[(p >> 3) + 1] = entries[i][1]
+      p += 16
+    }
+    this.f64[(o >> 3) + 1] = step
+    this.f64[(o >> 3) + 2] = globalStep
+    this.f64[(o >> 3) + 3] = ts
+    this.u32[(o >> 2) + 8] = entries.length
+    this.u32[(o >> 2) + 9] = flags
+    this.commit(o, KIND_SCALARS, len)
+  }
+
+  /**
+   * A heavy payload: JSON metadata plus data bytes (or f64 values, converted by the typed-array
+   * copy). `name` may be '' (captured output).
+   */
+  payload(
+    name: string, subkind: Subkind, meta: unknown, data: Uint8Array | ArrayLike<number> | null,
+    step: number, globalStep: number, ts: number,
+  ): void {
+    const nameId = name === '' ? 0 : this.nameId(name)
+    const metaBytes = meta === undefined ? new Uint8Array(0) : encoder.encode(JSON.stringify(meta))
+    const asBytes = data instanceof Uint8Array
+    const dataLen = data === null ? 0 : asBytes ? data.byteLength : data.length * 8
+    const metaPad = (metaBytes.length + 7) & ~7
+    const len = (48 + metaPad + dataLen + 7) & ~7
+    this.ensure(len)
+    const o = this.off
+    this.f64[(o >> 3) + 1] = step
+    this.f64[(o >> 3) + 2] = globalStep
+    this.f64[(o >> 3) + 3] = ts
+    this.u32[(o >> 2) + 8] = nameId
+    this.u32[(o >> 2) + 9] = subkind
+    this.u32[(o >> 2) + 10] = metaBytes.length
+    this.u32[(o >> 2) + 11] = dataLen
+    this.u8.set(metaBytes, o + 48)
+    const d = o + 48 + metaPad
+    if (data !== null) {
+      if (asBytes) this.u8.set(data as Uint8Array, d)
+      else this.f64.set(data as ArrayLike<number>, d >> 3)
+    }
+    this.commit(o, KIND_PAYLOAD, len)
+  }
+}

@@ -6,8 +6,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError as CommanderArgError, Option } from 'commander'
 import { basename } from 'node:path'
-import { listRuns, openRun } from '../index'
-import type { Run, RunInfo } from '../index'
+import { listRuns, openRun } from '../board'
+import type { Run, RunInfo } from '../board'
 import { startViewer } from '../viewer/server'
 import { lastPoint, metricStats } from '../viewer/summary'
 import { openBrowser } from './browser'

@@ -4,7 +4,7 @@
  * images, a predictions table, system metrics and printed progress, all logged through Board while
  * the viewer shows it live.
  */
-import { Board, Histogram, Media, Table } from '../index'
+import { Board, Histogram, Media, Table } from '../board'
 
 export interface DemoOptions {
   baseDir: string

@@ -7,7 +7,7 @@
 import { createWriteStream } from 'node:fs'
 import type { Writable } from 'node:stream'
 import { once } from 'node:events'
-import type { Run } from '../index'
+import type { Run } from '../board'
 import { progress } from './progress'
 
 export type ExportFormat = 'csv' | 'json'

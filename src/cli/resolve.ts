@@ -4,8 +4,8 @@
  */
 import { existsSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { listRuns } from '../index'
-import type { RunInfo } from '../index'
+import { listRuns } from '../board'
+import type { RunInfo } from '../board'
 import { CliError, EXIT } from './errors'
 
 export const DEFAULT_BASE_DIR = './amberboard'

@@ -5,8 +5,8 @@
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { listRuns, openRun } from '../index'
-import type { Run, RunInfo } from '../index'
+import { listRuns, openRun } from '../board'
+import type { Run, RunInfo } from '../board'
 import { HttpError, resolveRunDir } from './paths'
 import { lastPoint } from './summary'
 

@@ -13,7 +13,7 @@ export class HttpError extends Error {
   }
 }
 
-const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.\-+=@,]{0,254}$/
+const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9_.\-+=@,]{0,254}$/
 
 /** A project or run folder name: one segment, nothing that could climb or hide. */
 export function checkSegment(kind: string, value: string | undefined): string {

@@ -30,7 +30,7 @@ export function apiRoutes(store: RunStore) {
     if (head === 'projects' && seg.length === 1) {
       const counts = new Map<string, number>()
       for (const row of store.list()) counts.set(row.project, (counts.get(row.project) ?? 0) + 1)
-      return json([...counts].map(([name, runs]) => ({ name, runs })))
+      return json([...counts].map(([name, runs]) => ({ name, runs })).sort((x, y) => x.name.localeCompare(y.name)))
     }
     if (head === 'last' && seg.length === 1) {
       // Last value of one metric for every run (the run list sorts by it).

@@ -63,6 +63,10 @@ export function startViewer(opts: ViewerOptions): Promise<Viewer> {
   const open = new Set<ServerResponse>()
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    // The URL parser would quietly resolve `..` and `%2e%2e` segments; a traversal attempt is
+    // refused as such instead, before anything else looks at the path.
+    const rawPath = (req.url ?? '/').split('?')[0]
+    if (rawPath.split('/').some((seg) => /^(\.|%2e){1,2}$/i.test(seg))) throw new HttpError(400, 'dot segments are not allowed in a path')
     const url = new URL(req.url ?? '/', 'http://viewer.local')
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD')

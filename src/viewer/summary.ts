@@ -2,7 +2,7 @@
  * Per-metric facts shared by the viewer's run list and the CLI (`amber runs`, `show`, `analyze`):
  * the last point, and summary statistics over a whole series.
  */
-import type { Run } from '../index'
+import type { Run } from '../board'
 
 export interface LastPoint {
   step: number

@@ -104,10 +104,13 @@ export class MetricChart {
       const vals = d.value.map((v) => (Number.isFinite(v) ? v : null))
       return [this.xs(d, xAxis), vals, debiasedEma(vals, smoothing)] as unknown as uPlot.AlignedData
     })
-    if (tables.length === 0) {
+    const finite = present.reduce((n, r) => n + (this.data.get(r.key) as Raw).value.filter(Number.isFinite).length, 0)
+    if (tables.length === 0 || finite === 0) {
+      const total = present.reduce((n, r) => n + (this.data.get(r.key) as Raw).value.length, 0)
       this.plot?.destroy()
       this.plot = null
-      this.plotBox.replaceChildren(h('div', { class: 'empty' }, 'no points'))
+      this.plotBox.replaceChildren(h('div', { class: 'empty' }, total ? `${total} point${total > 1 ? 's' : ''}, none finite (NaN/Inf)` : 'no points'))
+      this.el.dataset.drawn = '1'
       return
     }
     const data = tables.length === 1 ? tables[0] : uPlot.join(tables)

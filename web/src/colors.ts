@@ -3,7 +3,7 @@
  * colour on every page and in every overlay; when two overlaid runs collide, the later one (in
  * key order, so still deterministic) moves to the next free palette slot.
  */
-export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#17becf', '#bcbd22', '#7f7f7f']
+export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#17becf', '#bcbd22', '#a0cbe8']
 
 function hash(s: string): number {
   let h = 2166136261

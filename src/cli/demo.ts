@@ -72,8 +72,8 @@ export async function runDemoTraining(opts: DemoOptions): Promise<{ runDir: stri
         'val/loss': loss + 0.1 + 0.05 * rand(),
         'val/acc': acc - 0.03,
         'params/layer1': new Histogram(weights),
-        samples: new Media(sampleImage(step, steps, 0), { caption: `sample 0 @ ${step}` }),
-        'samples/b': new Media(sampleImage(step, steps, 3), { caption: `sample 1 @ ${step}` }),
+        samples: new Media(sampleImage(step, steps, 0), { caption: 'sample 0' }),
+        'samples/b': new Media(sampleImage(step, steps, 3), { caption: 'sample 1' }),
         predictions: new Table(
           Array.from({ length: 5 }, (_, i) => {
             const truth = Math.floor(rand() * 10)

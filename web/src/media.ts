@@ -11,7 +11,7 @@ function item(key: string, m: MediaEntry): HTMLElement {
       : m.type === 'audio'
         ? h('audio', { src: url, controls: true })
         : h('img', { src: url, alt: m.caption ?? '', loading: 'lazy' })
-  return h('figure', { class: 'media-item' }, el, h('figcaption', {}, m.caption ?? '', h('span', { class: 'muted' }, ` step ${m.step}`)))
+  return h('figure', { class: 'media-item' }, el, h('figcaption', {}, m.caption ?? '', h('span', { class: 'muted' }, ` step ${m.step} · global ${m.globalStep}`)))
 }
 
 export async function renderMedia(body: HTMLElement, key: string, names: string[]): Promise<void> {
@@ -28,7 +28,7 @@ export async function renderMedia(body: HTMLElement, key: string, names: string[
       for (const m of entries.filter((e) => e.step === steps[i])) gallery.append(item(key, m))
     }
     body.append(
-      h('section', { class: 'media-section', 'data-name': name }, h('h4', {}, name), steps.length > 1 ? stepSlider(steps.length, (i) => `step ${steps[i]}`, show) : null, gallery),
+      h('section', { class: 'media-section', 'data-name': name }, h('h4', {}, name), steps.length > 1 ? stepSlider(steps.length, (i) => `step ${steps[i]} · global ${entries.find((e) => e.step === steps[i])?.globalStep ?? ''}`, show) : null, gallery),
     )
     if (steps.length) show(steps.length - 1)
   }

@@ -19,6 +19,7 @@ const arg = (name: string, dflt: number) => {
 const POINTS = arg('points', 1_000_000)
 const RUNS = arg('runs', 1000)
 const REPEAT = arg('repeat', 5)
+const NAMES = arg('names', 10000)
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 async function timeIt(fn: () => Promise<unknown>): Promise<number> {
@@ -67,6 +68,29 @@ async function main() {
   const v2 = await startViewer({ baseDir: manyBase })
   rows.push([`HTTP: list ${RUNS} runs (median)`, await med(async () => ((await (await fetch(`${v2.url}api/runs`)).json()) as unknown[]).length)])
 
+  // ---- a run with 10,000 metric names in 100 namespaces ----
+  const wideBase = mkdtempSync(join(tmpdir(), 'amber-bench-wide-'))
+  t0 = performance.now()
+  const wide = new Board({ baseDir: wideBase, project: 'bench', name: 'wide', captureOutput: false, systemMetrics: false })
+  for (let k = 0; k < 3; k++) {
+    const values: Record<string, number> = {}
+    for (let i = 0; i < NAMES; i++) values[`ns${i % 100}/m${i}`] = Math.sin(i + k)
+    wide.log(values)
+  }
+  await wide.finish()
+  console.error(`logged ${NAMES} metric names in ${(performance.now() - t0).toFixed(0)} ms`)
+  const wideKey = `bench/${wide.runDir.split(/[\\/]/).pop()}`
+  const v3 = await startViewer({ baseDir: wideBase })
+  rows.push([
+    `HTTP: run page data for ${NAMES} metric names (namespaces + one namespace's names + one chart) (median)`,
+    await med(async () => {
+      const d = (await (await fetch(`${v3.url}api/runs/${wideKey}`)).json()) as { namespaces: unknown[] }
+      const names = (await (await fetch(`${v3.url}api/runs/${wideKey}/metrics?namespace=ns0`)).json()) as string[]
+      await (await fetch(`${v3.url}api/runs/${wideKey}/scalars?name=${encodeURIComponent(names[0])}&maxPoints=1000`)).json()
+      if (d.namespaces.length !== 100) throw new Error('expected 100 namespaces')
+    }),
+  ])
+
   // ---- in the browser ----
   if (existsSync('/usr/bin/chromium')) {
     const { chromium } = await import('playwright-core')
@@ -93,12 +117,21 @@ async function main() {
         await page.waitForFunction((n) => document.querySelectorAll('tr.run-row').length === n, RUNS, { timeout: 60000 })
       }),
     ])
+    rows.push([
+      `browser: navigation to first drawn chart, run with ${NAMES} metric names (median)`,
+      await med(async () => {
+        await page.goto('about:blank')
+        await page.goto(`${v3.url}#/run?runs=${encodeURIComponent(wideKey)}`)
+        await page.waitForSelector('.chart-card[data-drawn="1"]', { timeout: 60000 })
+      }),
+    ])
     await ctx.close()
   } else {
     console.error('browser figures skipped: /usr/bin/chromium is missing')
   }
   await v1.close()
   await v2.close()
+  await v3.close()
   console.log('| measurement | ms |\n|---|---|')
   for (const [name, ms] of rows) console.log(`| ${name} | ${ms.toFixed(1)} |`)
   const [down, whole] = [rows[0][1], rows[1][1]]

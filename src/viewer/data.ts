@@ -158,6 +158,23 @@ export class RunStore {
     return p ? jsonNumber(p.value) : null
   }
 
+  /**
+   * A cheap fingerprint of a metric's files (FORMAT.md: data/metrics/<name, '/' as '__'>.db and its
+   * WAL): when it has not changed, nothing was appended, and a live stream skips the read.
+   */
+  metricFingerprint(project: string, folder: string, name: string): string {
+    const file = join(this.runDir(project, folder), 'data', 'metrics', `${name.split('/').join('__')}.db`)
+    const part = (f: string) => {
+      try {
+        const st = statSync(f)
+        return `${st.size}:${st.mtimeMs}`
+      } catch {
+        return '-'
+      }
+    }
+    return `${part(file)}|${part(`${file}-wal`)}`
+  }
+
   /** Points logged after step `since`: what a live chart appends, never the whole series again. */
   scalarsSince(project: string, folder: string, name: string, since: number): Series {
     const s = this.run(project, folder).scalars(name, { since } as never)

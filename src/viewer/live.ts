@@ -23,6 +23,7 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
     'x-accel-buffering': 'no',
   })
   const sinceByMetric = new Map(opts.metrics.map((m, i) => [m, opts.since[i]]))
+  const fingerprints = new Map<string, string>()
   let status = ''
   let metricCount = -1
   let outputSize = -1
@@ -43,6 +44,10 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
       }
       for (const [metric, since] of sinceByMetric) {
         if (!names.includes(metric)) continue
+        // Unchanged files mean no new points: skip reading the series (it may hold millions).
+        const print = store.metricFingerprint(opts.project, opts.folder, metric)
+        if (fingerprints.get(metric) === print) continue
+        fingerprints.set(metric, print)
         const pts = store.scalarsSince(opts.project, opts.folder, metric, since)
         if (pts.step.length === 0) continue
         sinceByMetric.set(metric, pts.step[pts.step.length - 1])

@@ -56,6 +56,7 @@ const runPath = (r: LoggedRun) => `/api/runs/${r.key.split('/').map(encodeURICom
 
 test('binds 127.0.0.1 by default and serves the front end', async (t) => {
   t.is(viewer.host, '127.0.0.1')
+  t.is((await json('/api/health')).ok, true)
   const page = await raw('/')
   t.is(page.status, 200)
   t.regex(page.type, /text\/html/)
@@ -233,6 +234,15 @@ test('the live stream pushes only new points while a child process logs', async 
     }
   }
   ac.abort()
+  // Captured stdout of the child is served from logs/output.log.
+  let out = { text: '', size: 0 }
+  for (let i = 0; i < 100 && !out.text.includes('child step 5'); i++) {
+    out = await json(`/api/runs/${key}/output?tail=4096`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  t.regex(out.text, /child step 0\n[\s\S]*child step 5/)
+  t.true(out.size >= out.text.length)
+  t.is((await json(`/api/runs/${key}/output?tail=8`)).text.length <= 8, true)
   t.true(got.length >= 5, `got ${got.length} live points`)
   t.true(got.every((s) => s > since), 'nothing already sent comes again')
   t.deepEqual(got, [...got].sort((x, y) => x - y))

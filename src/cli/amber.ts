@@ -60,7 +60,13 @@ function chooseMetrics(run: Run, wanted: string[] | undefined, where: string): s
   return wanted
 }
 
-function meta(info: RunInfo | Run['metadata']): Record<string, unknown> {
+/** The metrics a table shows by default: training and validation ones before the rest, sys/ last. */
+function headlineMetrics(all: string[], count = 3): string[] {
+  const rank = (n: string) => (n.startsWith('train/') ? 0 : /^(val|valid|eval|test)\//.test(n) ? 1 : n.startsWith('sys/') ? 3 : 2)
+  return [...all].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)).slice(0, count)
+}
+
+function meta(info: RunInfo['metadata']): Record<string, unknown> {
   return info as unknown as Record<string, unknown>
 }
 
@@ -72,6 +78,7 @@ function runDuration(m: Record<string, unknown>): number {
 
 async function serve(baseDir: string, o: { host: string; port: number; browser?: boolean }): Promise<void> {
   const viewer = await startViewer({ baseDir, host: o.host, port: o.port })
+  if (!/^(127\.|::1$|localhost$)/.test(o.host)) process.stderr.write(`warning: listening on ${o.host}: anyone who can reach it can read these runs\n`)
   process.stdout.write(`amber viewer for ${baseDir}\n  ${viewer.url}\n(Ctrl-C to stop)\n`)
   if (o.browser) openBrowser(viewer.url)
   await new Promise<void>((done) => {
@@ -110,9 +117,9 @@ export function buildProgram(): Command {
       const infos = listRuns(base, o.project ? { project: o.project } : undefined)
       const bar = progress('runs', infos.length)
       const rows = infos.map((info) => {
-        const m = meta(info)
+        const m = meta(info.metadata)
         const row = withRun(info.runDir, (run) => {
-          const names = o.metrics ?? run.metrics().slice(0, 3)
+          const names = o.metrics ?? headlineMetrics(run.metrics())
           const last: Record<string, number | null> = {}
           let steps = 0
           for (const n of names) {

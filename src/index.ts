@@ -17,3 +17,5 @@ export type {
   BoardOptions, LogValue, RawPixels, MediaType, RunInfo, RunMetadata, RunStatus, ScalarSeries, HistogramEntry, MediaEntry,
   TableEntry, TensorEntry, KernelDensityEntry,
 } from './board'
+export { startViewer } from './viewer/server'
+export type { Viewer, ViewerOptions } from './viewer/server'

@@ -1,0 +1,177 @@
+/**
+ * The viewer in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core): run list,
+ * a run page with a drawn chart, smoothing, two runs overlaid, a histogram, a media item, a table,
+ * and a point appearing live while a child process logs. Screenshots go to __test__/artifacts/.
+ */
+import test from 'ava'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
+import { startViewer } from '../src/viewer/server'
+import type { Viewer } from '../src/viewer/server'
+import { logRun, tempBase } from './viewer-fixtures'
+import type { LoggedRun } from './viewer-fixtures'
+
+const CHROMIUM = '/usr/bin/chromium'
+const ARTIFACTS = join(__dirname, 'artifacts')
+const hasChromium = existsSync(CHROMIUM)
+const btest = hasChromium ? test.serial : test.skip
+if (!hasChromium) console.warn(`viewer-browser: skipped, ${CHROMIUM} is missing (apt-get install chromium)`)
+
+let viewer: Viewer
+let ctx: BrowserContext
+let page: Page
+let base: string
+let a: LoggedRun
+let b: LoggedRun
+const pageErrors: string[] = []
+
+test.before(async () => {
+  if (!hasChromium) return
+  mkdirSync(ARTIFACTS, { recursive: true })
+  base = tempBase('viewer-browser')
+  a = await logRun(base, { name: 'alpha', steps: 200, lr: 0.1, spikeAt: 120 })
+  b = await logRun(base, { name: 'beta', steps: 150, lr: 0.01 })
+  viewer = await startViewer({ baseDir: base, liveIntervalMs: 200 })
+  ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'amber-chromium-')), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 1280, height: 900 },
+  })
+  page = ctx.pages()[0] ?? (await ctx.newPage())
+  page.on('pageerror', (e) => pageErrors.push(String(e)))
+})
+test.after.always(async () => {
+  await ctx?.close()
+  await viewer?.close()
+})
+
+const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `viewer-${name}.png`) })
+
+/** True when the chart's canvas has lines drawn in more than a few pixels (not just a blank box). */
+async function inkedPixels(selector: string): Promise<number> {
+  return page.$eval(selector, (canvas) => {
+    const c = canvas as HTMLCanvasElement
+    const d = (c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data
+    let n = 0
+    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] > 60 || d[i + 1] > 60 || d[i + 2] > 60)) n++
+    return n
+  })
+}
+
+btest('the run list shows both runs with status, and search filters it', async (t) => {
+  await page.goto(viewer.url)
+  await page.waitForSelector('tr.run-row')
+  t.is(await page.locator('tr.run-row').count(), 2)
+  t.is(await page.locator('tr.run-row .status-finished').count(), 2)
+  await page.fill('input.search', 'bet')
+  t.is(await page.locator('tr.run-row').count(), 1)
+  await page.fill('input.search', '')
+  await page.selectOption('select.sort-by', 'config:lr')
+  t.is(await page.locator('tr.run-row >> nth=0').getAttribute('data-key'), a.key) // lr 0.1 first (descending)
+  await shot('list')
+  t.deepEqual(pageErrors, [])
+})
+
+btest('opening a run draws its charts grouped by namespace', async (t) => {
+  await page.click(`tr.run-row[data-key="${a.key}"] a.run-link`)
+  await page.waitForSelector('.chart-card[data-metric="train/loss"][data-drawn="1"]')
+  t.true((await page.locator('details.namespace').count()) >= 3)
+  t.true(Number(await page.getAttribute('.chart-card[data-metric="train/loss"]', 'data-points')) > 10)
+  t.true((await inkedPixels('.chart-card[data-metric="train/loss"] canvas')) > 200)
+  await shot('run')
+  t.deepEqual(pageErrors, [])
+})
+
+btest('changing the smoothing redraws with the new weight', async (t) => {
+  const card = '.chart-card[data-metric="train/loss"]'
+  await page.$eval('input.smoothing', (el) => {
+    const i = el as HTMLInputElement
+    i.value = '0.95'
+    i.dispatchEvent(new Event('input'))
+  })
+  await page.waitForSelector(`${card}[data-smoothing="0.95"]`)
+  t.is(await page.textContent('.smoothing-value'), '0.95')
+  await shot('smoothing')
+  await page.selectOption('select.x-axis', 'relative')
+  await page.waitForSelector(`${card}[data-x-axis="relative"]`)
+  t.pass()
+})
+
+btest('two runs overlaid: both chips, both series in each chart, distinct colours', async (t) => {
+  await page.goto(`${viewer.url}#/`)
+  await page.waitForSelector('tr.run-row')
+  await page.check(`tr.run-row[data-key="${a.key}"] input[type=checkbox]`)
+  await page.check(`tr.run-row[data-key="${b.key}"] input[type=checkbox]`)
+  await page.click('button.compare')
+  await page.waitForSelector('.chart-card[data-metric="train/loss"][data-runs="2"]')
+  t.is(await page.locator('.run-chip').count(), 2)
+  const colours = await page.$$eval('.run-chip .swatch', (els) => els.map((e) => (e as HTMLElement).style.background))
+  t.not(colours[0], colours[1])
+  await shot('overlay')
+})
+
+btest('a histogram opens as a heatmap and as bars at one step', async (t) => {
+  await page.goto(`${viewer.url}#/run?runs=${encodeURIComponent(a.key)}&tab=histograms`)
+  await page.waitForSelector('.histogram-view[data-loaded="1"]')
+  t.true((await inkedPixels('canvas.heatmap')) > 50)
+  t.true((await inkedPixels('canvas.bars')) > 50)
+  await shot('histogram')
+})
+
+btest('a media item loads in the gallery', async (t) => {
+  await page.goto(`${viewer.url}#/run?runs=${encodeURIComponent(a.key)}&tab=media`)
+  await page.waitForSelector('.media-item img')
+  await page.waitForFunction(() => (document.querySelector('.media-item img') as HTMLImageElement).naturalWidth > 0)
+  t.is(await page.$eval('.media-item img', (i) => (i as HTMLImageElement).naturalWidth), 4)
+  t.regex(String(await page.textContent('.media-item figcaption')), /checker/)
+  await shot('media')
+})
+
+btest('a table renders its rows', async (t) => {
+  await page.goto(`${viewer.url}#/run?runs=${encodeURIComponent(a.key)}&tab=tables`)
+  await page.waitForSelector('table.data-table')
+  t.deepEqual(await page.$$eval('table.data-table th', (ths) => ths.map((x) => x.textContent)), ['id', 'label', 'score'])
+  t.is(await page.locator('table.data-table tbody tr').count(), 2)
+  await page.click('a[data-tab=config]')
+  await page.waitForSelector('section.config pre.json')
+  t.regex(String(await page.textContent('section.config pre.json')), /"lr": 0.1/)
+  await shot('table')
+})
+
+btest('a new point appears live while a child process logs', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'viewer-live-child.ts'), base, 'livebrowser', '200', '100'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => child.kill('SIGKILL'))
+  const runDir = await new Promise<string>((resolve, reject) => {
+    let buf = ''
+    child.stdout.on('data', (c) => {
+      buf += c
+      const m = /RUNDIR (.+)\n/.exec(buf)
+      if (m) resolve(m[1])
+    })
+    child.on('exit', (code) => reject(new Error(`child exited ${code}`)))
+  })
+  const key = `live/${runDir.split(/[\\/]/).pop()}`
+  // The metric file appears with the first flushed point.
+  for (let i = 0; i < 100; i++) {
+    const r = await fetch(`${viewer.url}api/runs/${key}`)
+    if (r.ok && ((await r.json()) as { metricCount: number }).metricCount > 0) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  await page.goto(`${viewer.url}#/run?runs=${encodeURIComponent(key)}`)
+  await page.waitForSelector('.chart-card[data-metric="train/loss"][data-drawn="1"]')
+  await t.notThrowsAsync(page.waitForSelector('.status-running'))
+  const before = Number(await page.getAttribute('.chart-card[data-metric="train/loss"]', 'data-last-step'))
+  await page.waitForFunction(
+    (b) => Number(document.querySelector('.chart-card[data-metric="train/loss"]')?.getAttribute('data-last-step')) > b + 3,
+    before,
+    { timeout: 20000 },
+  )
+  t.true(Number(await page.getAttribute('body', 'data-live-events')) > 0)
+  await shot('live')
+  t.deepEqual(pageErrors, [])
+})

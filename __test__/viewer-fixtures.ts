@@ -1,0 +1,49 @@
+/**
+ * Real runs for the viewer and CLI specs, logged with Board into a temp base dir (no stand-ins):
+ * scalars in two namespaces with a NaN and a one-point spike, a histogram, an image, a table.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Board, Histogram, Media, Table } from '../src/index'
+
+export function tempBase(tag: string): string {
+  return mkdtempSync(join(tmpdir(), `amber-${tag}-`))
+}
+
+export interface LoggedRun {
+  runDir: string
+  key: string
+  loss: number[]
+}
+
+/** A 4x4 RGB checkerboard: small, valid pixels for a Media entry. */
+export function checker(): { data: Uint8Array; width: number; height: number; channels: number } {
+  const data = new Uint8Array(4 * 4 * 3)
+  for (let i = 0; i < 16; i++) data.fill((i + (i >> 2)) % 2 ? 255 : 30, i * 3, i * 3 + 3)
+  return { data, width: 4, height: 4, channels: 3 }
+}
+
+export async function logRun(baseDir: string, opts: { project?: string; name: string; steps?: number; lr?: number; spikeAt?: number }): Promise<LoggedRun> {
+  const steps = opts.steps ?? 50
+  const board = new Board({ baseDir, project: opts.project ?? 'proj', name: opts.name, config: { lr: opts.lr ?? 0.01, layers: 3 }, captureOutput: false, systemMetrics: false })
+  const loss: number[] = []
+  for (let i = 0; i < steps; i++) {
+    const v = i === opts.spikeAt ? 1000 : 1 / (1 + i) + (i % 3) * 0.01
+    loss.push(v)
+    board.log({ 'train/loss': v, 'val/acc': i / steps, lr: opts.lr ?? 0.01 })
+    board.step()
+  }
+  board.log({ 'train/nan': NaN })
+  board.log({
+    'params/w': new Histogram(Float64Array.from({ length: 500 }, (_, k) => Math.sin(k) * 2)),
+    samples: new Media(checker(), { caption: 'checker' }),
+    preds: new Table([
+      { id: 1, label: 'cat', score: 0.9 },
+      { id: 2, label: 'dog', score: 0.4 },
+    ]),
+  })
+  const runDir = board.runDir
+  await board.finish()
+  return { runDir, key: `${opts.project ?? 'proj'}/${runDir.split(/[\\/]/).pop()}`, loss }
+}

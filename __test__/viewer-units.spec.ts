@@ -1,0 +1,88 @@
+/**
+ * The viewer's pure parts: TensorBoard smoothing, name/path validation (traversal refused before
+ * any file is touched), stable colours, summary statistics and namespace grouping.
+ */
+import test from 'ava'
+import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { debiasedEma } from '../src/viewer/smooth'
+import { HttpError, checkMetricName, checkSegment, resolveRunDir } from '../src/viewer/paths'
+import { metricStats } from '../src/viewer/summary'
+import { namespaceOf } from '../src/viewer/routes'
+import { colorFor, colorsFor } from '../web/src/colors'
+
+test('debiased EMA matches TensorBoard: first point unbiased, weight 0 is identity', (t) => {
+  const v = [1, 2, 3, 4]
+  t.deepEqual(debiasedEma(v, 0), v)
+  const s = debiasedEma(v, 0.6) as number[]
+  // TensorBoard: last = last*w + (1-w)*v ; smoothed = last / (1 - w^n)
+  let last = 0
+  v.forEach((x, i) => {
+    last = last * 0.6 + 0.4 * x
+    t.true(Math.abs(s[i] - last / (1 - Math.pow(0.6, i + 1))) < 1e-12)
+  })
+  t.is(s[0], 1) // no pull towards zero at the start
+})
+
+test('debiased EMA passes NaN/Infinity through without poisoning later points', (t) => {
+  const s = debiasedEma([1, NaN, Infinity, 1], 0.9)
+  t.is(s[0], 1)
+  t.true(Number.isNaN(s[1] as number))
+  t.is(s[2], Infinity)
+  t.true(Math.abs((s[3] as number) - 1) < 1e-12)
+})
+
+test('path segments: traversal, separators, hidden names and NUL are refused with a 400', (t) => {
+  for (const bad of ['..', '.', '../x', 'a/b', 'a\\b', '.hidden', '', 'a\0b', '%2e%2e', 'x..y']) {
+    const e = t.throws(() => checkSegment('run', bad), { instanceOf: HttpError })
+    t.is(e?.status, 400, bad)
+  }
+  t.is(checkSegment('run', 'abc123_note-1.2'), 'abc123_note-1.2')
+})
+
+test('metric names: slashes allowed, dot segments and control characters refused', (t) => {
+  t.is(checkMetricName('train/loss'), 'train/loss')
+  for (const bad of ['../etc/passwd', 'a/./b', 'a\\b', 'x\ny', '']) t.throws(() => checkMetricName(bad), { instanceOf: HttpError })
+})
+
+test('resolveRunDir refuses a symlink that leads out of the base dir', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'amber-paths-'))
+  const base = join(root, 'base')
+  const outside = join(root, 'outside')
+  mkdirSync(join(base, 'p', 'run1'), { recursive: true })
+  mkdirSync(outside)
+  symlinkSync(outside, join(base, 'p', 'escape'))
+  t.is(resolveRunDir(base, 'p', 'run1'), join(base, 'p', 'run1'))
+  t.is(t.throws(() => resolveRunDir(base, 'p', 'escape'), { instanceOf: HttpError })?.status, 403)
+  t.is(t.throws(() => resolveRunDir(base, 'p', 'missing'), { instanceOf: HttpError })?.status, 404)
+})
+
+test('run colours are stable per key and distinct within an overlay', (t) => {
+  t.is(colorFor('demo/run1'), colorFor('demo/run1'))
+  const keys = Array.from({ length: 8 }, (_, i) => `p/run${i}`)
+  const a = colorsFor(keys)
+  const b = colorsFor([...keys].reverse())
+  t.deepEqual([...a.entries()].sort(), [...b.entries()].sort())
+  t.is(new Set(a.values()).size, keys.length)
+})
+
+test('metricStats: min/max with their steps, mean/std over finite values, non-finite counted', (t) => {
+  const s = metricStats('m', { step: [0, 1, 2, 3, 4], value: [3, 1, NaN, 5, Infinity] })
+  t.is(s.count, 5)
+  t.is(s.nonFinite, 2)
+  t.is(s.min, 1)
+  t.is(s.minStep, 1)
+  t.is(s.max, 5)
+  t.is(s.maxStep, 3)
+  t.is(s.mean, 3)
+  t.is(s.std, 2)
+  t.is(s.first, 3)
+  t.is(s.last, Infinity)
+})
+
+test('namespaces: the part before the first slash', (t) => {
+  t.is(namespaceOf('train/loss'), 'train')
+  t.is(namespaceOf('train/a/b'), 'train')
+  t.is(namespaceOf('lr'), '')
+})

@@ -1,0 +1,241 @@
+/**
+ * The viewer's one door to the Board read side (`listRuns`, `openRun`; API.md). Everything the
+ * HTTP layer sends is shaped here, so the routes never depend on the reader's internal types, and
+ * open runs are kept in a small LRU because opening a run costs file opens per request otherwise.
+ */
+import { closeSync, openSync, readSync, statSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { listRuns, openRun } from '../board'
+import type { Run, RunInfo } from '../board'
+import { HttpError, resolveRunDir } from './paths'
+import { lastPoint } from './summary'
+
+export interface RunRow {
+  /** `project/folder`: the key the front end uses in URLs. */
+  key: string
+  project: string
+  folder: string
+  runId: string
+  name: string
+  status: string
+  createdAt: string | null
+  finishedAt: string | null
+  annotation: string | null
+  config: Record<string, unknown>
+}
+
+export interface Series {
+  step: number[]
+  globalStep: number[]
+  timestamp: number[]
+  /** Non-finite values travel as the strings 'NaN', 'Infinity', '-Infinity' (JSON has no such numbers). */
+  value: (number | string)[]
+}
+
+type Scalars = ReturnType<Run['scalars']>
+
+function jsonNumber(v: number): number | string {
+  return Number.isFinite(v) ? v : String(v)
+}
+
+function toSeries(s: Scalars, from = 0): Series {
+  const n = s.value.length
+  const out: Series = { step: [], globalStep: [], timestamp: [], value: [] }
+  for (let i = from; i < n; i++) {
+    out.step.push(Number(s.step[i]))
+    out.globalStep.push(Number(s.globalStep[i]))
+    out.timestamp.push(Number(s.timestamp[i]))
+    out.value.push(jsonNumber(s.value[i]))
+  }
+  return out
+}
+
+/** First index whose step is greater than `since` (steps only grow within a metric). */
+function firstAfter(steps: ArrayLike<number | bigint>, since: number): number {
+  let lo = 0
+  let hi = steps.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (Number(steps[mid]) <= since) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+const MIME: Record<string, string> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+  wav: 'audio/wav',
+  mp3: 'audio/mpeg',
+  ogg: 'audio/ogg',
+}
+
+/** Media are served with a type from this list only, never one read from the run (no HTML/SVG). */
+function mimeOf(format: string): string {
+  return MIME[String(format).toLowerCase()] ?? 'application/octet-stream'
+}
+
+export class RunStore {
+  private readonly open = new Map<string, Run>()
+
+  constructor(readonly baseDir: string, private readonly capacity = 32) {}
+
+  list(project?: string): RunRow[] {
+    const infos: RunInfo[] = listRuns(this.baseDir, project ? { project } : undefined)
+    return infos.map((r) => this.row(r))
+  }
+
+  private row(r: RunInfo): RunRow {
+    const folder = basename(r.runDir)
+    const m = r.metadata
+    return {
+      key: `${r.project}/${folder}`,
+      project: r.project,
+      folder,
+      runId: r.runId,
+      name: r.name,
+      status: r.status ?? 'unknown',
+      createdAt: r.createdAt ?? null,
+      finishedAt: m.finishedAt ?? null,
+      annotation: m.annotation ?? null,
+      config: m.config ?? {},
+    }
+  }
+
+  /** The open reader of a run named in a URL; path checks happen before anything is opened. */
+  run(project: string, folder: string): Run {
+    const dir = resolveRunDir(this.baseDir, project, folder)
+    const hit = this.open.get(dir)
+    if (hit) {
+      this.open.delete(dir)
+      this.open.set(dir, hit)
+      return hit
+    }
+    let run: Run
+    try {
+      run = openRun(dir)
+    } catch (e) {
+      throw new HttpError(404, `not a run: ${project}/${folder} (${(e as Error).message})`)
+    }
+    this.open.set(dir, run)
+    if (this.open.size > this.capacity) {
+      const [oldKey, oldRun] = this.open.entries().next().value as [string, Run]
+      this.open.delete(oldKey)
+      oldRun.close()
+    }
+    return run
+  }
+
+  runDir(project: string, folder: string): string {
+    return resolveRunDir(this.baseDir, project, folder)
+  }
+
+  /** metadata.json as it is now (the reader reads it fresh: status changes while a run is live). */
+  metadata(project: string, folder: string): Record<string, unknown> {
+    return this.run(project, folder).metadata as unknown as Record<string, unknown>
+  }
+
+  metrics(project: string, folder: string): string[] {
+    return this.run(project, folder).metrics()
+  }
+
+  scalars(project: string, folder: string, name: string, maxPoints?: number): Series {
+    const run = this.run(project, folder)
+    if (!run.metrics().includes(name)) throw new HttpError(404, `no metric ${JSON.stringify(name)} in ${project}/${folder}`)
+    return toSeries(run.scalars(name, maxPoints ? { maxPoints } : undefined))
+  }
+
+  /** The last value of a metric (null when the run does not have it): the run list sorts by it. */
+  last(project: string, folder: string, name: string): number | string | null {
+    const run = this.run(project, folder)
+    if (!run.metrics().includes(name)) return null
+    const p = lastPoint(run, name)
+    return p ? jsonNumber(p.value) : null
+  }
+
+  /**
+   * A cheap fingerprint of a metric's files (FORMAT.md: data/metrics/<name, '/' as '__'>.db and its
+   * WAL): when it has not changed, nothing was appended, and a live stream skips the read.
+   */
+  metricFingerprint(project: string, folder: string, name: string): string {
+    const file = join(this.runDir(project, folder), 'data', 'metrics', `${name.split('/').join('__')}.db`)
+    const part = (f: string) => {
+      try {
+        const st = statSync(f)
+        return `${st.size}:${st.mtimeMs}`
+      } catch {
+        return '-'
+      }
+    }
+    return `${part(file)}|${part(`${file}-wal`)}`
+  }
+
+  /** Points logged after step `since`: what a live chart appends, never the whole series again. */
+  scalarsSince(project: string, folder: string, name: string, since: number): Series {
+    const s = this.run(project, folder).scalars(name, { since } as never)
+    return toSeries(s, firstAfter(s.step, since))
+  }
+
+  /** Names of the non-scalar logs, for the run page's tabs. */
+  logNames(project: string, folder: string): { histograms: string[]; media: string[]; tables: string[] } {
+    const run = this.run(project, folder)
+    return { histograms: run.histogramNames(), media: run.mediaNames(), tables: run.tableNames() }
+  }
+
+  histograms(project: string, folder: string, name: string): { step: number; globalStep: number; edges: number[]; counts: number[] }[] {
+    return this.run(project, folder)
+      .histograms(name)
+      .map((h) => ({ step: Number(h.step), globalStep: Number(h.globalStep), edges: Array.from(h.edges, Number), counts: Array.from(h.counts, Number) }))
+  }
+
+  media(project: string, folder: string, name: string) {
+    return this.run(project, folder)
+      .media(name)
+      .map((m) => ({ step: Number(m.step), globalStep: Number(m.globalStep), id: m.hash, type: m.type, caption: m.caption ?? null, mime: mimeOf(m.format) }))
+  }
+
+  /** Media bytes by content hash; the hash must be one this run logged (it is looked up, never a path). */
+  mediaBlob(project: string, folder: string, id: string): { type: string; data: Buffer } {
+    const run = this.run(project, folder)
+    const found = run.mediaNames().flatMap((n) => run.media(n)).find((m) => m.hash === id)
+    if (!found) throw new HttpError(404, `no media ${id} in ${project}/${folder}`)
+    return { type: mimeOf(found.format), data: found.data }
+  }
+
+  tables(project: string, folder: string, name: string) {
+    return this.run(project, folder)
+      .tables(name)
+      .map((t) => ({ step: Number(t.step), globalStep: Number(t.globalStep), columns: t.columns, rows: t.rows }))
+  }
+
+  /** The last `tailBytes` of logs/output.log (a fixed file inside the run folder) and its size. */
+  outputLog(project: string, folder: string, tailBytes: number): { text: string; size: number } {
+    const file = join(this.runDir(project, folder), 'logs', 'output.log')
+    let size: number
+    try {
+      size = statSync(file).size
+    } catch {
+      return { text: '', size: 0 }
+    }
+    const len = Math.min(size, Math.max(0, tailBytes))
+    if (len === 0) return { text: '', size }
+    const buf = Buffer.alloc(len)
+    const fd = openSync(file, 'r')
+    try {
+      readSync(fd, buf, 0, len, size - len)
+    } finally {
+      closeSync(fd)
+    }
+    return { text: buf.toString('utf8'), size }
+  }
+
+  close(): void {
+    for (const r of this.open.values()) r.close()
+    this.open.clear()
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The JSON API, as a table from path segments (after `/api`) to a read on the RunStore. Each
+ * handler validates its names before touching the store; nothing here writes.
+ */
+import type { RunStore } from './data'
+import { HttpError, checkMetricName, checkSegment } from './paths'
+
+export type RouteResult = { kind: 'json'; body: unknown } | { kind: 'bytes'; type: string; body: Buffer }
+
+const json = (body: unknown): RouteResult => ({ kind: 'json', body })
+
+/** `train/loss` → `train`; a name without a slash is in the '' (top-level) namespace. */
+export function namespaceOf(name: string): string {
+  const i = name.indexOf('/')
+  return i < 0 ? '' : name.slice(0, i)
+}
+
+function intParam(params: URLSearchParams, key: string, dflt: number, min: number, max: number): number {
+  const raw = params.get(key)
+  if (raw === null || raw === '') return dflt
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) throw new HttpError(400, `${key} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`)
+  return n
+}
+
+export function apiRoutes(store: RunStore) {
+  return (seg: string[], q: URLSearchParams): RouteResult => {
+    const [head, p, r, what, extra] = seg
+    if (head === 'health' && seg.length === 1) return json({ ok: true, baseDir: store.baseDir })
+    if (head === 'projects' && seg.length === 1) {
+      const counts = new Map<string, number>()
+      for (const row of store.list()) counts.set(row.project, (counts.get(row.project) ?? 0) + 1)
+      return json([...counts].map(([name, runs]) => ({ name, runs })).sort((x, y) => x.name.localeCompare(y.name)))
+    }
+    if (head === 'last' && seg.length === 1) {
+      // Last value of one metric for every run (the run list sorts by it).
+      const metric = checkMetricName(q.get('metric'))
+      const project = q.get('project') ? checkSegment('project', q.get('project') ?? '') : undefined
+      const out: Record<string, number | string | null> = {}
+      for (const row of store.list(project)) out[row.key] = store.last(row.project, row.folder, metric)
+      return json(out)
+    }
+    if (head !== 'runs') throw new HttpError(404, `no such API route: /api/${seg.join('/')}`)
+    if (seg.length === 1) {
+      const project = q.get('project') ? checkSegment('project', q.get('project') ?? '') : undefined
+      const needle = (q.get('q') ?? '').toLowerCase()
+      let rows = store.list(project)
+      if (needle) rows = rows.filter((x) => `${x.project} ${x.name} ${x.runId} ${x.annotation ?? ''}`.toLowerCase().includes(needle))
+      return json(rows)
+    }
+    checkSegment('project', p)
+    checkSegment('run', r)
+    if (seg.length === 3) {
+      const names = store.metrics(p, r)
+      const ns = new Map<string, number>()
+      for (const n of names) ns.set(namespaceOf(n), (ns.get(namespaceOf(n)) ?? 0) + 1)
+      return json({
+        key: `${p}/${r}`,
+        metadata: store.metadata(p, r),
+        metricCount: names.length,
+        namespaces: [...ns].map(([name, count]) => ({ name, count })).sort((a, b) => a.name.localeCompare(b.name)),
+        logs: store.logNames(p, r),
+      })
+    }
+    if (seg.length === 4 && what === 'metrics') {
+      const names = store.metrics(p, r)
+      const ns = q.get('namespace')
+      return json(ns === null ? names : names.filter((n) => namespaceOf(n) === ns))
+    }
+    if (seg.length === 4 && what === 'scalars') {
+      const name = checkMetricName(q.get('name'))
+      if (q.get('since') !== null) {
+        const since = Number(q.get('since'))
+        if (!Number.isFinite(since)) throw new HttpError(400, 'since must be a number')
+        return json(store.scalarsSince(p, r, name, since))
+      }
+      return json(store.scalars(p, r, name, intParam(q, 'maxPoints', 0, 0, 100000)))
+    }
+    if (seg.length === 4 && what === 'histograms') return json(store.histograms(p, r, checkMetricName(q.get('name'))))
+    if (seg.length === 4 && what === 'media') return json(store.media(p, r, checkMetricName(q.get('name'))))
+    if (seg.length === 5 && what === 'media') {
+      if (!/^[A-Za-z0-9_-]{1,128}$/.test(extra)) throw new HttpError(400, `invalid media id: ${JSON.stringify(extra)}`)
+      const blob = store.mediaBlob(p, r, extra)
+      return { kind: 'bytes', type: blob.type, body: blob.data }
+    }
+    if (seg.length === 4 && what === 'tables') return json(store.tables(p, r, checkMetricName(q.get('name'))))
+    if (seg.length === 4 && what === 'output') return json(store.outputLog(p, r, intParam(q, 'tail', 65536, 0, 16 << 20)))
+    throw new HttpError(404, `no such API route: /api/${seg.join('/')}`)
+  }
+}

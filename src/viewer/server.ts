@@ -1,0 +1,141 @@
+/**
+ * The viewer's HTTP server: a read-only JSON API over the runs of one base dir, a live stream per
+ * run, and the static front end. It binds 127.0.0.1 unless told otherwise, answers only GET/HEAD,
+ * and every project, run or metric name taken from a URL goes through ./paths first.
+ */
+import { createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { resolve } from 'node:path'
+import { existsSync, statSync } from 'node:fs'
+import { VaultError } from '../errors'
+import { RunStore } from './data'
+import { serveLive } from './live'
+import { HttpError, checkMetricName, checkSegment } from './paths'
+import { findWebDist, serveStatic } from './static'
+import { apiRoutes } from './routes'
+
+export interface ViewerOptions {
+  baseDir: string
+  host?: string
+  /** 0 (default) picks a free port. */
+  port?: number
+  /** Where the built front end lives (default: the package's web/dist). */
+  webDir?: string
+  /** How often a live stream looks for new points (default 1000 ms). */
+  liveIntervalMs?: number
+}
+
+export interface Viewer {
+  url: string
+  host: string
+  port: number
+  server: Server
+  close(): Promise<void>
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  })
+  res.end(text)
+}
+
+function errorStatus(e: unknown): number {
+  if (e instanceof HttpError) return e.status
+  if (e instanceof VaultError) return e.code === 'NOT_FOUND' ? 404 : e.code === 'INVALID_ARGUMENT' ? 400 : 500
+  return 500
+}
+
+export function startViewer(opts: ViewerOptions): Promise<Viewer> {
+  const baseDir = resolve(opts.baseDir)
+  if (!existsSync(baseDir) || !statSync(baseDir).isDirectory()) {
+    return Promise.reject(new HttpError(404, `base dir not found: ${baseDir}`))
+  }
+  const store = new RunStore(baseDir)
+  const webDir = opts.webDir ?? findWebDist()
+  const liveIntervalMs = opts.liveIntervalMs ?? 1000
+  const routes = apiRoutes(store)
+  const open = new Set<ServerResponse>()
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    // The URL parser would quietly resolve `..` and `%2e%2e` segments; a traversal attempt is
+    // refused as such instead, before anything else looks at the path.
+    const rawPath = (req.url ?? '/').split('?')[0]
+    if (rawPath.split('/').some((seg) => /^(\.|%2e){1,2}$/i.test(seg))) throw new HttpError(400, 'dot segments are not allowed in a path')
+    const url = new URL(req.url ?? '/', 'http://viewer.local')
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD')
+      throw new HttpError(405, `the viewer only reads (${req.method} refused)`)
+    }
+    // Raw path segments (still encoded) so an encoded slash cannot smuggle in a separator.
+    const raw = url.pathname.split('/').slice(1)
+    if (raw[0] !== 'api') return serveStatic(webDir, url.pathname, res)
+    const seg = raw.map((s) => {
+      try {
+        return decodeURIComponent(s)
+      } catch {
+        throw new HttpError(400, 'bad path encoding')
+      }
+    })
+    if (seg[1] === 'runs' && seg.length >= 4 && seg[4] === 'live') {
+      const project = checkSegment('project', seg[2])
+      const folder = checkSegment('run', seg[3])
+      store.runDir(project, folder)
+      // metric=a&since=10&metric=b&since=12: each metric resumes after its own step (-1: from the start).
+      const metrics = url.searchParams.getAll('metric').map(checkMetricName)
+      const since = url.searchParams.getAll('since').map(Number)
+      if (since.length !== metrics.length || since.some((x) => !Number.isFinite(x))) throw new HttpError(400, 'give one since=<step> per metric=<name>')
+      open.add(res)
+      res.on('close', () => open.delete(res))
+      return serveLive(store, { project, folder, metrics, since, intervalMs: liveIntervalMs }, req, res)
+    }
+    const out = routes(seg.slice(1), url.searchParams)
+    if (out.kind === 'json') return sendJson(res, 200, out.body)
+    res.writeHead(200, {
+      'content-type': out.type,
+      'content-length': out.body.length,
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'",
+    })
+    res.end(req.method === 'HEAD' ? undefined : out.body)
+  }
+
+  const server = createServer((req, res) => {
+    try {
+      handle(req, res)
+    } catch (e) {
+      const status = errorStatus(e)
+      if (status >= 500) process.stderr.write(`amber viewer: ${req.url}: ${(e as Error).stack ?? e}\n`)
+      if (!res.headersSent) sendJson(res, status, { error: (e as Error).message ?? String(e) })
+      else res.end()
+    }
+  })
+
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      const addr = server.address() as AddressInfo
+      const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+      resolvePromise({
+        url: `http://${shownHost}:${addr.port}/`,
+        host: addr.address,
+        port: addr.port,
+        server,
+        close: () =>
+          new Promise<void>((done) => {
+            for (const r of open) r.end()
+            server.close(() => {
+              store.close()
+              done()
+            })
+            server.closeAllConnections()
+          }),
+      })
+    })
+  })
+}

@@ -1,0 +1,52 @@
+/**
+ * The built front end (web/dist) served read-only. A request path is decoded once, must stay a
+ * plain relative path, and is resolved and checked to lie inside web/dist before any file is read.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { extname, join, resolve } from 'node:path'
+import type { ServerResponse } from 'node:http'
+import { HttpError, isInside } from './paths'
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+}
+
+/** web/dist next to the package root, from src/viewer (tsx) or dist/viewer (built). */
+export function findWebDist(): string {
+  const candidates = [resolve(__dirname, '..', '..', 'web', 'dist'), resolve(__dirname, '..', '..', '..', 'web', 'dist')]
+  return candidates.find((c) => existsSync(join(c, 'index.html'))) ?? candidates[0]
+}
+
+export function serveStatic(root: string, urlPath: string, res: ServerResponse): void {
+  let rel: string
+  try {
+    rel = decodeURIComponent(urlPath)
+  } catch {
+    throw new HttpError(400, 'bad path encoding')
+  }
+  if (rel.includes('\0') || rel.includes('\\')) throw new HttpError(400, 'bad path')
+  if (rel === '/' || rel === '') rel = '/index.html'
+  const file = resolve(root, '.' + rel)
+  if (!isInside(root, file)) throw new HttpError(403, 'outside the web root')
+  let isFile = false
+  try {
+    isFile = statSync(file).isFile()
+  } catch {
+    isFile = false
+  }
+  if (!isFile) throw new HttpError(404, `not found: ${rel}`)
+  const body = readFileSync(file)
+  res.writeHead(200, {
+    'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+    'content-length': body.length,
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-cache',
+  })
+  res.end(body)
+}

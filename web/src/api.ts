@@ -1,0 +1,90 @@
+/** Typed fetches of the viewer's JSON API. */
+export interface RunRow {
+  key: string
+  project: string
+  folder: string
+  runId: string
+  name: string
+  status: string
+  createdAt: string | null
+  finishedAt: string | null
+  annotation: string | null
+  config: Record<string, unknown>
+}
+export interface Series {
+  step: number[]
+  globalStep: number[]
+  timestamp: number[]
+  value: (number | string)[]
+}
+export interface LogNames {
+  histograms: string[]
+  media: string[]
+  tables: string[]
+}
+export interface RunDetail {
+  key: string
+  metadata: Record<string, unknown>
+  metricCount: number
+  namespaces: { name: string; count: number }[]
+  logs: LogNames
+}
+export interface HistogramEntry {
+  step: number
+  globalStep: number
+  edges: number[]
+  counts: number[]
+}
+export interface MediaEntry {
+  step: number
+  globalStep: number
+  id: string
+  type: string
+  caption: string | null
+  mime: string
+}
+export interface TableEntry {
+  step: number
+  globalStep: number
+  columns: string[]
+  rows: unknown[][]
+}
+
+async function get<T>(path: string): Promise<T> {
+  const res = await fetch(path)
+  if (!res.ok) {
+    let msg = res.statusText
+    try {
+      msg = ((await res.json()) as { error: string }).error
+    } catch {
+      /* not JSON */
+    }
+    throw new Error(`${res.status}: ${msg}`)
+  }
+  return (await res.json()) as T
+}
+
+const enc = encodeURIComponent
+export const runPath = (key: string) => {
+  const [p, r] = key.split('/')
+  return `/api/runs/${enc(p)}/${enc(r)}`
+}
+
+export const api = {
+  runs: () => get<RunRow[]>('/api/runs'),
+  last: (metric: string) => get<Record<string, number | string | null>>(`/api/last?metric=${enc(metric)}`),
+  run: (key: string) => get<RunDetail>(runPath(key)),
+  metrics: (key: string, ns: string) => get<string[]>(`${runPath(key)}/metrics?namespace=${enc(ns)}`),
+  scalars: (key: string, name: string, maxPoints: number) => get<Series>(`${runPath(key)}/scalars?name=${enc(name)}&maxPoints=${maxPoints}`),
+  histograms: (key: string, name: string) => get<HistogramEntry[]>(`${runPath(key)}/histograms?name=${enc(name)}`),
+  media: (key: string, name: string) => get<MediaEntry[]>(`${runPath(key)}/media?name=${enc(name)}`),
+  mediaUrl: (key: string, id: string) => `${runPath(key)}/media/${enc(id)}`,
+  tables: (key: string, name: string) => get<TableEntry[]>(`${runPath(key)}/tables?name=${enc(name)}`),
+  output: (key: string) => get<{ text: string; size: number }>(`${runPath(key)}/output?tail=200000`),
+  liveUrl: (key: string, metrics: string[], since: number[]) => `${runPath(key)}/live?${metrics.map((m, i) => `metric=${enc(m)}&since=${since[i]}`).join('&')}`,
+}
+
+/** JSON carries NaN/Infinity as strings; charts want numbers (null for a gap). */
+export function num(v: number | string): number {
+  return typeof v === 'number' ? v : Number(v)
+}

@@ -1,0 +1,180 @@
+/**
+ * Where synced runs are written: each run the server receives gets a real Board owner (the native
+ * writer thread and owner lock) and a log writer in `{dataDir}/{project}/{folder}`, so the data
+ * dir is a base dir like any other (FORMAT.md, Run folder) and `amber open` reads it.
+ *
+ * Idempotency: the server knows, per (run, metric), how many points it has stored. A batch that
+ * starts at or before that count has its already-stored prefix dropped (a resent batch adds
+ * nothing); a batch that starts after it is a gap and is refused, with the counts, so the client
+ * resumes from there. Batches of one run are applied one at a time, and a batch is acknowledged
+ * only once the writer has stored it in SQLite, so an acknowledged point survives a server crash.
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import binding from '../native'
+import { ClosedError, NotFoundError, native, nativeAsync } from '../errors'
+import { FLAG_NO_STEP_ROW, LogWriter } from '../board/logWriter'
+import type { DecodedMetric } from '../sync/protocol'
+
+type Owner = InstanceType<typeof binding.BoardOwner>
+
+/** The client's metadata fields the server copy keeps as they are. */
+const MIRRORED = ['name', 'project', 'runId', 'annotation', 'config', 'createdAt', 'host', 'pid', 'argv', 'version']
+
+/** A batch that does not continue where the server's copy ends. */
+export class GapError extends Error {
+  constructor(readonly metric: string, readonly have: number, readonly from: number) {
+    super(`metric ${metric}: batch starts at point ${from} but the server has ${have}`)
+  }
+}
+
+/** Patch metadata.json the way the native side does (temp file, then rename). */
+function patchMetadata(runDir: string, patch: Record<string, unknown>): void {
+  const file = path.join(runDir, 'metadata.json')
+  const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>
+  const tmp = path.join(runDir, `.metadata.json.sync-${process.pid}-${randomBytes(3).toString('hex')}.tmp`)
+  fs.writeFileSync(tmp, JSON.stringify({ ...meta, ...patch }, null, 2))
+  fs.renameSync(tmp, file)
+}
+
+class IngestRun {
+  private owner: Owner | null
+  private writer: LogWriter
+  private readonly counts = new Map<string, number>()
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(readonly runDir: string, metadata: Record<string, unknown>) {
+    const mirrored: Record<string, unknown> = { syncedAt: new Date().toISOString() }
+    for (const k of MIRRORED) if (k in metadata) mirrored[k] = metadata[k]
+    this.owner = native(() => new binding.BoardOwner(runDir, JSON.stringify(mirrored)))
+    this.writer = new LogWriter(runDir, `server-${process.pid}-${randomBytes(4).toString('hex')}`)
+    // create_run stamps its own createdAt on a new run; the copy keeps the client's.
+    if (typeof metadata.createdAt === 'string') patchMetadata(runDir, { createdAt: metadata.createdAt })
+  }
+
+  get open(): boolean {
+    return this.owner !== null
+  }
+
+  /** Points stored for `metric`: read from the run once, then tracked here. */
+  count(metric: string): number {
+    let n = this.counts.get(metric)
+    if (n !== undefined) return n
+    const run = native(() => new binding.RunHandle(this.runDir))
+    try {
+      n = run.metrics().includes(metric) ? run.scalars(metric, null).value.length : 0
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e
+      n = 0
+    }
+    this.counts.set(metric, n)
+    return n
+  }
+
+  allCounts(): Record<string, number> {
+    const out: Record<string, number> = {}
+    const run = native(() => new binding.RunHandle(this.runDir))
+    for (const m of run.metrics()) out[m] = this.count(m)
+    for (const [m, n] of this.counts) out[m] = n
+    return out
+  }
+
+  /** Run `fn` after every earlier operation on this run (one batch at a time per run). */
+  serial<T>(fn: () => Promise<T> | T): Promise<T> {
+    const next = this.queue.then(fn, fn)
+    this.queue = next.catch(() => undefined)
+    return next
+  }
+
+  /** Store the new part of a batch; resolves with the counts once it is in SQLite. */
+  async ingest(batch: DecodedMetric[]): Promise<{ stored: number; counts: Record<string, number> }> {
+    if (!this.owner) throw new ClosedError(`run ${this.runDir} is closed on the server`)
+    // Check the whole batch before writing any of it, so a refused batch stores nothing.
+    const plan: Array<{ m: DecodedMetric; skip: number }> = []
+    const seen = new Map<string, number>()
+    for (const m of batch) {
+      const have = seen.get(m.name) ?? this.count(m.name)
+      if (m.from > have) throw new GapError(m.name, have, m.from)
+      const skip = Math.min(have - m.from, m.value.length)
+      seen.set(m.name, Math.max(have, m.from + m.value.length))
+      plan.push({ m, skip })
+    }
+    let stored = 0
+    for (const { m, skip } of plan) {
+      for (let i = skip; i < m.value.length; i++) {
+        this.writer.scalars([[m.name, m.value[i]]], m.step[i], m.globalStep[i], m.timestamp[i], FLAG_NO_STEP_ROW)
+      }
+      stored += m.value.length - skip
+    }
+    if (stored > 0) {
+      const { seq, offset } = this.writer.position()
+      await nativeAsync(() => this.owner!.flush(this.writer.id, seq, offset))
+    }
+    for (const [name, n] of seen) this.counts.set(name, n)
+    const counts: Record<string, number> = {}
+    for (const name of seen.keys()) counts[name] = this.counts.get(name)!
+    return { stored, counts }
+  }
+
+  /** Store everything and record the client's final status. */
+  finish(status: string, exitCode: number | null, finishedAt: string | null): void {
+    if (!this.owner) return
+    const owner = this.owner
+    this.owner = null
+    native(() => owner.finish(status, exitCode))
+    if (finishedAt) patchMetadata(this.runDir, { finishedAt })
+  }
+}
+
+/** The runs the server is writing, opened on first use and kept until finished or shutdown. */
+export class IngestRuns {
+  private readonly runs = new Map<string, IngestRun>()
+
+  constructor(readonly dataDir: string) {}
+
+  private key(project: string, folder: string): string {
+    return `${project}/${folder}`
+  }
+
+  /** Open (or create) a run for writing, mirroring the client's metadata. */
+  open(project: string, folder: string, metadata: Record<string, unknown>): IngestRun {
+    const k = this.key(project, folder)
+    let r = this.runs.get(k)
+    if (!r || !r.open) {
+      r = new IngestRun(path.join(this.dataDir, project, folder), { ...metadata, project })
+      this.runs.set(k, r)
+    }
+    return r
+  }
+
+  get(project: string, folder: string): IngestRun | undefined {
+    const r = this.runs.get(this.key(project, folder))
+    return r?.open ? r : undefined
+  }
+
+  finish(project: string, folder: string, status: string, exitCode: number | null, finishedAt: string | null): void {
+    const k = this.key(project, folder)
+    const r = this.runs.get(k)
+    if (!r) return
+    r.finish(status, exitCode, finishedAt)
+    this.runs.delete(k)
+  }
+
+  /**
+   * Server shutdown: store everything. The run stays `running` (its client may still be logging);
+   * a later open replays nothing and the next sync carries on.
+   */
+  closeAll(): void {
+    for (const r of this.runs.values()) {
+      try {
+        r.finish('running', null, null)
+      } catch {
+        // shutting down: the run's logs stay on disk and are replayed on the next open
+      }
+    }
+    this.runs.clear()
+  }
+}
+
+export type { IngestRun }

@@ -1,0 +1,135 @@
+/**
+ * Uploading a run to a team server: read what the run's writer already committed (the Board
+ * read side), ask the server how many points of each metric it has, send the rest in batches.
+ * The resume state lives on the server (its per-metric counts), so an interrupted sync, a
+ * restarted client or a second machine all continue exactly where the server's copy ends, and a
+ * batch sent twice is stored once. Used by `amber sync` and by `Board({ remote })` in the background.
+ */
+import * as path from 'node:path'
+import { openRun } from '../board/reader'
+import type { Run } from '../board/reader'
+import { InvalidArgumentError } from '../errors'
+import { SyncClient, TransientError } from './client'
+import type { RemoteOptions } from './client'
+import { encodeBatch, slicePoints } from './protocol'
+import type { MetricPoints } from './protocol'
+
+export interface SyncOptions extends RemoteOptions {
+  /** Project on the server (default: the run's own project). */
+  project?: string
+  /** Most points per request (default 50,000). */
+  batchPoints?: number
+  /** Keep retrying transient failures for this long (default 5 min; 0: fail at once). */
+  retryForMs?: number
+  /** Called after each stored batch. */
+  onProgress?: (p: SyncProgress) => void
+  /** Stop between batches when this says so (background sync shutting down). */
+  signal?: AbortSignal
+}
+
+export interface SyncProgress {
+  /** Points the server has stored (all metrics). */
+  remotePoints: number
+  /** Points in the local run. */
+  localPoints: number
+}
+
+export interface SyncResult {
+  /** `project/folder` on the server. */
+  run: string
+  /** Points sent and stored by this call (a resumed sync counts only the rest). */
+  sentPoints: number
+  batches: number
+  metrics: number
+  /** The local status sent along (a finished run is marked finished on the server too). */
+  status: string
+  retries: number
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((done) => {
+    const t = setTimeout(done, ms)
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t)
+      done()
+    }, { once: true })
+  })
+
+/** One pass: bring the server's copy up to what the run holds now. Throws on any failure. */
+async function syncPass(client: SyncClient, run: Run, project: string, folder: string, batchPoints: number, opts: SyncOptions, tally: { sentPoints: number; batches: number }): Promise<Pick<SyncResult, 'run' | 'metrics' | 'status'>> {
+  const metadata = run.metadata
+  const route = `api/sync/runs/${encodeURIComponent(project)}/${encodeURIComponent(folder)}`
+  const opened = await client.request('PUT', route, { metadata: { ...metadata, project } })
+  const remote = new Map(Object.entries((opened.body.metrics ?? {}) as Record<string, number>))
+  const names = run.metrics()
+  let localPoints = 0
+  let pending: MetricPoints[] = []
+  let pendingPoints = 0
+  const sendPending = async () => {
+    if (pending.length === 0) return
+    const reply = await client.request('POST', `${route}/scalars`, encodeBatch(pending))
+    if (reply.status === 409) {
+      // The server's copy ends elsewhere than we thought (another client, a lost reply):
+      // start the pass again from its counts.
+      throw new TransientError(`sync ${project}/${folder}: ${String(reply.body.error)}`)
+    }
+    tally.sentPoints += Number(reply.body.stored ?? 0)
+    tally.batches++
+    for (const [m, n] of Object.entries((reply.body.counts ?? {}) as Record<string, number>)) remote.set(m, n)
+    pending = []
+    pendingPoints = 0
+    if (opts.onProgress) opts.onProgress({ remotePoints: [...remote.values()].reduce((a, b) => a + b, 0), localPoints })
+  }
+  for (const name of names) {
+    if (opts.signal?.aborted) break
+    const s = run.scalars(name)
+    const n = s.value.length
+    localPoints += n
+    let at = remote.get(name) ?? 0
+    if (at > n) throw new InvalidArgumentError(`sync ${project}/${folder}: the server has ${at} points of ${name}, the local run only ${n} (another run with the same folder name?)`)
+    while (at < n) {
+      const take = Math.min(n - at, batchPoints - pendingPoints)
+      pending.push(slicePoints(name, s, at, at + take))
+      pendingPoints += take
+      at += take
+      if (pendingPoints >= batchPoints) await sendPending()
+    }
+  }
+  await sendPending()
+  const status = String(metadata.status)
+  if (status !== 'running' && !opts.signal?.aborted) {
+    await client.request('POST', `${route}/finish`, { status, exitCode: metadata.exitCode ?? null, finishedAt: metadata.finishedAt ?? null })
+  }
+  return { run: `${project}/${folder}`, metrics: names.length, status }
+}
+
+/**
+ * Sync `runDir` to the server until the server holds everything the run held when the pass
+ * started (and its final status, if it has one). Transient failures (server down, connection
+ * cut, 5xx) are retried with backoff for `retryForMs`; each retry resumes from the server's counts.
+ */
+export async function syncRun(runDir: string, opts: SyncOptions): Promise<SyncResult> {
+  const client = new SyncClient(opts)
+  const batchPoints = opts.batchPoints ?? 50_000
+  if (!Number.isInteger(batchPoints) || batchPoints < 1) throw new InvalidArgumentError(`batchPoints must be a positive integer (got ${batchPoints})`)
+  const run = openRun(runDir)
+  try {
+    const project = opts.project ?? String(run.metadata.project ?? 'default')
+    const folder = path.basename(run.runDir)
+    const deadline = Date.now() + (opts.retryForMs ?? 300_000)
+    let retries = 0
+    const tally = { sentPoints: 0, batches: 0 }
+    for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        const r = await syncPass(client, run, project, folder, batchPoints, opts, tally)
+        return { ...r, ...tally, retries }
+      } catch (e) {
+        if (!(e instanceof TransientError) || Date.now() + delay > deadline || opts.signal?.aborted) throw e
+        retries++
+        await sleep(delay, opts.signal)
+      }
+    }
+  } finally {
+    run.close()
+  }
+}

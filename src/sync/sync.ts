@@ -46,14 +46,18 @@ export interface SyncResult {
   retries: number
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((done) => {
-    const t = setTimeout(done, ms)
-    signal?.addEventListener('abort', () => {
+/** Wait `ms`, or less if `signal` aborts (the listener is removed either way). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((done) => {
+    const finish = () => {
       clearTimeout(t)
+      signal?.removeEventListener('abort', finish)
       done()
-    }, { once: true })
+    }
+    const t = setTimeout(finish, ms)
+    signal?.addEventListener('abort', finish, { once: true })
   })
+}
 
 /** One pass: bring the server's copy up to what the run holds now. Throws on any failure. */
 async function syncPass(client: SyncClient, run: Run, project: string, folder: string, batchPoints: number, opts: SyncOptions, tally: { sentPoints: number; batches: number }): Promise<Pick<SyncResult, 'run' | 'metrics' | 'status'>> {

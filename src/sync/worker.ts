@@ -6,7 +6,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
-import { syncRun } from './sync'
+import { sleep, syncRun } from './sync'
 import type { WorkerData } from './background'
 
 const { runDir, remote } = workerData as WorkerData
@@ -41,13 +41,7 @@ async function loop(): Promise<void> {
   while (!finishing) {
     await pass(0, stop.signal)
     if (finishing) break
-    await new Promise<void>((done) => {
-      const t = setTimeout(done, interval)
-      stop.signal.addEventListener('abort', () => {
-        clearTimeout(t)
-        done()
-      }, { once: true })
-    })
+    await sleep(interval, stop.signal)
   }
 }
 

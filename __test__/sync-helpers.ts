@@ -74,10 +74,11 @@ export function startServerProcess(dataDir: string, port: number, extra: string[
 }
 
 /**
- * A TCP proxy to `target` that destroys every connection after `cutAfterBytes` bytes went up
- * (so requests die mid-body), for the first `cuts` connections.
+ * A TCP proxy to `target` that, for the first `cuts` connections, either destroys the connection
+ * after `cutAfterBytes` bytes went up (side 'request': requests die mid-body, nothing stored), or
+ * drops the server's reply to a scalar batch (side 'reply': stored, but the client never hears).
  */
-export function cuttingProxy(targetPort: number, cutAfterBytes: number, cuts: number): Promise<{ port: number; cut: () => number; close: () => Promise<void> }> {
+export function cuttingProxy(targetPort: number, cutAfterBytes: number, cuts: number, side: 'request' | 'reply' = 'request'): Promise<{ port: number; cut: () => number; close: () => Promise<void> }> {
   let done = 0
   const sockets = new Set<net.Socket>()
   const server = net.createServer((client) => {
@@ -85,10 +86,12 @@ export function cuttingProxy(targetPort: number, cutAfterBytes: number, cuts: nu
     sockets.add(client)
     sockets.add(upstream)
     let sent = 0
+    let batch = false
     const cutThis = done < cuts
     client.on('data', (d) => {
       sent += d.length
-      if (cutThis && sent > cutAfterBytes) {
+      if (d.includes('/scalars ')) batch = true
+      if (side === 'request' && cutThis && sent > cutAfterBytes) {
         done++
         upstream.write(d.subarray(0, d.length - (sent - cutAfterBytes)))
         client.destroy()
@@ -97,7 +100,15 @@ export function cuttingProxy(targetPort: number, cutAfterBytes: number, cuts: nu
       }
       upstream.write(d)
     })
-    upstream.on('data', (d) => client.write(d))
+    upstream.on('data', (d) => {
+      if (side === 'reply' && batch && done < cuts) {
+        done++
+        client.destroy()
+        upstream.destroy()
+        return
+      }
+      client.write(d)
+    })
     const end = () => {
       client.destroy()
       upstream.destroy()

@@ -136,6 +136,24 @@ test('connections cut mid-request: the sync retries, nothing is duplicated or lo
   }
 })
 
+test('replies lost after the server stored a batch: the resent batches add nothing', async (t) => {
+  const base = temp('sync-d2')
+  const data = temp('sync-d2-data')
+  const runDir = await loggedRun(base, 20_000)
+  const token = createToken(data, 'team')
+  const s = await startServerProcess(data, await freePort())
+  const proxy = await cuttingProxy(s.port, 0, 5, 'reply')
+  try {
+    const r = await syncRun(runDir, { url: `http://127.0.0.1:${proxy.port}`, token, batchPoints: 8000, retryForMs: 60_000 })
+    t.is(proxy.cut(), 5)
+    t.true(r.retries >= 5)
+    t.is(assertSameRun(t, runDir, remoteDir(data)), 60_000)
+  } finally {
+    await proxy.close()
+    await s.kill()
+  }
+})
+
 test('Board({ remote }) streams a live run in the background; finish() leaves an exact copy marked finished', async (t) => {
   const base = temp('sync-e')
   const data = temp('sync-e-data')

@@ -72,12 +72,23 @@ test('a resent or overlapping batch is stored once; a batch past the end is refu
     const gap = await post(encodeBatch([pts(200, 10)]))
     t.is(gap.status, 409)
     t.like(await gap.json(), { metric: 'loss', have: 150 })
+    // Two metrics whose stamps cannot share records in order: each keeps its own order.
+    const up = Float64Array.from([0, 1, 2])
+    const down = Float64Array.from([2, 1, 0])
+    const mixed = await post(encodeBatch([
+      { name: 'a', from: 0, step: up, globalStep: up, timestamp: up, value: up },
+      { name: 'b', from: 0, step: down, globalStep: down, timestamp: down, value: down },
+    ]))
+    t.like(await mixed.json(), { stored: 6 })
     await fetch(`${route}/finish`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'finished', exitCode: 0 }) })
     const run = openRun(join(data, 'team', 'r1'))
     const sc = run.scalars('loss')
     t.deepEqual(Array.from(sc.step), Array.from({ length: 150 }, (_, i) => i))
     t.deepEqual(Array.from(sc.value), Array.from({ length: 150 }, (_, i) => i * 0.5))
     t.is(run.metadata.status, 'finished')
+    t.deepEqual(Array.from(run.scalars('a').step), [0, 1, 2])
+    t.deepEqual(Array.from(run.scalars('b').step), [2, 1, 0])
+    t.deepEqual(Array.from(run.scalars('b').value), [2, 1, 0])
   } finally {
     await s.kill()
   }

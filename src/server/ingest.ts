@@ -38,6 +38,42 @@ function patchMetadata(runDir: string, patch: Record<string, unknown>): void {
   fs.renameSync(tmp, file)
 }
 
+interface StampGroup {
+  step: number
+  globalStep: number
+  timestamp: number
+  entries: Array<[string, number]>
+}
+
+/**
+ * Points of different metrics that share a stamp (step, global step, timestamp) become one
+ * record, as `Board.log()` wrote them: far fewer records for the writer to store. Only done when
+ * it keeps every metric's points in their order; otherwise null (one record per point).
+ */
+function groupByStamp(plan: Array<{ m: DecodedMetric; skip: number }>): StampGroup[] | null {
+  const groups: StampGroup[] = []
+  const byKey = new Map<string, number>()
+  const last = new Map<string, number>()
+  for (const { m, skip } of plan) {
+    let prev = last.get(m.name) ?? -1
+    for (let i = skip; i < m.value.length; i++) {
+      const key = `${m.step[i]}:${m.globalStep[i]}:${m.timestamp[i]}`
+      let g = byKey.get(key)
+      if (g === undefined) {
+        g = groups.length
+        groups.push({ step: m.step[i], globalStep: m.globalStep[i], timestamp: m.timestamp[i], entries: [] })
+        byKey.set(key, g)
+      } else if (g <= prev) {
+        return null
+      }
+      groups[g].entries.push([m.name, m.value[i]])
+      prev = g
+    }
+    last.set(m.name, prev)
+  }
+  return groups
+}
+
 class IngestRun {
   private owner: Owner | null
   private writer: LogWriter
@@ -101,11 +137,16 @@ class IngestRun {
       plan.push({ m, skip })
     }
     let stored = 0
-    for (const { m, skip } of plan) {
-      for (let i = skip; i < m.value.length; i++) {
-        this.writer.scalars([[m.name, m.value[i]]], m.step[i], m.globalStep[i], m.timestamp[i], FLAG_NO_STEP_ROW)
+    for (const { m, skip } of plan) stored += m.value.length - skip
+    const groups = groupByStamp(plan)
+    if (groups) {
+      for (const g of groups) this.writer.scalars(g.entries, g.step, g.globalStep, g.timestamp, FLAG_NO_STEP_ROW)
+    } else {
+      for (const { m, skip } of plan) {
+        for (let i = skip; i < m.value.length; i++) {
+          this.writer.scalars([[m.name, m.value[i]]], m.step[i], m.globalStep[i], m.timestamp[i], FLAG_NO_STEP_ROW)
+        }
       }
-      stored += m.value.length - skip
     }
     if (stored > 0) {
       const { seq, offset } = this.writer.position()

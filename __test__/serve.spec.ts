@@ -201,3 +201,31 @@ test('amber token and serve: usage errors have exit code 2', (t) => {
   t.is(amber(['serve']).code, 2)
   t.is(amber(['sync', data, '--remote', 'http://127.0.0.1:1']).code, 2, 'no token')
 })
+
+test('media batches: a file whose bytes do not match its hash is refused, an unknown file is asked for', async (t) => {
+  const c = await setup()
+  const { encodeMediaBatch } = await import('../src/sync/protocol')
+  const { createHash } = await import('node:crypto')
+  const route = `${c.s.url}/api/sync/runs/alpha/r1`
+  const auth = { authorization: `Bearer ${c.write}` }
+  await fetch(route, { method: 'PUT', headers: auth, body: JSON.stringify({ metadata: { runId: 'r1' } }) })
+  const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d763f8cfc000000301010018dd8db40000000049454e44ae426082', 'hex')
+  const key = `${createHash('sha256').update(png).digest('hex')}.png`
+  const item = { step: 0, globalStep: 0, timestamp: 1, key, type: 'image', caption: null }
+  const post = (b: Buffer) => fetch(`${route}/media`, { method: 'POST', headers: auth, body: new Uint8Array(b) })
+  const forged = await post(encodeMediaBatch({ media: [{ name: 'img', from: 0, items: [item] }], blobs: new Map([[key, Buffer.from('not the png')]]) }))
+  t.is(forged.status, 400)
+  t.regex(String(((await forged.json()) as { error: string }).error), /does not match its hash/)
+  const missing = await post(encodeMediaBatch({ media: [{ name: 'img', from: 0, items: [item] }], blobs: new Map() }))
+  t.is(missing.status, 409)
+  t.deepEqual(((await missing.json()) as { missing: string[] }).missing, [key])
+  const garbage = await post(Buffer.from('AMM1garbage'))
+  t.is(garbage.status, 400)
+  const ok = await post(encodeMediaBatch({ media: [{ name: 'img', from: 0, items: [item, { ...item, step: 1 }] }], blobs: new Map([[key, png]]) }))
+  t.deepEqual(await ok.json(), { stored: 2, media: { img: 2 } })
+  // Later occurrences of a file the server holds need no bytes.
+  const reuse = await post(encodeMediaBatch({ media: [{ name: 'img', from: 2, items: [{ ...item, step: 2 }] }], blobs: new Map() }))
+  t.deepEqual(await reuse.json(), { stored: 1, media: { img: 3 } })
+  const got = await get(c, `/api/runs/alpha/r1/media?name=img`, c.readOnly)
+  t.is(((await got.json()) as unknown[]).length, 3)
+})

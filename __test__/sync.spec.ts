@@ -232,3 +232,48 @@ test('a training process killed (SIGKILL) mid-run: amber sync completes the copy
     await s.kill()
   }
 })
+
+test('media: every occurrence copied, each file uploaded once per content hash, a second sync uploads nothing', async (t) => {
+  const base = temp('sync-g')
+  const data = temp('sync-g-data')
+  const { Media } = await import('../src/index')
+  const noise = (seed: number) => {
+    const px = new Uint8Array(64 * 64 * 3)
+    let x = seed * 7919 + 1
+    for (let i = 0; i < px.length; i++) px[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24
+    return { data: px, width: 64, height: 64, channels: 3 }
+  }
+  const b = new Board({ baseDir: base, project: 'team', captureOutput: false })
+  for (let i = 0; i < 30; i++) {
+    b.log({ loss: 1 / (i + 1), 'samples/a': new Media(noise(i % 3), { caption: `a${i}` }), 'samples/b': new Media(noise(7), { type: 'image' }) })
+  }
+  await b.finish()
+  const token = createToken(data, 'team')
+  const s = await startServerProcess(data, await freePort())
+  try {
+    const r = await syncRun(b.runDir, { url: s.url, token })
+    t.is(r.sentMedia, 60)
+    const local = openRun(b.runDir)
+    const remote = openRun(remoteDir(data))
+    const unique = new Map<string, number>()
+    t.deepEqual(remote.mediaNames().sort(), local.mediaNames().sort())
+    for (const name of local.mediaNames()) {
+      const x = local.media(name)
+      const y = remote.media(name)
+      t.is(y.length, x.length, name)
+      for (let i = 0; i < x.length; i++) {
+        for (const k of ['step', 'globalStep', 'timestamp', 'hash', 'format', 'type', 'caption', 'size'] as const) t.is(y[i][k], x[i][k], `${name}[${i}].${k}`)
+        t.true(y[i].data.equals(x[i].data))
+        unique.set(x[i].key, x[i].size)
+      }
+    }
+    t.is(unique.size, 4)
+    t.is(r.sentMediaBytes, [...unique.values()].reduce((a, n) => a + n, 0), 'each file uploaded exactly once')
+    const again = await syncRun(b.runDir, { url: s.url, token })
+    t.is(again.sentMedia, 0)
+    t.is(again.sentMediaBytes, 0)
+    t.is(remote.media('samples/a').length, 30)
+  } finally {
+    await s.kill()
+  }
+})

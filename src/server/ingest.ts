@@ -11,11 +11,11 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import binding from '../native'
-import { ClosedError, NotFoundError, native, nativeAsync } from '../errors'
-import { FLAG_NO_STEP_ROW, LogWriter } from '../board/logWriter'
-import type { DecodedMetric } from '../sync/protocol'
+import { ClosedError, InvalidArgumentError, NotFoundError, native, nativeAsync } from '../errors'
+import { FLAG_NO_STEP_ROW, LogWriter, Subkind } from '../board/logWriter'
+import type { DecodedMetric, MediaBatch } from '../sync/protocol'
 
 type Owner = InstanceType<typeof binding.BoardOwner>
 
@@ -24,8 +24,8 @@ const MIRRORED = ['name', 'project', 'runId', 'annotation', 'config', 'createdAt
 
 /** A batch that does not continue where the server's copy ends. */
 export class GapError extends Error {
-  constructor(readonly metric: string, readonly have: number, readonly from: number) {
-    super(`metric ${metric}: batch starts at point ${from} but the server has ${have}`)
+  constructor(readonly metric: string, readonly have: number, readonly from: number, readonly missing: string[] = []) {
+    super(missing.length ? `media ${metric}: the server lacks ${missing.length} file(s) the batch refers to` : `metric ${metric}: batch starts at point ${from} but the server has ${have}`)
   }
 }
 
@@ -78,6 +78,8 @@ class IngestRun {
   private owner: Owner | null
   private writer: LogWriter
   private readonly counts = new Map<string, number>()
+  private readonly mediaCounts = new Map<string, number>()
+  private knownKeys: Set<string> | null = null
   private queue: Promise<unknown> = Promise.resolve()
 
   constructor(readonly runDir: string, metadata: Record<string, unknown>) {
@@ -114,6 +116,79 @@ class IngestRun {
     for (const m of run.metrics()) out[m] = this.count(m)
     for (const [m, n] of this.counts) out[m] = n
     return out
+  }
+
+  private handle(): InstanceType<typeof binding.RunHandle> {
+    return native(() => new binding.RunHandle(this.runDir))
+  }
+
+  /** Occurrences stored for media `name`. */
+  mediaCount(name: string): number {
+    let n = this.mediaCounts.get(name)
+    if (n === undefined) {
+      const h = this.handle()
+      n = native(() => h.names('media')).includes(name) ? (JSON.parse(native(() => h.rowsJson('media', name))) as unknown[]).length : 0
+      this.mediaCounts.set(name, n)
+    }
+    return n
+  }
+
+  /** Media files (`<sha256>.<format>`) the server's copy holds. */
+  keys(): Set<string> {
+    if (!this.knownKeys) {
+      const h = this.handle()
+      this.knownKeys = new Set()
+      for (const name of native(() => h.names('media'))) {
+        for (const r of JSON.parse(native(() => h.rowsJson('media', name))) as Array<{ media_hash: string; format: string }>) this.knownKeys.add(`${r.media_hash}.${r.format}`)
+      }
+    }
+    return this.knownKeys
+  }
+
+  mediaState(): { media: Record<string, number>; keys: string[] } {
+    const media: Record<string, number> = {}
+    for (const name of native(() => this.handle().names('media'))) media[name] = this.mediaCount(name)
+    for (const [m, n] of this.mediaCounts) media[m] = n
+    return { media, keys: [...this.keys()] }
+  }
+
+  /** Store the new media occurrences; a file comes from the batch or from the server's copy. */
+  async ingestMedia(batch: MediaBatch): Promise<{ stored: number; media: Record<string, number> }> {
+    if (!this.owner) throw new ClosedError(`run ${this.runDir} is closed on the server`)
+    for (const [key, data] of batch.blobs) {
+      if (createHash('sha256').update(data).digest('hex') !== key.slice(0, 64)) throw new InvalidArgumentError(`media file ${key}: content does not match its hash`)
+    }
+    const known = this.keys()
+    const plan: Array<{ name: string; items: MediaBatch['media'][number]['items'] }> = []
+    const seen = new Map<string, number>()
+    const missing = new Set<string>()
+    for (const m of batch.media) {
+      const have = seen.get(m.name) ?? this.mediaCount(m.name)
+      if (m.from > have) throw new GapError(m.name, have, m.from)
+      const items = m.items.slice(Math.min(have - m.from, m.items.length))
+      for (const it of items) if (!batch.blobs.has(it.key) && !known.has(it.key)) missing.add(it.key)
+      seen.set(m.name, Math.max(have, m.from + m.items.length))
+      plan.push({ name: m.name, items })
+    }
+    if (missing.size) throw new GapError(batch.media[0].name, 0, 0, [...missing])
+    const h = this.handle()
+    let stored = 0
+    for (const { name, items } of plan) {
+      for (const it of items) {
+        const data = batch.blobs.get(it.key) ?? native(() => h.mediaBytes(it.key))
+        this.writer.payload(name, Subkind.Media, { type: it.type, caption: it.caption }, data, it.step, it.globalStep, it.timestamp)
+        stored++
+      }
+    }
+    if (stored > 0) {
+      const { seq, offset } = this.writer.position()
+      await nativeAsync(() => this.owner!.flush(this.writer.id, seq, offset))
+    }
+    for (const [name, n] of seen) this.mediaCounts.set(name, n)
+    for (const { items } of plan) for (const it of items) known.add(it.key)
+    const media: Record<string, number> = {}
+    for (const name of seen.keys()) media[name] = this.mediaCounts.get(name)!
+    return { stored, media }
   }
 
   /** Run `fn` after every earlier operation on this run (one batch at a time per run). */

@@ -19,7 +19,7 @@ import { serveLive } from '../viewer/live'
 import { HttpError, checkMetricName, checkSegment } from '../viewer/paths'
 import { apiRoutes } from '../viewer/routes'
 import { findWebDist, serveStatic } from '../viewer/static'
-import { decodeBatch } from '../sync/protocol'
+import { decodeBatch, decodeMediaBatch } from '../sync/protocol'
 import { GapError, IngestRuns } from './ingest'
 import { TokenStore, tokenAllows } from './tokens'
 import type { TokenRecord } from './tokens'
@@ -146,8 +146,8 @@ export function startServer(opts: ServerOptions): Promise<TeamServer> {
       const metadata = body.metadata
       if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw new HttpError(400, 'PUT a run with { metadata: {...} }')
       const run = ingest.open(project, folder, metadata as Record<string, unknown>)
-      const counts = await run.serial(() => run.allCounts())
-      return sendJson(res, 200, { run: `${project}/${folder}`, metrics: counts })
+      const state = await run.serial(() => ({ metrics: run.allCounts(), ...run.mediaState() }))
+      return sendJson(res, 200, { run: `${project}/${folder}`, ...state })
     }
     if (what === 'scalars' && req.method === 'POST') {
       const body = await readBody(req, maxBody)
@@ -160,6 +160,18 @@ export function startServer(opts: ServerOptions): Promise<TeamServer> {
         return sendJson(res, 200, out)
       } catch (e) {
         if (e instanceof GapError) return sendJson(res, 409, { error: e.message, metric: e.metric, have: e.have })
+        throw e
+      }
+    }
+    if (what === 'media' && req.method === 'POST') {
+      const batch = decodeMediaBatch(await readBody(req, maxBody))
+      for (const m of batch.media) checkMetricName(m.name)
+      const run = ingest.get(project, folder)
+      if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
+      try {
+        return sendJson(res, 200, await run.serial(() => run.ingestMedia(batch)))
+      } catch (e) {
+        if (e instanceof GapError) return sendJson(res, 409, { error: e.message, media: e.metric, have: e.have, missing: e.missing })
         throw e
       }
     }

@@ -104,3 +104,71 @@ export function decodeBatch(body: Buffer): DecodedMetric[] {
   }
   return out
 }
+
+/**
+ * A media batch: "AMM1" | u32 LE header length H | H bytes of JSON
+ * `{ media: [{ name, from, items: [{ step, globalStep, timestamp, key, type, caption }] }],
+ *    blobs: [{ key, length }] }` | the blobs' bytes, concatenated in header order.
+ * Items refer to their file by key (`<sha256>.<format>`); a blob travels only when the server
+ * does not hold that key yet, so each content hash is uploaded once per run.
+ */
+const MEDIA_MAGIC = 0x314d4d41 // "AMM1"
+
+export interface MediaItem {
+  step: number
+  globalStep: number
+  timestamp: number
+  key: string
+  type: string
+  caption: string | null
+}
+
+export interface MediaBatch {
+  media: Array<{ name: string; from: number; items: MediaItem[] }>
+  blobs: Map<string, Buffer>
+}
+
+const KEY = /^[0-9a-f]{64}\.[a-z0-9]{1,8}$/
+
+export function encodeMediaBatch(b: MediaBatch): Buffer {
+  const blobs = [...b.blobs]
+  const header = Buffer.from(JSON.stringify({ media: b.media, blobs: blobs.map(([key, d]) => ({ key, length: d.length })) }), 'utf8')
+  const head = Buffer.alloc(8)
+  head.writeUInt32LE(MEDIA_MAGIC, 0)
+  head.writeUInt32LE(header.length, 4)
+  return Buffer.concat([head, header, ...blobs.map(([, d]) => d)])
+}
+
+export function decodeMediaBatch(body: Buffer): MediaBatch {
+  if (body.length < 8 || body.readUInt32LE(0) !== MEDIA_MAGIC) throw bad('media batch does not start with the AMM1 magic')
+  const hlen = body.readUInt32LE(4)
+  if (8 + hlen > body.length) throw bad(`media header of ${hlen} bytes is longer than the body`)
+  let h: { media?: unknown; blobs?: unknown }
+  try {
+    h = JSON.parse(body.subarray(8, 8 + hlen).toString('utf8'))
+  } catch (e) {
+    throw bad(`media header is not JSON (${(e as Error).message})`)
+  }
+  if (!Array.isArray(h?.media) || !Array.isArray(h.blobs)) throw bad('media header needs media and blobs lists')
+  const blobs = new Map<string, Buffer>()
+  let p = 8 + hlen
+  for (const x of h.blobs as Array<{ key?: unknown; length?: unknown }>) {
+    if (typeof x?.key !== 'string' || !KEY.test(x.key)) throw bad(`blob key ${JSON.stringify(x?.key)} is not <sha256>.<format>`)
+    if (!Number.isSafeInteger(x.length) || (x.length as number) < 1) throw bad(`blob ${x.key}: bad length`)
+    blobs.set(x.key, body.subarray(p, p + (x.length as number)))
+    p += x.length as number
+  }
+  if (p !== body.length) throw bad(`media body is ${body.length} bytes, the header announces ${p}`)
+  for (const m of h.media as Array<{ name?: unknown; from?: unknown; items?: unknown }>) {
+    if (typeof m?.name !== 'string' || m.name === '') throw bad(`media name ${JSON.stringify(m?.name)} is not a non-empty string`)
+    if (!Number.isSafeInteger(m.from) || (m.from as number) < 0) throw bad(`media ${m.name}: from is not an index`)
+    if (!Array.isArray(m.items)) throw bad(`media ${m.name}: items is not a list`)
+    for (const it of m.items as MediaItem[]) {
+      if (![it?.step, it?.globalStep, it?.timestamp].every(Number.isSafeInteger)) throw bad(`media ${m.name}: step/global step/timestamp must be integers`)
+      if (typeof it.key !== 'string' || !KEY.test(it.key)) throw bad(`media ${m.name}: key ${JSON.stringify(it.key)} is not <sha256>.<format>`)
+      if (!['image', 'video', 'audio'].includes(it.type)) throw bad(`media ${m.name}: type ${JSON.stringify(it.type)}`)
+      if (it.caption !== null && typeof it.caption !== 'string') throw bad(`media ${m.name}: caption must be a string or null`)
+    }
+  }
+  return { media: h.media as MediaBatch['media'], blobs }
+}

@@ -11,8 +11,8 @@ import type { Run } from '../board/reader'
 import { InvalidArgumentError } from '../errors'
 import { SyncClient, TransientError } from './client'
 import type { RemoteOptions } from './client'
-import { encodeBatch, slicePoints } from './protocol'
-import type { MetricPoints } from './protocol'
+import { encodeBatch, encodeMediaBatch, slicePoints } from './protocol'
+import type { MediaItem, MetricPoints } from './protocol'
 
 export interface SyncOptions extends RemoteOptions {
   /** Project on the server (default: the run's own project). */
@@ -40,11 +40,16 @@ export interface SyncResult {
   /** Points sent and stored by this call (a resumed sync counts only the rest). */
   sentPoints: number
   batches: number
+  /** Media occurrences stored by this call, and the bytes of media files uploaded for them. */
+  sentMedia: number
+  sentMediaBytes: number
   metrics: number
   /** The local status sent along (a finished run is marked finished on the server too). */
   status: string
   retries: number
 }
+
+type Tally = Pick<SyncResult, 'sentPoints' | 'batches' | 'sentMedia' | 'sentMediaBytes'>
 
 /** Wait `ms`, or less if `signal` aborts (the listener is removed either way). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -60,7 +65,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** One pass: bring the server's copy up to what the run holds now. Throws on any failure. */
-async function syncPass(client: SyncClient, run: Run, project: string, folder: string, batchPoints: number, opts: SyncOptions, tally: { sentPoints: number; batches: number }): Promise<Pick<SyncResult, 'run' | 'metrics' | 'status'>> {
+async function syncPass(client: SyncClient, run: Run, project: string, folder: string, batchPoints: number, opts: SyncOptions, tally: Tally): Promise<Pick<SyncResult, 'run' | 'metrics' | 'status'>> {
   const metadata = run.metadata
   const route = `api/sync/runs/${encodeURIComponent(project)}/${encodeURIComponent(folder)}`
   const opened = await client.request('PUT', route, { metadata: { ...metadata, project } })
@@ -100,11 +105,46 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
     }
   }
   await sendPending()
+  await syncMedia(client, run, route, opened.body, opts, tally)
   const status = String(metadata.status)
   if (status !== 'running' && !opts.signal?.aborted) {
     await client.request('POST', `${route}/finish`, { status, exitCode: metadata.exitCode ?? null, finishedAt: metadata.finishedAt ?? null })
   }
   return { run: `${project}/${folder}`, metrics: names.length, status }
+}
+
+/** Largest size of new media files in one request (one bigger file still goes alone). */
+const MEDIA_BATCH_BYTES = 8 << 20
+
+/** Media occurrences past the server's counts; each file travels only if the server lacks its key. */
+async function syncMedia(client: SyncClient, run: Run, route: string, state: Record<string, unknown>, opts: SyncOptions, tally: Tally): Promise<void> {
+  const remote = new Map(Object.entries((state.media ?? {}) as Record<string, number>))
+  const keys = new Set((state.keys ?? []) as string[])
+  for (const name of run.mediaNames()) {
+    const entries = run.media(name)
+    let at = remote.get(name) ?? 0
+    while (at < entries.length && !opts.signal?.aborted) {
+      const from = at
+      const items: MediaItem[] = []
+      const blobs = new Map<string, Buffer>()
+      let bytes = 0
+      while (at < entries.length && items.length < 1000) {
+        const e = entries[at]
+        if (!keys.has(e.key) && !blobs.has(e.key)) {
+          if (items.length > 0 && bytes + e.size > MEDIA_BATCH_BYTES) break
+          blobs.set(e.key, e.data)
+          bytes += e.size
+        }
+        items.push({ step: e.step, globalStep: e.globalStep, timestamp: e.timestamp, key: e.key, type: e.type, caption: e.caption })
+        at++
+      }
+      const reply = await client.request('POST', `${route}/media`, encodeMediaBatch({ media: [{ name, from, items }], blobs }))
+      if (reply.status === 409) throw new TransientError(`sync media ${name}: ${String(reply.body.error)}`)
+      tally.sentMedia += Number(reply.body.stored ?? 0)
+      tally.sentMediaBytes += bytes
+      for (const k of blobs.keys()) keys.add(k)
+    }
+  }
 }
 
 /**
@@ -122,7 +162,7 @@ export async function syncRun(runDir: string, opts: SyncOptions): Promise<SyncRe
     const folder = path.basename(run.runDir)
     const deadline = Date.now() + (opts.retryForMs ?? 300_000)
     let retries = 0
-    const tally = { sentPoints: 0, batches: 0 }
+    const tally: Tally = { sentPoints: 0, batches: 0, sentMedia: 0, sentMediaBytes: 0 }
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       try {
         const r = await syncPass(client, run, project, folder, batchPoints, opts, tally)

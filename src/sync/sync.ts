@@ -5,6 +5,7 @@
  * restarted client or a second machine all continue exactly where the server's copy ends, and a
  * batch sent twice is stored once. Used by `amber sync` and by `Board({ remote })` in the background.
  */
+import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { openRun } from '../board/reader'
 import type { Run } from '../board/reader'
@@ -25,6 +26,11 @@ export interface SyncOptions extends RemoteOptions {
   onProgress?: (p: SyncProgress) => void
   /** Stop between batches when this says so (background sync shutting down). */
   signal?: AbortSignal
+  /**
+   * Kept across calls by the background sync: per metric, the fingerprint (size and mtime) of
+   * its files when it was last fully sent, so an unchanged metric is not read again.
+   */
+  seen?: Map<string, string>
 }
 
 export interface SyncProgress {
@@ -47,6 +53,20 @@ export interface SyncResult {
   /** The local status sent along (a finished run is marked finished on the server too). */
   status: string
   retries: number
+}
+
+/** Size and mtime of a metric's SQLite file and its WAL: changes whenever points are stored. */
+function fingerprint(runDir: string, metric: string): string {
+  const file = path.join(runDir, 'data', 'metrics', `${metric.split('/').join('__')}.db`)
+  const st = (f: string) => {
+    try {
+      const x = fs.statSync(f)
+      return `${x.size}:${x.mtimeMs}`
+    } catch {
+      return '-'
+    }
+  }
+  return `${st(file)}|${st(`${file}-wal`)}`
 }
 
 type Tally = Pick<SyncResult, 'sentPoints' | 'batches' | 'sentMedia' | 'sentMediaBytes'>
@@ -72,6 +92,7 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
   const remote = new Map(Object.entries((opened.body.metrics ?? {}) as Record<string, number>))
   const names = run.metrics()
   let localPoints = 0
+  const done: Array<[string, string]> = []
   let pending: MetricPoints[] = []
   let pendingPoints = 0
   const sendPending = async () => {
@@ -91,7 +112,17 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
   }
   for (const name of names) {
     if (opts.signal?.aborted) break
-    const s = run.scalars(name)
+    const fp = opts.seen ? fingerprint(run.runDir, name) : ''
+    if (fp && opts.seen!.get(name) === fp && remote.has(name)) continue
+    let s: ReturnType<Run['scalars']>
+    try {
+      s = run.scalars(name)
+    } catch (e) {
+      // A live run lists a metric file the writer is still creating (no tables yet): take it
+      // on the next pass. A finished run has no such excuse.
+      if (metadata.status === 'running') continue
+      throw e
+    }
     const n = s.value.length
     localPoints += n
     let at = remote.get(name) ?? 0
@@ -103,8 +134,10 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
       at += take
       if (pendingPoints >= batchPoints) await sendPending()
     }
+    if (fp) done.push([name, fp])
   }
   await sendPending()
+  for (const [name, fp] of done) opts.seen!.set(name, fp)
   await syncMedia(client, run, route, opened.body, opts, tally)
   const status = String(metadata.status)
   if (status !== 'running' && !opts.signal?.aborted) {

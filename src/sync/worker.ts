@@ -14,6 +14,7 @@ const interval = remote.intervalMs ?? 1000
 const stop = new AbortController()
 let finishing = false
 let lastError = ''
+const seen = new Map<string, string>()
 
 function note(msg: string): void {
   try {
@@ -23,9 +24,10 @@ function note(msg: string): void {
   }
 }
 
-async function pass(retryForMs: number, signal?: AbortSignal): Promise<boolean> {
+/** `quick`: skip metrics whose files did not change; the last pass reads everything. */
+async function pass(retryForMs: number, quick: boolean, signal?: AbortSignal): Promise<boolean> {
   try {
-    await syncRun(runDir, { url: remote.url, token: remote.token, project: remote.project, retryForMs, signal })
+    await syncRun(runDir, { url: remote.url, token: remote.token, project: remote.project, retryForMs, signal, seen: quick ? seen : undefined })
     if (lastError) note('sync recovered')
     lastError = ''
     return true
@@ -39,7 +41,7 @@ async function pass(retryForMs: number, signal?: AbortSignal): Promise<boolean> 
 
 async function loop(): Promise<void> {
   while (!finishing) {
-    await pass(0, stop.signal)
+    await pass(0, true, stop.signal)
     if (finishing) break
     await sleep(interval, stop.signal)
   }
@@ -52,7 +54,7 @@ parentPort?.on('message', (m: { type: string }) => {
   finishing = true
   stop.abort()
   void running.then(async () => {
-    const ok = await pass(remote.finishTimeoutMs ?? 30_000)
+    const ok = await pass(remote.finishTimeoutMs ?? 30_000, false)
     parentPort?.postMessage({ type: 'finished', ok })
   })
 })

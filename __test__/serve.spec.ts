@@ -88,6 +88,14 @@ test('project scopes and read-only tokens: read what the token may see, upload o
   t.deepEqual(await (await get(c, '/api/projects', c.other)).json(), [])
   t.is((await get(c, '/api/runs/alpha/r1', c.other)).status, 403)
   t.is((await get(c, '/api/runs?project=alpha', c.other)).status, 403)
+  // The live stream is behind the same door.
+  const ctl = new AbortController()
+  const liveOk = await fetch(`${c.s.url}/api/runs/alpha/r1/live?metric=train/loss&since=-1`, { headers: { authorization: `Bearer ${c.readOnly}` }, signal: ctl.signal })
+  t.is(liveOk.status, 200)
+  t.regex(liveOk.headers.get('content-type') ?? '', /text\/event-stream/)
+  ctl.abort()
+  t.is((await get(c, '/api/runs/alpha/r1/live?metric=train/loss&since=-1', c.other)).status, 403)
+  t.is((await get(c, '/api/runs/alpha/r1/live?metric=train/loss&since=-1')).status, 401)
   // Uploads: read-only refused, other project refused, nothing stored.
   const e1 = await t.throwsAsync(syncRun(c.runDir, { url: c.s.url, token: c.readOnly, retryForMs: 0 }))
   t.regex(e1!.message, /403.*read-only/)

@@ -51,6 +51,30 @@ interface StampGroup {
  * it keeps every metric's points in their order; otherwise null (one record per point).
  */
 function groupByStamp(plan: Array<{ m: DecodedMetric; skip: number }>): StampGroup[] | null {
+  return sameStamps(plan) ?? groupByKey(plan)
+}
+
+/** The common case, metrics logged together: every metric has the same new stamps, in order. */
+function sameStamps(plan: Array<{ m: DecodedMetric; skip: number }>): StampGroup[] | null {
+  if (plan.length < 2 || new Set(plan.map((p) => p.m.name)).size !== plan.length) return null
+  const { m: first, skip: s0 } = plan[0]
+  const n = first.value.length - s0
+  for (const { m, skip } of plan) {
+    if (m.value.length - skip !== n) return null
+    for (let i = 0; i < n; i++) {
+      if (m.step[skip + i] !== first.step[s0 + i] || m.globalStep[skip + i] !== first.globalStep[s0 + i] || m.timestamp[skip + i] !== first.timestamp[s0 + i]) return null
+    }
+  }
+  const groups: StampGroup[] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const entries: Array<[string, number]> = new Array(plan.length)
+    for (let k = 0; k < plan.length; k++) entries[k] = [plan[k].m.name, plan[k].m.value[plan[k].skip + i]]
+    groups[i] = { step: first.step[s0 + i], globalStep: first.globalStep[s0 + i], timestamp: first.timestamp[s0 + i], entries }
+  }
+  return groups
+}
+
+function groupByKey(plan: Array<{ m: DecodedMetric; skip: number }>): StampGroup[] | null {
   const groups: StampGroup[] = []
   const byKey = new Map<string, number>()
   const last = new Map<string, number>()

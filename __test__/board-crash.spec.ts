@@ -110,7 +110,7 @@ for (const [how, expected, status, exitCode] of exits) {
     // The terminal (here: the pipe) still saw the output.
     t.true(out.includes('progress 100%'))
     const run = openRun(path.join(baseDir, 'default', 'e'))
-    t.is(run.metadata.status, status)
+    t.is(run.metadata.status as string, status)
     t.is(run.metadata.exitCode, exitCode)
     t.deepEqual([...run.scalars('v').value], Array.from({ length: 100 }, (_, i) => i))
     const log = run.output()

@@ -19,7 +19,7 @@ test('4 worker threads and 2 child processes log into one run: nothing lost, no 
       eval: true,
       workerData: { runDir: board.runDir, tag: `worker${w}`, n: N },
     })
-    jobs.push(new Promise((resolve, reject) => {
+    jobs.push(new Promise<void>((resolve, reject) => {
       worker.once('message', () => resolve())
       worker.once('error', reject)
     }).then(() => worker.terminate().then(() => undefined)))
@@ -29,7 +29,7 @@ test('4 worker threads and 2 child processes log into one run: nothing lost, no 
       { stdio: ['ignore', 'pipe', 'pipe'] })
     let err = ''
     p.stderr!.on('data', (d: Buffer) => (err += d.toString()))
-    jobs.push(new Promise((resolve, reject) => p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child ${c}: ${code} ${err}`))))))
+    jobs.push(new Promise<void>((resolve, reject) => p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child ${c}: ${code} ${err}`))))))
   }
   for (let i = 0; i < N; i++) board.log({ 'main/v': i })
   await Promise.all(jobs)

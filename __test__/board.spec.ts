@@ -4,7 +4,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import {
   Board, Histogram, Media, Table, TensorLog, KernelDensity, listRuns, openRun,
-  InvalidArgumentError, ClosedError, NotFoundError,
+  InvalidArgumentError, ClosedError, NotFoundError, VaultIoError,
 } from '../src/index'
 
 function tmp(): string {
@@ -37,6 +37,8 @@ test('scalars round-trip with step, global_step, NaN and Infinity kept', async (
   await board.finish()
   const meta = openRun(board.runDir).metadata
   t.is(meta.status, 'finished')
+  // Stored means the memory-mapped logs are no longer needed: the folder holds SQLite files only.
+  t.deepEqual(fs.readdirSync(path.join(board.runDir, 'wal')), [])
   t.is(meta.name, 'first')
   t.deepEqual(meta.config, { lr: 0.1 })
   const runs = listRuns(baseDir)
@@ -217,4 +219,25 @@ test('system metrics are sampled into sys/* without taking steps', async (t) => 
   t.true(rss.value.length >= 3)
   t.true(rss.value[0] > 10)
   t.deepEqual([...run.scalars('x').step], [0])
+})
+
+test('I/O failure while writing: log() does not throw, flush rejects typed, writer.log and metadata say why, then it recovers', async (t) => {
+  const board = new Board({ baseDir: tmp(), captureOutput: false })
+  // A folder where the metric's database file must go: every write to it fails.
+  const blocker = path.join(board.runDir, 'data/metrics/bad.db')
+  fs.mkdirSync(blocker)
+  board.log({ bad: 1, good: 2 })
+  const err = await t.throwsAsync(board.flush(), { instanceOf: VaultIoError })
+  t.regex(err!.message, /bad\.db/)
+  t.regex(fs.readFileSync(path.join(board.runDir, 'logs/writer.log'), 'utf8'), /bad\.db/)
+  t.regex(String(openRun(board.runDir).metadata.writerError), /bad\.db/)
+  // Nothing was lost: once the cause is gone, the writer's retry stores everything.
+  fs.rmdirSync(blocker)
+  board.log({ bad: 3 })
+  await board.finish()
+  const run = openRun(board.runDir)
+  t.deepEqual([...run.scalars('bad').value], [1, 3])
+  t.deepEqual([...run.scalars('good').value], [2])
+  t.is(run.metadata.writerError, null)
+  t.is(run.metadata.status, 'finished')
 })

@@ -217,6 +217,8 @@ export class Board {
       const { seq, offset } = this.writer.position()
       native(() => binding.boardWaitCommittedSync(this.runDir, this.writer.id, seq, offset, ATTACHED_FLUSH_TIMEOUT_MS))
     }
+    // Everything this writer logged is stored: its log segments are no longer needed.
+    native(() => binding.boardReleaseWriter(this.runDir, this.writer.id))
   }
 
   /** @internal exit hook */

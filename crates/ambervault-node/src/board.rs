@@ -1,6 +1,9 @@
 //! Board bindings: log segments handed to JS as external ArrayBuffers over the mapping, the
 //! owner's writer handle, and the run reader. Conversion and error mapping only.
 
+// napi registers these functions at load time; a `cargo test` build sees no caller.
+#![cfg_attr(test, allow(dead_code))]
+
 use crate::errors::{to_napi, IntoNapi};
 use ambervault_core::board::{self, logfile, reader, writer};
 use napi::bindgen_prelude::*;
@@ -18,7 +21,13 @@ pub fn board_create_segment<'env>(
     seq: u32,
     min_size: u32,
 ) -> Result<ArrayBuffer<'env>> {
-    let mut map = logfile::create_segment(&PathBuf::from(run_dir), &writer, seq as u64, min_size as usize).napi()?;
+    let mut map = logfile::create_segment(
+        &PathBuf::from(run_dir),
+        &writer,
+        seq as u64,
+        min_size as usize,
+    )
+    .napi()?;
     let (ptr, len) = (map.as_mut_ptr(), map.len());
     // SAFETY: the mapping moves into the finalizer, so it lives exactly as long as the buffer.
     unsafe { ArrayBuffer::from_external(env, ptr, len, map, |_, map| drop(map)) }
@@ -37,13 +46,20 @@ impl BoardOwner {
     #[napi(constructor)]
     pub fn new(run_dir: String, metadata_json: String) -> Result<Self> {
         let w = board::create_run(&PathBuf::from(run_dir), &metadata_json).napi()?;
-        Ok(BoardOwner { shared: w.shared(), inner: Some(w) })
+        Ok(BoardOwner {
+            shared: w.shared(),
+            inner: Some(w),
+        })
     }
 
     /// Resolves once `writer` is committed up to segment `seq`, byte `offset`.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn flush(&self, writer: String, seq: u32, offset: f64) -> AsyncTask<WaitOwner> {
-        AsyncTask::new(WaitOwner { shared: self.shared.clone(), writer, pos: logfile::position(seq as u64, offset as u64) })
+        AsyncTask::new(WaitOwner {
+            shared: self.shared.clone(),
+            writer,
+            pos: logfile::position(seq as u64, offset as u64),
+        })
     }
 
     /// Store everything, stop the writer thread, record the status; idempotent.
@@ -66,7 +82,9 @@ impl Task for WaitOwner {
     type Output = ();
     type JsValue = ();
     fn compute(&mut self) -> Result<()> {
-        self.shared.wait_committed(&self.writer, self.pos).map_err(to_napi)
+        self.shared
+            .wait_committed(&self.writer, self.pos)
+            .map_err(to_napi)
     }
     fn resolve(&mut self, _env: Env, _out: ()) -> Result<()> {
         Ok(())
@@ -84,7 +102,8 @@ impl Task for WaitExternal {
     type Output = ();
     type JsValue = ();
     fn compute(&mut self) -> Result<()> {
-        board::wait_committed_external(&self.run_dir, &self.writer, self.pos, self.timeout_ms).map_err(to_napi)
+        board::wait_committed_external(&self.run_dir, &self.writer, self.pos, self.timeout_ms)
+            .map_err(to_napi)
     }
     fn resolve(&mut self, _env: Env, _out: ()) -> Result<()> {
         Ok(())
@@ -93,7 +112,13 @@ impl Task for WaitExternal {
 
 /// For attached writers: resolves once the run's owner has stored `writer` up to the position.
 #[napi(ts_return_type = "Promise<void>")]
-pub fn board_wait_committed(run_dir: String, writer: String, seq: u32, offset: f64, timeout_ms: u32) -> AsyncTask<WaitExternal> {
+pub fn board_wait_committed(
+    run_dir: String,
+    writer: String,
+    seq: u32,
+    offset: f64,
+    timeout_ms: u32,
+) -> AsyncTask<WaitExternal> {
     AsyncTask::new(WaitExternal {
         run_dir: PathBuf::from(run_dir),
         writer,
@@ -104,8 +129,26 @@ pub fn board_wait_committed(run_dir: String, writer: String, seq: u32, offset: f
 
 /// Same wait, blocking (for exit hooks, where no promise can settle).
 #[napi]
-pub fn board_wait_committed_sync(run_dir: String, writer: String, seq: u32, offset: f64, timeout_ms: u32) -> Result<()> {
-    board::wait_committed_external(&PathBuf::from(run_dir), &writer, logfile::position(seq as u64, offset as u64), timeout_ms as u64).napi()
+pub fn board_wait_committed_sync(
+    run_dir: String,
+    writer: String,
+    seq: u32,
+    offset: f64,
+    timeout_ms: u32,
+) -> Result<()> {
+    board::wait_committed_external(
+        &PathBuf::from(run_dir),
+        &writer,
+        logfile::position(seq as u64, offset as u64),
+        timeout_ms as u64,
+    )
+    .napi()
+}
+
+/// Delete the log segments of a writer whose records are all stored.
+#[napi]
+pub fn board_release_writer(run_dir: String, writer: String) -> Result<()> {
+    board::release_writer(&PathBuf::from(run_dir), &writer).napi()
 }
 
 /// Throws unless `runDir` is a run that is currently running.
@@ -159,7 +202,9 @@ pub struct RunHandle {
 impl RunHandle {
     #[napi(constructor)]
     pub fn new(run_dir: String) -> Result<Self> {
-        Ok(RunHandle { inner: reader::RunReader::open(&PathBuf::from(run_dir)).napi()? })
+        Ok(RunHandle {
+            inner: reader::RunReader::open(&PathBuf::from(run_dir)).napi()?,
+        })
     }
     #[napi]
     pub fn metadata_json(&self) -> Result<String> {
@@ -171,7 +216,10 @@ impl RunHandle {
     }
     #[napi]
     pub fn scalars(&self, name: String, max_points: Option<u32>) -> Result<ScalarSeries> {
-        let s = self.inner.scalars(&name, max_points.map(|m| m as usize)).napi()?;
+        let s = self
+            .inner
+            .scalars(&name, max_points.map(|m| m as usize))
+            .napi()?;
         Ok(ScalarSeries {
             step: as_f64(s.step),
             global_step: as_f64(s.global_step),
@@ -203,7 +251,10 @@ impl RunHandle {
     #[napi]
     pub fn rows_json(&mut self, table: String, name: String) -> Result<String> {
         let rows = self.inner.rows(&table, &name).napi()?;
-        Ok(serde_json::Value::Array(rows.into_iter().map(serde_json::Value::Object).collect()).to_string())
+        Ok(
+            serde_json::Value::Array(rows.into_iter().map(serde_json::Value::Object).collect())
+                .to_string(),
+        )
     }
     #[napi]
     pub fn names(&mut self, table: String) -> Result<Vec<String>> {

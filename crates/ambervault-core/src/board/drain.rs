@@ -7,6 +7,7 @@ use super::store::{Burst, Entry, Item, Store};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Most bytes of log read into one burst: bounds memory and the length of one transaction.
 const BURST_BYTES: u64 = 32 << 20;
@@ -16,7 +17,7 @@ struct Tail {
     seq: u64,
     offset: u64,
     seg: Option<SegmentReader>,
-    names: HashMap<u32, String>,
+    names: HashMap<u32, Arc<str>>,
 }
 
 impl Tail {
@@ -51,16 +52,31 @@ impl Drainer {
             .into_iter()
             .map(|(id, pos, names)| {
                 let (seq, offset) = split_position(pos);
-                Tail { id, seq, offset, seg: None, names: names.into_iter().collect() }
+                Tail {
+                    id,
+                    seq,
+                    offset,
+                    seg: None,
+                    names: names
+                        .into_iter()
+                        .map(|(id, n)| (id, Arc::from(n)))
+                        .collect(),
+                }
             })
             .collect();
-        Ok(Drainer { run_dir: run_dir.to_path_buf(), store, tails })
+        Ok(Drainer {
+            run_dir: run_dir.to_path_buf(),
+            store,
+            tails,
+        })
     }
 
     /// Pick up writers that appeared since the last look (a new worker or child process).
     fn discover(&mut self) -> Result<()> {
         let wal = self.run_dir.join("wal");
-        let Ok(rd) = std::fs::read_dir(&wal) else { return Ok(()) };
+        let Ok(rd) = std::fs::read_dir(&wal) else {
+            return Ok(());
+        };
         for e in rd.flatten() {
             let id = e.file_name().to_string_lossy().to_string();
             if e.path().is_dir() && !self.tails.iter().any(|t| t.id == id) {
@@ -69,13 +85,25 @@ impl Drainer {
                 let first = std::fs::read_dir(e.path())
                     .map(|r| {
                         r.flatten()
-                            .filter_map(|f| f.file_name().to_str()?.strip_suffix(".log")?.parse::<u64>().ok())
+                            .filter_map(|f| {
+                                f.file_name()
+                                    .to_str()?
+                                    .strip_suffix(".log")?
+                                    .parse::<u64>()
+                                    .ok()
+                            })
                             .min()
                     })
                     .ok()
                     .flatten()
                     .unwrap_or(0);
-                self.tails.push(Tail { id, seq: first, offset: HEADER_SIZE as u64, seg: None, names: HashMap::new() });
+                self.tails.push(Tail {
+                    id,
+                    seq: first,
+                    offset: HEADER_SIZE as u64,
+                    seg: None,
+                    names: HashMap::new(),
+                });
             }
         }
         Ok(())
@@ -106,11 +134,18 @@ impl Drainer {
                     break;
                 }
                 let Some(seg) = t.seg.as_ref() else { break };
-                let Some(raw) = seg.record_at(offset).map_err(|e| e.context(format!("writer {id} segment {seq}")))? else { break };
+                let Some(raw) = seg
+                    .record_at(offset)
+                    .map_err(|e| e.context(format!("writer {id} segment {seq}")))?
+                else {
+                    break;
+                };
                 let pos = position(seq, offset);
                 let next = raw.next;
                 bytes += next - offset;
-                match records::decode(&raw).map_err(|e| e.context(format!("writer {id} at {seq}:{offset}")))? {
+                match records::decode(&raw)
+                    .map_err(|e| e.context(format!("writer {id} at {seq}:{offset}")))?
+                {
                     Record::End => {
                         t.seq += 1;
                         t.offset = HEADER_SIZE as u64;
@@ -119,23 +154,57 @@ impl Drainer {
                     }
                     Record::Name { id: nid, name } => {
                         burst.names.push((wi, nid, name.clone()));
-                        t.names.insert(nid, name);
+                        t.names.insert(nid, Arc::from(name));
                     }
-                    Record::Scalars { stamp, flags, values } => {
+                    Record::Scalars {
+                        stamp,
+                        flags,
+                        values,
+                    } => {
                         let mut named = Vec::with_capacity(values.len());
                         for (nid, v) in values {
                             let name = t.names.get(&nid).ok_or_else(|| {
-                                Error::corrupt(format!("writer {id}: metric id {nid} used before its name"))
+                                Error::corrupt(format!(
+                                    "writer {id}: metric id {nid} used before its name"
+                                ))
                             })?;
                             named.push((name.clone(), v));
                         }
-                        let item = Item::Scalars { stamp, step_row: flags & FLAG_NO_STEP_ROW == 0, values: named };
-                        burst.entries.push(Entry { writer: wi, pos, item });
+                        let item = Item::Scalars {
+                            stamp,
+                            step_row: flags & FLAG_NO_STEP_ROW == 0,
+                            values: named,
+                        };
+                        burst.entries.push(Entry {
+                            writer: wi,
+                            pos,
+                            item,
+                        });
                     }
-                    Record::Payload { stamp, name_id, subkind, meta, data } => {
-                        let name = t.names.get(&name_id).cloned().unwrap_or_default();
-                        let item = Item::Payload { stamp, name, subkind, meta, data: data.to_vec() };
-                        burst.entries.push(Entry { writer: wi, pos, item });
+                    Record::Payload {
+                        stamp,
+                        name_id,
+                        subkind,
+                        meta,
+                        data,
+                    } => {
+                        let name = t
+                            .names
+                            .get(&name_id)
+                            .map(|n| n.to_string())
+                            .unwrap_or_default();
+                        let item = Item::Payload {
+                            stamp,
+                            name,
+                            subkind,
+                            meta,
+                            data: data.to_vec(),
+                        };
+                        burst.entries.push(Entry {
+                            writer: wi,
+                            pos,
+                            item,
+                        });
                     }
                 }
                 t.offset = next;
@@ -174,9 +243,14 @@ impl Drainer {
     fn remove_consumed_segments(&self) {
         for t in &self.tails {
             let dir = logfile::writer_dir(&self.run_dir, &t.id);
-            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for f in rd.flatten() {
-                let seq = f.file_name().to_str().and_then(|n| n.strip_suffix(".log")?.parse::<u64>().ok());
+                let seq = f
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".log")?.parse::<u64>().ok());
                 if seq.is_some_and(|s| s < t.seq) {
                     let _ = std::fs::remove_file(f.path());
                 }
@@ -189,5 +263,119 @@ impl Drainer {
         self.store.finish_output()?;
         self.store.checkpoint_all();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::board::logfile::{create_segment, KIND_END, KIND_NAME, KIND_SCALARS};
+    use crate::board::reader::RunReader;
+    use crate::board::run;
+
+    /// Writes records the way the JS writer does (length word last).
+    struct W {
+        map: memmap2::MmapMut,
+        off: usize,
+    }
+    impl W {
+        fn record(&mut self, kind: u32, body: &[u8]) {
+            let len = (8 + body.len()).next_multiple_of(8);
+            let o = self.off;
+            self.map[o + 4..o + 8].copy_from_slice(&kind.to_le_bytes());
+            self.map[o + 8..o + 8 + body.len()].copy_from_slice(body);
+            self.map[o..o + 4].copy_from_slice(&(len as u32).to_le_bytes());
+            self.off += len;
+        }
+        fn name(&mut self, id: u32, name: &str) {
+            let mut b = id.to_le_bytes().to_vec();
+            b.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            b.extend_from_slice(name.as_bytes());
+            self.record(KIND_NAME, &b);
+        }
+        fn scalar(&mut self, step: i64, id: u32, v: f64) {
+            let mut b = Vec::new();
+            for x in [step as f64, 0.0, 1000.0] {
+                b.extend_from_slice(&x.to_le_bytes());
+            }
+            b.extend_from_slice(&1u32.to_le_bytes());
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b.extend_from_slice(&id.to_le_bytes());
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b.extend_from_slice(&v.to_le_bytes());
+            self.record(KIND_SCALARS, &b);
+        }
+    }
+
+    fn values(dir: &Path, name: &str) -> Vec<f64> {
+        RunReader::open(dir)
+            .unwrap()
+            .scalars(name, None)
+            .unwrap()
+            .value
+    }
+
+    #[test]
+    fn drains_across_segments_exactly_once_even_after_a_lost_offset_commit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        run::create_layout(dir).unwrap();
+        run::update_metadata(dir, run::status_patch("finished", Some(0))).unwrap();
+        let mut w = W {
+            map: create_segment(dir, "w1", 0, 0).unwrap(),
+            off: HEADER_SIZE,
+        };
+        w.name(1, "train/loss");
+        for i in 0..10 {
+            w.scalar(i, 1, i as f64 * 0.5);
+        }
+        w.record(KIND_END, &[]);
+        let mut w2 = W {
+            map: create_segment(dir, "w1", 1, 0).unwrap(),
+            off: HEADER_SIZE,
+        };
+        for i in 10..15 {
+            w2.scalar(i, 1, i as f64 * 0.5);
+        }
+
+        let mut d = Drainer::open(dir).unwrap();
+        assert_eq!(d.drain_all().unwrap(), 16);
+        d.close().unwrap();
+        let expect: Vec<f64> = (0..15).map(|i| i as f64 * 0.5).collect();
+        assert_eq!(values(dir, "train/loss"), expect);
+        // The consumed first segment is gone; the live one stays.
+        assert!(!logfile::segment_path(dir, "w1", 0).exists());
+        assert!(logfile::segment_path(dir, "w1", 1).exists());
+
+        // A crash after the metric file committed but before metadata.db did: the committed
+        // position falls back, the records are read again, and the metric file skips them.
+        let meta = super::super::store::open_metadata_db(dir).unwrap();
+        meta.execute(
+            "UPDATE board_writers SET pos = ?",
+            [position(1, HEADER_SIZE as u64) as i64],
+        )
+        .unwrap();
+        drop(meta);
+        w2.scalar(15, 1, 7.5);
+        let mut d = Drainer::open(dir).unwrap();
+        assert_eq!(d.drain_all().unwrap(), 6);
+        d.close().unwrap();
+        let mut expect2 = expect.clone();
+        expect2.push(7.5);
+        assert_eq!(values(dir, "train/loss"), expect2);
+    }
+
+    #[test]
+    fn a_torn_length_word_is_corruption_not_a_panic() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let mut w = W {
+            map: create_segment(dir, "w", 0, 0).unwrap(),
+            off: HEADER_SIZE,
+        };
+        w.map[HEADER_SIZE..HEADER_SIZE + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut d = Drainer::open(dir).unwrap();
+        let e = d.drain_once().unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Corrupt, "{e}");
     }
 }

@@ -57,7 +57,8 @@ pub fn create_segment(run_dir: &Path, writer: &str, seq: u64, min_size: usize) -
         .next_multiple_of(4096);
     let path = segment_path(run_dir, writer, seq);
     let shown = path.display().to_string();
-    std::fs::create_dir_all(writer_dir(run_dir, writer)).map_err(|e| Error::from(e).context(&shown))?;
+    std::fs::create_dir_all(writer_dir(run_dir, writer))
+        .map_err(|e| Error::from(e).context(&shown))?;
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -98,21 +99,29 @@ impl SegmentReader {
         // SAFETY: segments never shrink while mapped; writers only append after the commit word.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::from(e).context(&shown))?;
         if map.len() < HEADER_SIZE || &map[0..8] != MAGIC {
-            return Err(Error::corrupt(format!("{shown}: not an ambervault log segment")));
+            return Err(Error::corrupt(format!(
+                "{shown}: not an ambervault log segment"
+            )));
         }
         let version = u32::from_le_bytes(map[8..12].try_into().unwrap_or_default());
         if version != VERSION {
-            return Err(Error::corrupt(format!("{shown}: log segment version {version} is not supported")));
+            return Err(Error::corrupt(format!(
+                "{shown}: log segment version {version} is not supported"
+            )));
         }
         let seq = u64::from_le_bytes(map[16..24].try_into().unwrap_or_default());
-        Ok(SegmentReader { map, seq, path: path.to_path_buf() })
+        Ok(SegmentReader {
+            map,
+            seq,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The committed record at `offset`, if one is there yet. A record whose length word points
     /// outside the segment is corruption (a torn or foreign file), reported as such.
     pub fn record_at(&self, offset: u64) -> Result<Option<RawRecord<'_>>> {
         let off = offset as usize;
-        if off < HEADER_SIZE || off + 8 > self.map.len() || off % 8 != 0 {
+        if off < HEADER_SIZE || off + 8 > self.map.len() || !off.is_multiple_of(8) {
             return Ok(None);
         }
         // SAFETY: aligned (mmap is page aligned, off % 8 == 0) and inside the mapping; the
@@ -122,14 +131,18 @@ impl SegmentReader {
         if len == 0 {
             return Ok(None);
         }
-        if len < 8 || len % 8 != 0 || off + len > self.map.len() {
+        if len < 8 || !len.is_multiple_of(8) || off + len > self.map.len() {
             return Err(Error::corrupt(format!(
                 "{}: bad record length {len} at offset {off}",
                 self.path.display()
             )));
         }
         let kind = u32::from_le_bytes(self.map[off + 4..off + 8].try_into().unwrap_or_default());
-        Ok(Some(RawRecord { kind, body: &self.map[off + 8..off + len], next: (off + len) as u64 }))
+        Ok(Some(RawRecord {
+            kind,
+            body: &self.map[off + 8..off + len],
+            next: (off + len) as u64,
+        }))
     }
 }
 
@@ -156,10 +169,14 @@ impl<'a> Fields<'a> {
         }
     }
     pub fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.bytes(4)?.try_into().unwrap_or_default()))
+        Ok(u32::from_le_bytes(
+            self.bytes(4)?.try_into().unwrap_or_default(),
+        ))
     }
     pub fn f64(&mut self) -> Result<f64> {
-        Ok(f64::from_le_bytes(self.bytes(8)?.try_into().unwrap_or_default()))
+        Ok(f64::from_le_bytes(
+            self.bytes(8)?.try_into().unwrap_or_default(),
+        ))
     }
     /// Skip to the next multiple of 8.
     pub fn align(&mut self) {

@@ -24,14 +24,19 @@ use std::path::Path;
 /// gone (killed) is first replayed from its committed positions and marked `killed`.
 /// `Ok(None)` means a live owner holds the run.
 pub fn claim(run_dir: &Path) -> Result<Option<run::OwnerLock>> {
-    let Some(lock) = run::try_lock_owner(run_dir)? else { return Ok(None) };
+    let Some(lock) = run::try_lock_owner(run_dir)? else {
+        return Ok(None);
+    };
     let status = run::read_metadata(run_dir)
         .ok()
         .and_then(|m| m.get("status").and_then(|s| s.as_str()).map(str::to_string));
     if status.as_deref() == Some("running") {
         replay(run_dir)?;
         run::update_metadata(run_dir, run::status_patch("killed", None))?;
-        run::writer_log(run_dir, "owner was gone: run replayed from its logs and marked killed");
+        run::writer_log(
+            run_dir,
+            "owner was gone: run replayed from its logs and marked killed",
+        );
     }
     Ok(Some(lock))
 }
@@ -71,6 +76,19 @@ pub fn create_run(run_dir: &Path, metadata: &str) -> Result<writer::BoardWriter>
     writer::BoardWriter::start(run_dir, lock)
 }
 
+/// Delete a writer's log segments once everything it wrote is stored (its `flush`/`finish`
+/// returned and it writes no more), so a finished run folder holds only the SQLite files.
+/// Best effort: a segment still mapped elsewhere (Windows) stays until the next cleanup.
+pub fn release_writer(run_dir: &Path, writer: &str) -> Result<()> {
+    if writer.is_empty() || writer.contains(['/', '\\']) || writer.contains("..") {
+        return Err(Error::invalid(format!(
+            "writer id {writer:?} is not a plain name"
+        )));
+    }
+    let _ = std::fs::remove_dir_all(logfile::writer_dir(run_dir, writer));
+    Ok(())
+}
+
 /// Check that a run exists and is running, for `Board.attach`.
 pub fn check_attachable(run_dir: &Path) -> Result<()> {
     let meta = run::read_metadata(run_dir)?;
@@ -86,13 +104,22 @@ pub fn check_attachable(run_dir: &Path) -> Result<()> {
 
 /// For writers without a writer thread (attached loggers): wait until the owner committed
 /// `writer` up to `pos`. If the owner is gone, store the logs ourselves.
-pub fn wait_committed_external(run_dir: &Path, writer: &str, pos: u64, timeout_ms: u64) -> Result<()> {
+pub fn wait_committed_external(
+    run_dir: &Path,
+    writer: &str,
+    pos: u64,
+    timeout_ms: u64,
+) -> Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
     loop {
         let committed: Option<i64> = {
             let c = store::open_metadata_db(run_dir)?;
-            c.query_row("SELECT pos FROM board_writers WHERE writer = ?", [writer], |r| r.get(0))
-                .ok()
+            c.query_row(
+                "SELECT pos FROM board_writers WHERE writer = ?",
+                [writer],
+                |r| r.get(0),
+            )
+            .ok()
         };
         if committed.is_some_and(|p| p as u64 >= pos) {
             return Ok(());

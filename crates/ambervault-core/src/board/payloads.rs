@@ -36,13 +36,19 @@ pub fn histogram(values: &[f64], bins: usize, range: Option<(f64, f64)>) -> Resu
     }
     let (lo, hi) = match range {
         Some((a, b)) if a.is_finite() && b.is_finite() && a < b => (a, b),
-        Some((a, b)) => return Err(Error::invalid(format!("histogram range [{a}, {b}] is not an increasing finite pair"))),
+        Some((a, b)) => {
+            return Err(Error::invalid(format!(
+                "histogram range [{a}, {b}] is not an increasing finite pair"
+            )))
+        }
         None if lo > hi => (0.0, 1.0),
         None if lo == hi => (lo - 0.5, hi + 0.5),
         None => (lo, hi),
     };
     let width = (hi - lo) / bins as f64;
-    let edges: Vec<f64> = (0..=bins).map(|i| if i == bins { hi } else { lo + width * i as f64 }).collect();
+    let edges: Vec<f64> = (0..=bins)
+        .map(|i| if i == bins { hi } else { lo + width * i as f64 })
+        .collect();
     let mut counts = vec![0i64; bins];
     for &v in values {
         if v.is_finite() && v >= lo && v <= hi {
@@ -50,7 +56,13 @@ pub fn histogram(values: &[f64], bins: usize, range: Option<(f64, f64)>) -> Resu
             counts[i] += 1;
         }
     }
-    Ok(Bins { edges, counts, nan, posinf, neginf })
+    Ok(Bins {
+        edges,
+        counts,
+        nan,
+        posinf,
+        neginf,
+    })
 }
 
 /// Encode raw 8-bit pixels (1 to 4 channels, row-major) as PNG.
@@ -60,7 +72,11 @@ pub fn encode_png(data: &[u8], width: u32, height: u32, channels: u32) -> Result
         2 => png::ColorType::GrayscaleAlpha,
         3 => png::ColorType::Rgb,
         4 => png::ColorType::Rgba,
-        c => return Err(Error::invalid(format!("raw pixels with {c} channels (1 to 4 supported)"))),
+        c => {
+            return Err(Error::invalid(format!(
+                "raw pixels with {c} channels (1 to 4 supported)"
+            )))
+        }
     };
     let expected = width as usize * height as usize * channels as usize;
     if data.len() != expected {
@@ -75,8 +91,11 @@ pub fn encode_png(data: &[u8], width: u32, height: u32, channels: u32) -> Result
         enc.set_color(color);
         enc.set_depth(png::BitDepth::Eight);
         enc.set_compression(png::Compression::Fast);
-        let mut w = enc.write_header().map_err(|e| Error::invalid(format!("png: {e}")))?;
-        w.write_image_data(data).map_err(|e| Error::invalid(format!("png: {e}")))?;
+        let mut w = enc
+            .write_header()
+            .map_err(|e| Error::invalid(format!("png: {e}")))?;
+        w.write_image_data(data)
+            .map_err(|e| Error::invalid(format!("png: {e}")))?;
     }
     Ok(out)
 }
@@ -88,7 +107,8 @@ pub fn npy(descr: &str, shape: &[u64], data: &[u8]) -> Vec<u8> {
         1 => format!("({},)", dims[0]),
         _ => format!("({})", dims.join(", ")),
     };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_txt}, }}");
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_txt}, }}");
     // magic(6) + version(2) + len(2) + header + '\n' is a multiple of 64
     let total = 10 + header.len() + 1;
     header.push_str(&" ".repeat(total.next_multiple_of(64) - total));
@@ -113,17 +133,27 @@ pub struct Density {
 pub fn kernel_density(values: &[f64], points: usize, bandwidth: Option<f64>) -> Result<Density> {
     let xs: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     if xs.is_empty() || points < 2 {
-        return Err(Error::invalid("kernel density needs finite values and at least 2 points"));
+        return Err(Error::invalid(
+            "kernel density needs finite values and at least 2 points",
+        ));
     }
     let n = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / n;
     let std = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
     let bw = match bandwidth {
         Some(b) if b > 0.0 && b.is_finite() => b,
-        Some(b) => return Err(Error::invalid(format!("kernel density bandwidth {b} must be positive"))),
+        Some(b) => {
+            return Err(Error::invalid(format!(
+                "kernel density bandwidth {b} must be positive"
+            )))
+        }
         None => {
             let b = 1.06 * std * n.powf(-0.2);
-            if b > 0.0 { b } else { 1.0 }
+            if b > 0.0 {
+                b
+            } else {
+                1.0
+            }
         }
     };
     let lo = xs.iter().copied().fold(f64::INFINITY, f64::min) - 3.0 * bw;
@@ -133,9 +163,18 @@ pub fn kernel_density(values: &[f64], points: usize, bandwidth: Option<f64>) -> 
     let grid: Vec<f64> = (0..points).map(|i| lo + step * i as f64).collect();
     let density = grid
         .iter()
-        .map(|&g| xs.iter().map(|&x| (-0.5 * ((g - x) / bw).powi(2)).exp()).sum::<f64>() * norm)
+        .map(|&g| {
+            xs.iter()
+                .map(|&x| (-0.5 * ((g - x) / bw).powi(2)).exp())
+                .sum::<f64>()
+                * norm
+        })
         .collect();
-    Ok(Density { grid, density, bandwidth: bw })
+    Ok(Density {
+        grid,
+        density,
+        bandwidth: bw,
+    })
 }
 
 /// Hex SHA-256 of content: the media key, so equal bytes are stored once.
@@ -167,7 +206,16 @@ mod tests {
 
     #[test]
     fn histogram_counts_special_values_and_keeps_edges() {
-        let v = [0.0, 1.0, 2.0, 3.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 4.0];
+        let v = [
+            0.0,
+            1.0,
+            2.0,
+            3.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            4.0,
+        ];
         let b = histogram(&v, 4, None).unwrap();
         assert_eq!(b.edges, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
         assert_eq!(b.counts, vec![1, 1, 1, 2]);

@@ -19,13 +19,17 @@ pub struct RunInfo {
 /// Runs under `base_dir` (optionally one project), oldest first.
 pub fn list_runs(base_dir: &Path, project: Option<&str>) -> Result<Vec<RunInfo>> {
     let mut out = Vec::new();
-    let Ok(projects) = std::fs::read_dir(base_dir) else { return Ok(out) };
+    let Ok(projects) = std::fs::read_dir(base_dir) else {
+        return Ok(out);
+    };
     for p in projects.flatten() {
         let pname = p.file_name().to_string_lossy().to_string();
         if project.is_some_and(|want| want != pname) || !p.path().is_dir() {
             continue;
         }
-        let Ok(runs) = std::fs::read_dir(p.path()) else { continue };
+        let Ok(runs) = std::fs::read_dir(p.path()) else {
+            continue;
+        };
         for r in runs.flatten() {
             let dir = r.path();
             if !dir.join(run::METADATA_FILE).exists() {
@@ -33,12 +37,22 @@ pub fn list_runs(base_dir: &Path, project: Option<&str>) -> Result<Vec<RunInfo>>
             }
             let _ = settle(&dir);
             if let Ok(metadata) = run::read_metadata(&dir) {
-                out.push(RunInfo { run_dir: dir, project: pname.clone(), metadata });
+                out.push(RunInfo {
+                    run_dir: dir,
+                    project: pname.clone(),
+                    metadata,
+                });
             }
         }
     }
     out.sort_by(|a, b| {
-        let k = |r: &RunInfo| r.metadata.get("createdAt").and_then(Value::as_str).unwrap_or("").to_string();
+        let k = |r: &RunInfo| {
+            r.metadata
+                .get("createdAt")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         k(a).cmp(&k(b))
     });
     Ok(out)
@@ -46,7 +60,10 @@ pub fn list_runs(base_dir: &Path, project: Option<&str>) -> Result<Vec<RunInfo>>
 
 /// Replay a run left `running` by an owner that is gone; a live run is left alone.
 fn settle(run_dir: &Path) -> Result<()> {
-    let running = run::read_metadata(run_dir)?.get("status").and_then(Value::as_str) == Some("running");
+    let running = run::read_metadata(run_dir)?
+        .get("status")
+        .and_then(Value::as_str)
+        == Some("running");
     if running {
         drop(claim(run_dir)?);
     }
@@ -80,14 +97,20 @@ pub struct RunReader {
 }
 
 fn ro() -> OpenOptions {
-    OpenOptions { readonly: true, ..Default::default() }
+    OpenOptions {
+        readonly: true,
+        ..Default::default()
+    }
 }
 
 impl RunReader {
     pub fn open(run_dir: &Path) -> Result<Self> {
         run::read_metadata(run_dir)?;
         settle(run_dir)?;
-        Ok(RunReader { run_dir: run_dir.to_path_buf(), meta_db: None })
+        Ok(RunReader {
+            run_dir: run_dir.to_path_buf(),
+            meta_db: None,
+        })
     }
 
     pub fn metadata(&self) -> Result<Map<String, Value>> {
@@ -110,7 +133,14 @@ impl RunReader {
         let mut names: Vec<String> = std::fs::read_dir(self.run_dir.join("data/metrics"))
             .map(|rd| {
                 rd.flatten()
-                    .filter_map(|e| Some(e.file_name().to_str()?.strip_suffix(".db")?.replace("__", "/")))
+                    .filter_map(|e| {
+                        Some(
+                            e.file_name()
+                                .to_str()?
+                                .strip_suffix(".db")?
+                                .replace("__", "/"),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -121,7 +151,10 @@ impl RunReader {
     pub fn scalars(&self, name: &str, max_points: Option<usize>) -> Result<Scalars> {
         let path = metric_path(&self.run_dir, name);
         if !path.exists() {
-            return Err(Error::not_found(format!("metric {name} in run {}", self.run_dir.display())));
+            return Err(Error::not_found(format!(
+                "metric {name} in run {}",
+                self.run_dir.display()
+            )));
         }
         let c = ColumnFile::open(&path, true)?;
         // The four columns grow in one transaction; reading up to `value`'s length keeps them
@@ -149,17 +182,30 @@ impl RunReader {
     pub fn histograms(&self, name: &str) -> Result<Vec<HistogramEntry>> {
         let path = histogram_path(&self.run_dir, name);
         if !path.exists() {
-            return Err(Error::not_found(format!("histogram {name} in run {}", self.run_dir.display())));
+            return Err(Error::not_found(format!(
+                "histogram {name} in run {}",
+                self.run_dir.display()
+            )));
         }
         let c = ColumnFile::open(&path, true)?;
         let col = |s: &str| format!("{name}:{s}");
         let rows = c.len(&col("bins"))?;
         if rows == 0 {
-            return Err(Error::not_found(format!("histogram {name} in run {}", self.run_dir.display())));
+            return Err(Error::not_found(format!(
+                "histogram {name} in run {}",
+                self.run_dir.display()
+            )));
         }
         let read_i = |s: &str| -> Result<Vec<i64>> { Ok(i64s(&c.read(&col(s), 0, rows)?)) };
-        let (step, gs, ts, nan, pi, ni, bins) =
-            (read_i("step")?, read_i("global_step")?, read_i("timestamp")?, read_i("nan")?, read_i("posinf")?, read_i("neginf")?, read_i("bins")?);
+        let (step, gs, ts, nan, pi, ni, bins) = (
+            read_i("step")?,
+            read_i("global_step")?,
+            read_i("timestamp")?,
+            read_i("nan")?,
+            read_i("posinf")?,
+            read_i("neginf")?,
+            read_i("bins")?,
+        );
         let n: u64 = bins.iter().map(|&b| b as u64).sum();
         let counts = i64s(&c.read(&col("counts"), 0, n)?);
         let edges = f64s(&c.read(&col("edges"), 0, n + rows)?);
@@ -168,11 +214,19 @@ impl RunReader {
         for i in 0..rows as usize {
             let b = bins[i] as usize;
             let (Some(cs), Some(es)) = (counts.get(co..co + b), edges.get(eo..eo + b + 1)) else {
-                return Err(Error::corrupt(format!("histogram {name}: bins beyond stored counts")));
+                return Err(Error::corrupt(format!(
+                    "histogram {name}: bins beyond stored counts"
+                )));
             };
             out.push(HistogramEntry {
-                step: step[i], global_step: gs[i], timestamp: ts[i], edges: es.to_vec(), counts: cs.to_vec(),
-                nan: nan[i], posinf: pi[i], neginf: ni[i],
+                step: step[i],
+                global_step: gs[i],
+                timestamp: ts[i],
+                edges: es.to_vec(),
+                counts: cs.to_vec(),
+                nan: nan[i],
+                posinf: pi[i],
+                neginf: ni[i],
             });
             co += b;
             eo += b + 1;
@@ -186,8 +240,12 @@ impl RunReader {
         if !["media", "tables", "tensors", "kernel_density"].contains(&table) {
             return Err(Error::invalid(format!("unknown run table {table}")));
         }
-        let Some(c) = self.meta_db()? else { return Ok(Vec::new()) };
-        let mut st = c.prepare(&format!("SELECT * FROM {table} WHERE name = ? ORDER BY step, id"))?;
+        let Some(c) = self.meta_db()? else {
+            return Ok(Vec::new());
+        };
+        let mut st = c.prepare(&format!(
+            "SELECT * FROM {table} WHERE name = ? ORDER BY step, id"
+        ))?;
         let cols: Vec<String> = st.column_names().iter().map(|s| s.to_string()).collect();
         let rows = st.query_map([name], |r| {
             let mut m = Map::new();
@@ -196,7 +254,9 @@ impl RunReader {
                     rusqlite::types::ValueRef::Null => Value::Null,
                     rusqlite::types::ValueRef::Integer(x) => Value::from(x),
                     rusqlite::types::ValueRef::Real(x) => Value::from(x),
-                    rusqlite::types::ValueRef::Text(t) => Value::from(String::from_utf8_lossy(t).to_string()),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        Value::from(String::from_utf8_lossy(t).to_string())
+                    }
                     rusqlite::types::ValueRef::Blob(_) => Value::Null,
                 };
                 m.insert(cname.clone(), v);
@@ -211,20 +271,27 @@ impl RunReader {
         if !["media", "tables", "tensors", "kernel_density"].contains(&table) {
             return Err(Error::invalid(format!("unknown run table {table}")));
         }
-        names_of(self.meta_db()?, &format!("SELECT DISTINCT name FROM {table} ORDER BY name"))
+        names_of(
+            self.meta_db()?,
+            &format!("SELECT DISTINCT name FROM {table} ORDER BY name"),
+        )
     }
 
     /// Stored media bytes by key (`<sha256>.<format>`).
     pub fn media_bytes(&self, key: &str) -> Result<Vec<u8>> {
-        sink::kv_get(&store::blobs_path(&self.run_dir), key.as_bytes())?.ok_or_else(|| Error::not_found(format!("media {key} in {}", self.run_dir.display())))
+        sink::kv_get(&store::blobs_path(&self.run_dir), key.as_bytes())?
+            .ok_or_else(|| Error::not_found(format!("media {key} in {}", self.run_dir.display())))
     }
 
     /// .npy bytes of a tensor or KDE row (`kv_file` relative to the run).
     pub fn kv_bytes(&self, kv_file: &str, key: &str) -> Result<Vec<u8>> {
         if kv_file.contains("..") {
-            return Err(Error::invalid(format!("kv file {kv_file} leaves the run folder")));
+            return Err(Error::invalid(format!(
+                "kv file {kv_file} leaves the run folder"
+            )));
         }
-        sink::kv_get(&self.run_dir.join(kv_file), key.as_bytes())?.ok_or_else(|| Error::not_found(format!("{key} in {kv_file}")))
+        sink::kv_get(&self.run_dir.join(kv_file), key.as_bytes())?
+            .ok_or_else(|| Error::not_found(format!("{key} in {kv_file}")))
     }
 
     pub fn output(&self) -> Result<String> {
@@ -238,20 +305,32 @@ impl RunReader {
 
 fn names_of(c: Option<&Connection>, sql: &str) -> Result<Vec<String>> {
     let Some(c) = c else { return Ok(Vec::new()) };
-    let exists: Option<i64> = c.query_row("SELECT 1 FROM sqlite_master WHERE name = 'histograms'", [], |r| r.get(0)).optional()?;
+    let exists: Option<i64> = c
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE name = 'histograms'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
     if exists.is_none() {
         return Ok(Vec::new());
     }
     let mut st = c.prepare(sql)?;
-    let v = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let v = st
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(v)
 }
 
 fn i64s(b: &[u8]) -> Vec<i64> {
-    b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or_default())).collect()
+    b.chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap_or_default()))
+        .collect()
 }
 fn f64s(b: &[u8]) -> Vec<f64> {
-    b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default())).collect()
+    b.chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()))
+        .collect()
 }
 
 /// Keep at most `max` points: split into `max / 2` buckets and keep each bucket's minimum and
@@ -310,7 +389,13 @@ mod tests {
             s.step.push(i);
             s.global_step.push(0);
             s.timestamp.push(0);
-            s.value.push(if i == 4321 { 1e9 } else if i == 777 { -1e9 } else { (i as f64).sin() });
+            s.value.push(if i == 4321 {
+                1e9
+            } else if i == 777 {
+                -1e9
+            } else {
+                (i as f64).sin()
+            });
         }
         let d = downsample(&s, 100);
         assert!(d.value.len() <= 100);

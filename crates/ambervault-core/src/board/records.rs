@@ -58,14 +58,31 @@ impl Subkind {
 
 #[derive(Debug)]
 pub enum Record<'a> {
-    Name { id: u32, name: String },
-    Scalars { stamp: Stamp, flags: u32, values: Vec<(u32, f64)> },
-    Payload { stamp: Stamp, name_id: u32, subkind: Subkind, meta: serde_json::Value, data: &'a [u8] },
+    Name {
+        id: u32,
+        name: String,
+    },
+    Scalars {
+        stamp: Stamp,
+        flags: u32,
+        values: Vec<(u32, f64)>,
+    },
+    Payload {
+        stamp: Stamp,
+        name_id: u32,
+        subkind: Subkind,
+        meta: serde_json::Value,
+        data: &'a [u8],
+    },
     End,
 }
 
 fn stamp(f: &mut Fields) -> Result<Stamp> {
-    Ok(Stamp { step: f.f64()? as i64, global_step: f.f64()? as i64, timestamp: f.f64()? as i64 })
+    Ok(Stamp {
+        step: f.f64()? as i64,
+        global_step: f.f64()? as i64,
+        timestamp: f.f64()? as i64,
+    })
 }
 
 pub fn decode<'a>(raw: &RawRecord<'a>) -> Result<Record<'a>> {
@@ -89,7 +106,11 @@ pub fn decode<'a>(raw: &RawRecord<'a>) -> Result<Record<'a>> {
                 f.u32()?;
                 values.push((id, f.f64()?));
             }
-            Record::Scalars { stamp, flags, values }
+            Record::Scalars {
+                stamp,
+                flags,
+                values,
+            }
         }
         KIND_PAYLOAD => {
             let stamp = stamp(&mut f)?;
@@ -106,7 +127,13 @@ pub fn decode<'a>(raw: &RawRecord<'a>) -> Result<Record<'a>> {
                 serde_json::from_slice(meta_bytes)
                     .map_err(|e| Error::corrupt(format!("log payload metadata: {e}")))?
             };
-            Record::Payload { stamp, name_id, subkind, meta, data }
+            Record::Payload {
+                stamp,
+                name_id,
+                subkind,
+                meta,
+                data,
+            }
         }
         KIND_END => Record::End,
         k => return Err(Error::corrupt(format!("unknown log record kind {k}"))),

@@ -37,7 +37,14 @@ pub fn try_lock_owner(run_dir: &Path) -> Result<Option<OwnerLock>> {
 
 /// Create the run folder layout. A `baseDir` that exists as a file is an I/O error naming it.
 pub fn create_layout(run_dir: &Path) -> Result<()> {
-    for sub in ["data/metrics", "data/histograms", "data/tensors", "media", "logs", "wal"] {
+    for sub in [
+        "data/metrics",
+        "data/histograms",
+        "data/tensors",
+        "media",
+        "logs",
+        "wal",
+    ] {
         let p = run_dir.join(sub);
         std::fs::create_dir_all(&p).map_err(|e| Error::from(e).context(p.display()))?;
     }
@@ -48,14 +55,20 @@ pub fn read_metadata(run_dir: &Path) -> Result<Map<String, Value>> {
     let path = run_dir.join(METADATA_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::not_found(format!("{}: no run here (metadata.json missing)", run_dir.display()))
+            Error::not_found(format!(
+                "{}: no run here (metadata.json missing)",
+                run_dir.display()
+            ))
         } else {
             Error::from(e).context(path.display())
         }
     })?;
     match serde_json::from_str(&text) {
         Ok(Value::Object(m)) => Ok(m),
-        _ => Err(Error::corrupt(format!("{}: not a JSON object", path.display()))),
+        _ => Err(Error::corrupt(format!(
+            "{}: not a JSON object",
+            path.display()
+        ))),
     }
 }
 

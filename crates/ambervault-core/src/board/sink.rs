@@ -32,9 +32,15 @@ pub struct ColumnFile {
 
 impl ColumnFile {
     pub fn open(path: &Path, readonly: bool) -> Result<Self> {
-        let opts = OpenOptions { readonly, ..Default::default() };
+        let opts = OpenOptions {
+            readonly,
+            ..Default::default()
+        };
         let cv = ColumnVault::open(path, &opts, ChunkOptions::default())?;
-        Ok(ColumnFile { cv, handles: HashMap::new() })
+        Ok(ColumnFile {
+            cv,
+            handles: HashMap::new(),
+        })
     }
 
     fn handle(&mut self, name: &str, ty: ColType) -> Result<ColumnHandle> {
@@ -95,6 +101,12 @@ impl ColumnFile {
 
 /// A stored value's payload (KV header removed), or None.
 pub fn kv_get(path: &Path, key: &[u8]) -> Result<Option<Vec<u8>>> {
-    let kv = KvStore::open(path, KvOptions { readonly: true, ..Default::default() })?;
+    let kv = KvStore::open(
+        path,
+        KvOptions {
+            readonly: true,
+            ..Default::default()
+        },
+    )?;
     Ok(kv.get(key)?.map(|v| v.payload))
 }

@@ -18,13 +18,14 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Largest media payload accepted (the TS layer checks it first; this guards replayed logs).
 pub const MAX_MEDIA_BYTES: usize = 256 << 20;
 
 const META_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS steps(step INTEGER NOT NULL, global_step INTEGER NOT NULL,
-    timestamp INTEGER NOT NULL, writer TEXT NOT NULL);
+    timestamp INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS media(id INTEGER PRIMARY KEY, step INTEGER NOT NULL,
     global_step INTEGER NOT NULL, timestamp INTEGER NOT NULL, name TEXT NOT NULL,
     idx INTEGER NOT NULL DEFAULT 0, media_hash TEXT NOT NULL, format TEXT NOT NULL,
@@ -57,17 +58,23 @@ pub fn file_stem(name: &str) -> String {
     name.replace('/', "__")
 }
 pub fn metric_path(run_dir: &Path, name: &str) -> PathBuf {
-    run_dir.join("data/metrics").join(format!("{}.db", file_stem(name)))
+    run_dir
+        .join("data/metrics")
+        .join(format!("{}.db", file_stem(name)))
 }
 /// Histograms are grouped by the first path component of their name.
 pub fn histogram_namespace(name: &str) -> String {
     file_stem(name.split('/').next().unwrap_or(name))
 }
 pub fn histogram_path(run_dir: &Path, name: &str) -> PathBuf {
-    run_dir.join("data/histograms").join(format!("{}.db", histogram_namespace(name)))
+    run_dir
+        .join("data/histograms")
+        .join(format!("{}.db", histogram_namespace(name)))
 }
 pub fn tensor_path(run_dir: &Path, name: &str) -> PathBuf {
-    run_dir.join("data/tensors").join(format!("{}.db", file_stem(name)))
+    run_dir
+        .join("data/tensors")
+        .join(format!("{}.db", file_stem(name)))
 }
 pub fn blobs_path(run_dir: &Path) -> PathBuf {
     run_dir.join("media/blobs.db")
@@ -79,10 +86,27 @@ pub fn open_metadata_db(run_dir: &Path) -> Result<Connection> {
     Ok(c)
 }
 
+/// A writer's committed position and its interned metric names.
+pub type WriterProgress = (String, u64, Vec<(u32, String)>);
+
+/// One scalar on its way to a metric file: writer index, log position, stamp, value.
+type Point = (usize, u64, Stamp, f64);
+
 /// One decoded record ready to store.
 pub enum Item {
-    Scalars { stamp: Stamp, step_row: bool, values: Vec<(String, f64)> },
-    Payload { stamp: Stamp, name: String, subkind: Subkind, meta: Value, data: Vec<u8> },
+    Scalars {
+        stamp: Stamp,
+        step_row: bool,
+        /// Names are shared (`Arc`): millions of scalars must not mean millions of strings.
+        values: Vec<(Arc<str>, f64)>,
+    },
+    Payload {
+        stamp: Stamp,
+        name: String,
+        subkind: Subkind,
+        meta: Value,
+        data: Vec<u8>,
+    },
 }
 
 pub struct Entry {
@@ -115,7 +139,8 @@ struct MetricRows {
 impl MetricRows {
     fn push(&mut self, s: &Stamp, v: f64) {
         self.step.extend_from_slice(&s.step.to_le_bytes());
-        self.global_step.extend_from_slice(&s.global_step.to_le_bytes());
+        self.global_step
+            .extend_from_slice(&s.global_step.to_le_bytes());
         self.timestamp.extend_from_slice(&s.timestamp.to_le_bytes());
         self.value.extend_from_slice(&v.to_le_bytes());
     }
@@ -154,12 +179,15 @@ impl Store {
     }
 
     /// Committed positions and interned names of every writer known to this run.
-    pub fn load_progress(&self) -> Result<Vec<(String, u64, Vec<(u32, String)>)>> {
+    pub fn load_progress(&self) -> Result<Vec<WriterProgress>> {
         let mut st = self.meta.prepare("SELECT writer, pos FROM board_writers")?;
-        let writers: Vec<(String, i64)> =
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+        let writers: Vec<(String, i64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
         let mut out = Vec::new();
-        let mut names = self.meta.prepare("SELECT id, name FROM board_names WHERE writer = ?")?;
+        let mut names = self
+            .meta
+            .prepare("SELECT id, name FROM board_names WHERE writer = ?")?;
         for (w, pos) in writers {
             let n: Vec<(u32, String)> = names
                 .query_map([&w], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -175,10 +203,13 @@ impl Store {
             let applied = file.with_conn(|c| {
                 c.execute_batch(APPLIED_SCHEMA)?;
                 let mut st = c.prepare("SELECT writer, pos FROM board_applied")?;
-                let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+                let rows = st.query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                })?;
                 Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
             })?;
-            self.columns.insert(path.to_path_buf(), ColumnTarget { file, applied });
+            self.columns
+                .insert(path.to_path_buf(), ColumnTarget { file, applied });
         }
         Ok(self.columns.get_mut(path).expect("inserted above"))
     }
@@ -201,46 +232,83 @@ impl Store {
     /// read again by the next burst (or the next open).
     pub fn commit(&mut self, burst: Burst) -> Result<()> {
         let writer_ids: Vec<String> = burst.writers.iter().map(|w| w.0.clone()).collect();
+        let mut by_metric: HashMap<Arc<str>, Vec<Point>> = HashMap::new();
         let mut metrics: BTreeMap<PathBuf, (Vec<usize>, MetricRows)> = BTreeMap::new();
-        let mut hists: BTreeMap<PathBuf, (Vec<usize>, BTreeMap<String, HistRows>)> = BTreeMap::new();
+        let mut hists: BTreeMap<PathBuf, (Vec<usize>, BTreeMap<String, HistRows>)> =
+            BTreeMap::new();
         let mut kv_puts: BTreeMap<PathBuf, Vec<(String, Vec<u8>)>> = BTreeMap::new();
-        let mut steps: Vec<(Stamp, usize)> = Vec::new();
+        let mut steps: Vec<Stamp> = Vec::new();
         let mut meta_rows: Vec<MetaRow> = Vec::new();
         let mut output = String::new();
 
         for e in burst.entries {
-            let wid = &writer_ids[e.writer];
             match e.item {
-                Item::Scalars { stamp, step_row, values } => {
+                Item::Scalars {
+                    stamp,
+                    step_row,
+                    values,
+                } => {
                     if step_row {
-                        steps.push((stamp, e.writer));
+                        steps.push(stamp);
                     }
                     for (name, v) in values {
-                        let path = metric_path(&self.run_dir, &name);
-                        if self.already_applied(&path, wid, e.pos)? {
-                            continue;
-                        }
-                        let slot = metrics.entry(path).or_default();
-                        if !slot.0.contains(&e.writer) {
-                            slot.0.push(e.writer);
-                        }
-                        slot.1.push(&stamp, v);
+                        by_metric
+                            .entry(name)
+                            .or_default()
+                            .push((e.writer, e.pos, stamp, v));
                     }
                 }
-                Item::Payload { stamp, name, subkind, meta, data } => {
+                Item::Payload {
+                    stamp,
+                    name,
+                    subkind,
+                    meta,
+                    data,
+                } => {
                     let result = self.classify_payload(
-                        &stamp, &name, subkind, &meta, &data, e.writer, e.pos, &writer_ids,
-                        &mut hists, &mut kv_puts, &mut meta_rows, &mut output,
+                        &stamp,
+                        &name,
+                        subkind,
+                        &meta,
+                        &data,
+                        e.writer,
+                        e.pos,
+                        &writer_ids,
+                        &mut hists,
+                        &mut kv_puts,
+                        &mut meta_rows,
+                        &mut output,
                     );
                     if let Err(err) = result {
                         // One bad payload must not block the log behind it: report and move on.
-                        super::run::writer_log(&self.run_dir, &format!("dropped {name} at step {}: {err}", stamp.step));
+                        super::run::writer_log(
+                            &self.run_dir,
+                            &format!("dropped {name} at step {}: {err}", stamp.step),
+                        );
                     }
                 }
             }
         }
 
+        // Per metric (not per value): its file, and which records that file already has.
+        for (name, points) in by_metric {
+            let path = metric_path(&self.run_dir, &name);
+            let applied = self.column_file(&path)?.applied.clone();
+            let slot = metrics.entry(path).or_default();
+            for (w, pos, stamp, v) in points {
+                if applied.get(&writer_ids[w]).is_some_and(|&p| pos < p) {
+                    continue;
+                }
+                if !slot.0.contains(&w) {
+                    slot.0.push(w);
+                }
+                slot.1.push(&stamp, v);
+            }
+        }
         for (path, (writers, rows)) in metrics {
+            if rows.value.is_empty() {
+                continue;
+            }
             let f = self.column_file(&path)?;
             let cols: [(&str, ColType, &[u8]); 4] = [
                 ("step", ColType::I64, &rows.step),
@@ -254,7 +322,17 @@ impl Store {
             let f = self.column_file(&path)?;
             let mut names: Vec<String> = Vec::new();
             for name in per_name.keys() {
-                for part in ["step", "global_step", "timestamp", "nan", "posinf", "neginf", "bins", "edges", "counts"] {
+                for part in [
+                    "step",
+                    "global_step",
+                    "timestamp",
+                    "nan",
+                    "posinf",
+                    "neginf",
+                    "bins",
+                    "edges",
+                    "counts",
+                ] {
                     names.push(format!("{name}:{part}"));
                 }
             }
@@ -278,30 +356,40 @@ impl Store {
             commit_columns(f, &path, &writers, &burst.writers, &cols)?;
         }
         for (path, puts) in kv_puts {
-            self.kv_file(&path)?
-                .put_many(puts.iter().map(|(k, v)| (k.as_bytes(), Encoding::Raw, v.as_slice())))?;
+            self.kv_file(&path)?.put_many(
+                puts.iter()
+                    .map(|(k, v)| (k.as_bytes(), Encoding::Raw, v.as_slice())),
+            )?;
         }
         if !output.is_empty() {
             let path = self.run_dir.join("logs/output.log");
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
                 .map_err(|e| Error::from(e).context(path.display()))?;
-            f.write_all(output.as_bytes()).map_err(|e| Error::from(e).context(path.display()))?;
+            f.write_all(output.as_bytes())
+                .map_err(|e| Error::from(e).context(path.display()))?;
         }
 
         let tx = self.meta.unchecked_transaction()?;
         {
-            let mut st = tx.prepare_cached("INSERT INTO steps(step, global_step, timestamp, writer) VALUES (?,?,?,?)")?;
-            for (s, w) in &steps {
-                st.execute(params![s.step, s.global_step, s.timestamp, writer_ids[*w]])?;
+            let mut st = tx
+                .prepare_cached("INSERT INTO steps(step, global_step, timestamp) VALUES (?,?,?)")?;
+            for s in &steps {
+                st.execute(params![s.step, s.global_step, s.timestamp])?;
             }
             for row in &meta_rows {
                 row.insert(&tx)?;
             }
-            let mut st = tx.prepare_cached("INSERT OR REPLACE INTO board_names(writer, id, name) VALUES (?,?,?)")?;
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO board_names(writer, id, name) VALUES (?,?,?)",
+            )?;
             for (w, id, name) in &burst.names {
                 st.execute(params![writer_ids[*w], id, name])?;
             }
-            let mut st = tx.prepare_cached("INSERT OR REPLACE INTO board_writers(writer, pos) VALUES (?,?)")?;
+            let mut st = tx
+                .prepare_cached("INSERT OR REPLACE INTO board_writers(writer, pos) VALUES (?,?)")?;
             for (w, pos) in &burst.writers {
                 st.execute(params![w, *pos as i64])?;
             }
@@ -329,14 +417,18 @@ impl Store {
         match subkind {
             Subkind::HistogramValues | Subkind::HistogramBins => {
                 let bins = if subkind == Subkind::HistogramValues {
-                    let range = meta.get("range").and_then(|r| Some((r.get(0)?.as_f64()?, r.get(1)?.as_f64()?)));
+                    let range = meta
+                        .get("range")
+                        .and_then(|r| Some((r.get(0)?.as_f64()?, r.get(1)?.as_f64()?)));
                     let nbins = meta.get("bins").and_then(Value::as_u64).unwrap_or(64) as usize;
                     payloads::histogram(&f64s(data), nbins, range)?
                 } else {
                     let all = f64s(data);
                     let n = (all.len().saturating_sub(1)) / 2;
                     if all.len() != 2 * n + 1 || n == 0 {
-                        return Err(Error::corrupt("histogram bins: edges/counts sizes disagree"));
+                        return Err(Error::corrupt(
+                            "histogram bins: edges/counts sizes disagree",
+                        ));
                     }
                     Bins {
                         edges: all[..=n].to_vec(),
@@ -351,7 +443,10 @@ impl Store {
                     return Ok(());
                 }
                 let ns = histogram_namespace(name);
-                meta_rows.push(MetaRow::HistogramIndex { name: name.to_string(), namespace: ns });
+                meta_rows.push(MetaRow::HistogramIndex {
+                    name: name.to_string(),
+                    namespace: ns,
+                });
                 let slot = hists.entry(path).or_default();
                 if !slot.0.contains(&writer) {
                     slot.0.push(writer);
@@ -361,7 +456,8 @@ impl Store {
                 h.nan.extend_from_slice(&bins.nan.to_le_bytes());
                 h.posinf.extend_from_slice(&bins.posinf.to_le_bytes());
                 h.neginf.extend_from_slice(&bins.neginf.to_le_bytes());
-                h.bins.extend_from_slice(&(bins.counts.len() as i64).to_le_bytes());
+                h.bins
+                    .extend_from_slice(&(bins.counts.len() as i64).to_le_bytes());
                 for e in &bins.edges {
                     h.edges.extend_from_slice(&e.to_le_bytes());
                 }
@@ -371,38 +467,76 @@ impl Store {
             }
             Subkind::Media => {
                 let m = self.store_media(meta, data, kv_puts)?;
-                meta_rows.push(MetaRow::Media { stamp: *stamp, name: name.to_string(), idx: 0, m });
+                meta_rows.push(MetaRow::Media {
+                    stamp: *stamp,
+                    name: name.to_string(),
+                    idx: 0,
+                    m,
+                });
             }
             Subkind::Table => {
                 // Media cells arrive as { "$media": i } pointing at meta.cells[i] (ranges of data).
-                let cells = meta.get("cells").and_then(Value::as_array).cloned().unwrap_or_default();
+                let cells = meta
+                    .get("cells")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 let mut stored = Vec::with_capacity(cells.len());
                 for c in &cells {
-                    let (off, len) = (c["offset"].as_u64().unwrap_or(0) as usize, c["length"].as_u64().unwrap_or(0) as usize);
-                    let bytes = data.get(off..off + len).ok_or_else(|| Error::corrupt("table media cell out of range"))?;
+                    let (off, len) = (
+                        c["offset"].as_u64().unwrap_or(0) as usize,
+                        c["length"].as_u64().unwrap_or(0) as usize,
+                    );
+                    let bytes = data
+                        .get(off..off + len)
+                        .ok_or_else(|| Error::corrupt("table media cell out of range"))?;
                     let m = self.store_media(c, bytes, kv_puts)?;
-                    stored.push(json!({ "media_hash": m.hash, "format": m.format, "type": m.kind,
-                        "caption": m.caption, "width": m.width, "height": m.height }));
+                    stored.push(
+                        json!({ "media_hash": m.hash, "format": m.format, "type": m.kind,
+                        "caption": m.caption, "width": m.width, "height": m.height }),
+                    );
                 }
                 let mut rows = meta.get("rows").cloned().unwrap_or(Value::Array(vec![]));
                 replace_media_cells(&mut rows, &stored);
                 meta_rows.push(MetaRow::Table {
                     stamp: *stamp,
                     name: name.to_string(),
-                    columns: meta.get("columns").cloned().unwrap_or(Value::Array(vec![])).to_string(),
-                    types: meta.get("types").cloned().unwrap_or(Value::Array(vec![])).to_string(),
+                    columns: meta
+                        .get("columns")
+                        .cloned()
+                        .unwrap_or(Value::Array(vec![]))
+                        .to_string(),
+                    types: meta
+                        .get("types")
+                        .cloned()
+                        .unwrap_or(Value::Array(vec![]))
+                        .to_string(),
                     rows: rows.to_string(),
                 });
             }
             Subkind::Tensor => {
-                let dtype = meta.get("dtype").and_then(Value::as_str).unwrap_or("<f4").to_string();
-                let shape: Vec<u64> = meta.get("shape").and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_u64).collect()).unwrap_or_default();
+                let dtype = meta
+                    .get("dtype")
+                    .and_then(Value::as_str)
+                    .unwrap_or("<f4")
+                    .to_string();
+                let shape: Vec<u64> = meta
+                    .get("shape")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_u64).collect())
+                    .unwrap_or_default();
                 let key = format!("{}", stamp.step);
                 let path = tensor_path(&self.run_dir, name);
-                kv_puts.entry(path.clone()).or_default().push((key.clone(), payloads::npy(&dtype, &shape, data)));
+                kv_puts
+                    .entry(path.clone())
+                    .or_default()
+                    .push((key.clone(), payloads::npy(&dtype, &shape, data)));
                 meta_rows.push(MetaRow::Tensor {
-                    stamp: *stamp, name: name.to_string(), kv_file: rel(&self.run_dir, &path), kv_key: key, dtype,
+                    stamp: *stamp,
+                    name: name.to_string(),
+                    kv_file: rel(&self.run_dir, &path),
+                    kv_key: key,
+                    dtype,
                     shape: json!(shape).to_string(),
                     metadata: meta.get("metadata").map(|m| m.to_string()),
                 });
@@ -418,10 +552,18 @@ impl Store {
                 }
                 let key = format!("kde:{}", stamp.step);
                 let path = tensor_path(&self.run_dir, name);
-                kv_puts.entry(path.clone()).or_default().push((key.clone(), payloads::npy("<f8", &[2, points as u64], &raw)));
+                kv_puts
+                    .entry(path.clone())
+                    .or_default()
+                    .push((key.clone(), payloads::npy("<f8", &[2, points as u64], &raw)));
                 meta_rows.push(MetaRow::Kde {
-                    stamp: *stamp, name: name.to_string(), kv_file: rel(&self.run_dir, &path), kv_key: key,
-                    points, bandwidth: d.bandwidth, count: values.len(),
+                    stamp: *stamp,
+                    name: name.to_string(),
+                    kv_file: rel(&self.run_dir, &path),
+                    kv_key: key,
+                    points,
+                    bandwidth: d.bandwidth,
+                    count: values.len(),
                 });
             }
             Subkind::Output => {
@@ -434,23 +576,53 @@ impl Store {
         Ok(())
     }
 
-    fn store_media(&mut self, meta: &Value, data: &[u8], kv_puts: &mut BTreeMap<PathBuf, Vec<(String, Vec<u8>)>>) -> Result<StoredMedia> {
+    fn store_media(
+        &mut self,
+        meta: &Value,
+        data: &[u8],
+        kv_puts: &mut BTreeMap<PathBuf, Vec<(String, Vec<u8>)>>,
+    ) -> Result<StoredMedia> {
         if data.len() > MAX_MEDIA_BYTES {
-            return Err(Error::invalid(format!("media of {} bytes is over the {MAX_MEDIA_BYTES} byte limit", data.len())));
+            return Err(Error::invalid(format!(
+                "media of {} bytes is over the {MAX_MEDIA_BYTES} byte limit",
+                data.len()
+            )));
         }
         let (bytes, width, height) = match meta.get("raw") {
             Some(r) => {
-                let (w, h, c) = (r["width"].as_u64().unwrap_or(0) as u32, r["height"].as_u64().unwrap_or(0) as u32, r["channels"].as_u64().unwrap_or(0) as u32);
+                let (w, h, c) = (
+                    r["width"].as_u64().unwrap_or(0) as u32,
+                    r["height"].as_u64().unwrap_or(0) as u32,
+                    r["channels"].as_u64().unwrap_or(0) as u32,
+                );
                 (payloads::encode_png(data, w, h, c)?, Some(w), Some(h))
             }
             None => (data.to_vec(), None, None),
         };
         let format = payloads::sniff_format(&bytes).to_string();
         let hash = payloads::content_hash(&bytes);
-        let kind = meta.get("type").and_then(Value::as_str).unwrap_or("image").to_string();
+        let kind = meta
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("image")
+            .to_string();
         let size = bytes.len();
-        kv_puts.entry(blobs_path(&self.run_dir)).or_default().push((format!("{hash}.{format}"), bytes));
-        Ok(StoredMedia { hash, format, kind, caption: meta.get("caption").and_then(Value::as_str).map(str::to_string), width, height, size })
+        kv_puts
+            .entry(blobs_path(&self.run_dir))
+            .or_default()
+            .push((format!("{hash}.{format}"), bytes));
+        Ok(StoredMedia {
+            hash,
+            format,
+            kind,
+            caption: meta
+                .get("caption")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            width,
+            height,
+            size,
+        })
     }
 
     /// Write out partial output lines (a progress bar without its final newline) at the end.
@@ -467,9 +639,13 @@ impl Store {
         }
         if !out.is_empty() {
             let path = self.run_dir.join("logs/output.log");
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
                 .map_err(|e| Error::from(e).context(path.display()))?;
-            f.write_all(out.as_bytes()).map_err(|e| Error::from(e).context(path.display()))?;
+            f.write_all(out.as_bytes())
+                .map_err(|e| Error::from(e).context(path.display()))?;
         }
         Ok(())
     }
@@ -496,7 +672,8 @@ fn commit_columns(
 ) -> Result<()> {
     f.file
         .append(cols, |c| {
-            let mut st = c.prepare_cached("INSERT OR REPLACE INTO board_applied(writer, pos) VALUES (?,?)")?;
+            let mut st =
+                c.prepare_cached("INSERT OR REPLACE INTO board_applied(writer, pos) VALUES (?,?)")?;
             for &w in touched {
                 st.execute(params![writers[w].0, writers[w].1 as i64])?;
             }
@@ -520,11 +697,41 @@ struct StoredMedia {
 }
 
 enum MetaRow {
-    HistogramIndex { name: String, namespace: String },
-    Media { stamp: Stamp, name: String, idx: i64, m: StoredMedia },
-    Table { stamp: Stamp, name: String, columns: String, types: String, rows: String },
-    Tensor { stamp: Stamp, name: String, kv_file: String, kv_key: String, dtype: String, shape: String, metadata: Option<String> },
-    Kde { stamp: Stamp, name: String, kv_file: String, kv_key: String, points: usize, bandwidth: f64, count: usize },
+    HistogramIndex {
+        name: String,
+        namespace: String,
+    },
+    Media {
+        stamp: Stamp,
+        name: String,
+        idx: i64,
+        m: StoredMedia,
+    },
+    Table {
+        stamp: Stamp,
+        name: String,
+        columns: String,
+        types: String,
+        rows: String,
+    },
+    Tensor {
+        stamp: Stamp,
+        name: String,
+        kv_file: String,
+        kv_key: String,
+        dtype: String,
+        shape: String,
+        metadata: Option<String>,
+    },
+    Kde {
+        stamp: Stamp,
+        name: String,
+        kv_file: String,
+        kv_key: String,
+        points: usize,
+        bandwidth: f64,
+        count: usize,
+    },
 }
 
 impl MetaRow {
@@ -534,19 +741,46 @@ impl MetaRow {
                 c.prepare_cached("INSERT OR IGNORE INTO histograms(name, namespace) VALUES (?,?)")?
                     .execute(params![name, namespace])?;
             }
-            MetaRow::Media { stamp: s, name, idx, m } => {
+            MetaRow::Media {
+                stamp: s,
+                name,
+                idx,
+                m,
+            } => {
                 c.prepare_cached("INSERT INTO media(step, global_step, timestamp, name, idx, media_hash, format, type, caption, width, height, size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")?
                     .execute(params![s.step, s.global_step, s.timestamp, name, idx, m.hash, m.format, m.kind, m.caption, m.width, m.height, m.size as i64])?;
             }
-            MetaRow::Table { stamp: s, name, columns, types, rows } => {
+            MetaRow::Table {
+                stamp: s,
+                name,
+                columns,
+                types,
+                rows,
+            } => {
                 c.prepare_cached("INSERT INTO tables(step, global_step, timestamp, name, columns, column_types, rows) VALUES (?,?,?,?,?,?,?)")?
                     .execute(params![s.step, s.global_step, s.timestamp, name, columns, types, rows])?;
             }
-            MetaRow::Tensor { stamp: s, name, kv_file, kv_key, dtype, shape, metadata } => {
+            MetaRow::Tensor {
+                stamp: s,
+                name,
+                kv_file,
+                kv_key,
+                dtype,
+                shape,
+                metadata,
+            } => {
                 c.prepare_cached("INSERT INTO tensors(step, global_step, timestamp, name, kv_file, kv_key, dtype, shape, metadata) VALUES (?,?,?,?,?,?,?,?,?)")?
                     .execute(params![s.step, s.global_step, s.timestamp, name, kv_file, kv_key, dtype, shape, metadata])?;
             }
-            MetaRow::Kde { stamp: s, name, kv_file, kv_key, points, bandwidth, count } => {
+            MetaRow::Kde {
+                stamp: s,
+                name,
+                kv_file,
+                kv_key,
+                points,
+                bandwidth,
+                count,
+            } => {
                 c.prepare_cached("INSERT INTO kernel_density(step, global_step, timestamp, name, kv_file, kv_key, points, bandwidth, count) VALUES (?,?,?,?,?,?,?,?,?)")?
                     .execute(params![s.step, s.global_step, s.timestamp, name, kv_file, kv_key, *points as i64, bandwidth, *count as i64])?;
             }
@@ -556,11 +790,16 @@ impl MetaRow {
 }
 
 fn rel(run_dir: &Path, path: &Path) -> String {
-    path.strip_prefix(run_dir).unwrap_or(path).to_string_lossy().replace('\\', "/")
+    path.strip_prefix(run_dir)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 fn f64s(data: &[u8]) -> Vec<f64> {
-    data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default())).collect()
+    data.chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()))
+        .collect()
 }
 
 fn replace_media_cells(v: &mut Value, stored: &[Value]) {
@@ -627,7 +866,10 @@ mod tests {
     #[test]
     fn metric_files_replace_slashes() {
         let d = Path::new("/r");
-        assert_eq!(metric_path(d, "train/loss"), Path::new("/r/data/metrics/train__loss.db"));
+        assert_eq!(
+            metric_path(d, "train/loss"),
+            Path::new("/r/data/metrics/train__loss.db")
+        );
         assert_eq!(histogram_namespace("grads/layer1"), "grads");
     }
 }

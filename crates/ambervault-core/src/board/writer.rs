@@ -47,13 +47,20 @@ impl Shared {
                 return Ok(());
             }
             if st.errors > errors_at_start {
-                let e = st.last_error.clone().unwrap_or_else(|| Error::io("writer failed"));
+                let e = st
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| Error::io("writer failed"));
                 return Err(e.context("flush"));
             }
             if st.stop {
                 return Err(Error::closed("board writer is stopped"));
             }
-            st = self.cv.wait_timeout(st, Duration::from_millis(50)).map(|r| r.0).unwrap_or_else(|p| p.into_inner().0);
+            st = self
+                .cv
+                .wait_timeout(st, Duration::from_millis(50))
+                .map(|r| r.0)
+                .unwrap_or_else(|p| p.into_inner().0);
             st.wake = true;
         }
     }
@@ -77,7 +84,12 @@ impl BoardWriter {
             .name("ambervault-board-writer".into())
             .spawn(move || writer_loop(&dir, &s2, drainer))
             .map_err(|e| Error::io(format!("cannot start the board writer thread: {e}")))?;
-        Ok(BoardWriter { run_dir: run_dir.to_path_buf(), shared, thread: Some(thread), _lock: lock })
+        Ok(BoardWriter {
+            run_dir: run_dir.to_path_buf(),
+            shared,
+            thread: Some(thread),
+            _lock: lock,
+        })
     }
 
     pub fn shared(&self) -> Arc<Shared> {
@@ -92,11 +104,16 @@ impl BoardWriter {
             self.shared.cv.notify_all();
         }
         let result = match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err(Error::io("board writer thread panicked"))),
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(Error::io("board writer thread panicked"))),
             None => Ok(()),
         };
         if let Err(e) = &result {
-            run::writer_log(&self.run_dir, &format!("final drain failed, left in the logs for replay: {e}"));
+            run::writer_log(
+                &self.run_dir,
+                &format!("final drain failed, left in the logs for replay: {e}"),
+            );
         }
         run::update_metadata(&self.run_dir, run::status_patch(status, exit_code))?;
         result
@@ -111,14 +128,27 @@ impl Drop for BoardWriter {
     }
 }
 
+/// Show (or clear) a writer failure in metadata.json, so a run that cannot store says so.
+fn report_error(run_dir: &Path, error: Option<&Error>) {
+    let mut patch = serde_json::Map::new();
+    patch.insert("writerError".into(), error.map(|e| e.to_string()).into());
+    let _ = run::update_metadata(run_dir, patch);
+}
+
 fn writer_loop(run_dir: &Path, shared: &Shared, mut drainer: Drainer) -> Result<()> {
     let mut idle = IDLE_MIN;
     let mut failures_at_stop = 0;
+    let mut failing = false;
     loop {
         let result = drainer.drain_once();
         let mut st = shared.lock();
         match result {
             Ok(n) => {
+                if failing {
+                    failing = false;
+                    report_error(run_dir, None);
+                    run::writer_log(run_dir, "writer recovered");
+                }
                 st.committed = drainer.committed();
                 shared.cv.notify_all();
                 if n > 0 {
@@ -131,6 +161,10 @@ fn writer_loop(run_dir: &Path, shared: &Shared, mut drainer: Drainer) -> Result<
             }
             Err(e) => {
                 run::writer_log(run_dir, &format!("burst failed (will retry): {e}"));
+                if st.last_error.as_ref() != Some(&e) {
+                    report_error(run_dir, Some(&e));
+                }
+                failing = true;
                 st.errors += 1;
                 st.last_error = Some(e.clone());
                 shared.cv.notify_all();
@@ -144,7 +178,11 @@ fn writer_loop(run_dir: &Path, shared: &Shared, mut drainer: Drainer) -> Result<
             }
         }
         if !st.wake {
-            st = shared.cv.wait_timeout(st, idle).map(|r| r.0).unwrap_or_else(|p| p.into_inner().0);
+            st = shared
+                .cv
+                .wait_timeout(st, idle)
+                .map(|r| r.0)
+                .unwrap_or_else(|p| p.into_inner().0);
             idle = (idle * 2).min(IDLE_MAX);
         }
         st.wake = false;

@@ -281,3 +281,32 @@ test('media: every occurrence copied, each file uploaded once per content hash, 
     await s.kill()
   }
 })
+
+test('an idle run is closed on the server (log segments released) and reopened by the next sync', async (t) => {
+  const base = temp('sync-h')
+  const data = temp('sync-h-data')
+  const token = createToken(data, 'team')
+  const s = await startServerProcess(data, await freePort(), ['--idle-close', '0.2'])
+  const b = new Board({ baseDir: base, project: 'team', captureOutput: false })
+  try {
+    for (let i = 0; i < 100; i++) b.log({ loss: i })
+    await b.flush()
+    await syncRun(b.runDir, { url: s.url, token })
+    const dir = remoteDir(data)
+    const { existsSync, readdirSync } = await import('node:fs')
+    let released = false
+    for (let k = 0; k < 100 && !released; k++) {
+      await sleep(50)
+      released = !existsSync(join(dir, 'wal')) || readdirSync(join(dir, 'wal')).length === 0
+    }
+    t.true(released, 'the server writer released its segments')
+    for (let i = 100; i < 200; i++) b.log({ loss: i })
+    await b.finish()
+    const r = await syncRun(b.runDir, { url: s.url, token })
+    t.is(r.sentPoints, 100)
+    t.is(assertSameRun(t, b.runDir, dir), 200)
+    t.is(openRun(dir).metadata.status, 'finished')
+  } finally {
+    await s.kill()
+  }
+})

@@ -32,8 +32,9 @@ export function registerSyncCommands(program: Command): void {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .addOption(new Option('--port <port>', 'port to listen on (0 = a free one)').argParser(port).default(8470))
     .addOption(new Option('--max-body-mb <mb>', 'largest request body accepted').argParser(positive).default(64))
-    .action(async (o: { dataDir: string; host: string; port: number; maxBodyMb: number }) => {
-      const s = await startServer({ dataDir: o.dataDir, host: o.host, port: o.port, maxBodyBytes: Math.floor(o.maxBodyMb * 1024 * 1024) })
+    .addOption(new Option('--idle-close <seconds>', "close a run's writer after this long without uploads").argParser(positive).default(600))
+    .action(async (o: { dataDir: string; host: string; port: number; maxBodyMb: number; idleClose: number }) => {
+      const s = await startServer({ dataDir: o.dataDir, host: o.host, port: o.port, maxBodyBytes: Math.floor(o.maxBodyMb * 1024 * 1024), idleCloseMs: o.idleClose * 1000 })
       if (s.tokens.list().length === 0) process.stderr.write(`no tokens yet: create one with \`amber token create --data-dir ${o.dataDir} --project <name>\`\n`)
       process.stdout.write(`amber team server for ${o.dataDir}\n  ${s.url}\n(Ctrl-C to stop)\n`)
       await new Promise<void>((done) => {

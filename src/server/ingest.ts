@@ -105,6 +105,9 @@ class IngestRun {
   private readonly mediaCounts = new Map<string, number>()
   private knownKeys: Set<string> | null = null
   private queue: Promise<unknown> = Promise.resolve()
+  private busy = 0
+  /** When the last operation on this run ended (for closing idle runs). */
+  lastUsed = Date.now()
 
   constructor(readonly runDir: string, metadata: Record<string, unknown>) {
     const mirrored: Record<string, unknown> = { syncedAt: new Date().toISOString() }
@@ -217,9 +220,17 @@ class IngestRun {
 
   /** Run `fn` after every earlier operation on this run (one batch at a time per run). */
   serial<T>(fn: () => Promise<T> | T): Promise<T> {
-    const next = this.queue.then(fn, fn)
+    this.busy++
+    const next = this.queue.then(fn, fn).finally(() => {
+      this.busy--
+      this.lastUsed = Date.now()
+    })
     this.queue = next.catch(() => undefined)
     return next
+  }
+
+  get idle(): boolean {
+    return this.busy === 0
   }
 
   /** Store the new part of a batch; resolves with the counts once it is in SQLite. */
@@ -263,6 +274,8 @@ class IngestRun {
     const owner = this.owner
     this.owner = null
     native(() => owner.finish(status, exitCode))
+    // Everything is stored: the server writer's log segments are no longer needed.
+    native(() => binding.boardReleaseWriter(this.runDir, this.writer.id))
     if (finishedAt) patchMetadata(this.runDir, { finishedAt })
   }
 }
@@ -270,8 +283,28 @@ class IngestRun {
 /** The runs the server is writing, opened on first use and kept until finished or shutdown. */
 export class IngestRuns {
   private readonly runs = new Map<string, IngestRun>()
+  private readonly reaper: NodeJS.Timeout
 
-  constructor(readonly dataDir: string) {}
+  /**
+   * Runs with no request for `idleCloseMs` are closed (their writer thread stopped), still
+   * `running`: a client that comes back reopens its run; one that never does reads as killed.
+   */
+  constructor(readonly dataDir: string, idleCloseMs = 600_000) {
+    this.reaper = setInterval(() => {
+      const now = Date.now()
+      for (const [k, r] of this.runs) {
+        if (r.idle && now - r.lastUsed > idleCloseMs) {
+          this.runs.delete(k)
+          try {
+            r.finish('running', null, null)
+          } catch {
+            // its logs stay on disk and are replayed when the run is opened again
+          }
+        }
+      }
+    }, Math.min(60_000, Math.max(10, idleCloseMs / 2)))
+    this.reaper.unref()
+  }
 
   private key(project: string, folder: string): string {
     return `${project}/${folder}`
@@ -306,6 +339,7 @@ export class IngestRuns {
    * a later open replays nothing and the next sync carries on.
    */
   closeAll(): void {
+    clearInterval(this.reaper)
     for (const r of this.runs.values()) {
       try {
         r.finish('running', null, null)

@@ -33,6 +33,8 @@ export interface ServerOptions {
   maxBodyBytes?: number
   webDir?: string
   liveIntervalMs?: number
+  /** Close a run's writer after this long without a request (default 10 min). */
+  idleCloseMs?: number
 }
 
 export interface TeamServer {
@@ -116,7 +118,7 @@ export function startServer(opts: ServerOptions): Promise<TeamServer> {
   mkdirSync(dataDir, { recursive: true })
   const maxBody = opts.maxBodyBytes ?? 64 << 20
   const tokens = new TokenStore(dataDir)
-  const ingest = new IngestRuns(dataDir)
+  const ingest = new IngestRuns(dataDir, opts.idleCloseMs)
   const store = new RunStore(dataDir)
   const routes = apiRoutes(store)
   const webDir = opts.webDir ?? findWebDist()

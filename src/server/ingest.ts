@@ -76,17 +76,32 @@ function sameStamps(plan: Array<{ m: DecodedMetric; skip: number }>): StampGroup
 
 function groupByKey(plan: Array<{ m: DecodedMetric; skip: number }>): StampGroup[] | null {
   const groups: StampGroup[] = []
-  const byKey = new Map<string, number>()
+  // step -> indices of the groups with that step (numeric keys: no string per point).
+  const byStep = new Map<number, number[]>()
   const last = new Map<string, number>()
   for (const { m, skip } of plan) {
     let prev = last.get(m.name) ?? -1
     for (let i = skip; i < m.value.length; i++) {
-      const key = `${m.step[i]}:${m.globalStep[i]}:${m.timestamp[i]}`
-      let g = byKey.get(key)
-      if (g === undefined) {
+      const step = m.step[i]
+      const gs = m.globalStep[i]
+      const ts = m.timestamp[i]
+      let same = byStep.get(step)
+      let g = -1
+      if (same) {
+        for (const j of same) {
+          if (groups[j].globalStep === gs && groups[j].timestamp === ts) {
+            g = j
+            break
+          }
+        }
+      } else {
+        same = []
+        byStep.set(step, same)
+      }
+      if (g < 0) {
         g = groups.length
-        groups.push({ step: m.step[i], globalStep: m.globalStep[i], timestamp: m.timestamp[i], entries: [] })
-        byKey.set(key, g)
+        groups.push({ step, globalStep: gs, timestamp: ts, entries: [] })
+        same.push(g)
       } else if (g <= prev) {
         return null
       }

@@ -187,6 +187,14 @@ test('oversized requests get 413 without being stored, and the server keeps serv
   // The client splits into batches under the limit, so a real sync still goes through.
   const sr = await syncRun(c.runDir, { url: c.s.url, token: c.write, batchPoints: 10_000 })
   t.is(sr.sentPoints, 0)
+  // Batches stay under batchPoints (30,000 points = 960 KB, under the 1 MiB limit) however the
+  // metrics group.
+  const b = new Board({ baseDir: temp('serve-big'), project: 'alpha', runId: 'big', captureOutput: false })
+  for (let i = 0; i < 40_000; i++) b.log({ a: i, b: -i, c: i / 2 })
+  for (let i = 0; i < 5_000; i++) b.log({ a: i })
+  await b.finish()
+  const bigSync = await syncRun(b.runDir, { url: c.s.url, token: c.write, batchPoints: 30_000, retryForMs: 0 })
+  t.is(bigSync.sentPoints, 125_000)
   t.is((await get(c, '/api/runs', c.write)).status, 200)
 })
 

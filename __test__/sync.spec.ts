@@ -155,7 +155,7 @@ test('replies lost after the server stored a batch: the resent batches add nothi
   const s = await startServerProcess(data, await freePort())
   const proxy = await cuttingProxy(s.port, 0, 5, 'reply')
   try {
-    const r = await syncRun(runDir, { url: `http://127.0.0.1:${proxy.port}`, token, batchPoints: 8000, retryForMs: 60_000 })
+    const r = await syncRun(runDir, { url: `http://127.0.0.1:${proxy.port}`, token, batchPoints: 2000, retryForMs: 60_000 })
     t.is(proxy.cut(), 5)
     t.true(r.retries >= 5)
     t.is(assertSameRun(t, runDir, remoteDir(data)), 60_000)

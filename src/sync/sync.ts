@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { openRun } from '../board/reader'
-import type { Run } from '../board/reader'
+import type { Run, ScalarSeries } from '../board/reader'
 import { InvalidArgumentError } from '../errors'
 import { SyncClient, TransientError } from './client'
 import type { RemoteOptions } from './client'
@@ -110,11 +110,31 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
     pendingPoints = 0
     if (opts.onProgress) opts.onProgress({ remotePoints: [...remote.values()].reduce((a, b) => a + b, 0), localPoints })
   }
+  // Metrics logged together (same remote count, same length) are sent in lockstep, the same
+  // index range of each in one batch, so the server stores each step's values as one record.
+  // A group holds at most GROUP_POINTS points in memory.
+  let group: Array<{ name: string; s: ScalarSeries; fp: string }> = []
+  let groupAt = 0
+  let groupN = 0
+  const flushGroup = async () => {
+    if (group.length === 0) return
+    const chunk = Math.max(1, Math.floor(batchPoints / group.length))
+    for (let at = groupAt; at < groupN; at += chunk) {
+      const end = Math.min(groupN, at + chunk)
+      // Never over batchPoints (the server's body limit depends on it).
+      if (pendingPoints > 0 && pendingPoints + (end - at) * group.length > batchPoints) await sendPending()
+      for (const g of group) pending.push(slicePoints(g.name, g.s, at, end))
+      pendingPoints += (end - at) * group.length
+      if (pendingPoints >= batchPoints) await sendPending()
+    }
+    for (const g of group) if (g.fp) done.push([g.name, g.fp])
+    group = []
+  }
   for (const name of names) {
     if (opts.signal?.aborted) break
     const fp = opts.seen ? fingerprint(run.runDir, name) : ''
     if (fp && opts.seen!.get(name) === fp && remote.has(name)) continue
-    let s: ReturnType<Run['scalars']>
+    let s: ScalarSeries
     try {
       s = run.scalars(name)
     } catch (e) {
@@ -125,17 +145,19 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
     }
     const n = s.value.length
     localPoints += n
-    let at = remote.get(name) ?? 0
+    const at = remote.get(name) ?? 0
     if (at > n) throw new InvalidArgumentError(`sync ${project}/${folder}: the server has ${at} points of ${name}, the local run only ${n} (another run with the same folder name?)`)
-    while (at < n) {
-      const take = Math.min(n - at, batchPoints - pendingPoints)
-      pending.push(slicePoints(name, s, at, at + take))
-      pendingPoints += take
-      at += take
-      if (pendingPoints >= batchPoints) await sendPending()
+    if (at === n) {
+      if (fp) done.push([name, fp])
+      continue
     }
-    if (fp) done.push([name, fp])
+    const fits = group.length < batchPoints && (group.length + 1) * (n - at) <= GROUP_POINTS
+    if (group.length > 0 && (at !== groupAt || n !== groupN || !fits)) await flushGroup()
+    group.push({ name, s, fp })
+    groupAt = at
+    groupN = n
   }
+  await flushGroup()
   await sendPending()
   for (const [name, fp] of done) opts.seen!.set(name, fp)
   await syncMedia(client, run, route, opened.body, opts, tally)
@@ -145,6 +167,9 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
   }
   return { run: `${project}/${folder}`, metrics: names.length, status }
 }
+
+/** Most points of one lockstep group held in memory during a pass. */
+const GROUP_POINTS = 4_000_000
 
 /** Largest size of new media files in one request (one bigger file still goes alone). */
 const MEDIA_BATCH_BYTES = 8 << 20

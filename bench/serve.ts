@@ -88,6 +88,31 @@ async function scenario(label: string, runDirs: string[], batch: number): Promis
   return [label, String(runDirs.length), String(batch), String(points), String(latencies.length), (points / secs).toFixed(0), quantile(latencies, 0.5).toFixed(1), quantile(latencies, 0.99).toFixed(1), secs.toFixed(2)]
 }
 
+/**
+ * `log()` cost with and without `remote` (the background sync running against a live server):
+ * 10 scalars per call, timed per group of 100 calls; p50/p99 of the per-call average.
+ */
+async function logLatency(remote: { url: string; token: string } | null, calls: number): Promise<string[]> {
+  const base = mkdtempSync(join(tmpdir(), 'amber-bench-serve-log-'))
+  const b = new Board({ baseDir: base, project: 'bench', captureOutput: false, ...(remote ? { remote: { ...remote, intervalMs: 100 } } : {}) })
+  const per: number[] = []
+  const v: Record<string, number> = {}
+  for (let m = 0; m < 10; m++) v[`train/m${m}`] = m
+  b.log(v)
+  for (let g = 0; g < calls / 100; g++) {
+    const t0 = performance.now()
+    for (let i = 0; i < 100; i++) {
+      v['train/m0'] = i
+      b.log(v)
+    }
+    per.push(((performance.now() - t0) * 1000) / 100)
+    // A short pause every 10,000 calls, as a training step would make: the sync worker keeps up.
+    if (g % 100 === 99) await new Promise((r) => setTimeout(r, 5))
+  }
+  await b.finish()
+  return [remote ? 'with remote (background sync)' : 'local only', String(calls), quantile(per, 0.5).toFixed(3), quantile(per, 0.99).toFixed(3)]
+}
+
 async function main() {
   const base = mkdtempSync(join(tmpdir(), 'amber-bench-serve-'))
   process.stderr.write(`logging ${RUNS} runs of ${STEPS} steps x ${METRICS} metrics...\n`)
@@ -98,10 +123,26 @@ async function main() {
     await scenario('1 run, small batches', dirs.slice(0, 1), SMALL),
     await scenario(`${RUNS} runs at once, small batches`, dirs, SMALL),
   ]
+  // log() side by side, with and without the background sync.
+  const data = mkdtempSync(join(tmpdir(), 'amber-bench-serve-live-'))
+  const token = spawnSync(process.execPath, ['--import', 'tsx', AMBER, 'token', 'create', '--data-dir', data, '--project', '*'], { encoding: 'utf8' }).stdout.trim()
+  const port = await freePort()
+  const server = spawn(process.execPath, ['--import', 'tsx', AMBER, 'serve', '--data-dir', data, '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise<void>((r) => server.stdout!.on('data', (d) => String(d).includes('http://') && r()))
+  const logRows: string[][] = []
+  for (let rep = 0; rep < 2; rep++) {
+    logRows.push(await logLatency(null, 1_000_000))
+    logRows.push(await logLatency({ url: `http://127.0.0.1:${port}`, token }, 1_000_000))
+  }
+  server.kill('SIGTERM')
   const head = ['scenario', 'runs', 'batch pts', 'points', 'requests', 'points/s', 'p50 ms', 'p99 ms', 'wall s']
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i])).join(' | ')} |`
-  process.stdout.write(`${line(head)}\n| ${w.map((n) => '-'.repeat(n)).join(' | ')} |\n${rows.map(line).join('\n')}\n`)
+  process.stdout.write(`${line(head)}\n| ${w.map((n) => '-'.repeat(n)).join(' | ')} |\n${rows.map(line).join('\n')}\n\n`)
+  const lhead = ['log() of 10 scalars', 'calls', 'p50 us/call', 'p99 us/call']
+  const lw = lhead.map((h, i) => Math.max(h.length, ...logRows.map((r) => r[i].length)))
+  const lline = (r: string[]) => `| ${r.map((c, i) => c.padEnd(lw[i])).join(' | ')} |`
+  process.stdout.write(`${lline(lhead)}\n| ${lw.map((n) => '-'.repeat(n)).join(' | ')} |\n${logRows.map(lline).join('\n')}\n`)
 }
 
 main().catch((e) => {

@@ -42,5 +42,6 @@ test('4 worker threads and 2 child processes log into one run: nothing lost, no 
     t.is(v.length, N, tag)
     t.true(v.every((x, i) => x === i), tag)
   }
-  t.false(fs.readFileSync(path.join(board.runDir, 'logs/writer.log'), 'utf8').includes('busy'))
+  const diag = path.join(board.runDir, 'logs/writer.log')
+  t.false(fs.existsSync(diag) && /busy|failed/i.test(fs.readFileSync(diag, 'utf8')))
 })

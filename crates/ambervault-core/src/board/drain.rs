@@ -119,6 +119,34 @@ impl Drainer {
     pub fn drain_once(&mut self) -> Result<usize> {
         self.discover()?;
         let saved: Vec<(u64, u64)> = self.tails.iter().map(|t| (t.seq, t.offset)).collect();
+        // Whatever fails (reading a log or storing the burst), every position goes back to
+        // where it was: records are never skipped, only read again.
+        let result = self.read_burst().and_then(|(count, burst)| {
+            if count == 0 {
+                Ok(0)
+            } else {
+                self.store.commit(burst).map(|_| count)
+            }
+        });
+        match result {
+            Ok(count) => {
+                if count > 0 {
+                    self.remove_consumed_segments();
+                }
+                Ok(count)
+            }
+            Err(e) => {
+                for (t, (seq, offset)) in self.tails.iter_mut().zip(saved) {
+                    t.seq = seq;
+                    t.offset = offset;
+                    t.seg = None;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn read_burst(&mut self) -> Result<(usize, Burst)> {
         let mut burst = Burst::default();
         let mut count = 0usize;
         let mut bytes = 0u64;
@@ -212,19 +240,7 @@ impl Drainer {
             }
             burst.writers.push((t.id.clone(), t.pos()));
         }
-        if count == 0 {
-            return Ok(0);
-        }
-        if let Err(e) = self.store.commit(burst) {
-            for (t, (seq, offset)) in self.tails.iter_mut().zip(saved) {
-                t.seq = seq;
-                t.offset = offset;
-                t.seg = None;
-            }
-            return Err(e);
-        }
-        self.remove_consumed_segments();
-        Ok(count)
+        Ok((count, burst))
     }
 
     /// Drain until the logs hold nothing new.
@@ -363,6 +379,32 @@ mod tests {
         let mut expect2 = expect.clone();
         expect2.push(7.5);
         assert_eq!(values(dir, "train/loss"), expect2);
+    }
+
+    #[test]
+    fn a_failed_read_skips_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        run::create_layout(dir).unwrap();
+        run::update_metadata(dir, run::status_patch("finished", Some(0))).unwrap();
+        let mut a = W {
+            map: create_segment(dir, "a", 0, 0).unwrap(),
+            off: HEADER_SIZE,
+        };
+        a.name(1, "x");
+        a.scalar(0, 1, 1.0);
+        // Writer "b" has a segment that is not readable yet: the burst fails...
+        let b_path = logfile::segment_path(dir, "b", 0);
+        std::fs::create_dir_all(b_path.parent().unwrap()).unwrap();
+        std::fs::write(&b_path, vec![0u8; 4096]).unwrap();
+        let mut d = Drainer::open(dir).unwrap();
+        assert!(d.drain_once().is_err());
+        // ...and once it is fixed, writer "a"'s record is still stored.
+        std::fs::remove_file(&b_path).unwrap();
+        let _b = create_segment(dir, "b", 0, 0).unwrap();
+        d.drain_all().unwrap();
+        d.close().unwrap();
+        assert_eq!(values(dir, "x"), vec![1.0]);
     }
 
     #[test]

@@ -57,23 +57,31 @@ pub fn create_segment(run_dir: &Path, writer: &str, seq: u64, min_size: usize) -
         .next_multiple_of(4096);
     let path = segment_path(run_dir, writer, seq);
     let shown = path.display().to_string();
+    // Built under a temporary name and renamed into place once its header is written, so the
+    // writer thread never sees a segment without its header.
+    let tmp = path.with_extension("log.tmp");
     std::fs::create_dir_all(writer_dir(run_dir, writer))
         .map_err(|e| Error::from(e).context(&shown))?;
+    if path.exists() {
+        return Err(Error::io(format!("{shown}: log segment already exists")));
+    }
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .create_new(true)
-        .open(&path)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
         .map_err(|e| Error::from(e).context(&shown))?;
     file.set_len(size as u64)
         .map_err(|e| Error::from(e).context(&shown))?;
-    // SAFETY: the file is ours (create_new) and stays at this size; other processes only read it.
+    // SAFETY: the file is ours and stays at this size; other processes only read it.
     let mut map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| Error::from(e).context(&shown))?;
     map[0..8].copy_from_slice(MAGIC);
     map[8..12].copy_from_slice(&VERSION.to_le_bytes());
     map[12..16].copy_from_slice(&(HEADER_SIZE as u32).to_le_bytes());
     map[16..24].copy_from_slice(&seq.to_le_bytes());
     map[24..32].copy_from_slice(&(size as u64).to_le_bytes());
+    std::fs::rename(&tmp, &path).map_err(|e| Error::from(e).context(&shown))?;
     Ok(map)
 }
 

@@ -295,8 +295,8 @@ test('an idle run is closed on the server (log segments released) and reopened b
     const dir = remoteDir(data)
     const { existsSync, readdirSync } = await import('node:fs')
     let released = false
-    for (let k = 0; k < 100 && !released; k++) {
-      await sleep(50)
+    for (let k = 0; k < 200 && !released; k++) {
+      await sleep(100)
       released = !existsSync(join(dir, 'wal')) || readdirSync(join(dir, 'wal')).length === 0
     }
     t.true(released, 'the server writer released its segments')

@@ -163,7 +163,9 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
   await syncMedia(client, run, route, opened.body, opts, tally)
   const status = String(metadata.status)
   if (status !== 'running' && !opts.signal?.aborted) {
-    await client.request('POST', `${route}/finish`, { status, exitCode: metadata.exitCode ?? null, finishedAt: metadata.finishedAt ?? null })
+    const fin = await client.request('POST', `${route}/finish`, { status, exitCode: metadata.exitCode ?? null, finishedAt: metadata.finishedAt ?? null })
+    // 409: the server closed the run in between (idle); the next pass reopens and finishes it.
+    if (fin.status === 409) throw new TransientError(`sync ${project}/${folder}: ${String(fin.body.error)}`)
   }
   return { run: `${project}/${folder}`, metrics: names.length, status }
 }

@@ -34,7 +34,8 @@ export function tokenAllows(t: TokenRecord, project: string): boolean {
 export class TokenStore {
   readonly file: string
   private byHash = new Map<string, TokenRecord>()
-  private loadedMtime = -1
+  /** inode, size and mtime of the file last read: a rename-replaced file always differs. */
+  private loaded = ''
 
   constructor(readonly dataDir: string) {
     this.file = path.join(path.resolve(dataDir), '.amber', 'tokens.json')
@@ -103,14 +104,15 @@ export class TokenStore {
   }
 
   private reload(): void {
-    let mtime = 0
+    let stamp = 'none'
     try {
-      mtime = fs.statSync(this.file).mtimeMs
+      const st = fs.statSync(this.file)
+      stamp = `${st.ino}:${st.size}:${st.mtimeMs}`
     } catch {
-      mtime = 0
+      stamp = 'none'
     }
-    if (mtime === this.loadedMtime) return
+    if (stamp === this.loaded) return
     this.byHash = new Map(this.read().map((t) => [t.hash, t]))
-    this.loadedMtime = mtime
+    this.loaded = stamp
   }
 }

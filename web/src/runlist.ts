@@ -8,6 +8,9 @@ import type { RunRow } from './api'
 import { colorFor } from './colors'
 import { clear, fmtDuration, fmtNum, h } from './dom'
 
+// One formatter for all rows: toLocaleString() builds a new one per call, slow for 1,000 rows.
+const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' })
+
 type SortKey = { kind: 'field'; field: keyof RunRow } | { kind: 'config'; key: string } | { kind: 'metric'; name: string }
 
 export async function renderRunList(root: HTMLElement, go: (hash: string) => void): Promise<void> {
@@ -82,7 +85,7 @@ export async function renderRunList(root: HTMLElement, go: (hash: string) => voi
           h('td', {}, h('a', { href: `#/run?runs=${encodeURIComponent(r.key)}`, class: 'run-link' }, r.name)),
           h('td', { class: 'mono' }, r.runId),
           h('td', {}, h('span', { class: `status status-${r.status}` }, r.status)),
-          h('td', {}, r.createdAt ? new Date(r.createdAt).toLocaleString() : ''),
+          h('td', {}, r.createdAt ? DATE.format(new Date(r.createdAt)) : ''),
           h('td', {}, fmtDuration(duration)),
           h('td', { class: 'mono sort-value' }, extra),
         ),

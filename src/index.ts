@@ -19,3 +19,7 @@ export type {
 } from './board'
 export { startViewer } from './viewer/server'
 export type { Viewer, ViewerOptions } from './viewer/server'
+export { syncRun, SyncClient, TransientError } from './sync'
+export type { SyncOptions, SyncProgress, SyncResult, RemoteOptions, BoardRemote } from './sync'
+export { startServer, TokenStore } from './server'
+export type { ServerOptions, TeamServer, TokenRecord } from './server'

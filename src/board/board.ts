@@ -16,6 +16,8 @@ import { isLoggable, Loggable, writePayload } from './encode'
 import { OutputCapture } from './capture'
 import { SystemMonitor } from './system'
 import { registerExit, unregisterExit } from './exit'
+import { BackgroundSync, checkRemote } from '../sync/background'
+import type { BoardRemote } from '../sync/background'
 
 export interface BoardOptions {
   name?: string
@@ -26,6 +28,8 @@ export interface BoardOptions {
   config?: Record<string, unknown>
   captureOutput?: boolean
   systemMetrics?: boolean | { intervalMs?: number }
+  /** Stream the run to a team server (`amber serve`) in the background. */
+  remote?: BoardRemote
 }
 
 export type LogValue = number | Loggable
@@ -62,6 +66,7 @@ export class Board {
   private closed = false
   private capture: OutputCapture | null = null
   private monitor: SystemMonitor | null = null
+  private sync: BackgroundSync | null = null
 
   constructor(opts: BoardOptions = {}) {
     if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError('Board options must be an object')
@@ -78,6 +83,7 @@ export class Board {
     }
     const interval = typeof opts.systemMetrics === 'object' ? opts.systemMetrics.intervalMs ?? 10_000 : 10_000
     if (!(Number.isFinite(interval) && interval >= 50)) throw new InvalidArgumentError(`systemMetrics.intervalMs must be >= 50 (got ${interval})`)
+    const remote = opts.remote === undefined ? null : checkRemote(opts.remote)
     let config: unknown
     try {
       config = JSON.parse(JSON.stringify(opts.config ?? {}))
@@ -108,6 +114,7 @@ export class Board {
         if (!this.closed) this.writer.scalars(s, this._step, this._globalStep, Date.now(), FLAG_NO_STEP_ROW)
       })
     }
+    if (remote) this.sync = new BackgroundSync(this.runDir, { ...remote, project: remote.project ?? project })
   }
 
   /** A logger for an existing, running run, for worker threads and child processes. */
@@ -194,6 +201,8 @@ export class Board {
     if (this.closed) return
     await this.flush()
     this.close('finished', null)
+    // The last sync pass carries the final status; bounded by remote.finishTimeoutMs.
+    if (this.sync) await this.sync.finish()
   }
 
   private close(status: 'finished' | 'crashed' | 'killed', code: number | null): void {
@@ -214,6 +223,7 @@ export class Board {
 
   /** @internal exit hook */
   closeOnExit(status: 'finished' | 'crashed' | 'killed', code: number): void {
+    this.sync?.stop()
     this.close(status, code)
   }
 }

@@ -19,6 +19,7 @@ import { duration, fmt, table } from './format'
 import { plotToPng } from './plot'
 import { progress } from './progress'
 import { DEFAULT_BASE_DIR, resolveBaseDir, resolveRun } from './resolve'
+import { registerSyncCommands } from './sync'
 
 function port(value: string): number {
   const n = Number(value)
@@ -273,6 +274,7 @@ export function buildProgram(): Command {
       })
     })
 
+  registerSyncCommands(program)
   return program
 }
 

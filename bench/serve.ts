@@ -1,0 +1,151 @@
+/**
+ * Team server load: N runs (default 20) syncing at once into one `amber serve` on loopback.
+ *   npx tsx bench/serve.ts [--runs 20] [--steps 20000] [--metrics 10] [--batch 50000] [--small 2000]
+ * The server is a child process (as in production); the clients are concurrent `syncRun` calls in
+ * this process. Reported side by side in one run: one run alone vs N at once, with large batches
+ * (offline `amber sync`) and small ones (what a live Board sends each second). Ingest latency is
+ * per batch request, from send to the server's acknowledgement (sent after the batch is stored in
+ * SQLite). Bounded: N x steps x metrics points per scenario, and a 10 minute cap.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import * as net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { Board, syncRun } from '../src/index'
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 ? Number(process.argv[i + 1]) : dflt
+}
+const RUNS = arg('runs', 20)
+const STEPS = arg('steps', 20_000)
+const METRICS = arg('metrics', 10)
+const BATCH = arg('batch', 50_000)
+const SMALL = arg('small', 2_000)
+const AMBER = join(__dirname, '..', 'src', 'cli', 'amber.ts')
+setTimeout(() => {
+  process.stderr.write('bench/serve: 10 minute cap reached\n')
+  process.exit(1)
+}, 600_000).unref()
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]
+}
+
+// Per-request latency of batch uploads, measured around fetch (headers arrive after the store).
+const latencies: number[] = []
+const origFetch = globalThis.fetch
+globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+  const t0 = performance.now()
+  const r = await origFetch(input, init)
+  if (String(input).endsWith('/scalars')) latencies.push(performance.now() - t0)
+  return r
+}) as typeof fetch
+
+async function logRuns(base: string, n: number, project: string): Promise<string[]> {
+  const dirs: string[] = []
+  for (let r = 0; r < n; r++) {
+    const b = new Board({ baseDir: base, project, runId: `run${r}`, captureOutput: false })
+    const names = Array.from({ length: METRICS }, (_, m) => `train/m${m}`)
+    for (let i = 0; i < STEPS; i++) {
+      const v: Record<string, number> = {}
+      for (let m = 0; m < METRICS; m++) v[names[m]] = Math.sin(i * 0.01 + m) + r
+      b.log(v)
+    }
+    await b.finish()
+    dirs.push(b.runDir)
+  }
+  return dirs
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(p))
+    })
+  })
+}
+
+async function scenario(label: string, runDirs: string[], batch: number): Promise<string[]> {
+  const data = mkdtempSync(join(tmpdir(), 'amber-bench-serve-data-'))
+  const tok = spawnSync(process.execPath, ['--import', 'tsx', AMBER, 'token', 'create', '--data-dir', data, '--project', '*'], { encoding: 'utf8' })
+  const token = tok.stdout.trim()
+  const port = await freePort()
+  const server = spawn(process.execPath, ['--import', 'tsx', AMBER, 'serve', '--data-dir', data, '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise<void>((r) => server.stdout!.on('data', (d) => String(d).includes('http://') && r()))
+  latencies.length = 0
+  const t0 = performance.now()
+  const results = await Promise.all(runDirs.map((d) => syncRun(d, { url: `http://127.0.0.1:${port}`, token, batchPoints: batch, retryForMs: 0 })))
+  const secs = (performance.now() - t0) / 1000
+  server.kill('SIGTERM')
+  await new Promise((r) => server.once('exit', r))
+  const points = results.reduce((a, r) => a + r.sentPoints, 0)
+  if (points !== runDirs.length * STEPS * METRICS) throw new Error(`${label}: stored ${points} points, expected ${runDirs.length * STEPS * METRICS}`)
+  return [label, String(runDirs.length), String(batch), String(points), String(latencies.length), (points / secs).toFixed(0), quantile(latencies, 0.5).toFixed(1), quantile(latencies, 0.99).toFixed(1), secs.toFixed(2)]
+}
+
+/**
+ * `log()` cost with and without `remote` (the background sync running against a live server):
+ * 10 scalars per call, timed per group of 100 calls; p50/p99 of the per-call average.
+ */
+async function logLatency(remote: { url: string; token: string } | null, calls: number): Promise<string[]> {
+  const base = mkdtempSync(join(tmpdir(), 'amber-bench-serve-log-'))
+  const b = new Board({ baseDir: base, project: 'bench', captureOutput: false, ...(remote ? { remote: { ...remote, intervalMs: 100 } } : {}) })
+  const per: number[] = []
+  const v: Record<string, number> = {}
+  for (let m = 0; m < 10; m++) v[`train/m${m}`] = m
+  b.log(v)
+  for (let g = 0; g < calls / 100; g++) {
+    const t0 = performance.now()
+    for (let i = 0; i < 100; i++) {
+      v['train/m0'] = i
+      b.log(v)
+    }
+    per.push(((performance.now() - t0) * 1000) / 100)
+    // A short pause every 10,000 calls, as a training step would make: the sync worker keeps up.
+    if (g % 100 === 99) await new Promise((r) => setTimeout(r, 5))
+  }
+  await b.finish()
+  return [remote ? 'with remote (background sync)' : 'local only', String(calls), quantile(per, 0.5).toFixed(3), quantile(per, 0.99).toFixed(3)]
+}
+
+async function main() {
+  const base = mkdtempSync(join(tmpdir(), 'amber-bench-serve-'))
+  process.stderr.write(`logging ${RUNS} runs of ${STEPS} steps x ${METRICS} metrics...\n`)
+  const dirs = await logRuns(base, RUNS, 'bench')
+  const rows = [
+    await scenario('1 run, large batches', dirs.slice(0, 1), BATCH),
+    await scenario(`${RUNS} runs at once, large batches`, dirs, BATCH),
+    await scenario('1 run, small batches', dirs.slice(0, 1), SMALL),
+    await scenario(`${RUNS} runs at once, small batches`, dirs, SMALL),
+  ]
+  // log() side by side, with and without the background sync.
+  const data = mkdtempSync(join(tmpdir(), 'amber-bench-serve-live-'))
+  const token = spawnSync(process.execPath, ['--import', 'tsx', AMBER, 'token', 'create', '--data-dir', data, '--project', '*'], { encoding: 'utf8' }).stdout.trim()
+  const port = await freePort()
+  const server = spawn(process.execPath, ['--import', 'tsx', AMBER, 'serve', '--data-dir', data, '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise<void>((r) => server.stdout!.on('data', (d) => String(d).includes('http://') && r()))
+  const logRows: string[][] = []
+  for (let rep = 0; rep < 2; rep++) {
+    logRows.push(await logLatency(null, 1_000_000))
+    logRows.push(await logLatency({ url: `http://127.0.0.1:${port}`, token }, 1_000_000))
+  }
+  server.kill('SIGTERM')
+  const head = ['scenario', 'runs', 'batch pts', 'points', 'requests', 'points/s', 'p50 ms', 'p99 ms', 'wall s']
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i])).join(' | ')} |`
+  process.stdout.write(`${line(head)}\n| ${w.map((n) => '-'.repeat(n)).join(' | ')} |\n${rows.map(line).join('\n')}\n\n`)
+  const lhead = ['log() of 10 scalars', 'calls', 'p50 us/call', 'p99 us/call']
+  const lw = lhead.map((h, i) => Math.max(h.length, ...logRows.map((r) => r[i].length)))
+  const lline = (r: string[]) => `| ${r.map((c, i) => c.padEnd(lw[i])).join(' | ')} |`
+  process.stdout.write(`${lline(lhead)}\n| ${lw.map((n) => '-'.repeat(n)).join(' | ')} |\n${logRows.map(lline).join('\n')}\n`)
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

@@ -1,0 +1,369 @@
+/**
+ * Where synced runs are written: each run the server receives gets a real Board owner (the native
+ * writer thread and owner lock) and a log writer in `{dataDir}/{project}/{folder}`, so the data
+ * dir is a base dir like any other (FORMAT.md, Run folder) and `amber open` reads it.
+ *
+ * Idempotency: the server knows, per (run, metric), how many points it has stored. A batch that
+ * starts at or before that count has its already-stored prefix dropped (a resent batch adds
+ * nothing); a batch that starts after it is a gap and is refused, with the counts, so the client
+ * resumes from there. Batches of one run are applied one at a time, and a batch is acknowledged
+ * only once the writer has stored it in SQLite, so an acknowledged point survives a server crash.
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { createHash, randomBytes } from 'node:crypto'
+import binding from '../native'
+import { ClosedError, InvalidArgumentError, NotFoundError, native, nativeAsync } from '../errors'
+import { FLAG_NO_STEP_ROW, LogWriter, Subkind } from '../board/logWriter'
+import type { DecodedMetric, MediaBatch } from '../sync/protocol'
+
+type Owner = InstanceType<typeof binding.BoardOwner>
+
+/** The client's metadata fields the server copy keeps as they are. */
+const MIRRORED = ['name', 'project', 'runId', 'annotation', 'config', 'createdAt', 'host', 'pid', 'argv', 'version']
+
+/** A batch that does not continue where the server's copy ends. */
+export class GapError extends Error {
+  constructor(readonly metric: string, readonly have: number, readonly from: number, readonly missing: string[] = []) {
+    super(missing.length ? `media ${metric}: the server lacks ${missing.length} file(s) the batch refers to` : `metric ${metric}: batch starts at point ${from} but the server has ${have}`)
+  }
+}
+
+/** Patch metadata.json the way the native side does (temp file, then rename). */
+function patchMetadata(runDir: string, patch: Record<string, unknown>): void {
+  const file = path.join(runDir, 'metadata.json')
+  const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>
+  const tmp = path.join(runDir, `.metadata.json.sync-${process.pid}-${randomBytes(3).toString('hex')}.tmp`)
+  fs.writeFileSync(tmp, JSON.stringify({ ...meta, ...patch }, null, 2))
+  fs.renameSync(tmp, file)
+}
+
+interface StampGroup {
+  step: number
+  globalStep: number
+  timestamp: number
+  entries: Array<[string, number]>
+}
+
+/**
+ * Points of different metrics that share a stamp (step, global step, timestamp) become one
+ * record, as `Board.log()` wrote them: far fewer records for the writer to store. Only done when
+ * it keeps every metric's points in their order; otherwise null (one record per point).
+ */
+function groupByStamp(plan: Array<{ m: DecodedMetric; skip: number }>): StampGroup[] | null {
+  return sameStamps(plan) ?? groupByKey(plan)
+}
+
+/** The common case, metrics logged together: every metric has the same new stamps, in order. */
+function sameStamps(plan: Array<{ m: DecodedMetric; skip: number }>): StampGroup[] | null {
+  if (plan.length < 2 || new Set(plan.map((p) => p.m.name)).size !== plan.length) return null
+  const { m: first, skip: s0 } = plan[0]
+  const n = first.value.length - s0
+  for (const { m, skip } of plan) {
+    if (m.value.length - skip !== n) return null
+    for (let i = 0; i < n; i++) {
+      if (m.step[skip + i] !== first.step[s0 + i] || m.globalStep[skip + i] !== first.globalStep[s0 + i] || m.timestamp[skip + i] !== first.timestamp[s0 + i]) return null
+    }
+  }
+  const groups: StampGroup[] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const entries: Array<[string, number]> = new Array(plan.length)
+    for (let k = 0; k < plan.length; k++) entries[k] = [plan[k].m.name, plan[k].m.value[plan[k].skip + i]]
+    groups[i] = { step: first.step[s0 + i], globalStep: first.globalStep[s0 + i], timestamp: first.timestamp[s0 + i], entries }
+  }
+  return groups
+}
+
+function groupByKey(plan: Array<{ m: DecodedMetric; skip: number }>): StampGroup[] | null {
+  const groups: StampGroup[] = []
+  // step -> indices of the groups with that step (numeric keys: no string per point).
+  const byStep = new Map<number, number[]>()
+  const last = new Map<string, number>()
+  for (const { m, skip } of plan) {
+    let prev = last.get(m.name) ?? -1
+    for (let i = skip; i < m.value.length; i++) {
+      const step = m.step[i]
+      const gs = m.globalStep[i]
+      const ts = m.timestamp[i]
+      let same = byStep.get(step)
+      let g = -1
+      if (same) {
+        for (const j of same) {
+          if (groups[j].globalStep === gs && groups[j].timestamp === ts) {
+            g = j
+            break
+          }
+        }
+      } else {
+        same = []
+        byStep.set(step, same)
+      }
+      if (g < 0) {
+        g = groups.length
+        groups.push({ step, globalStep: gs, timestamp: ts, entries: [] })
+        same.push(g)
+      } else if (g <= prev) {
+        return null
+      }
+      groups[g].entries.push([m.name, m.value[i]])
+      prev = g
+    }
+    last.set(m.name, prev)
+  }
+  return groups
+}
+
+class IngestRun {
+  private owner: Owner | null
+  private writer: LogWriter
+  private readonly counts = new Map<string, number>()
+  private readonly mediaCounts = new Map<string, number>()
+  private knownKeys: Set<string> | null = null
+  private queue: Promise<unknown> = Promise.resolve()
+  private busy = 0
+  /** When the last operation on this run ended (for closing idle runs). */
+  lastUsed = Date.now()
+
+  constructor(readonly runDir: string, metadata: Record<string, unknown>) {
+    const mirrored: Record<string, unknown> = { syncedAt: new Date().toISOString() }
+    for (const k of MIRRORED) if (k in metadata) mirrored[k] = metadata[k]
+    this.owner = native(() => new binding.BoardOwner(runDir, JSON.stringify(mirrored)))
+    this.writer = new LogWriter(runDir, `server-${process.pid}-${randomBytes(4).toString('hex')}`)
+    // create_run stamps its own createdAt on a new run; the copy keeps the client's.
+    if (typeof metadata.createdAt === 'string') patchMetadata(runDir, { createdAt: metadata.createdAt })
+  }
+
+  get open(): boolean {
+    return this.owner !== null
+  }
+
+  /** Points stored for `metric`: read from the run once, then tracked here. */
+  count(metric: string): number {
+    let n = this.counts.get(metric)
+    if (n !== undefined) return n
+    const run = native(() => new binding.RunHandle(this.runDir))
+    try {
+      n = run.metrics().includes(metric) ? run.scalars(metric, null).value.length : 0
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e
+      n = 0
+    }
+    this.counts.set(metric, n)
+    return n
+  }
+
+  allCounts(): Record<string, number> {
+    const out: Record<string, number> = {}
+    const run = native(() => new binding.RunHandle(this.runDir))
+    for (const m of run.metrics()) out[m] = this.count(m)
+    for (const [m, n] of this.counts) out[m] = n
+    return out
+  }
+
+  private handle(): InstanceType<typeof binding.RunHandle> {
+    return native(() => new binding.RunHandle(this.runDir))
+  }
+
+  /** Occurrences stored for media `name`. */
+  mediaCount(name: string): number {
+    let n = this.mediaCounts.get(name)
+    if (n === undefined) {
+      const h = this.handle()
+      n = native(() => h.names('media')).includes(name) ? (JSON.parse(native(() => h.rowsJson('media', name))) as unknown[]).length : 0
+      this.mediaCounts.set(name, n)
+    }
+    return n
+  }
+
+  /** Media files (`<sha256>.<format>`) the server's copy holds. */
+  keys(): Set<string> {
+    if (!this.knownKeys) {
+      const h = this.handle()
+      this.knownKeys = new Set()
+      for (const name of native(() => h.names('media'))) {
+        for (const r of JSON.parse(native(() => h.rowsJson('media', name))) as Array<{ media_hash: string; format: string }>) this.knownKeys.add(`${r.media_hash}.${r.format}`)
+      }
+    }
+    return this.knownKeys
+  }
+
+  mediaState(): { media: Record<string, number>; keys: string[] } {
+    const media: Record<string, number> = {}
+    for (const name of native(() => this.handle().names('media'))) media[name] = this.mediaCount(name)
+    for (const [m, n] of this.mediaCounts) media[m] = n
+    return { media, keys: [...this.keys()] }
+  }
+
+  /** Store the new media occurrences; a file comes from the batch or from the server's copy. */
+  async ingestMedia(batch: MediaBatch): Promise<{ stored: number; media: Record<string, number> }> {
+    if (!this.owner) throw new ClosedError(`run ${this.runDir} is closed on the server`)
+    for (const [key, data] of batch.blobs) {
+      if (createHash('sha256').update(data).digest('hex') !== key.slice(0, 64)) throw new InvalidArgumentError(`media file ${key}: content does not match its hash`)
+    }
+    const known = this.keys()
+    const plan: Array<{ name: string; items: MediaBatch['media'][number]['items'] }> = []
+    const seen = new Map<string, number>()
+    const missing = new Set<string>()
+    for (const m of batch.media) {
+      const have = seen.get(m.name) ?? this.mediaCount(m.name)
+      if (m.from > have) throw new GapError(m.name, have, m.from)
+      const items = m.items.slice(Math.min(have - m.from, m.items.length))
+      for (const it of items) if (!batch.blobs.has(it.key) && !known.has(it.key)) missing.add(it.key)
+      seen.set(m.name, Math.max(have, m.from + m.items.length))
+      plan.push({ name: m.name, items })
+    }
+    if (missing.size) throw new GapError(batch.media[0].name, 0, 0, [...missing])
+    const h = this.handle()
+    let stored = 0
+    for (const { name, items } of plan) {
+      for (const it of items) {
+        const data = batch.blobs.get(it.key) ?? native(() => h.mediaBytes(it.key))
+        this.writer.payload(name, Subkind.Media, { type: it.type, caption: it.caption }, data, it.step, it.globalStep, it.timestamp)
+        stored++
+      }
+    }
+    if (stored > 0) {
+      const { seq, offset } = this.writer.position()
+      await nativeAsync(() => this.owner!.flush(this.writer.id, seq, offset))
+    }
+    for (const [name, n] of seen) this.mediaCounts.set(name, n)
+    for (const { items } of plan) for (const it of items) known.add(it.key)
+    const media: Record<string, number> = {}
+    for (const name of seen.keys()) media[name] = this.mediaCounts.get(name)!
+    return { stored, media }
+  }
+
+  /** Run `fn` after every earlier operation on this run (one batch at a time per run). */
+  serial<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.busy++
+    const next = this.queue.then(fn, fn).finally(() => {
+      this.busy--
+      this.lastUsed = Date.now()
+    })
+    this.queue = next.catch(() => undefined)
+    return next
+  }
+
+  get idle(): boolean {
+    return this.busy === 0
+  }
+
+  /** Store the new part of a batch; resolves with the counts once it is in SQLite. */
+  async ingest(batch: DecodedMetric[]): Promise<{ stored: number; counts: Record<string, number> }> {
+    if (!this.owner) throw new ClosedError(`run ${this.runDir} is closed on the server`)
+    // Check the whole batch before writing any of it, so a refused batch stores nothing.
+    const plan: Array<{ m: DecodedMetric; skip: number }> = []
+    const seen = new Map<string, number>()
+    for (const m of batch) {
+      const have = seen.get(m.name) ?? this.count(m.name)
+      if (m.from > have) throw new GapError(m.name, have, m.from)
+      const skip = Math.min(have - m.from, m.value.length)
+      seen.set(m.name, Math.max(have, m.from + m.value.length))
+      plan.push({ m, skip })
+    }
+    let stored = 0
+    for (const { m, skip } of plan) stored += m.value.length - skip
+    const groups = groupByStamp(plan)
+    if (groups) {
+      for (const g of groups) this.writer.scalars(g.entries, g.step, g.globalStep, g.timestamp, FLAG_NO_STEP_ROW)
+    } else {
+      for (const { m, skip } of plan) {
+        for (let i = skip; i < m.value.length; i++) {
+          this.writer.scalars([[m.name, m.value[i]]], m.step[i], m.globalStep[i], m.timestamp[i], FLAG_NO_STEP_ROW)
+        }
+      }
+    }
+    if (stored > 0) {
+      const { seq, offset } = this.writer.position()
+      await nativeAsync(() => this.owner!.flush(this.writer.id, seq, offset))
+    }
+    for (const [name, n] of seen) this.counts.set(name, n)
+    const counts: Record<string, number> = {}
+    for (const name of seen.keys()) counts[name] = this.counts.get(name)!
+    return { stored, counts }
+  }
+
+  /** Store everything and record the client's final status. */
+  finish(status: string, exitCode: number | null, finishedAt: string | null): void {
+    if (!this.owner) return
+    const owner = this.owner
+    this.owner = null
+    native(() => owner.finish(status, exitCode))
+    // Everything is stored: the server writer's log segments are no longer needed.
+    native(() => binding.boardReleaseWriter(this.runDir, this.writer.id))
+    if (finishedAt) patchMetadata(this.runDir, { finishedAt })
+  }
+}
+
+/** The runs the server is writing, opened on first use and kept until finished or shutdown. */
+export class IngestRuns {
+  private readonly runs = new Map<string, IngestRun>()
+  private readonly reaper: NodeJS.Timeout
+
+  /**
+   * Runs with no request for `idleCloseMs` are closed (their writer thread stopped), still
+   * `running`: a client that comes back reopens its run; one that never does reads as killed.
+   */
+  constructor(readonly dataDir: string, idleCloseMs = 600_000) {
+    this.reaper = setInterval(() => {
+      const now = Date.now()
+      for (const [k, r] of this.runs) {
+        if (r.idle && now - r.lastUsed > idleCloseMs) {
+          this.runs.delete(k)
+          try {
+            r.finish('running', null, null)
+          } catch {
+            // its logs stay on disk and are replayed when the run is opened again
+          }
+        }
+      }
+    }, Math.min(60_000, Math.max(10, idleCloseMs / 2)))
+    this.reaper.unref()
+  }
+
+  private key(project: string, folder: string): string {
+    return `${project}/${folder}`
+  }
+
+  /** Open (or create) a run for writing, mirroring the client's metadata. */
+  open(project: string, folder: string, metadata: Record<string, unknown>): IngestRun {
+    const k = this.key(project, folder)
+    let r = this.runs.get(k)
+    if (!r || !r.open) {
+      r = new IngestRun(path.join(this.dataDir, project, folder), { ...metadata, project })
+      this.runs.set(k, r)
+    }
+    return r
+  }
+
+  get(project: string, folder: string): IngestRun | undefined {
+    const r = this.runs.get(this.key(project, folder))
+    return r?.open ? r : undefined
+  }
+
+  finish(project: string, folder: string, status: string, exitCode: number | null, finishedAt: string | null): void {
+    const k = this.key(project, folder)
+    const r = this.runs.get(k)
+    if (!r) return
+    r.finish(status, exitCode, finishedAt)
+    this.runs.delete(k)
+  }
+
+  /**
+   * Server shutdown: store everything. The run stays `running` (its client may still be logging);
+   * a later open replays nothing and the next sync carries on.
+   */
+  closeAll(): void {
+    clearInterval(this.reaper)
+    for (const r of this.runs.values()) {
+      try {
+        r.finish('running', null, null)
+      } catch {
+        // shutting down: the run's logs stay on disk and are replayed on the next open
+      }
+    }
+    this.runs.clear()
+  }
+}
+
+export type { IngestRun }

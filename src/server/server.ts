@@ -1,0 +1,294 @@
+/**
+ * `amber serve`: the team server. One HTTP server for a data dir that is also a plain base dir:
+ * - `/api/sync/*`: the ingest API used by `Board({ remote })` and `amber sync` (token with write
+ *   access to the project);
+ * - `/api/*`: the viewer's read API (any token of the project, read-only ones included), with
+ *   run lists filtered to the projects the token may see;
+ * - `/login?token=…`: puts the token in an HttpOnly cookie so the browser front end can read;
+ * - everything else: the static front end (code only, no run data).
+ * No route answers without a valid token except the front end's files and /login.
+ */
+import { createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { existsSync, mkdirSync, statSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { InvalidArgumentError, VaultError } from '../errors'
+import { RunStore } from '../viewer/data'
+import { serveLive } from '../viewer/live'
+import { HttpError, checkMetricName, checkSegment } from '../viewer/paths'
+import { apiRoutes } from '../viewer/routes'
+import { findWebDist, serveStatic } from '../viewer/static'
+import { decodeBatch, decodeMediaBatch } from '../sync/protocol'
+import { GapError, IngestRuns } from './ingest'
+import { TokenStore, tokenAllows } from './tokens'
+import type { TokenRecord } from './tokens'
+
+export interface ServerOptions {
+  dataDir: string
+  host?: string
+  /** 0 (default) picks a free port. */
+  port?: number
+  /** Largest request body accepted (default 64 MiB); larger ones get 413. */
+  maxBodyBytes?: number
+  webDir?: string
+  liveIntervalMs?: number
+  /** Close a run's writer after this long without a request (default 10 min). */
+  idleCloseMs?: number
+}
+
+export interface TeamServer {
+  url: string
+  port: number
+  server: Server
+  tokens: TokenStore
+  close(): Promise<void>
+}
+
+const META_LIMIT = 1 << 20
+const STATUSES = new Set(['running', 'finished', 'crashed', 'killed'])
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  })
+  res.end(text)
+}
+
+function errorStatus(e: unknown): number {
+  if (e instanceof HttpError) return e.status
+  if (e instanceof GapError) return 409
+  if (e instanceof VaultError) return e.code === 'NOT_FOUND' ? 404 : e.code === 'INVALID_ARGUMENT' ? 400 : e.code === 'CLOSED' ? 409 : 500
+  return 500
+}
+
+/** The request body, refused with 413 as soon as it is known to be over `max`. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN)
+  if (declared > max) return Promise.reject(new HttpError(413, `request body of ${declared} bytes is over the ${max} byte limit`))
+  return new Promise((done, fail) => {
+    const parts: Buffer[] = []
+    let size = 0
+    req.on('data', (c: Buffer) => {
+      size += c.length
+      if (size > max) {
+        fail(new HttpError(413, `request body is over the ${max} byte limit`))
+        req.removeAllListeners('data')
+        req.resume()
+        return
+      }
+      parts.push(c)
+    })
+    req.on('end', () => done(Buffer.concat(parts)))
+    req.on('error', fail)
+    req.on('aborted', () => fail(new HttpError(400, 'request aborted')))
+  })
+}
+
+function jsonBody(buf: Buffer): Record<string, unknown> {
+  let v: unknown
+  try {
+    v = JSON.parse(buf.toString('utf8'))
+  } catch (e) {
+    throw new HttpError(400, `body is not JSON: ${(e as Error).message}`)
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'body must be a JSON object')
+  return v as Record<string, unknown>
+}
+
+function presentedToken(req: IncomingMessage): string | null {
+  const auth = req.headers.authorization
+  if (auth) {
+    const m = /^Bearer\s+(\S+)$/i.exec(auth)
+    return m ? m[1] : null
+  }
+  const cookie = req.headers.cookie ?? ''
+  const m = /(?:^|;\s*)amber_token=([^;]+)/.exec(cookie)
+  return m ? decodeURIComponent(m[1]) : null
+}
+
+export function startServer(opts: ServerOptions): Promise<TeamServer> {
+  const dataDir = resolve(opts.dataDir)
+  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) return Promise.reject(new InvalidArgumentError(`data dir ${dataDir} is a file`))
+  mkdirSync(dataDir, { recursive: true })
+  const maxBody = opts.maxBodyBytes ?? 64 << 20
+  const tokens = new TokenStore(dataDir)
+  const ingest = new IngestRuns(dataDir, opts.idleCloseMs)
+  const store = new RunStore(dataDir)
+  const routes = apiRoutes(store)
+  const webDir = opts.webDir ?? findWebDist()
+  const liveIntervalMs = opts.liveIntervalMs ?? 1000
+  const live = new Set<ServerResponse>()
+
+  const authenticate = (req: IncomingMessage): TokenRecord => {
+    const t = tokens.verify(presentedToken(req))
+    if (!t) throw new HttpError(401, 'a valid token is required (Authorization: Bearer <token>)')
+    return t
+  }
+  const allow = (t: TokenRecord, project: string, write: boolean): void => {
+    if (!tokenAllows(t, project)) throw new HttpError(403, `token ${t.id} has no access to project ${project}`)
+    if (write && t.readOnly) throw new HttpError(403, `token ${t.id} is read-only`)
+  }
+
+  /** `/api/sync/…`: the ingest API. */
+  const handleSync = async (req: IncomingMessage, res: ServerResponse, seg: string[], t: TokenRecord): Promise<void> => {
+    if (seg[0] === 'whoami' && seg.length === 1) return sendJson(res, 200, { id: t.id, name: t.name, projects: t.projects, readOnly: t.readOnly })
+    if (seg[0] !== 'runs' || seg.length < 3 || seg.length > 4) throw new HttpError(404, `no such sync route: /api/sync/${seg.join('/')}`)
+    const project = checkSegment('project', seg[1])
+    const folder = checkSegment('run', seg[2])
+    allow(t, project, true)
+    const what = seg[3]
+    if (what === undefined && req.method === 'PUT') {
+      const body = jsonBody(await readBody(req, META_LIMIT))
+      const metadata = body.metadata
+      if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw new HttpError(400, 'PUT a run with { metadata: {...} }')
+      const run = ingest.open(project, folder, metadata as Record<string, unknown>)
+      const state = await run.serial(() => ({ metrics: run.allCounts(), ...run.mediaState() }))
+      return sendJson(res, 200, { run: `${project}/${folder}`, ...state })
+    }
+    if (what === 'scalars' && req.method === 'POST') {
+      const body = await readBody(req, maxBody)
+      const batch = decodeBatch(body)
+      for (const m of batch) checkMetricName(m.name)
+      const run = ingest.get(project, folder)
+      if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
+      try {
+        const out = await run.serial(() => run.ingest(batch))
+        return sendJson(res, 200, out)
+      } catch (e) {
+        if (e instanceof GapError) return sendJson(res, 409, { error: e.message, metric: e.metric, have: e.have })
+        throw e
+      }
+    }
+    if (what === 'media' && req.method === 'POST') {
+      const batch = decodeMediaBatch(await readBody(req, maxBody))
+      for (const m of batch.media) checkMetricName(m.name)
+      const run = ingest.get(project, folder)
+      if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
+      try {
+        return sendJson(res, 200, await run.serial(() => run.ingestMedia(batch)))
+      } catch (e) {
+        if (e instanceof GapError) return sendJson(res, 409, { error: e.message, media: e.metric, have: e.have, missing: e.missing })
+        throw e
+      }
+    }
+    if (what === 'finish' && req.method === 'POST') {
+      const body = jsonBody(await readBody(req, META_LIMIT))
+      const status = String(body.status)
+      if (!STATUSES.has(status) || status === 'running') throw new HttpError(400, `finish status must be finished, crashed or killed (got ${JSON.stringify(body.status)})`)
+      const code = body.exitCode === null || body.exitCode === undefined ? null : Number(body.exitCode)
+      if (code !== null && !Number.isInteger(code)) throw new HttpError(400, 'exitCode must be an integer or null')
+      const run = ingest.get(project, folder)
+      if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
+      await run.serial(() => ingest.finish(project, folder, status, code, typeof body.finishedAt === 'string' ? body.finishedAt : null))
+      return sendJson(res, 200, { run: `${project}/${folder}`, status })
+    }
+    throw new HttpError(req.method === 'GET' ? 404 : 405, `no such sync route: ${req.method} /api/sync/${seg.join('/')}`)
+  }
+
+  /** `/api/…` except sync: the viewer's read routes, limited to the token's projects. */
+  const handleRead = (req: IncomingMessage, res: ServerResponse, seg: string[], url: URL, t: TokenRecord): void => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD')
+      throw new HttpError(405, `read routes only read (${req.method} refused)`)
+    }
+    const [head, p, r, what] = seg
+    if (head === 'runs' && seg.length >= 3) allow(t, checkSegment('project', p), false)
+    const qp = url.searchParams.get('project')
+    if (qp) allow(t, checkSegment('project', qp), false)
+    if (head === 'runs' && seg.length === 4 && what === 'live') {
+      const folder = checkSegment('run', r)
+      store.runDir(p, folder)
+      const metrics = url.searchParams.getAll('metric').map(checkMetricName)
+      const since = url.searchParams.getAll('since').map(Number)
+      if (since.length !== metrics.length || since.some((x) => !Number.isFinite(x))) throw new HttpError(400, 'give one since=<step> per metric=<name>')
+      live.add(res)
+      res.on('close', () => live.delete(res))
+      return serveLive(store, { project: p, folder, metrics, since, intervalMs: liveIntervalMs }, req, res)
+    }
+    const out = routes(seg, url.searchParams)
+    if (out.kind === 'bytes') {
+      res.writeHead(200, { 'content-type': out.type, 'content-length': out.body.length, 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'" })
+      res.end(req.method === 'HEAD' ? undefined : out.body)
+      return
+    }
+    let body = out.body
+    // Lists across projects: keep only what the token may see.
+    if (head === 'projects' && seg.length === 1) body = (body as Array<{ name: string }>).filter((x) => tokenAllows(t, x.name))
+    if (head === 'runs' && seg.length === 1) body = (body as Array<{ project: string }>).filter((x) => tokenAllows(t, x.project))
+    if (head === 'last' && seg.length === 1) body = Object.fromEntries(Object.entries(body as Record<string, unknown>).filter(([k]) => tokenAllows(t, k.split('/')[0])))
+    if (head === 'health') body = { ok: true }
+    sendJson(res, 200, body)
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const rawPath = (req.url ?? '/').split('?')[0]
+    if (rawPath.split('/').some((s) => /^(\.|%2e){1,2}$/i.test(s))) throw new HttpError(400, 'dot segments are not allowed in a path')
+    const url = new URL(req.url ?? '/', 'http://amber.local')
+    if (url.pathname === '/login') {
+      const token = url.searchParams.get('token')
+      if (!tokens.verify(token)) throw new HttpError(401, 'unknown token')
+      res.writeHead(303, { location: '/', 'set-cookie': `amber_token=${encodeURIComponent(token!)}; HttpOnly; SameSite=Strict; Path=/`, 'content-length': 0 })
+      res.end()
+      return
+    }
+    const raw = url.pathname.split('/').slice(1)
+    if (raw[0] !== 'api') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} refused`)
+      return serveStatic(webDir, url.pathname, res)
+    }
+    const seg = raw.map((s) => {
+      try {
+        return decodeURIComponent(s)
+      } catch {
+        throw new HttpError(400, 'bad path encoding')
+      }
+    })
+    const t = authenticate(req)
+    if (seg[1] === 'sync') return handleSync(req, res, seg.slice(2), t)
+    return handleRead(req, res, seg.slice(1), url, t)
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const status = errorStatus(e)
+      if (status >= 500) process.stderr.write(`amber serve: ${req.method} ${req.url}: ${(e as Error).stack ?? e}\n`)
+      const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer' } : {}
+      // A refused upload may still be arriving: answer, then drop the connection.
+      if (status === 413) headers.connection = 'close'
+      if (!res.headersSent) sendJson(res, status, { error: (e as Error).message ?? String(e) }, headers)
+      else res.end()
+      if (status === 413) res.on('finish', () => req.socket.destroy())
+    })
+  })
+  server.requestTimeout = 120_000
+
+  return new Promise((done, fail) => {
+    server.once('error', fail)
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      const addr = server.address() as AddressInfo
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+      done({
+        url: `http://${host}:${addr.port}/`,
+        port: addr.port,
+        server,
+        tokens,
+        close: () =>
+          new Promise<void>((closed) => {
+            for (const r of live) r.end()
+            server.close(() => {
+              ingest.closeAll()
+              store.close()
+              closed()
+            })
+            server.closeAllConnections()
+          }),
+      })
+    })
+  })
+}

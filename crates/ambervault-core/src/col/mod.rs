@@ -36,6 +36,7 @@ pub mod chunks;
 pub mod fixed;
 pub mod meta;
 pub mod tx;
+pub mod varsize;
 
 use crate::conn::{self, OpenOptions};
 use crate::error::{Error, Result};
@@ -72,6 +73,8 @@ impl Default for ChunkOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Storage {
     Fixed(MetaRow),
+    /// `name_data` + `name_idx`.
+    Var(varsize::VarRows),
 }
 
 /// A handle on one column: its name, parsed dtype and storage rows. Cheap to clone.
@@ -94,6 +97,19 @@ impl ColumnHandle {
     fn fixed(&self) -> Result<&MetaRow> {
         match &self.storage {
             Storage::Fixed(m) => Ok(m),
+            Storage::Var(_) => Err(Error::invalid(format!(
+                "column \"{}\" ({}) is variable-size: use the variable-size calls",
+                self.name, self.dtype_str
+            ))),
+        }
+    }
+    fn var(&self) -> Result<&varsize::VarRows> {
+        match &self.storage {
+            Storage::Var(v) => Ok(v),
+            Storage::Fixed(_) => Err(Error::invalid(format!(
+                "column \"{}\" ({}) is fixed-size: use the fixed-size calls",
+                self.name, self.dtype_str
+            ))),
         }
     }
 }
@@ -180,27 +196,48 @@ impl ColumnVault {
     }
 
     fn handle_from_rows(&self, c: &Connection, name: &str) -> Result<Option<ColumnHandle>> {
-        let Some(row) = meta::by_name(c, name)? else {
-            return Ok(None);
-        };
-        let dtype = DType::parse(&row.dtype).map_err(|e| {
-            Error::corrupt(format!(
-                "column \"{name}\" in {}: {}",
-                self.label, e.message
-            ))
-        })?;
-        if dtype.is_var_size() || dtype.elem_size() as u64 != row.spec.elem_size {
-            return Err(Error::corrupt(format!(
-                "column \"{name}\" in {}: dtype {} does not match elem_size {}",
-                self.label, row.dtype, row.spec.elem_size
-            )));
+        let corrupt =
+            |m: String| Error::corrupt(format!("column \"{name}\" in {}: {m}", self.label));
+        if let Some(row) = meta::by_name(c, name)? {
+            let dtype = DType::parse(&row.dtype).map_err(|e| corrupt(e.message))?;
+            if dtype.is_var_size() || dtype.elem_size() as u64 != row.spec.elem_size {
+                return Err(corrupt(format!(
+                    "dtype {} does not match elem_size {}",
+                    row.dtype, row.spec.elem_size
+                )));
+            }
+            return Ok(Some(ColumnHandle {
+                name: name.to_string(),
+                dtype_str: row.dtype.clone(),
+                dtype,
+                storage: Storage::Fixed(row),
+            }));
         }
-        Ok(Some(ColumnHandle {
-            name: name.to_string(),
-            dtype_str: row.dtype.clone(),
-            dtype,
-            storage: Storage::Fixed(row),
-        }))
+        let data = meta::by_name(c, &format!("{name}_data"))?;
+        let idx = meta::by_name(c, &format!("{name}_idx"))?;
+        match (data, idx) {
+            (Some(data), Some(idx)) => {
+                let dtype = DType::parse(&data.dtype).map_err(|e| corrupt(e.message))?;
+                if idx.spec.elem_size != meta::IDX_ELEM_SIZE {
+                    return Err(corrupt(format!(
+                        "index entries of {} bytes, not {}",
+                        idx.spec.elem_size,
+                        meta::IDX_ELEM_SIZE
+                    )));
+                }
+                Ok(Some(ColumnHandle {
+                    name: name.to_string(),
+                    dtype_str: data.dtype.clone(),
+                    dtype,
+                    storage: Storage::Var(varsize::VarRows {
+                        name: name.to_string(),
+                        data,
+                        idx,
+                    }),
+                }))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The column called `name`, or `NotFound`.
@@ -221,31 +258,38 @@ impl ColumnVault {
         if name.is_empty() {
             return Err(Error::invalid("a column name cannot be empty"));
         }
-        if parsed.is_var_size() {
-            return Err(Error::invalid(format!(
-                "column \"{name}\": variable-size dtype {dtype} is not supported yet"
-            )));
-        }
-        let spec = ChunkSpec::aligned(
-            name,
-            parsed.elem_size() as u64,
-            self.options.min_chunk_bytes,
-            self.options.max_chunk_bytes,
-        )?;
+        let (min, max) = (self.options.min_chunk_bytes, self.options.max_chunk_bytes);
+        let spec = ChunkSpec::aligned(name, parsed.elem_size().max(1) as u64, min, max)?;
+        let idx_spec = ChunkSpec::aligned(name, meta::IDX_ELEM_SIZE, min, max)?;
         self.with_conn(|c| {
             tx::write_tx(c, |c| {
-                if meta::by_name(c, name)?.is_some() {
+                if self.handle_from_rows(c, name)?.is_some() || meta::by_name(c, name)?.is_some() {
                     return Err(Error::invalid(format!(
                         "column \"{name}\" already exists in {}",
                         self.label
                     )));
                 }
-                let row = meta::insert(c, name, dtype, spec)?;
+                let storage = if parsed.is_var_size() {
+                    let (dn, xn) = (format!("{name}_data"), format!("{name}_idx"));
+                    if meta::by_name(c, &dn)?.is_some() || meta::by_name(c, &xn)?.is_some() {
+                        return Err(Error::invalid(format!(
+                            "column \"{name}\": {dn} or {xn} already exists in {}",
+                            self.label
+                        )));
+                    }
+                    Storage::Var(varsize::VarRows {
+                        name: name.to_string(),
+                        data: meta::insert(c, &dn, dtype, spec)?,
+                        idx: meta::insert(c, &xn, meta::IDX_DTYPE, idx_spec)?,
+                    })
+                } else {
+                    Storage::Fixed(meta::insert(c, name, dtype, spec)?)
+                };
                 Ok(ColumnHandle {
                     name: name.to_string(),
                     dtype_str: dtype.to_string(),
                     dtype: parsed.clone(),
-                    storage: Storage::Fixed(row),
+                    storage,
                 })
             })
         })
@@ -275,23 +319,51 @@ impl ColumnVault {
     /// Every column with its dtype and length, in creation order.
     pub fn list(&self) -> Result<Vec<ColumnSummary>> {
         self.with_conn(|c| {
-            Ok(meta::all(c)?
-                .into_iter()
-                .map(|r| ColumnSummary {
-                    name: r.name,
-                    dtype: r.dtype,
+            let rows = meta::all(c)?;
+            let names: std::collections::HashSet<&str> =
+                rows.iter().map(|r| r.name.as_str()).collect();
+            let mut out = Vec::new();
+            for r in &rows {
+                // A variable-size column shows once, under its own name, with the element count.
+                if let Some(base) = r.name.strip_suffix("_data") {
+                    if names.contains(format!("{base}_idx").as_str()) {
+                        continue;
+                    }
+                }
+                if let Some(base) = r.name.strip_suffix("_idx") {
+                    if r.dtype == meta::IDX_DTYPE {
+                        if let Some(d) = rows.iter().find(|d| d.name == format!("{base}_data")) {
+                            out.push(ColumnSummary {
+                                name: base.to_string(),
+                                dtype: d.dtype.clone(),
+                                length: r.length,
+                            });
+                            continue;
+                        }
+                    }
+                }
+                out.push(ColumnSummary {
+                    name: r.name.clone(),
+                    dtype: r.dtype.clone(),
                     length: r.length,
-                })
-                .collect())
+                });
+            }
+            Ok(out)
         })
     }
 
     /// Delete a column and free its chunks; false if there was none.
     pub fn delete_column(&self, name: &str) -> Result<bool> {
         self.with_conn(|c| {
-            tx::write_tx(c, |c| match meta::by_name(c, name)? {
-                Some(row) => {
-                    meta::remove(c, row.col_id)?;
+            tx::write_tx(c, |c| match self.handle_from_rows(c, name)? {
+                Some(h) => {
+                    match h.storage {
+                        Storage::Fixed(m) => meta::remove(c, m.col_id)?,
+                        Storage::Var(v) => {
+                            meta::remove(c, v.data.col_id)?;
+                            meta::remove(c, v.idx.col_id)?;
+                        }
+                    }
                     Ok(true)
                 }
                 None => Ok(false),
@@ -310,7 +382,7 @@ impl ColumnVault {
     }
 
     pub fn len(&self, col: &ColumnHandle) -> Result<u64> {
-        self.with_conn(|c| meta::length(c, col.fixed()?.col_id, &col.name))
+        self.with_conn(|c| length_of(c, col))
     }
 
     /// Elements `[start, end)` as little-endian bytes (`end` clamped to the length).
@@ -365,13 +437,79 @@ impl ColumnVault {
         self.write(|w| fixed::insert(w.conn, col.fixed()?, at, bytes))
     }
 
-    /// Remove elements `[start, end)`; returns the new length.
+    /// Remove elements `[start, end)` (either kind); returns the new length.
     pub fn delete_range(&self, col: &ColumnHandle, start: u64, end: u64) -> Result<u64> {
-        self.write(|w| fixed::delete_range(w.conn, col.fixed()?, start, end))
+        self.write(|w| match &col.storage {
+            Storage::Fixed(m) => fixed::delete_range(w.conn, m, start, end),
+            Storage::Var(v) => varsize::delete_range(w.conn, v, start, end),
+        })
     }
 
+    /// Drop every element (either kind) and free the chunks.
     pub fn clear(&self, col: &ColumnHandle) -> Result<()> {
-        self.write(|w| fixed::clear(w.conn, col.fixed()?))
+        self.write(|w| match &col.storage {
+            Storage::Fixed(m) => fixed::clear(w.conn, m),
+            Storage::Var(v) => varsize::clear(w.conn, v),
+        })
+    }
+
+    /// Variable-size: append elements (`bytes` cut at the exclusive `ends`); returns the new length.
+    pub fn extend_var(&self, col: &ColumnHandle, bytes: &[u8], ends: &[usize]) -> Result<u64> {
+        self.write(|w| w.extend_var(col, bytes, ends))
+    }
+
+    /// Variable-size: elements `[start, end)` (`end` clamped) as bytes plus `n + 1` offsets.
+    pub fn read_var(
+        &self,
+        col: &ColumnHandle,
+        start: u64,
+        end: u64,
+    ) -> Result<(Vec<u8>, Vec<usize>)> {
+        self.with_conn(|c| {
+            tx::read_tx(c, |c| {
+                let v = col.var()?;
+                let len = varsize::length(c, v)?;
+                let end = end.min(len);
+                if start > end {
+                    return Err(Error::invalid(format!(
+                        "column \"{}\": slice start {start} is past the length {len}",
+                        col.name
+                    )));
+                }
+                varsize::read_many(c, v, start, end)
+            })
+        })
+    }
+
+    /// Variable-size: replace element `i` (it must exist).
+    pub fn set_var(&self, col: &ColumnHandle, i: u64, bytes: &[u8]) -> Result<()> {
+        self.write(|w| {
+            let v = col.var()?;
+            let len = varsize::length(w.conn, v)?;
+            if i >= len {
+                return Err(Error::invalid(format!(
+                    "column \"{}\": index {i} out of range 0..{len}",
+                    col.name
+                )));
+            }
+            varsize::set(w.conn, v, i, bytes)
+        })
+    }
+
+    /// Variable-size: insert elements before `at`; returns the new length.
+    pub fn insert_var(
+        &self,
+        col: &ColumnHandle,
+        at: u64,
+        bytes: &[u8],
+        ends: &[usize],
+    ) -> Result<u64> {
+        self.write(|w| varsize::insert_many(w.conn, col.var()?, at, bytes, ends))
+    }
+
+    /// Variable-size: rewrite the data chunks without fragments.
+    pub fn compact(&self, col: &ColumnHandle) -> Result<()> {
+        self.write(|w| varsize::compact(w.conn, col.var()?))
     }
 
     pub fn checkpoint(&self) -> Result<()> {
@@ -408,8 +546,22 @@ impl<'c> ColumnWriter<'c> {
         tx::write_tx(self.conn, |c| fixed::append(c, col.fixed()?, bytes))
     }
 
+    /// Variable-size: append elements (`bytes` cut at the exclusive `ends`); returns the new length.
+    pub fn extend_var(&self, col: &ColumnHandle, bytes: &[u8], ends: &[usize]) -> Result<u64> {
+        tx::write_tx(self.conn, |c| {
+            varsize::append_many(c, col.var()?, bytes, ends)
+        })
+    }
+
     pub fn len(&self, col: &ColumnHandle) -> Result<u64> {
-        meta::length(self.conn, col.fixed()?.col_id, &col.name)
+        length_of(self.conn, col)
+    }
+}
+
+fn length_of(c: &Connection, col: &ColumnHandle) -> Result<u64> {
+    match &col.storage {
+        Storage::Fixed(m) => meta::length(c, m.col_id, &col.name),
+        Storage::Var(v) => varsize::length(c, v),
     }
 }
 

@@ -24,7 +24,9 @@ fn vault(dir: &tempfile::TempDir, min: u64, max: u64) -> ColumnVault {
 
 /// Invariants of FORMAT.md: every chunk but the last is exactly MAX, none is larger.
 fn check_chunks(cv: &ColumnVault, col: &ColumnHandle) {
-    let Storage::Fixed(m) = &col.storage;
+    let Storage::Fixed(m) = &col.storage else {
+        panic!("fixed")
+    };
     let len = cv.len(col).unwrap();
     cv.with_conn(|c| {
         let mut st = c
@@ -229,4 +231,99 @@ fn a_shared_connection_writes_columns_and_other_tables_in_one_transaction() {
         c.execute_batch("ROLLBACK").unwrap();
     }
     assert_eq!(cv.len(&col).unwrap(), 0, "rolled back with the kv write");
+}
+
+fn strs(v: &[&str]) -> (Vec<u8>, Vec<usize>) {
+    let mut b = Vec::new();
+    let mut ends = Vec::new();
+    for s in v {
+        b.extend_from_slice(s.as_bytes());
+        ends.push(b.len());
+    }
+    (b, ends)
+}
+
+fn read_strs(cv: &ColumnVault, col: &ColumnHandle) -> Vec<String> {
+    let (b, offs) = cv.read_var(col, 0, u64::MAX).unwrap();
+    offs.windows(2)
+        .map(|w| String::from_utf8(b[w[0]..w[1]].to_vec()).unwrap())
+        .collect()
+}
+
+#[test]
+fn var_size_appends_updates_and_chunk_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let cv = vault(&dir, 16, 64);
+    let col = cv.create("t", "str:utf8").unwrap();
+    let mut model: Vec<String> = Vec::new();
+    for round in 0..60 {
+        let batch: Vec<String> = (0..(round % 5 + 1))
+            .map(|k| "x".repeat((round * 7 + k * 13) % 50) + &format!("{round}:{k}"))
+            .collect();
+        let refs: Vec<&str> = batch.iter().map(|s| s.as_str()).collect();
+        let (b, ends) = strs(&refs);
+        cv.extend_var(&col, &b, &ends).unwrap();
+        model.extend(batch);
+    }
+    // One element larger than MAX gets a chunk of its own.
+    let big = "B".repeat(200);
+    let (b, ends) = strs(&[&big]);
+    cv.extend_var(&col, &b, &ends).unwrap();
+    model.push(big);
+    assert_eq!(read_strs(&cv, &col), model);
+
+    // same size, smaller, larger
+    cv.set_var(&col, 3, model[3].to_uppercase().as_bytes())
+        .unwrap();
+    model[3] = model[3].to_uppercase();
+    cv.set_var(&col, 4, b"s").unwrap();
+    model[4] = "s".into();
+    let larger = "L".repeat(70);
+    cv.set_var(&col, 5, larger.as_bytes()).unwrap();
+    model[5] = larger;
+    cv.delete_range(&col, 0, 2).unwrap();
+    model.drain(0..2);
+    let (b, ends) = strs(&["ins1", "ins2"]);
+    cv.insert_var(&col, 1, &b, &ends).unwrap();
+    model.splice(1..1, ["ins1".to_string(), "ins2".to_string()]);
+    assert_eq!(read_strs(&cv, &col), model);
+    cv.compact(&col).unwrap();
+    assert_eq!(read_strs(&cv, &col), model);
+
+    // No data chunk exceeds MAX unless it holds a single oversized element.
+    let Storage::Var(v) = &col.storage else {
+        panic!()
+    };
+    let sizes: Vec<(i64, i64)> = cv
+        .with_conn(|c| {
+            let mut st =
+                c.prepare("SELECT length(data), bytes_used FROM col_chunks WHERE col_id = ?1")?;
+            let r = st
+                .query_map([v.data.col_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(r)
+        })
+        .unwrap();
+    assert!(
+        sizes.iter().all(|(len, used)| *len <= 64 || len == used),
+        "{sizes:?}"
+    );
+
+    let listed = cv.list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "t");
+    assert_eq!(listed[0].length, model.len() as u64);
+    drop(cv);
+    let cv = vault(&dir, 16, 64);
+    let col = cv.column("t").unwrap();
+    assert_eq!(read_strs(&cv, &col), model);
+    cv.clear(&col).unwrap();
+    let (b, ends) = strs(&["again"]);
+    cv.extend_var(&col, &b, &ends).unwrap();
+    assert_eq!(read_strs(&cv, &col), vec!["again".to_string()]);
+    assert!(cv.delete_column("t").unwrap());
+    let n: i64 = cv
+        .with_conn(|c| Ok(c.query_row("SELECT count(*) FROM col_chunks", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(n, 0);
 }

@@ -10,3 +10,7 @@ export {
 } from './errors'
 export type { ErrorCode } from './errors'
 export { nativeVersion } from './version'
+export { ColumnVault, Column, VarSizeColumn } from './columns'
+export type { ColumnVaultOptions, ColumnInfo, ReadOptions, NumericArray, CacheOptions } from './columns'
+export { DataPacker } from './packer'
+export type { UnpackManyOptions } from './packer'

@@ -32,6 +32,7 @@
 //! Every mutation is one transaction (`BEGIN IMMEDIATE`) or, inside a caller's transaction,
 //! one savepoint: a crash leaves the old or the new state, never a half-written chunk.
 
+pub mod cache;
 pub mod chunks;
 pub mod fixed;
 pub mod meta;
@@ -47,6 +48,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use cache::CacheOptions;
 pub use meta::{DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MIN_CHUNK_BYTES};
 
 /// A connection several stores (KVault, ColumnVault, the Board writer) may share.
@@ -127,6 +129,14 @@ pub struct ColumnVault {
     label: String,
     options: ChunkOptions,
     closed: AtomicBool,
+    /// Write-back append caches (None while disabled). Lock order: `cache`, then `conn`.
+    cache: Mutex<Option<cache::CacheState>>,
+    /// The interval flusher: its stop flag and thread.
+    flusher: Mutex<Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>>,
+}
+
+fn lock_cache(c: &Mutex<Option<cache::CacheState>>) -> MutexGuard<'_, Option<cache::CacheState>> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn lock(conn: &SharedConn) -> MutexGuard<'_, Connection> {
@@ -168,6 +178,8 @@ impl ColumnVault {
             label,
             options,
             closed: AtomicBool::new(false),
+            cache: Mutex::new(None),
+            flusher: Mutex::new(None),
         })
     }
 
@@ -354,6 +366,7 @@ impl ColumnVault {
 
     /// Delete a column and free its chunks; false if there was none.
     pub fn delete_column(&self, name: &str) -> Result<bool> {
+        self.settle()?;
         self.with_conn(|c| {
             tx::write_tx(c, |c| match self.handle_from_rows(c, name)? {
                 Some(h) => {
@@ -378,20 +391,27 @@ impl ColumnVault {
 
     /// Append whole little-endian elements in their own transaction; returns the new length.
     pub fn extend_bytes(&self, col: &ColumnHandle, bytes: &[u8]) -> Result<u64> {
+        self.settle()?;
         self.write(|w| w.extend(col, bytes))
     }
 
+    /// The length, counting cached appends.
     pub fn len(&self, col: &ColumnHandle) -> Result<u64> {
-        self.with_conn(|c| length_of(c, col))
+        let cache = lock_cache(&self.cache);
+        let pending = cache.as_ref().map_or(0, |s| s.pending_count(&col.name));
+        Ok(self.with_conn(|c| length_of(c, col))? + pending)
     }
 
     /// Elements `[start, end)` as little-endian bytes (`end` clamped to the length).
     pub fn read_bytes(&self, col: &ColumnHandle, start: u64, end: u64) -> Result<Vec<u8>> {
         let es = col.elem_size();
+        let cache = lock_cache(&self.cache);
+        let pending = cache.as_ref().and_then(|s| s.cols.get(&col.name));
         self.with_conn(|c| {
             tx::read_tx(c, |c| {
                 let m = col.fixed()?;
-                let len = meta::length(c, m.col_id, &col.name)?;
+                let stored = meta::length(c, m.col_id, &col.name)?;
+                let len = stored + pending.map_or(0, |p| p.count);
                 let end = end.min(len);
                 if start > end {
                     return Err(Error::invalid(format!(
@@ -400,7 +420,13 @@ impl ColumnVault {
                     )));
                 }
                 let mut out = vec![0u8; (end - start) as usize * es];
-                fixed::read(c, m, start, &mut out)?;
+                let split = end.min(stored).max(start);
+                let (db, cached) = out.split_at_mut((split - start) as usize * es);
+                fixed::read(c, m, start, db)?;
+                if let Some(p) = pending.filter(|_| !cached.is_empty()) {
+                    let from = (start.max(stored) - stored) as usize * es;
+                    cached.copy_from_slice(&p.bytes[from..from + cached.len()]);
+                }
                 Ok(out)
             })
         })
@@ -409,6 +435,7 @@ impl ColumnVault {
     /// Read elements `[start, start + out.len()/elem_size)` into `out` (for typed buffers the
     /// caller allocates, e.g. a `Vec<f64>` viewed as bytes). Fails if they are not all present.
     pub fn read_into(&self, col: &ColumnHandle, start: u64, out: &mut [u8]) -> Result<()> {
+        self.settle()?;
         let es = col.elem_size() as u64;
         self.with_conn(|c| {
             tx::read_tx(c, |c| {
@@ -429,16 +456,19 @@ impl ColumnVault {
 
     /// Overwrite existing elements starting at `start`.
     pub fn set_bytes(&self, col: &ColumnHandle, start: u64, bytes: &[u8]) -> Result<()> {
+        self.settle()?;
         self.write(|w| fixed::overwrite(w.conn, col.fixed()?, start, bytes))
     }
 
     /// Insert elements before `at`; returns the new length.
     pub fn insert_bytes(&self, col: &ColumnHandle, at: u64, bytes: &[u8]) -> Result<u64> {
+        self.settle()?;
         self.write(|w| fixed::insert(w.conn, col.fixed()?, at, bytes))
     }
 
     /// Remove elements `[start, end)` (either kind); returns the new length.
     pub fn delete_range(&self, col: &ColumnHandle, start: u64, end: u64) -> Result<u64> {
+        self.settle()?;
         self.write(|w| match &col.storage {
             Storage::Fixed(m) => fixed::delete_range(w.conn, m, start, end),
             Storage::Var(v) => varsize::delete_range(w.conn, v, start, end),
@@ -447,6 +477,7 @@ impl ColumnVault {
 
     /// Drop every element (either kind) and free the chunks.
     pub fn clear(&self, col: &ColumnHandle) -> Result<()> {
+        self.settle()?;
         self.write(|w| match &col.storage {
             Storage::Fixed(m) => fixed::clear(w.conn, m),
             Storage::Var(v) => varsize::clear(w.conn, v),
@@ -455,6 +486,7 @@ impl ColumnVault {
 
     /// Variable-size: append elements (`bytes` cut at the exclusive `ends`); returns the new length.
     pub fn extend_var(&self, col: &ColumnHandle, bytes: &[u8], ends: &[usize]) -> Result<u64> {
+        self.settle()?;
         self.write(|w| w.extend_var(col, bytes, ends))
     }
 
@@ -465,6 +497,7 @@ impl ColumnVault {
         start: u64,
         end: u64,
     ) -> Result<(Vec<u8>, Vec<usize>)> {
+        self.settle()?;
         self.with_conn(|c| {
             tx::read_tx(c, |c| {
                 let v = col.var()?;
@@ -483,6 +516,7 @@ impl ColumnVault {
 
     /// Variable-size: replace element `i` (it must exist).
     pub fn set_var(&self, col: &ColumnHandle, i: u64, bytes: &[u8]) -> Result<()> {
+        self.settle()?;
         self.write(|w| {
             let v = col.var()?;
             let len = varsize::length(w.conn, v)?;
@@ -504,11 +538,13 @@ impl ColumnVault {
         bytes: &[u8],
         ends: &[usize],
     ) -> Result<u64> {
+        self.settle()?;
         self.write(|w| varsize::insert_many(w.conn, col.var()?, at, bytes, ends))
     }
 
     /// Variable-size: rewrite the data chunks without fragments.
     pub fn compact(&self, col: &ColumnHandle) -> Result<()> {
+        self.settle()?;
         self.write(|w| varsize::compact(w.conn, col.var()?))
     }
 
@@ -518,8 +554,176 @@ impl ColumnVault {
 
     /// Mark closed; later calls fail with `Closed`. The connection closes with its last user.
     pub fn close(&self) -> Result<()> {
+        if self.is_closed() {
+            return Ok(());
+        }
+        self.stop_flusher();
+        let flushed = self.flush_cache();
         self.closed.store(true, Ordering::Release);
+        *lock_cache(&self.cache) = None;
+        flushed
+    }
+
+    /// Turn on write-back caching of appends for every column of this vault (see `cache.rs`).
+    /// With a flush interval, a background thread flushes after that much idle time.
+    pub fn enable_cache(self: &Arc<Self>, options: CacheOptions) -> Result<()> {
+        self.with_conn(|_| Ok(()))?;
+        {
+            let mut c = lock_cache(&self.cache);
+            match c.as_mut() {
+                Some(s) => s.options = options,
+                None => *c = Some(cache::CacheState::new(options)),
+            }
+        }
+        self.stop_flusher();
+        if let Some(every) = options.flush_interval {
+            let stop = Arc::new(AtomicBool::new(false));
+            let weak = Arc::downgrade(self);
+            let flag = stop.clone();
+            let tick = (every / 4).clamp(
+                std::time::Duration::from_millis(1),
+                std::time::Duration::from_millis(100),
+            );
+            let handle = std::thread::spawn(move || loop {
+                std::thread::sleep(tick);
+                if flag.load(Ordering::Acquire) {
+                    return;
+                }
+                let Some(v) = weak.upgrade() else { return };
+                let idle = lock_cache(&v.cache)
+                    .as_ref()
+                    .is_some_and(|s| !s.cols.is_empty() && s.last_append.elapsed() >= every);
+                if idle {
+                    // A failed background flush keeps the data cached; the next explicit
+                    // flush or close reports the error.
+                    let _ = v.flush_cache();
+                }
+            });
+            *self.flusher.lock().unwrap_or_else(|p| p.into_inner()) = Some((stop, handle));
+        }
         Ok(())
+    }
+
+    /// Flush, then stop caching.
+    pub fn disable_cache(&self) -> Result<()> {
+        self.stop_flusher();
+        self.flush_cache()?;
+        *lock_cache(&self.cache) = None;
+        Ok(())
+    }
+
+    fn stop_flusher(&self) {
+        let f = self
+            .flusher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((stop, handle)) = f {
+            stop.store(true, Ordering::Release);
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
+
+    pub fn cache_enabled(&self) -> bool {
+        lock_cache(&self.cache).is_some()
+    }
+
+    /// Append whole elements through the cache when it is on, else straight to SQLite.
+    /// `ends` delimit variable-size elements (ignored for fixed-size columns).
+    pub fn append(&self, col: &ColumnHandle, bytes: &[u8], ends: &[usize]) -> Result<()> {
+        let mut cache = lock_cache(&self.cache);
+        let Some(state) = cache.as_mut() else {
+            drop(cache);
+            if col.is_var_size() {
+                self.extend_var(col, bytes, ends)?;
+            } else {
+                self.extend_bytes(col, bytes)?;
+            }
+            return Ok(());
+        };
+        if self.is_closed() {
+            return Err(Error::closed(format!(
+                "column vault {} is closed",
+                self.label
+            )));
+        }
+        // Validate now, so a bad batch fails at its own call and not at a later flush.
+        let count = if col.is_var_size() {
+            let mut prev = 0;
+            for &e in ends {
+                if e < prev || e > bytes.len() {
+                    return Err(Error::invalid(format!(
+                        "column \"{}\": element offsets are not increasing within the {} bytes given",
+                        col.name,
+                        bytes.len()
+                    )));
+                }
+                prev = e;
+            }
+            ends.len() as u64
+        } else {
+            let es = col.elem_size();
+            if bytes.len() % es != 0 {
+                return Err(Error::invalid(format!(
+                    "column \"{}\" ({}): {} bytes is not a whole number of {es}-byte elements",
+                    col.name,
+                    col.dtype_str,
+                    bytes.len()
+                )));
+            }
+            (bytes.len() / es) as u64
+        };
+        if state.push(
+            col,
+            bytes,
+            if col.is_var_size() { ends } else { &[] },
+            count,
+        ) {
+            self.flush_locked(state)?;
+        }
+        Ok(())
+    }
+
+    /// Write every cached append in one transaction.
+    pub fn flush_cache(&self) -> Result<()> {
+        let mut cache = lock_cache(&self.cache);
+        match cache.as_mut() {
+            Some(state) => self.flush_locked(state),
+            None => Ok(()),
+        }
+    }
+
+    fn flush_locked(&self, state: &mut cache::CacheState) -> Result<()> {
+        if state.cols.is_empty() {
+            return Ok(());
+        }
+        let cols = std::mem::take(&mut state.cols);
+        let r = self.write(|w| {
+            for p in cols.values() {
+                if p.handle.is_var_size() {
+                    w.extend_var(&p.handle, &p.bytes, &p.ends)?;
+                } else {
+                    w.extend(&p.handle, &p.bytes)?;
+                }
+            }
+            Ok(())
+        });
+        if r.is_err() {
+            // Nothing was written (one transaction): keep the appends for the next attempt.
+            state.cols = cols;
+        }
+        r
+    }
+
+    /// Flush cached appends before a call that reads or changes stored elements directly.
+    fn settle(&self) -> Result<()> {
+        let mut cache = lock_cache(&self.cache);
+        match cache.as_mut() {
+            Some(state) if !state.cols.is_empty() => self.flush_locked(state),
+            _ => Ok(()),
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -562,6 +766,13 @@ fn length_of(c: &Connection, col: &ColumnHandle) -> Result<u64> {
     match &col.storage {
         Storage::Fixed(m) => meta::length(c, m.col_id, &col.name),
         Storage::Var(v) => varsize::length(c, v),
+    }
+}
+
+impl Drop for ColumnVault {
+    /// Cached appends reach the file even when the vault is dropped without `close()`.
+    fn drop(&mut self) {
+        let _ = self.close();
     }
 }
 

@@ -327,3 +327,72 @@ fn var_size_appends_updates_and_chunk_rules() {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+#[test]
+fn cached_appends_are_coherent_and_flush_in_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let cv = Arc::new(vault(&dir, 16, 128));
+    let col = cv.create("c", "i64").unwrap();
+    let s = cv.create("s", "str").unwrap();
+    cv.extend_bytes(&col, &le_i64(&[1, 2])).unwrap();
+    cv.enable_cache(CacheOptions {
+        flush_bytes: 1 << 20,
+        flush_interval: None,
+    })
+    .unwrap();
+    for i in 3..=40 {
+        cv.append(&col, &le_i64(&[i]), &[]).unwrap();
+    }
+    cv.append(&s, b"abc", &[1, 3]).unwrap();
+    assert_eq!(cv.len(&col).unwrap(), 40);
+    assert_eq!(cv.len(&s).unwrap(), 2);
+    // Nothing reached the file yet: another connection sees the stored 2.
+    let other = vault(&dir, 16, 128);
+    assert_eq!(other.len(&other.column("c").unwrap()).unwrap(), 2);
+    // Reads straddling stored and cached elements.
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&col, 0, 100).unwrap()),
+        (1..=40).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&col, 1, 4).unwrap()),
+        vec![2, 3, 4]
+    );
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&col, 10, 12).unwrap()),
+        vec![11, 12]
+    );
+    // A set flushes first, then applies.
+    cv.set_bytes(&col, 39, &le_i64(&[-40])).unwrap();
+    assert_eq!(other.len(&other.column("c").unwrap()).unwrap(), 40);
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&col, 38, 40).unwrap()),
+        vec![39, -40]
+    );
+    let (b, offs) = cv.read_var(&s, 0, 10).unwrap();
+    assert_eq!((b.as_slice(), offs), (&b"abc"[..], vec![0, 1, 3]));
+    // A bad batch fails at its own call.
+    assert_eq!(
+        cv.append(&col, &[1, 2, 3], &[]).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    // Interval flushing.
+    cv.enable_cache(CacheOptions {
+        flush_bytes: 1 << 20,
+        flush_interval: Some(std::time::Duration::from_millis(20)),
+    })
+    .unwrap();
+    cv.append(&col, &le_i64(&[41]), &[]).unwrap();
+    let t0 = std::time::Instant::now();
+    while other.len(&other.column("c").unwrap()).unwrap() != 41 {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(5),
+            "interval flush never happened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Close flushes.
+    cv.append(&col, &le_i64(&[42]), &[]).unwrap();
+    cv.close().unwrap();
+    assert_eq!(other.len(&other.column("c").unwrap()).unwrap(), 42);
+}

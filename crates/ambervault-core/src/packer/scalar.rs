@@ -28,11 +28,16 @@ fn out_of_range(s: Scalar, v: Num) -> Error {
     Error::invalid(format!("{shown} does not fit dtype {}", s.name()))
 }
 
-/// The integer value of `v` for an integer dtype: floats must be whole and exactly representable.
+/// The integer value of `v` for an integer dtype: floats must be whole and safe integers
+/// (|f| <= 2^53): past that a float may already be a rounded value, so it needs a BigInt.
 fn integral(s: Scalar, v: Num) -> Result<i128> {
     match v {
         Num::Int(i) => Ok(i),
-        Num::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 1.8e19 => Ok(f as i128),
+        Num::Float(f)
+            if f.is_finite() && f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 =>
+        {
+            Ok(f as i128)
+        }
         Num::Float(_) => Err(out_of_range(s, v)),
     }
 }

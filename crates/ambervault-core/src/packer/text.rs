@@ -23,7 +23,7 @@ pub fn encode(s: &str, enc: Encoding) -> Result<Vec<u8>, String> {
 
 pub fn decode(b: &[u8], enc: Encoding) -> Result<String, String> {
     let units = |be: bool| -> Result<String, String> {
-        if b.len() % 2 != 0 {
+        if !b.len().is_multiple_of(2) {
             return Err(format!("{} bytes cannot be UTF-16", b.len()));
         }
         let u: Vec<u16> = b

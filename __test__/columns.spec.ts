@@ -230,6 +230,7 @@ test('cached appends: length, get, slice and set see them; flush, interval and c
   s.extend(['b', 'c'])
   i.append(5)
   t.throws(() => i.append(2 ** 40), { instanceOf: InvalidArgumentError })
+  t.is(cv.column('f').length, 10_000, 'another handle on the column sees them too')
   t.is(f.length, 10_000)
   t.is(f.get(-1), 9999)
   t.deepEqual(Array.from(f.slice(9998)), [9998, 9999])

@@ -104,13 +104,22 @@ export class Column {
     this.#bounds = this.#scalar ? BOUNDS[this.#scalar] ?? null : null
   }
 
+  /** Hand every column's staged appends (this vault) over before any other call, in append order per column. */
+  /** @internal */
+  protected settleStaged(): void {
+    if (this.#vault.staged.size === 0) return
+    for (const c of [...this.#vault.staged]) c.drain()
+  }
+
   /** @internal Hand staged appends to the native cache (keeps every other call coherent). */
   drain(): void {
     if (this.#staged === 0) return
     const part = this.#stage!.subarray(0, this.#staged)
     this.#staged = 0
     this.#vault.staged.delete(this)
-    native(() => this.n.extendNumbers(part))
+    // f64 values are stored exactly as staged; other types get their range check in Rust.
+    if (this.#scalar === 'f64') native(() => this.n.extendRaw(bytesOf(part)))
+    else native(() => this.n.extendNumbers(part))
   }
 
   get name(): string {
@@ -124,7 +133,7 @@ export class Column {
     return this.n.elemSize
   }
   get length(): number {
-    this.drain()
+    this.settleStaged()
     return native(() => this.n.length())
   }
 
@@ -158,7 +167,7 @@ export class Column {
   }
 
   set(i: number, value: unknown): void {
-    this.drain()
+    this.settleStaged()
     const j = this.#index(i, this.length)
     const { bytes } = packBatch(this.#packer(), [value])
     native(() => this.n.setPacked(j, bytes))
@@ -194,7 +203,7 @@ export class Column {
    * (`Float64Array` for f64, `BigInt64Array` for i64, ...) as is; other arrays are range-checked.
    */
   extend(values: ArrayLike<unknown> | Iterable<unknown>): void {
-    this.drain()
+    this.settleStaged()
     if (this.#scalar && ArrayBuffer.isView(values)) {
       const own = NATIVE_ARRAY[this.#scalar]
       if (own && values instanceof own) {
@@ -219,14 +228,14 @@ export class Column {
   }
 
   #read(s: number, e: number, options: ReadOptions): any {
-    this.drain()
+    this.settleStaged()
     if (this.#scalar && this.#scalar !== 'bool') return native(() => this.n.readNumbers(s, e, options.bigint ?? false))
     return native(() => this.n.readValues(s, e, options.bigint ?? false))
   }
 
   /** Overwrite elements from `start` with `values` (they must all exist). */
   setSlice(start: number, values: ArrayLike<unknown>): void {
-    this.drain()
+    this.settleStaged()
     const len = this.length
     const s = this.#index(start, len, true)
     if (s + values.length > len)
@@ -247,21 +256,21 @@ export class Column {
 
   /** Remove element `i`, shifting the rest down. */
   delete(i: number): void {
-    this.drain()
+    this.settleStaged()
     const j = this.#index(i, this.length)
     native(() => this.n.deleteRange(j, j + 1))
   }
 
   /** Insert before index `i` (`i === length` appends; negative counts from the end). */
   insert(i: number, value: unknown): void {
-    this.drain()
+    this.settleStaged()
     const j = this.#index(i, this.length, true)
     const { bytes, ends } = packBatch(this.#packer(), [value])
     native(() => this.n.insertPacked(j, bytes, ends))
   }
 
   clear(): void {
-    this.drain()
+    this.settleStaged()
     native(() => this.n.clear())
   }
 
@@ -283,7 +292,7 @@ export class Column {
 export class VarSizeColumn extends Column {
   /** Rewrite the data chunks without the fragments left by updates and deletes. */
   compact(): void {
-    this.drain()
+    this.settleStaged()
     native(() => this.n.compact())
   }
 }

@@ -2,7 +2,7 @@
 //! Buffers out (built from Rust vectors, handed over without a copy). Conversion only.
 
 use crate::errors::IntoNapi;
-use crate::packer::{self, Batch, JsOut, Packed, TypedOut};
+use crate::packer::{self, JsOut, TypedOut};
 use ambervault_core::col::{CacheOptions, ChunkOptions, ColumnHandle, ColumnVault};
 use ambervault_core::conn::OpenOptions;
 use ambervault_core::packer::{DataPacker, Scalar};
@@ -198,22 +198,6 @@ impl NativeColumn {
             .set_bytes(&self.h, index(start, "start")?, bytes)
             .napi()
     }
-    #[napi]
-    pub fn insert_raw(&self, at: f64, bytes: &[u8]) -> Result<f64> {
-        Ok(self
-            .vault
-            .insert_bytes(&self.h, index(at, "index")?, bytes)
-            .napi()? as f64)
-    }
-    #[napi]
-    pub fn read_raw(&self, start: f64, end: f64) -> Result<Buffer> {
-        let b = self
-            .vault
-            .read_bytes(&self.h, index(start, "start")?, index(end, "end")?)
-            .napi()?;
-        Ok(b.into())
-    }
-
     /// Numbers `[start, end)` of a numeric column as the matching typed array. For i64/u64 a
     /// Float64Array while every value is within 2^53 (else an error), or BigInt64Array /
     /// BigUint64Array when `bigint` is set.
@@ -227,26 +211,42 @@ impl NativeColumn {
                 self.h.name, self.h.dtype_str
             ))
         })?;
-        let b = self
-            .vault
-            .read_bytes(&self.h, index(start, "start")?, index(end, "end")?)
-            .napi()?;
-        if bigint || !matches!(s, Scalar::I64 | Scalar::U64) {
-            return Ok(packer::typed_from_le(s, &b));
+        let (st, en) = (index(start, "start")?, index(end, "end")?);
+        macro_rules! typed {
+            ($t:ty, $variant:ident, $arr:ident) => {
+                TypedOut::$variant($arr::new(
+                    self.vault.read_elements::<$t>(&self.h, st, en, 1).napi()?,
+                ))
+            };
         }
-        let mut out = Vec::with_capacity(b.len() / 8);
-        for (k, c) in b.chunks_exact(8).enumerate() {
-            let raw: [u8; 8] = c.try_into().unwrap();
+        let checked_i64 = !bigint && matches!(s, Scalar::I64 | Scalar::U64);
+        if !checked_i64 {
+            return Ok(match s {
+                Scalar::F64 => typed!(f64, A, Float64Array),
+                Scalar::F32 => typed!(f32, B, Float32Array),
+                Scalar::I32 => typed!(i32, C, Int32Array),
+                Scalar::I16 => typed!(i16, D, Int16Array),
+                Scalar::I8 => typed!(i8, E, Int8Array),
+                Scalar::U8 | Scalar::Bool => typed!(u8, F, Uint8Array),
+                Scalar::U16 => typed!(u16, G, Uint16Array),
+                Scalar::U32 => typed!(u32, H, Uint32Array),
+                Scalar::I64 => typed!(i64, I, BigInt64Array),
+                Scalar::U64 => typed!(u64, J, BigUint64Array),
+            });
+        }
+        let raw = self.vault.read_elements::<u64>(&self.h, st, en, 1).napi()?;
+        let mut out = Vec::with_capacity(raw.len());
+        for (k, &bits) in raw.iter().enumerate() {
             let v: i128 = if s == Scalar::I64 {
-                i64::from_le_bytes(raw) as i128
+                bits as i64 as i128
             } else {
-                u64::from_le_bytes(raw) as i128
+                bits as i128
             };
             if v.abs() > 1 << 53 {
                 return Err(Error::invalid(format!(
                     "column \"{}\": value {v} at index {} is beyond 2^53; read it with {{ bigint: true }}",
                     self.h.name,
-                    start as u64 + k as u64
+                    st + k as u64
                 )))
                 .napi();
             }
@@ -258,8 +258,16 @@ impl NativeColumn {
     /// Numbers given as a Float64Array, range-checked into the column's type, then appended.
     #[napi]
     pub fn extend_numbers(&self, values: Float64Array) -> Result<()> {
-        let vals = packer::batch_values(Batch::Numbers(values.to_vec()))?;
-        let (bytes, _) = self.packer.pack_many(&vals).napi()?;
+        let s = self.h.dtype.scalar().ok_or_else(|| {
+            napi::Error::from_reason(format!(
+                "INVALID_ARGUMENT: column \"{}\" ({}) is not numeric",
+                self.h.name, self.h.dtype_str
+            ))
+        })?;
+        let mut bytes = Vec::new();
+        ambervault_core::packer::scalar::write_f64s(s, &values, &mut bytes)
+            .map_err(|e| e.context(format!("column \"{}\" ({})", self.h.name, self.h.dtype_str)))
+            .napi()?;
         self.extend_raw(&bytes)
     }
 
@@ -293,28 +301,6 @@ impl NativeColumn {
         } else {
             self.vault.set_bytes(&self.h, i, bytes).napi()
         }
-    }
-
-    /// Elements `[start, end)` as bytes plus n + 1 offsets.
-    #[napi]
-    pub fn read_packed(&self, start: f64, end: f64) -> Result<Packed> {
-        let (s, e) = (index(start, "start")?, index(end, "end")?);
-        let (bytes, offsets) = if self.h.is_var_size() {
-            self.vault.read_var(&self.h, s, e).napi()?
-        } else {
-            let b = self.vault.read_bytes(&self.h, s, e).napi()?;
-            let es = self.h.elem_size();
-            let offs = (0..=b.len() / es).map(|k| k * es).collect();
-            (b, offs)
-        };
-        let offsets = offsets
-            .into_iter()
-            .map(|o| packer::to_u32(o, &self.h.name))
-            .collect::<Result<Vec<u32>>>()?;
-        Ok(Packed {
-            bytes: bytes.into(),
-            ends: Uint32Array::new(offsets),
-        })
     }
 
     /// Elements `[start, end)` unpacked to JS values in one call.

@@ -114,14 +114,13 @@ pub fn vector_values(elems: Vec<String>, raws: Vec<Buffer>) -> Result<Vec<Value>
         .collect()
 }
 
-fn offsets_of(bytes: &[u8], offsets: &[u32]) -> Result<Vec<usize>> {
+fn offsets_of(offsets: &[u32]) -> Result<Vec<usize>> {
     if offsets.is_empty() {
         return Err(Error::invalid(
             "offsets need at least one entry (n elements take n + 1)",
         ))
         .napi();
     }
-    let _ = bytes;
     Ok(offsets.iter().map(|o| *o as usize).collect())
 }
 
@@ -287,7 +286,7 @@ impl NativePacker {
     /// Unpack the elements between consecutive `offsets` (n elements, n + 1 offsets).
     #[napi(ts_return_type = "Array<any>")]
     pub fn unpack_many(&self, bytes: &[u8], offsets: &[u32], bigint: bool) -> Result<Vec<JsOut>> {
-        let offs = offsets_of(bytes, offsets)?;
+        let offs = offsets_of(offsets)?;
         self.inner
             .unpack_offsets(bytes, &offs)
             .napi()?

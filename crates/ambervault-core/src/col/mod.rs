@@ -51,6 +51,27 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use cache::CacheOptions;
 pub use meta::{DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MIN_CHUNK_BYTES};
 
+/// Element types `read_elements` can fill directly: plain numbers, stored little-endian.
+///
+/// # Safety
+/// Implementors must accept every bit pattern of their size (no padding, no invalid values).
+pub unsafe trait Plain: Copy + Default {}
+unsafe impl Plain for u8 {}
+unsafe impl Plain for i8 {}
+unsafe impl Plain for u16 {}
+unsafe impl Plain for i16 {}
+unsafe impl Plain for u32 {}
+unsafe impl Plain for i32 {}
+unsafe impl Plain for u64 {}
+unsafe impl Plain for i64 {}
+unsafe impl Plain for f32 {}
+unsafe impl Plain for f64 {}
+// Columns store little-endian numbers; `read_elements` reads them as native ones.
+const _: () = assert!(
+    cfg!(target_endian = "little"),
+    "ambervault reads columns as native numbers: little-endian targets only"
+);
+
 /// A connection several stores (KVault, ColumnVault, the Board writer) may share.
 pub type SharedConn = Arc<Mutex<Connection>>;
 
@@ -404,7 +425,29 @@ impl ColumnVault {
 
     /// Elements `[start, end)` as little-endian bytes (`end` clamped to the length).
     pub fn read_bytes(&self, col: &ColumnHandle, start: u64, end: u64) -> Result<Vec<u8>> {
+        self.read_elements::<u8>(col, start, end, col.elem_size())
+    }
+
+    /// Elements `[start, end)` (`end` clamped to the length, cached appends included) read
+    /// straight into a `Vec<T>`: for numeric columns `T` is the element type itself, so the
+    /// result can be handed to JS as a typed array with no further copy. `per_elem` is how many
+    /// `T` one element takes (`elem_size / size_of::<T>()`).
+    pub fn read_elements<T: Plain>(
+        &self,
+        col: &ColumnHandle,
+        start: u64,
+        end: u64,
+        per_elem: usize,
+    ) -> Result<Vec<T>> {
         let es = col.elem_size();
+        if per_elem * std::mem::size_of::<T>() != es {
+            return Err(Error::invalid(format!(
+                "column \"{}\" ({}): elements of {es} bytes cannot be read as {per_elem} x {} bytes",
+                col.name,
+                col.dtype_str,
+                std::mem::size_of::<T>()
+            )));
+        }
         let cache = lock_cache(&self.cache);
         let pending = cache.as_ref().and_then(|s| s.cols.get(&col.name));
         self.with_conn(|c| {
@@ -419,9 +462,17 @@ impl ColumnVault {
                         col.name
                     )));
                 }
-                let mut out = vec![0u8; (end - start) as usize * es];
+                let mut out: Vec<T> = vec![T::default(); (end - start) as usize * per_elem];
+                // SAFETY: `Plain` types are plain little-endian numbers: any bytes are a valid
+                // value, and the slice covers exactly the vector's initialised elements.
+                let bytes = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        out.as_mut_ptr() as *mut u8,
+                        out.len() * std::mem::size_of::<T>(),
+                    )
+                };
                 let split = end.min(stored).max(start);
-                let (db, cached) = out.split_at_mut((split - start) as usize * es);
+                let (db, cached) = bytes.split_at_mut((split - start) as usize * es);
                 fixed::read(c, m, start, db)?;
                 if let Some(p) = pending.filter(|_| !cached.is_empty()) {
                     let from = (start.max(stored) - stored) as usize * es;

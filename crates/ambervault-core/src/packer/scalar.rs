@@ -85,6 +85,20 @@ pub fn write(s: Scalar, v: Num, out: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
+/// Encode many numbers given as f64 (what a JS number is) as `s`, with the same range checks
+/// as `write`, without building a value per element. On error `out` may hold a partial batch.
+pub fn write_f64s(s: Scalar, values: &[f64], out: &mut Vec<u8>) -> Result<()> {
+    out.reserve(values.len() * s.size());
+    if s == Scalar::F64 {
+        out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        return Ok(());
+    }
+    for (i, &f) in values.iter().enumerate() {
+        write(s, Num::Float(f), out).map_err(|e| e.context(format!("value {i}")))?;
+    }
+    Ok(())
+}
+
 /// Read one `s` from the start of `b` (which holds at least `s.size()` bytes).
 pub fn read(s: Scalar, b: &[u8]) -> Num {
     macro_rules! le {

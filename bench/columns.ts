@@ -9,7 +9,7 @@
  * 2. The KohakuVault workloads: append (cache off / on) vs extend, dtypes i64, f64, bytes:32,
  *    str:utf8, msgpack; 10k random single reads vs 1k 100-element slices; against kohakuvault.
  *
- * Env: N_BIG (10_000_000), N_SMALL (100_000), RUNS (3).
+ * Env: N_BIG (10_000_000), N_SMALL (100_000), RUNS (3), PEERS_BIG=0 skips the peers of table 1.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -87,7 +87,8 @@ const table1: Record<string, { extend: number | null; read: number | null }> = {
 }
 
 type BetterSqlite = new (p: string) => any
-const Database = optional<BetterSqlite>('better-sqlite3')
+const PEERS_BIG = process.env.PEERS_BIG !== '0'
+const Database = PEERS_BIG ? optional<BetterSqlite>('better-sqlite3') : null
 function pragmas(db: any) {
   db.pragma('page_size = 32768')
   db.pragma('journal_mode = WAL')
@@ -158,7 +159,7 @@ if (Database) {
 }
 
 async function duck() {
-  const duckdb = optional<any>('@duckdb/node-api')
+  const duckdb = PEERS_BIG ? optional<any>('@duckdb/node-api') : null
   if (!duckdb) return
   const xs: number[] = []
   const rs: number[] = []

@@ -6,7 +6,7 @@
  */
 import binding from './native'
 import { native, InvalidArgumentError, ClosedError } from './errors'
-import { packBatch, bytesOf } from './packer'
+import { packBatch, bytesOf, type PackTarget } from './packer'
 
 type NativeColumn = InstanceType<typeof binding.NativeColumn>
 type NativeColumnVault = InstanceType<typeof binding.NativeColumnVault>
@@ -137,6 +137,22 @@ export class Column {
     return native(() => this.n.length())
   }
 
+  #a?: PackTarget<void>
+  /** Batches packed and appended by the column itself: one native call, nothing handed back. */
+  #appender(): PackTarget<void> {
+    const n = this.n
+    return (this.#a ??= {
+      kind: n.kind,
+      dtype: n.dtype,
+      packNumbers: (v) => n.extendNumbers(v),
+      packBigints: (v) => n.extendBigints(v),
+      packBools: (v) => n.extendBools(v),
+      packStrings: (v) => n.extendStrings(v),
+      packBuffers: (v) => n.extendBuffers(v),
+      packDocs: (v) => n.extendDocs(v),
+      packVectors: (e, r) => n.extendVectors(e, r),
+    })
+  }
   #p?: InstanceType<typeof binding.NativePacker>
   #packer() {
     return (this.#p ??= new binding.NativePacker(this.n.dtype))
@@ -217,8 +233,7 @@ export class Column {
     }
     const arr = isArrayLike(values) ? values : Array.from(values as Iterable<unknown>)
     if (arr.length === 0) return
-    const { bytes, ends } = packBatch(this.#packer(), arr)
-    native(() => this.n.extendPacked(bytes, ends))
+    packBatch(this.#appender(), arr)
   }
 
   /** Elements `[start, end)` like Array.prototype.slice: a typed array for numeric dtypes, else an array. */

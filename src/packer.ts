@@ -9,17 +9,18 @@ import { native, InvalidArgumentError } from './errors'
 type NativePacker = InstanceType<typeof binding.NativePacker>
 type Packed = { bytes: Buffer; ends: Uint32Array }
 
-/** What a batch packer needs: the native object with the pack* calls and its value kind. */
-interface PackTarget {
+/** Where a sorted batch goes: the native packer's pack* calls (returning packed bytes), or a
+ *  column's extend* calls (packing and appending in one native call). */
+export interface PackTarget<R = Packed> {
   kind: string
   dtype: string
-  packNumbers(v: Float64Array): Packed
-  packBigints(v: bigint[]): Packed
-  packBools(v: boolean[]): Packed
-  packStrings(v: string[]): Packed
-  packBuffers(v: Buffer[]): Packed
-  packDocs(v: unknown[]): Packed
-  packVectors(elems: string[], raws: Buffer[]): Packed
+  packNumbers(v: Float64Array): R
+  packBigints(v: bigint[]): R
+  packBools(v: boolean[]): R
+  packStrings(v: string[]): R
+  packBuffers(v: Buffer[]): R
+  packDocs(v: unknown[]): R
+  packVectors(elems: string[], raws: Buffer[]): R
 }
 
 const VECTOR_ELEM: [new (...a: any[]) => ArrayBufferView, string][] = [
@@ -52,7 +53,7 @@ function describe(v: unknown): string {
 }
 
 /** Pack a batch of values for `t` (a native packer or column); throws InvalidArgumentError. */
-export function packBatch(t: PackTarget, values: ArrayLike<unknown>): Packed {
+export function packBatch<R = Packed>(t: PackTarget<R>, values: ArrayLike<unknown>): R {
   const n = values.length
   const all = Array.from(values as ArrayLike<unknown>)
   switch (t.kind) {

@@ -2,9 +2,10 @@
 //! Buffers out (built from Rust vectors, handed over without a copy). Conversion only.
 
 use crate::errors::IntoNapi;
-use crate::packer::{self, JsOut, TypedOut};
+use crate::packer::{self, Batch, JsOut, TypedOut};
 use ambervault_core::col::{CacheOptions, ChunkOptions, ColumnHandle, ColumnVault};
 use ambervault_core::conn::OpenOptions;
+use ambervault_core::packer::Value;
 use ambervault_core::packer::{DataPacker, Scalar};
 use ambervault_core::Error;
 use napi::bindgen_prelude::*;
@@ -271,14 +272,42 @@ impl NativeColumn {
         self.extend_raw(&bytes)
     }
 
-    // ---- any dtype: packed batches (from NativePacker.pack*) and packed reads
+    // ---- any dtype: values packed in Rust and appended in the same call (no buffers back)
 
-    /// Append packed elements (`ends` delimit them; fixed-size columns ignore them).
-    #[napi]
-    pub fn extend_packed(&self, bytes: &[u8], ends: &[u32]) -> Result<()> {
-        let ends: Vec<usize> = ends.iter().map(|e| *e as usize).collect();
-        self.vault.append(&self.h, bytes, &ends).napi()
+    fn append_values(&self, values: Vec<Value>) -> Result<()> {
+        let (bytes, ends) = self
+            .packer
+            .pack_many(&values)
+            .map_err(|e| e.context(format!("column \"{}\"", self.h.name)))
+            .napi()?;
+        self.vault.append(&self.h, &bytes, &ends).napi()
     }
+    #[napi]
+    pub fn extend_strings(&self, values: Vec<String>) -> Result<()> {
+        self.append_values(packer::batch_values(Batch::Strings(values))?)
+    }
+    #[napi]
+    pub fn extend_buffers(&self, values: Vec<Buffer>) -> Result<()> {
+        self.append_values(packer::batch_values(Batch::Buffers(values))?)
+    }
+    #[napi]
+    pub fn extend_docs(&self, values: Vec<serde_json::Value>) -> Result<()> {
+        self.append_values(packer::batch_values(Batch::Docs(values))?)
+    }
+    #[napi]
+    pub fn extend_bools(&self, values: Vec<bool>) -> Result<()> {
+        self.append_values(packer::batch_values(Batch::Bools(values))?)
+    }
+    #[napi]
+    pub fn extend_bigints(&self, values: Vec<BigInt>) -> Result<()> {
+        self.append_values(packer::batch_values(Batch::BigInts(values))?)
+    }
+    #[napi]
+    pub fn extend_vectors(&self, elems: Vec<String>, raws: Vec<Buffer>) -> Result<()> {
+        self.append_values(packer::vector_values(elems, raws)?)
+    }
+
+    // ---- any dtype: packed batches (from NativePacker.pack*) and packed reads
 
     #[napi]
     pub fn insert_packed(&self, at: f64, bytes: &[u8], ends: &[u32]) -> Result<f64> {

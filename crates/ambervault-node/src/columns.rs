@@ -1,1 +1,374 @@
-//! (filled in by its issue)
+//! ColumnVault / Column bindings: raw little-endian bytes and packed batches in, typed arrays and
+//! Buffers out (built from Rust vectors, handed over without a copy). Conversion only.
+
+use crate::errors::IntoNapi;
+use crate::packer::{self, Batch, JsOut, TypedOut};
+use ambervault_core::col::{CacheOptions, ChunkOptions, ColumnHandle, ColumnVault};
+use ambervault_core::conn::OpenOptions;
+use ambervault_core::packer::Value;
+use ambervault_core::packer::{DataPacker, Scalar};
+use ambervault_core::Error;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::sync::Arc;
+
+#[napi(object)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub dtype: String,
+    pub length: f64,
+}
+
+#[napi(object)]
+pub struct NativeVaultOptions {
+    pub min_chunk_bytes: Option<f64>,
+    pub max_chunk_bytes: Option<f64>,
+}
+
+fn index(v: f64, what: &str) -> Result<u64> {
+    if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9.007_199_254_740_992e15) {
+        return Err(Error::invalid(format!("{what} {v} is not a valid index"))).napi();
+    }
+    Ok(v as u64)
+}
+
+#[napi(object)]
+pub struct NativeCacheOptions {
+    /// Flush a column once this many bytes are cached (default 1 MiB).
+    pub flush_bytes: Option<f64>,
+    /// Flush after this many idle milliseconds (default 500; 0 turns interval flushing off).
+    pub flush_interval_ms: Option<f64>,
+}
+
+#[napi(js_name = "NativeColumnVault")]
+pub struct NativeColumnVault {
+    inner: Arc<ColumnVault>,
+}
+
+#[napi]
+impl NativeColumnVault {
+    #[napi(constructor)]
+    pub fn new(path: String, options: Option<NativeVaultOptions>) -> Result<Self> {
+        let mut chunk = ChunkOptions::default();
+        if let Some(o) = options {
+            if let Some(v) = o.min_chunk_bytes {
+                chunk.min_chunk_bytes = index(v, "minChunkBytes")?;
+            }
+            if let Some(v) = o.max_chunk_bytes {
+                chunk.max_chunk_bytes = index(v, "maxChunkBytes")?;
+            }
+        }
+        let inner = ColumnVault::open(path.as_ref(), &OpenOptions::default(), chunk).napi()?;
+        Ok(NativeColumnVault {
+            inner: Arc::new(inner),
+        })
+    }
+
+    fn wrap(&self, h: ColumnHandle) -> NativeColumn {
+        NativeColumn {
+            vault: self.inner.clone(),
+            packer: DataPacker::from_dtype(h.dtype.clone()),
+            h,
+        }
+    }
+
+    #[napi]
+    pub fn create_column(&self, name: String, dtype: String) -> Result<NativeColumn> {
+        Ok(self.wrap(self.inner.create(&name, &dtype).napi()?))
+    }
+    #[napi]
+    pub fn ensure(&self, name: String, dtype: String) -> Result<NativeColumn> {
+        Ok(self.wrap(self.inner.ensure(&name, &dtype).napi()?))
+    }
+    #[napi]
+    pub fn column(&self, name: String) -> Result<NativeColumn> {
+        Ok(self.wrap(self.inner.column(&name).napi()?))
+    }
+    #[napi]
+    pub fn has(&self, name: String) -> Result<bool> {
+        self.inner.has(&name).napi()
+    }
+    #[napi]
+    pub fn list_columns(&self) -> Result<Vec<ColumnInfo>> {
+        Ok(self
+            .inner
+            .list()
+            .napi()?
+            .into_iter()
+            .map(|c| ColumnInfo {
+                name: c.name,
+                dtype: c.dtype,
+                length: c.length as f64,
+            })
+            .collect())
+    }
+    #[napi]
+    pub fn delete_column(&self, name: String) -> Result<bool> {
+        self.inner.delete_column(&name).napi()
+    }
+    #[napi]
+    pub fn checkpoint(&self) -> Result<()> {
+        self.inner.checkpoint().napi()
+    }
+    #[napi]
+    pub fn enable_cache(&self, options: Option<NativeCacheOptions>) -> Result<()> {
+        let mut o = CacheOptions::default();
+        if let Some(n) = options {
+            if let Some(b) = n.flush_bytes {
+                o.flush_bytes = index(b, "flushBytes")?.max(1) as usize;
+            }
+            if let Some(ms) = n.flush_interval_ms {
+                let ms = index(ms, "flushIntervalMs")?;
+                o.flush_interval = (ms > 0).then(|| std::time::Duration::from_millis(ms));
+            }
+        }
+        self.inner.enable_cache(o).napi()
+    }
+    #[napi]
+    pub fn disable_cache(&self) -> Result<()> {
+        self.inner.disable_cache().napi()
+    }
+    #[napi]
+    pub fn flush_cache(&self) -> Result<()> {
+        self.inner.flush_cache().napi()
+    }
+    #[napi]
+    pub fn close(&self) -> Result<()> {
+        if self.inner.is_closed() {
+            return Ok(());
+        }
+        let flushed = self.inner.flush_cache();
+        // Fold the WAL back so the file is whole on its own (as KohakuVault does on close).
+        let _ = self.inner.checkpoint();
+        self.inner.close().napi()?;
+        flushed.napi()
+    }
+}
+
+#[napi(js_name = "NativeColumn")]
+pub struct NativeColumn {
+    vault: Arc<ColumnVault>,
+    h: ColumnHandle,
+    packer: DataPacker,
+}
+
+#[napi]
+impl NativeColumn {
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.h.name.clone()
+    }
+    #[napi(getter)]
+    pub fn dtype(&self) -> String {
+        self.h.dtype_str.clone()
+    }
+    #[napi(getter)]
+    pub fn elem_size(&self) -> u32 {
+        self.h.elem_size() as u32
+    }
+    #[napi(getter)]
+    pub fn is_var_size(&self) -> bool {
+        self.h.is_var_size()
+    }
+    /// The JS representation of values (see NativePacker.kind).
+    #[napi(getter)]
+    pub fn kind(&self) -> String {
+        packer::value_kind(&self.h.dtype).to_string()
+    }
+    /// The scalar type name for numeric dtypes (typed-array fast paths), else null.
+    #[napi(getter)]
+    pub fn scalar(&self) -> Option<String> {
+        self.h.dtype.scalar().map(|s| s.name().to_string())
+    }
+
+    #[napi]
+    pub fn length(&self) -> Result<f64> {
+        Ok(self.vault.len(&self.h).napi()? as f64)
+    }
+
+    // ---- fixed-size: raw little-endian elements
+
+    /// Append whole little-endian elements (through the cache when it is on).
+    #[napi]
+    pub fn extend_raw(&self, bytes: &[u8]) -> Result<()> {
+        self.vault.append(&self.h, bytes, &[]).napi()
+    }
+    #[napi]
+    pub fn write_raw(&self, start: f64, bytes: &[u8]) -> Result<()> {
+        self.vault
+            .set_bytes(&self.h, index(start, "start")?, bytes)
+            .napi()
+    }
+    /// Numbers `[start, end)` of a numeric column as the matching typed array. For i64/u64 a
+    /// Float64Array while every value is within 2^53 (else an error), or BigInt64Array /
+    /// BigUint64Array when `bigint` is set.
+    #[napi(
+        ts_return_type = "Float64Array | Float32Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | Uint32Array | BigInt64Array | BigUint64Array"
+    )]
+    pub fn read_numbers(&self, start: f64, end: f64, bigint: bool) -> Result<TypedOut> {
+        let s = self.h.dtype.scalar().ok_or_else(|| {
+            napi::Error::from_reason(format!(
+                "INVALID_ARGUMENT: column \"{}\" ({}) is not numeric",
+                self.h.name, self.h.dtype_str
+            ))
+        })?;
+        let (st, en) = (index(start, "start")?, index(end, "end")?);
+        macro_rules! typed {
+            ($t:ty, $variant:ident, $arr:ident) => {
+                TypedOut::$variant($arr::new(
+                    self.vault.read_elements::<$t>(&self.h, st, en, 1).napi()?,
+                ))
+            };
+        }
+        let checked_i64 = !bigint && matches!(s, Scalar::I64 | Scalar::U64);
+        if !checked_i64 {
+            return Ok(match s {
+                Scalar::F64 => typed!(f64, A, Float64Array),
+                Scalar::F32 => typed!(f32, B, Float32Array),
+                Scalar::I32 => typed!(i32, C, Int32Array),
+                Scalar::I16 => typed!(i16, D, Int16Array),
+                Scalar::I8 => typed!(i8, E, Int8Array),
+                Scalar::U8 | Scalar::Bool => typed!(u8, F, Uint8Array),
+                Scalar::U16 => typed!(u16, G, Uint16Array),
+                Scalar::U32 => typed!(u32, H, Uint32Array),
+                Scalar::I64 => typed!(i64, I, BigInt64Array),
+                Scalar::U64 => typed!(u64, J, BigUint64Array),
+            });
+        }
+        let raw = self.vault.read_elements::<u64>(&self.h, st, en, 1).napi()?;
+        let mut out = Vec::with_capacity(raw.len());
+        for (k, &bits) in raw.iter().enumerate() {
+            let v: i128 = if s == Scalar::I64 {
+                bits as i64 as i128
+            } else {
+                bits as i128
+            };
+            if v.abs() > 1 << 53 {
+                return Err(Error::invalid(format!(
+                    "column \"{}\": value {v} at index {} is beyond 2^53; read it with {{ bigint: true }}",
+                    self.h.name,
+                    st + k as u64
+                )))
+                .napi();
+            }
+            out.push(v as f64);
+        }
+        Ok(TypedOut::A(Float64Array::new(out)))
+    }
+
+    /// Numbers given as a Float64Array, range-checked into the column's type, then appended.
+    #[napi]
+    pub fn extend_numbers(&self, values: Float64Array) -> Result<()> {
+        let s = self.h.dtype.scalar().ok_or_else(|| {
+            napi::Error::from_reason(format!(
+                "INVALID_ARGUMENT: column \"{}\" ({}) is not numeric",
+                self.h.name, self.h.dtype_str
+            ))
+        })?;
+        let mut bytes = Vec::new();
+        ambervault_core::packer::scalar::write_f64s(s, &values, &mut bytes)
+            .map_err(|e| e.context(format!("column \"{}\" ({})", self.h.name, self.h.dtype_str)))
+            .napi()?;
+        self.extend_raw(&bytes)
+    }
+
+    // ---- any dtype: values packed in Rust and appended in the same call (no buffers back)
+
+    fn append_values(&self, values: Vec<Value>) -> Result<()> {
+        let (bytes, ends) = self
+            .packer
+            .pack_many(&values)
+            .map_err(|e| e.context(format!("column \"{}\"", self.h.name)))
+            .napi()?;
+        self.vault.append(&self.h, &bytes, &ends).napi()
+    }
+    #[napi]
+    pub fn extend_strings(&self, values: Vec<String>) -> Result<()> {
+        self.append_values(packer::batch_values(Batch::Strings(values))?)
+    }
+    #[napi]
+    pub fn extend_buffers(&self, values: Vec<Buffer>) -> Result<()> {
+        self.append_values(packer::batch_values(Batch::Buffers(values))?)
+    }
+    #[napi]
+    pub fn extend_docs(&self, values: Vec<serde_json::Value>) -> Result<()> {
+        self.append_values(packer::batch_values(Batch::Docs(values))?)
+    }
+    #[napi]
+    pub fn extend_bools(&self, values: Vec<bool>) -> Result<()> {
+        self.append_values(packer::batch_values(Batch::Bools(values))?)
+    }
+    #[napi]
+    pub fn extend_bigints(&self, values: Vec<BigInt>) -> Result<()> {
+        self.append_values(packer::batch_values(Batch::BigInts(values))?)
+    }
+    #[napi]
+    pub fn extend_vectors(&self, elems: Vec<String>, raws: Vec<Buffer>) -> Result<()> {
+        self.append_values(packer::vector_values(elems, raws)?)
+    }
+
+    // ---- any dtype: packed batches (from NativePacker.pack*) and packed reads
+
+    #[napi]
+    pub fn insert_packed(&self, at: f64, bytes: &[u8], ends: &[u32]) -> Result<f64> {
+        let at = index(at, "index")?;
+        let n = if self.h.is_var_size() {
+            let ends: Vec<usize> = ends.iter().map(|e| *e as usize).collect();
+            self.vault.insert_var(&self.h, at, bytes, &ends).napi()?
+        } else {
+            self.vault.insert_bytes(&self.h, at, bytes).napi()?
+        };
+        Ok(n as f64)
+    }
+
+    /// Replace element `i` with one packed element.
+    #[napi]
+    pub fn set_packed(&self, i: f64, bytes: &[u8]) -> Result<()> {
+        let i = index(i, "index")?;
+        if self.h.is_var_size() {
+            self.vault.set_var(&self.h, i, bytes).napi()
+        } else {
+            self.vault.set_bytes(&self.h, i, bytes).napi()
+        }
+    }
+
+    /// Elements `[start, end)` unpacked to JS values in one call.
+    #[napi(ts_return_type = "Array<any>")]
+    pub fn read_values(&self, start: f64, end: f64, bigint: bool) -> Result<Vec<JsOut>> {
+        let (s, e) = (index(start, "start")?, index(end, "end")?);
+        let (bytes, offsets) = if self.h.is_var_size() {
+            self.vault.read_var(&self.h, s, e).napi()?
+        } else {
+            let b = self.vault.read_bytes(&self.h, s, e).napi()?;
+            let es = self.h.elem_size();
+            let offs = (0..=b.len() / es).map(|k| k * es).collect();
+            (b, offs)
+        };
+        self.packer
+            .unpack_offsets(&bytes, &offsets)
+            .napi()?
+            .into_iter()
+            .map(|v| packer::value_to_js(v, bigint))
+            .collect()
+    }
+
+    #[napi]
+    pub fn delete_range(&self, start: f64, end: f64) -> Result<f64> {
+        Ok(self
+            .vault
+            .delete_range(&self.h, index(start, "start")?, index(end, "end")?)
+            .napi()? as f64)
+    }
+    #[napi]
+    pub fn clear(&self) -> Result<()> {
+        self.vault.clear(&self.h).napi()
+    }
+    #[napi]
+    pub fn compact(&self) -> Result<()> {
+        if self.h.is_var_size() {
+            self.vault.compact(&self.h).napi()
+        } else {
+            Ok(())
+        }
+    }
+}

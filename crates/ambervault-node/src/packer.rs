@@ -1,1 +1,297 @@
-//! (filled in by its issue)
+//! DataPacker bindings: batches of JS values of one kind (chosen by the TS layer) packed into one
+//! buffer plus end offsets, and back. Conversion only; every rule lives in the core packer.
+
+use crate::errors::IntoNapi;
+use ambervault_core::packer::{DType, DataPacker, Num, Scalar, Value, VectorValue};
+use ambervault_core::Error;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+/// Packed elements: `bytes` and the exclusive end of each element in it.
+#[napi(object)]
+pub struct Packed {
+    pub bytes: Buffer,
+    pub ends: Uint32Array,
+}
+
+/// Which JS representation a dtype's values use (the TS layer dispatches on it).
+pub fn value_kind(d: &DType) -> &'static str {
+    match d {
+        DType::Scalar(Scalar::Bool) => "bool",
+        DType::Scalar(Scalar::I64 | Scalar::U64) => "int64",
+        DType::Scalar(_) => "number",
+        DType::Bytes(_) => "bytes",
+        DType::Str { .. } => "str",
+        DType::MsgPack(_) | DType::Cbor(_) => "doc",
+        DType::Vector { .. } => "vector",
+    }
+}
+
+pub fn to_u32(v: usize, what: &str) -> Result<u32> {
+    u32::try_from(v)
+        .map_err(|_| {
+            Error::invalid(format!(
+                "{what}: {v} bytes is more than one batch can hold (4 GiB)"
+            ))
+        })
+        .napi()
+}
+
+fn packed(p: &DataPacker, values: &[Value]) -> Result<Packed> {
+    let (bytes, ends) = p.pack_many(values).napi()?;
+    let ends = ends
+        .into_iter()
+        .map(|e| to_u32(e, p.dtype_str()))
+        .collect::<Result<Vec<u32>>>()?;
+    Ok(Packed {
+        bytes: bytes.into(),
+        ends: Uint32Array::new(ends),
+    })
+}
+
+fn bigint_to_i128(b: &BigInt) -> Result<i128> {
+    let (neg, v, lossless) = b.get_u128();
+    if !lossless || v > i128::MAX as u128 {
+        return Err(Error::invalid("BigInt does not fit 64 bits")).napi();
+    }
+    Ok(if neg { -(v as i128) } else { v as i128 })
+}
+
+pub fn vector_elem(name: &str) -> Result<Scalar> {
+    Scalar::parse(name)
+        .filter(|s| s.vector_code().is_some())
+        .ok_or_else(|| Error::invalid(format!("unknown vector element type {name}")))
+        .napi()
+}
+
+/// Values to pack, one representation per call.
+pub enum Batch {
+    Numbers(Vec<f64>),
+    BigInts(Vec<BigInt>),
+    Bools(Vec<bool>),
+    Strings(Vec<String>),
+    Buffers(Vec<Buffer>),
+    Docs(Vec<serde_json::Value>),
+}
+
+pub fn batch_values(b: Batch) -> Result<Vec<Value>> {
+    Ok(match b {
+        Batch::Numbers(v) => v
+            .into_iter()
+            .map(|f| {
+                // Whole numbers travel as integers so integer dtypes accept them exactly.
+                if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
+                    Value::Num(Num::Int(f as i128))
+                } else {
+                    Value::Num(Num::Float(f))
+                }
+            })
+            .collect(),
+        Batch::BigInts(v) => v
+            .iter()
+            .map(|b| Ok(Value::Num(Num::Int(bigint_to_i128(b)?))))
+            .collect::<Result<_>>()?,
+        Batch::Bools(v) => v.into_iter().map(Value::Bool).collect(),
+        Batch::Strings(v) => v.into_iter().map(Value::Str).collect(),
+        Batch::Buffers(v) => v.into_iter().map(|b| Value::Bytes(b.to_vec())).collect(),
+        Batch::Docs(v) => v.into_iter().map(Value::Doc).collect(),
+    })
+}
+
+/// Vectors given as typed arrays: the element type name and raw bytes of each (1-D).
+pub fn vector_values(elems: Vec<String>, raws: Vec<Buffer>) -> Result<Vec<Value>> {
+    elems
+        .iter()
+        .zip(raws.iter())
+        .map(|(e, r)| {
+            let elem = vector_elem(e)?;
+            Ok(Value::Vector(VectorValue {
+                elem,
+                shape: vec![r.len() / elem.size()],
+                data: r.to_vec(),
+            }))
+        })
+        .collect()
+}
+
+fn offsets_of(offsets: &[u32]) -> Result<Vec<usize>> {
+    if offsets.is_empty() {
+        return Err(Error::invalid(
+            "offsets need at least one entry (n elements take n + 1)",
+        ))
+        .napi();
+    }
+    Ok(offsets.iter().map(|o| *o as usize).collect())
+}
+
+/// An unpacked value as JS sees it.
+pub type JsOut = Either5<f64, BigInt, bool, String, Either3<Buffer, serde_json::Value, TypedOut>>;
+
+/// Numeric arrays out, typed by element.
+pub type TypedOut = Either10<
+    Float64Array,
+    Float32Array,
+    Int32Array,
+    Int16Array,
+    Int8Array,
+    Uint8Array,
+    Uint16Array,
+    Uint32Array,
+    BigInt64Array,
+    BigUint64Array,
+>;
+
+pub fn typed_from_le(s: Scalar, b: &[u8]) -> TypedOut {
+    macro_rules! conv {
+        ($t:ty, $variant:ident, $arr:ident) => {
+            TypedOut::$variant($arr::new(
+                b.chunks_exact(std::mem::size_of::<$t>())
+                    .map(|c| <$t>::from_le_bytes(c.try_into().unwrap()))
+                    .collect(),
+            ))
+        };
+    }
+    match s {
+        Scalar::F64 => conv!(f64, A, Float64Array),
+        Scalar::F32 => conv!(f32, B, Float32Array),
+        Scalar::I32 => conv!(i32, C, Int32Array),
+        Scalar::I16 => conv!(i16, D, Int16Array),
+        Scalar::I8 => conv!(i8, E, Int8Array),
+        Scalar::U8 | Scalar::Bool => conv!(u8, F, Uint8Array),
+        Scalar::U16 => conv!(u16, G, Uint16Array),
+        Scalar::U32 => conv!(u32, H, Uint32Array),
+        Scalar::I64 => conv!(i64, I, BigInt64Array),
+        Scalar::U64 => conv!(u64, J, BigUint64Array),
+    }
+}
+
+fn nested(shape: &[usize], flat: &[f64]) -> serde_json::Value {
+    if shape.len() <= 1 {
+        return serde_json::Value::Array(flat.iter().map(|f| serde_json::json!(f)).collect());
+    }
+    let step = flat.len() / shape[0].max(1);
+    serde_json::Value::Array(
+        (0..shape[0])
+            .map(|i| nested(&shape[1..], &flat[i * step..(i + 1) * step]))
+            .collect(),
+    )
+}
+
+const SAFE: i128 = 1 << 53;
+
+pub fn value_to_js(v: Value, bigint: bool) -> Result<JsOut> {
+    Ok(match v {
+        Value::Num(Num::Float(f)) => JsOut::A(f),
+        Value::Num(Num::Int(i)) if bigint => JsOut::B(if i < 0 {
+            BigInt::from(i as i64)
+        } else {
+            BigInt::from(i as u64)
+        }),
+        Value::Num(Num::Int(i)) => {
+            if i.abs() > SAFE {
+                return Err(Error::invalid(format!(
+                    "{i} is beyond 2^53 and would lose precision as a number; ask for BigInt"
+                )))
+                .napi();
+            }
+            JsOut::A(i as f64)
+        }
+        Value::Bool(b) => JsOut::C(b),
+        Value::Str(s) => JsOut::D(s),
+        Value::Bytes(b) => JsOut::E(Either3::A(b.into())),
+        Value::Doc(d) => JsOut::E(Either3::B(d)),
+        Value::Vector(vv) if vv.shape.len() == 1 => {
+            JsOut::E(Either3::C(typed_from_le(vv.elem, &vv.data)))
+        }
+        Value::Vector(vv) => {
+            let flat: Vec<f64> = vv
+                .data
+                .chunks_exact(vv.elem.size())
+                .map(|c| ambervault_core::packer::scalar::read(vv.elem, c).as_f64())
+                .collect();
+            JsOut::E(Either3::B(nested(&vv.shape, &flat)))
+        }
+    })
+}
+
+#[napi(js_name = "NativePacker")]
+pub struct NativePacker {
+    pub(crate) inner: DataPacker,
+}
+
+#[napi]
+impl NativePacker {
+    #[napi(constructor)]
+    pub fn new(dtype: String) -> Result<Self> {
+        Ok(NativePacker {
+            inner: DataPacker::new(&dtype).napi()?,
+        })
+    }
+
+    #[napi(factory)]
+    pub fn with_json_schema(schema: serde_json::Value) -> Result<Self> {
+        Ok(NativePacker {
+            inner: DataPacker::with_json_schema(&schema).napi()?,
+        })
+    }
+
+    #[napi(getter)]
+    pub fn dtype(&self) -> String {
+        self.inner.dtype_str().to_string()
+    }
+    #[napi(getter)]
+    pub fn elem_size(&self) -> u32 {
+        self.inner.elem_size() as u32
+    }
+    #[napi(getter)]
+    pub fn is_var_size(&self) -> bool {
+        self.inner.is_var_size()
+    }
+    /// "number" | "int64" | "bool" | "bytes" | "str" | "doc" | "vector"
+    #[napi(getter)]
+    pub fn kind(&self) -> String {
+        value_kind(self.inner.dtype()).to_string()
+    }
+
+    #[napi]
+    pub fn pack_numbers(&self, values: Float64Array) -> Result<Packed> {
+        packed(&self.inner, &batch_values(Batch::Numbers(values.to_vec()))?)
+    }
+    #[napi]
+    pub fn pack_bigints(&self, values: Vec<BigInt>) -> Result<Packed> {
+        packed(&self.inner, &batch_values(Batch::BigInts(values))?)
+    }
+    #[napi]
+    pub fn pack_bools(&self, values: Vec<bool>) -> Result<Packed> {
+        packed(&self.inner, &batch_values(Batch::Bools(values))?)
+    }
+    #[napi]
+    pub fn pack_strings(&self, values: Vec<String>) -> Result<Packed> {
+        packed(&self.inner, &batch_values(Batch::Strings(values))?)
+    }
+    #[napi]
+    pub fn pack_buffers(&self, values: Vec<Buffer>) -> Result<Packed> {
+        packed(&self.inner, &batch_values(Batch::Buffers(values))?)
+    }
+    #[napi]
+    pub fn pack_docs(&self, values: Vec<serde_json::Value>) -> Result<Packed> {
+        packed(&self.inner, &batch_values(Batch::Docs(values))?)
+    }
+    /// Typed-array vectors: element type names (`f32`, ...) and the raw bytes of each.
+    #[napi]
+    pub fn pack_vectors(&self, elems: Vec<String>, raws: Vec<Buffer>) -> Result<Packed> {
+        packed(&self.inner, &vector_values(elems, raws)?)
+    }
+
+    /// Unpack the elements between consecutive `offsets` (n elements, n + 1 offsets).
+    #[napi(ts_return_type = "Array<any>")]
+    pub fn unpack_many(&self, bytes: &[u8], offsets: &[u32], bigint: bool) -> Result<Vec<JsOut>> {
+        let offs = offsets_of(offsets)?;
+        self.inner
+            .unpack_offsets(bytes, &offs)
+            .napi()?
+            .into_iter()
+            .map(|v| value_to_js(v, bigint))
+            .collect()
+    }
+}

@@ -32,10 +32,12 @@
 //! Every mutation is one transaction (`BEGIN IMMEDIATE`) or, inside a caller's transaction,
 //! one savepoint: a crash leaves the old or the new state, never a half-written chunk.
 
+pub mod cache;
 pub mod chunks;
 pub mod fixed;
 pub mod meta;
 pub mod tx;
+pub mod varsize;
 
 use crate::conn::{self, OpenOptions};
 use crate::error::{Error, Result};
@@ -46,7 +48,29 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use cache::CacheOptions;
 pub use meta::{DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MIN_CHUNK_BYTES};
+
+/// Element types `read_elements` can fill directly: plain numbers, stored little-endian.
+///
+/// # Safety
+/// Implementors must accept every bit pattern of their size (no padding, no invalid values).
+pub unsafe trait Plain: Copy + Default {}
+unsafe impl Plain for u8 {}
+unsafe impl Plain for i8 {}
+unsafe impl Plain for u16 {}
+unsafe impl Plain for i16 {}
+unsafe impl Plain for u32 {}
+unsafe impl Plain for i32 {}
+unsafe impl Plain for u64 {}
+unsafe impl Plain for i64 {}
+unsafe impl Plain for f32 {}
+unsafe impl Plain for f64 {}
+// Columns store little-endian numbers; `read_elements` reads them as native ones.
+const _: () = assert!(
+    cfg!(target_endian = "little"),
+    "ambervault reads columns as native numbers: little-endian targets only"
+);
 
 /// A connection several stores (KVault, ColumnVault, the Board writer) may share.
 pub type SharedConn = Arc<Mutex<Connection>>;
@@ -72,6 +96,8 @@ impl Default for ChunkOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Storage {
     Fixed(MetaRow),
+    /// `name_data` + `name_idx`.
+    Var(varsize::VarRows),
 }
 
 /// A handle on one column: its name, parsed dtype and storage rows. Cheap to clone.
@@ -94,6 +120,19 @@ impl ColumnHandle {
     fn fixed(&self) -> Result<&MetaRow> {
         match &self.storage {
             Storage::Fixed(m) => Ok(m),
+            Storage::Var(_) => Err(Error::invalid(format!(
+                "column \"{}\" ({}) is variable-size: use the variable-size calls",
+                self.name, self.dtype_str
+            ))),
+        }
+    }
+    fn var(&self) -> Result<&varsize::VarRows> {
+        match &self.storage {
+            Storage::Var(v) => Ok(v),
+            Storage::Fixed(_) => Err(Error::invalid(format!(
+                "column \"{}\" ({}) is fixed-size: use the fixed-size calls",
+                self.name, self.dtype_str
+            ))),
         }
     }
 }
@@ -111,6 +150,14 @@ pub struct ColumnVault {
     label: String,
     options: ChunkOptions,
     closed: AtomicBool,
+    /// Write-back append caches (None while disabled). Lock order: `cache`, then `conn`.
+    cache: Mutex<Option<cache::CacheState>>,
+    /// The interval flusher: its stop flag and thread.
+    flusher: Mutex<Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>>,
+}
+
+fn lock_cache(c: &Mutex<Option<cache::CacheState>>) -> MutexGuard<'_, Option<cache::CacheState>> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn lock(conn: &SharedConn) -> MutexGuard<'_, Connection> {
@@ -152,6 +199,8 @@ impl ColumnVault {
             label,
             options,
             closed: AtomicBool::new(false),
+            cache: Mutex::new(None),
+            flusher: Mutex::new(None),
         })
     }
 
@@ -180,27 +229,48 @@ impl ColumnVault {
     }
 
     fn handle_from_rows(&self, c: &Connection, name: &str) -> Result<Option<ColumnHandle>> {
-        let Some(row) = meta::by_name(c, name)? else {
-            return Ok(None);
-        };
-        let dtype = DType::parse(&row.dtype).map_err(|e| {
-            Error::corrupt(format!(
-                "column \"{name}\" in {}: {}",
-                self.label, e.message
-            ))
-        })?;
-        if dtype.is_var_size() || dtype.elem_size() as u64 != row.spec.elem_size {
-            return Err(Error::corrupt(format!(
-                "column \"{name}\" in {}: dtype {} does not match elem_size {}",
-                self.label, row.dtype, row.spec.elem_size
-            )));
+        let corrupt =
+            |m: String| Error::corrupt(format!("column \"{name}\" in {}: {m}", self.label));
+        if let Some(row) = meta::by_name(c, name)? {
+            let dtype = DType::parse(&row.dtype).map_err(|e| corrupt(e.message))?;
+            if dtype.is_var_size() || dtype.elem_size() as u64 != row.spec.elem_size {
+                return Err(corrupt(format!(
+                    "dtype {} does not match elem_size {}",
+                    row.dtype, row.spec.elem_size
+                )));
+            }
+            return Ok(Some(ColumnHandle {
+                name: name.to_string(),
+                dtype_str: row.dtype.clone(),
+                dtype,
+                storage: Storage::Fixed(row),
+            }));
         }
-        Ok(Some(ColumnHandle {
-            name: name.to_string(),
-            dtype_str: row.dtype.clone(),
-            dtype,
-            storage: Storage::Fixed(row),
-        }))
+        let data = meta::by_name(c, &format!("{name}_data"))?;
+        let idx = meta::by_name(c, &format!("{name}_idx"))?;
+        match (data, idx) {
+            (Some(data), Some(idx)) => {
+                let dtype = DType::parse(&data.dtype).map_err(|e| corrupt(e.message))?;
+                if idx.spec.elem_size != meta::IDX_ELEM_SIZE {
+                    return Err(corrupt(format!(
+                        "index entries of {} bytes, not {}",
+                        idx.spec.elem_size,
+                        meta::IDX_ELEM_SIZE
+                    )));
+                }
+                Ok(Some(ColumnHandle {
+                    name: name.to_string(),
+                    dtype_str: data.dtype.clone(),
+                    dtype,
+                    storage: Storage::Var(varsize::VarRows {
+                        name: name.to_string(),
+                        data,
+                        idx,
+                    }),
+                }))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The column called `name`, or `NotFound`.
@@ -221,31 +291,38 @@ impl ColumnVault {
         if name.is_empty() {
             return Err(Error::invalid("a column name cannot be empty"));
         }
-        if parsed.is_var_size() {
-            return Err(Error::invalid(format!(
-                "column \"{name}\": variable-size dtype {dtype} is not supported yet"
-            )));
-        }
-        let spec = ChunkSpec::aligned(
-            name,
-            parsed.elem_size() as u64,
-            self.options.min_chunk_bytes,
-            self.options.max_chunk_bytes,
-        )?;
+        let (min, max) = (self.options.min_chunk_bytes, self.options.max_chunk_bytes);
+        let spec = ChunkSpec::aligned(name, parsed.elem_size().max(1) as u64, min, max)?;
+        let idx_spec = ChunkSpec::aligned(name, meta::IDX_ELEM_SIZE, min, max)?;
         self.with_conn(|c| {
             tx::write_tx(c, |c| {
-                if meta::by_name(c, name)?.is_some() {
+                if self.handle_from_rows(c, name)?.is_some() || meta::by_name(c, name)?.is_some() {
                     return Err(Error::invalid(format!(
                         "column \"{name}\" already exists in {}",
                         self.label
                     )));
                 }
-                let row = meta::insert(c, name, dtype, spec)?;
+                let storage = if parsed.is_var_size() {
+                    let (dn, xn) = (format!("{name}_data"), format!("{name}_idx"));
+                    if meta::by_name(c, &dn)?.is_some() || meta::by_name(c, &xn)?.is_some() {
+                        return Err(Error::invalid(format!(
+                            "column \"{name}\": {dn} or {xn} already exists in {}",
+                            self.label
+                        )));
+                    }
+                    Storage::Var(varsize::VarRows {
+                        name: name.to_string(),
+                        data: meta::insert(c, &dn, dtype, spec)?,
+                        idx: meta::insert(c, &xn, meta::IDX_DTYPE, idx_spec)?,
+                    })
+                } else {
+                    Storage::Fixed(meta::insert(c, name, dtype, spec)?)
+                };
                 Ok(ColumnHandle {
                     name: name.to_string(),
                     dtype_str: dtype.to_string(),
                     dtype: parsed.clone(),
-                    storage: Storage::Fixed(row),
+                    storage,
                 })
             })
         })
@@ -275,23 +352,52 @@ impl ColumnVault {
     /// Every column with its dtype and length, in creation order.
     pub fn list(&self) -> Result<Vec<ColumnSummary>> {
         self.with_conn(|c| {
-            Ok(meta::all(c)?
-                .into_iter()
-                .map(|r| ColumnSummary {
-                    name: r.name,
-                    dtype: r.dtype,
+            let rows = meta::all(c)?;
+            let names: std::collections::HashSet<&str> =
+                rows.iter().map(|r| r.name.as_str()).collect();
+            let mut out = Vec::new();
+            for r in &rows {
+                // A variable-size column shows once, under its own name, with the element count.
+                if let Some(base) = r.name.strip_suffix("_data") {
+                    if names.contains(format!("{base}_idx").as_str()) {
+                        continue;
+                    }
+                }
+                if let Some(base) = r.name.strip_suffix("_idx") {
+                    if r.dtype == meta::IDX_DTYPE {
+                        if let Some(d) = rows.iter().find(|d| d.name == format!("{base}_data")) {
+                            out.push(ColumnSummary {
+                                name: base.to_string(),
+                                dtype: d.dtype.clone(),
+                                length: r.length,
+                            });
+                            continue;
+                        }
+                    }
+                }
+                out.push(ColumnSummary {
+                    name: r.name.clone(),
+                    dtype: r.dtype.clone(),
                     length: r.length,
-                })
-                .collect())
+                });
+            }
+            Ok(out)
         })
     }
 
     /// Delete a column and free its chunks; false if there was none.
     pub fn delete_column(&self, name: &str) -> Result<bool> {
+        self.settle()?;
         self.with_conn(|c| {
-            tx::write_tx(c, |c| match meta::by_name(c, name)? {
-                Some(row) => {
-                    meta::remove(c, row.col_id)?;
+            tx::write_tx(c, |c| match self.handle_from_rows(c, name)? {
+                Some(h) => {
+                    match h.storage {
+                        Storage::Fixed(m) => meta::remove(c, m.col_id)?,
+                        Storage::Var(v) => {
+                            meta::remove(c, v.data.col_id)?;
+                            meta::remove(c, v.idx.col_id)?;
+                        }
+                    }
                     Ok(true)
                 }
                 None => Ok(false),
@@ -306,20 +412,49 @@ impl ColumnVault {
 
     /// Append whole little-endian elements in their own transaction; returns the new length.
     pub fn extend_bytes(&self, col: &ColumnHandle, bytes: &[u8]) -> Result<u64> {
+        self.settle()?;
         self.write(|w| w.extend(col, bytes))
     }
 
+    /// The length, counting cached appends.
     pub fn len(&self, col: &ColumnHandle) -> Result<u64> {
-        self.with_conn(|c| meta::length(c, col.fixed()?.col_id, &col.name))
+        let cache = lock_cache(&self.cache);
+        let pending = cache.as_ref().map_or(0, |s| s.pending_count(&col.name));
+        Ok(self.with_conn(|c| length_of(c, col))? + pending)
     }
 
     /// Elements `[start, end)` as little-endian bytes (`end` clamped to the length).
     pub fn read_bytes(&self, col: &ColumnHandle, start: u64, end: u64) -> Result<Vec<u8>> {
+        self.read_elements::<u8>(col, start, end, col.elem_size())
+    }
+
+    /// Elements `[start, end)` (`end` clamped to the length, cached appends included) read
+    /// straight into a `Vec<T>`: for numeric columns `T` is the element type itself, so the
+    /// result can be handed to JS as a typed array with no further copy. `per_elem` is how many
+    /// `T` one element takes (`elem_size / size_of::<T>()`).
+    pub fn read_elements<T: Plain>(
+        &self,
+        col: &ColumnHandle,
+        start: u64,
+        end: u64,
+        per_elem: usize,
+    ) -> Result<Vec<T>> {
         let es = col.elem_size();
+        if per_elem * std::mem::size_of::<T>() != es {
+            return Err(Error::invalid(format!(
+                "column \"{}\" ({}): elements of {es} bytes cannot be read as {per_elem} x {} bytes",
+                col.name,
+                col.dtype_str,
+                std::mem::size_of::<T>()
+            )));
+        }
+        let cache = lock_cache(&self.cache);
+        let pending = cache.as_ref().and_then(|s| s.cols.get(&col.name));
         self.with_conn(|c| {
             tx::read_tx(c, |c| {
                 let m = col.fixed()?;
-                let len = meta::length(c, m.col_id, &col.name)?;
+                let stored = meta::length(c, m.col_id, &col.name)?;
+                let len = stored + pending.map_or(0, |p| p.count);
                 let end = end.min(len);
                 if start > end {
                     return Err(Error::invalid(format!(
@@ -327,8 +462,22 @@ impl ColumnVault {
                         col.name
                     )));
                 }
-                let mut out = vec![0u8; (end - start) as usize * es];
-                fixed::read(c, m, start, &mut out)?;
+                let mut out: Vec<T> = vec![T::default(); (end - start) as usize * per_elem];
+                // SAFETY: `Plain` types are plain little-endian numbers: any bytes are a valid
+                // value, and the slice covers exactly the vector's initialised elements.
+                let bytes = unsafe {
+                    std::slice::from_raw_parts_mut(
+                        out.as_mut_ptr() as *mut u8,
+                        out.len() * std::mem::size_of::<T>(),
+                    )
+                };
+                let split = end.min(stored).max(start);
+                let (db, cached) = bytes.split_at_mut((split - start) as usize * es);
+                fixed::read(c, m, start, db)?;
+                if let Some(p) = pending.filter(|_| !cached.is_empty()) {
+                    let from = (start.max(stored) - stored) as usize * es;
+                    cached.copy_from_slice(&p.bytes[from..from + cached.len()]);
+                }
                 Ok(out)
             })
         })
@@ -337,6 +486,7 @@ impl ColumnVault {
     /// Read elements `[start, start + out.len()/elem_size)` into `out` (for typed buffers the
     /// caller allocates, e.g. a `Vec<f64>` viewed as bytes). Fails if they are not all present.
     pub fn read_into(&self, col: &ColumnHandle, start: u64, out: &mut [u8]) -> Result<()> {
+        self.settle()?;
         let es = col.elem_size() as u64;
         self.with_conn(|c| {
             tx::read_tx(c, |c| {
@@ -357,21 +507,96 @@ impl ColumnVault {
 
     /// Overwrite existing elements starting at `start`.
     pub fn set_bytes(&self, col: &ColumnHandle, start: u64, bytes: &[u8]) -> Result<()> {
+        self.settle()?;
         self.write(|w| fixed::overwrite(w.conn, col.fixed()?, start, bytes))
     }
 
     /// Insert elements before `at`; returns the new length.
     pub fn insert_bytes(&self, col: &ColumnHandle, at: u64, bytes: &[u8]) -> Result<u64> {
+        self.settle()?;
         self.write(|w| fixed::insert(w.conn, col.fixed()?, at, bytes))
     }
 
-    /// Remove elements `[start, end)`; returns the new length.
+    /// Remove elements `[start, end)` (either kind); returns the new length.
     pub fn delete_range(&self, col: &ColumnHandle, start: u64, end: u64) -> Result<u64> {
-        self.write(|w| fixed::delete_range(w.conn, col.fixed()?, start, end))
+        self.settle()?;
+        self.write(|w| match &col.storage {
+            Storage::Fixed(m) => fixed::delete_range(w.conn, m, start, end),
+            Storage::Var(v) => varsize::delete_range(w.conn, v, start, end),
+        })
     }
 
+    /// Drop every element (either kind) and free the chunks.
     pub fn clear(&self, col: &ColumnHandle) -> Result<()> {
-        self.write(|w| fixed::clear(w.conn, col.fixed()?))
+        self.settle()?;
+        self.write(|w| match &col.storage {
+            Storage::Fixed(m) => fixed::clear(w.conn, m),
+            Storage::Var(v) => varsize::clear(w.conn, v),
+        })
+    }
+
+    /// Variable-size: append elements (`bytes` cut at the exclusive `ends`); returns the new length.
+    pub fn extend_var(&self, col: &ColumnHandle, bytes: &[u8], ends: &[usize]) -> Result<u64> {
+        self.settle()?;
+        self.write(|w| w.extend_var(col, bytes, ends))
+    }
+
+    /// Variable-size: elements `[start, end)` (`end` clamped) as bytes plus `n + 1` offsets.
+    pub fn read_var(
+        &self,
+        col: &ColumnHandle,
+        start: u64,
+        end: u64,
+    ) -> Result<(Vec<u8>, Vec<usize>)> {
+        self.settle()?;
+        self.with_conn(|c| {
+            tx::read_tx(c, |c| {
+                let v = col.var()?;
+                let len = varsize::length(c, v)?;
+                let end = end.min(len);
+                if start > end {
+                    return Err(Error::invalid(format!(
+                        "column \"{}\": slice start {start} is past the length {len}",
+                        col.name
+                    )));
+                }
+                varsize::read_many(c, v, start, end)
+            })
+        })
+    }
+
+    /// Variable-size: replace element `i` (it must exist).
+    pub fn set_var(&self, col: &ColumnHandle, i: u64, bytes: &[u8]) -> Result<()> {
+        self.settle()?;
+        self.write(|w| {
+            let v = col.var()?;
+            let len = varsize::length(w.conn, v)?;
+            if i >= len {
+                return Err(Error::invalid(format!(
+                    "column \"{}\": index {i} out of range 0..{len}",
+                    col.name
+                )));
+            }
+            varsize::set(w.conn, v, i, bytes)
+        })
+    }
+
+    /// Variable-size: insert elements before `at`; returns the new length.
+    pub fn insert_var(
+        &self,
+        col: &ColumnHandle,
+        at: u64,
+        bytes: &[u8],
+        ends: &[usize],
+    ) -> Result<u64> {
+        self.settle()?;
+        self.write(|w| varsize::insert_many(w.conn, col.var()?, at, bytes, ends))
+    }
+
+    /// Variable-size: rewrite the data chunks without fragments.
+    pub fn compact(&self, col: &ColumnHandle) -> Result<()> {
+        self.settle()?;
+        self.write(|w| varsize::compact(w.conn, col.var()?))
     }
 
     pub fn checkpoint(&self) -> Result<()> {
@@ -380,8 +605,176 @@ impl ColumnVault {
 
     /// Mark closed; later calls fail with `Closed`. The connection closes with its last user.
     pub fn close(&self) -> Result<()> {
+        if self.is_closed() {
+            return Ok(());
+        }
+        self.stop_flusher();
+        let flushed = self.flush_cache();
         self.closed.store(true, Ordering::Release);
+        *lock_cache(&self.cache) = None;
+        flushed
+    }
+
+    /// Turn on write-back caching of appends for every column of this vault (see `cache.rs`).
+    /// With a flush interval, a background thread flushes after that much idle time.
+    pub fn enable_cache(self: &Arc<Self>, options: CacheOptions) -> Result<()> {
+        self.with_conn(|_| Ok(()))?;
+        {
+            let mut c = lock_cache(&self.cache);
+            match c.as_mut() {
+                Some(s) => s.options = options,
+                None => *c = Some(cache::CacheState::new(options)),
+            }
+        }
+        self.stop_flusher();
+        if let Some(every) = options.flush_interval {
+            let stop = Arc::new(AtomicBool::new(false));
+            let weak = Arc::downgrade(self);
+            let flag = stop.clone();
+            let tick = (every / 4).clamp(
+                std::time::Duration::from_millis(1),
+                std::time::Duration::from_millis(100),
+            );
+            let handle = std::thread::spawn(move || loop {
+                std::thread::sleep(tick);
+                if flag.load(Ordering::Acquire) {
+                    return;
+                }
+                let Some(v) = weak.upgrade() else { return };
+                let idle = lock_cache(&v.cache)
+                    .as_ref()
+                    .is_some_and(|s| !s.cols.is_empty() && s.last_append.elapsed() >= every);
+                if idle {
+                    // A failed background flush keeps the data cached; the next explicit
+                    // flush or close reports the error.
+                    let _ = v.flush_cache();
+                }
+            });
+            *self.flusher.lock().unwrap_or_else(|p| p.into_inner()) = Some((stop, handle));
+        }
         Ok(())
+    }
+
+    /// Flush, then stop caching.
+    pub fn disable_cache(&self) -> Result<()> {
+        self.stop_flusher();
+        self.flush_cache()?;
+        *lock_cache(&self.cache) = None;
+        Ok(())
+    }
+
+    fn stop_flusher(&self) {
+        let f = self
+            .flusher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((stop, handle)) = f {
+            stop.store(true, Ordering::Release);
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
+
+    pub fn cache_enabled(&self) -> bool {
+        lock_cache(&self.cache).is_some()
+    }
+
+    /// Append whole elements through the cache when it is on, else straight to SQLite.
+    /// `ends` delimit variable-size elements (ignored for fixed-size columns).
+    pub fn append(&self, col: &ColumnHandle, bytes: &[u8], ends: &[usize]) -> Result<()> {
+        let mut cache = lock_cache(&self.cache);
+        let Some(state) = cache.as_mut() else {
+            drop(cache);
+            if col.is_var_size() {
+                self.extend_var(col, bytes, ends)?;
+            } else {
+                self.extend_bytes(col, bytes)?;
+            }
+            return Ok(());
+        };
+        if self.is_closed() {
+            return Err(Error::closed(format!(
+                "column vault {} is closed",
+                self.label
+            )));
+        }
+        // Validate now, so a bad batch fails at its own call and not at a later flush.
+        let count = if col.is_var_size() {
+            let mut prev = 0;
+            for &e in ends {
+                if e < prev || e > bytes.len() {
+                    return Err(Error::invalid(format!(
+                        "column \"{}\": element offsets are not increasing within the {} bytes given",
+                        col.name,
+                        bytes.len()
+                    )));
+                }
+                prev = e;
+            }
+            ends.len() as u64
+        } else {
+            let es = col.elem_size();
+            if !bytes.len().is_multiple_of(es) {
+                return Err(Error::invalid(format!(
+                    "column \"{}\" ({}): {} bytes is not a whole number of {es}-byte elements",
+                    col.name,
+                    col.dtype_str,
+                    bytes.len()
+                )));
+            }
+            (bytes.len() / es) as u64
+        };
+        if state.push(
+            col,
+            bytes,
+            if col.is_var_size() { ends } else { &[] },
+            count,
+        ) {
+            self.flush_locked(state)?;
+        }
+        Ok(())
+    }
+
+    /// Write every cached append in one transaction.
+    pub fn flush_cache(&self) -> Result<()> {
+        let mut cache = lock_cache(&self.cache);
+        match cache.as_mut() {
+            Some(state) => self.flush_locked(state),
+            None => Ok(()),
+        }
+    }
+
+    fn flush_locked(&self, state: &mut cache::CacheState) -> Result<()> {
+        if state.cols.is_empty() {
+            return Ok(());
+        }
+        let cols = std::mem::take(&mut state.cols);
+        let r = self.write(|w| {
+            for p in cols.values() {
+                if p.handle.is_var_size() {
+                    w.extend_var(&p.handle, &p.bytes, &p.ends)?;
+                } else {
+                    w.extend(&p.handle, &p.bytes)?;
+                }
+            }
+            Ok(())
+        });
+        if r.is_err() {
+            // Nothing was written (one transaction): keep the appends for the next attempt.
+            state.cols = cols;
+        }
+        r
+    }
+
+    /// Flush cached appends before a call that reads or changes stored elements directly.
+    fn settle(&self) -> Result<()> {
+        let mut cache = lock_cache(&self.cache);
+        match cache.as_mut() {
+            Some(state) if !state.cols.is_empty() => self.flush_locked(state),
+            _ => Ok(()),
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -408,8 +801,29 @@ impl<'c> ColumnWriter<'c> {
         tx::write_tx(self.conn, |c| fixed::append(c, col.fixed()?, bytes))
     }
 
+    /// Variable-size: append elements (`bytes` cut at the exclusive `ends`); returns the new length.
+    pub fn extend_var(&self, col: &ColumnHandle, bytes: &[u8], ends: &[usize]) -> Result<u64> {
+        tx::write_tx(self.conn, |c| {
+            varsize::append_many(c, col.var()?, bytes, ends)
+        })
+    }
+
     pub fn len(&self, col: &ColumnHandle) -> Result<u64> {
-        meta::length(self.conn, col.fixed()?.col_id, &col.name)
+        length_of(self.conn, col)
+    }
+}
+
+fn length_of(c: &Connection, col: &ColumnHandle) -> Result<u64> {
+    match &col.storage {
+        Storage::Fixed(m) => meta::length(c, m.col_id, &col.name),
+        Storage::Var(v) => varsize::length(c, v),
+    }
+}
+
+impl Drop for ColumnVault {
+    /// Cached appends reach the file even when the vault is dropped without `close()`.
+    fn drop(&mut self) {
+        let _ = self.close();
     }
 }
 

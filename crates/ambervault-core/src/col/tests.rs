@@ -24,7 +24,9 @@ fn vault(dir: &tempfile::TempDir, min: u64, max: u64) -> ColumnVault {
 
 /// Invariants of FORMAT.md: every chunk but the last is exactly MAX, none is larger.
 fn check_chunks(cv: &ColumnVault, col: &ColumnHandle) {
-    let Storage::Fixed(m) = &col.storage;
+    let Storage::Fixed(m) = &col.storage else {
+        panic!("fixed")
+    };
     let len = cv.len(col).unwrap();
     cv.with_conn(|c| {
         let mut st = c
@@ -229,4 +231,168 @@ fn a_shared_connection_writes_columns_and_other_tables_in_one_transaction() {
         c.execute_batch("ROLLBACK").unwrap();
     }
     assert_eq!(cv.len(&col).unwrap(), 0, "rolled back with the kv write");
+}
+
+fn strs(v: &[&str]) -> (Vec<u8>, Vec<usize>) {
+    let mut b = Vec::new();
+    let mut ends = Vec::new();
+    for s in v {
+        b.extend_from_slice(s.as_bytes());
+        ends.push(b.len());
+    }
+    (b, ends)
+}
+
+fn read_strs(cv: &ColumnVault, col: &ColumnHandle) -> Vec<String> {
+    let (b, offs) = cv.read_var(col, 0, u64::MAX).unwrap();
+    offs.windows(2)
+        .map(|w| String::from_utf8(b[w[0]..w[1]].to_vec()).unwrap())
+        .collect()
+}
+
+#[test]
+fn var_size_appends_updates_and_chunk_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let cv = vault(&dir, 16, 64);
+    let col = cv.create("t", "str:utf8").unwrap();
+    let mut model: Vec<String> = Vec::new();
+    for round in 0..60 {
+        let batch: Vec<String> = (0..(round % 5 + 1))
+            .map(|k| "x".repeat((round * 7 + k * 13) % 50) + &format!("{round}:{k}"))
+            .collect();
+        let refs: Vec<&str> = batch.iter().map(|s| s.as_str()).collect();
+        let (b, ends) = strs(&refs);
+        cv.extend_var(&col, &b, &ends).unwrap();
+        model.extend(batch);
+    }
+    // One element larger than MAX gets a chunk of its own.
+    let big = "B".repeat(200);
+    let (b, ends) = strs(&[&big]);
+    cv.extend_var(&col, &b, &ends).unwrap();
+    model.push(big);
+    assert_eq!(read_strs(&cv, &col), model);
+
+    // same size, smaller, larger
+    cv.set_var(&col, 3, model[3].to_uppercase().as_bytes())
+        .unwrap();
+    model[3] = model[3].to_uppercase();
+    cv.set_var(&col, 4, b"s").unwrap();
+    model[4] = "s".into();
+    let larger = "L".repeat(70);
+    cv.set_var(&col, 5, larger.as_bytes()).unwrap();
+    model[5] = larger;
+    cv.delete_range(&col, 0, 2).unwrap();
+    model.drain(0..2);
+    let (b, ends) = strs(&["ins1", "ins2"]);
+    cv.insert_var(&col, 1, &b, &ends).unwrap();
+    model.splice(1..1, ["ins1".to_string(), "ins2".to_string()]);
+    assert_eq!(read_strs(&cv, &col), model);
+    cv.compact(&col).unwrap();
+    assert_eq!(read_strs(&cv, &col), model);
+
+    // No data chunk exceeds MAX unless it holds a single oversized element.
+    let Storage::Var(v) = &col.storage else {
+        panic!()
+    };
+    let sizes: Vec<(i64, i64)> = cv
+        .with_conn(|c| {
+            let mut st =
+                c.prepare("SELECT length(data), bytes_used FROM col_chunks WHERE col_id = ?1")?;
+            let r = st
+                .query_map([v.data.col_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(r)
+        })
+        .unwrap();
+    assert!(
+        sizes.iter().all(|(len, used)| *len <= 64 || len == used),
+        "{sizes:?}"
+    );
+
+    let listed = cv.list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "t");
+    assert_eq!(listed[0].length, model.len() as u64);
+    drop(cv);
+    let cv = vault(&dir, 16, 64);
+    let col = cv.column("t").unwrap();
+    assert_eq!(read_strs(&cv, &col), model);
+    cv.clear(&col).unwrap();
+    let (b, ends) = strs(&["again"]);
+    cv.extend_var(&col, &b, &ends).unwrap();
+    assert_eq!(read_strs(&cv, &col), vec!["again".to_string()]);
+    assert!(cv.delete_column("t").unwrap());
+    let n: i64 = cv
+        .with_conn(|c| Ok(c.query_row("SELECT count(*) FROM col_chunks", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn cached_appends_are_coherent_and_flush_in_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let cv = Arc::new(vault(&dir, 16, 128));
+    let col = cv.create("c", "i64").unwrap();
+    let s = cv.create("s", "str").unwrap();
+    cv.extend_bytes(&col, &le_i64(&[1, 2])).unwrap();
+    cv.enable_cache(CacheOptions {
+        flush_bytes: 1 << 20,
+        flush_interval: None,
+    })
+    .unwrap();
+    for i in 3..=40 {
+        cv.append(&col, &le_i64(&[i]), &[]).unwrap();
+    }
+    cv.append(&s, b"abc", &[1, 3]).unwrap();
+    assert_eq!(cv.len(&col).unwrap(), 40);
+    assert_eq!(cv.len(&s).unwrap(), 2);
+    // Nothing reached the file yet: another connection sees the stored 2.
+    let other = vault(&dir, 16, 128);
+    assert_eq!(other.len(&other.column("c").unwrap()).unwrap(), 2);
+    // Reads straddling stored and cached elements.
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&col, 0, 100).unwrap()),
+        (1..=40).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&col, 1, 4).unwrap()),
+        vec![2, 3, 4]
+    );
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&col, 10, 12).unwrap()),
+        vec![11, 12]
+    );
+    // A set flushes first, then applies.
+    cv.set_bytes(&col, 39, &le_i64(&[-40])).unwrap();
+    assert_eq!(other.len(&other.column("c").unwrap()).unwrap(), 40);
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&col, 38, 40).unwrap()),
+        vec![39, -40]
+    );
+    let (b, offs) = cv.read_var(&s, 0, 10).unwrap();
+    assert_eq!((b.as_slice(), offs), (&b"abc"[..], vec![0, 1, 3]));
+    // A bad batch fails at its own call.
+    assert_eq!(
+        cv.append(&col, &[1, 2, 3], &[]).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    // Interval flushing.
+    cv.enable_cache(CacheOptions {
+        flush_bytes: 1 << 20,
+        flush_interval: Some(std::time::Duration::from_millis(20)),
+    })
+    .unwrap();
+    cv.append(&col, &le_i64(&[41]), &[]).unwrap();
+    let t0 = std::time::Instant::now();
+    while other.len(&other.column("c").unwrap()).unwrap() != 41 {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(5),
+            "interval flush never happened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Close flushes.
+    cv.append(&col, &le_i64(&[42]), &[]).unwrap();
+    cv.close().unwrap();
+    assert_eq!(other.len(&other.column("c").unwrap()).unwrap(), 42);
 }

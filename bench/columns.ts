@@ -1,0 +1,307 @@
+/**
+ * Columns benchmark: ambervault side by side with its peers in one run (medians of a few runs,
+ * ratios to the best peer). Run on a release build: `npm run build && node --import=tsx bench/columns.ts`.
+ *
+ * 1. 10M f64 values: one extend and one full slice read, against the raw SQLite blob-write
+ *    ceiling (the same bytes written as plain 16 MiB blobs through better-sqlite3, same pragmas),
+ *    better-sqlite3 with a row per value (batched in one transaction), the @duckdb/node-api
+ *    appender, and Python kohakuvault 0.8.
+ * 2. The KohakuVault workloads: append (cache off / on) vs extend, dtypes i64, f64, bytes:32,
+ *    str:utf8, msgpack; 10k random single reads vs 1k 100-element slices; against kohakuvault.
+ *
+ * Env: N_BIG (10_000_000), N_SMALL (100_000), RUNS (3), PEERS_BIG=0 skips the peers of table 1.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { spawnSync } from 'node:child_process'
+
+import { ColumnVault } from '../src/index'
+
+const N_BIG = Number(process.env.N_BIG ?? 10_000_000)
+const N_SMALL = Number(process.env.N_SMALL ?? 100_000)
+const RUNS = Number(process.env.RUNS ?? 3)
+const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'av-bench-'))
+let fileNo = 0
+const fresh = (tag: string) => path.join(DIR, `${tag}-${fileNo++}.db`)
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]
+}
+
+function time(fn: () => void): number {
+  const t0 = process.hrtime.bigint()
+  fn()
+  return Number(process.hrtime.bigint() - t0) / 1e9
+}
+
+/** Median of RUNS timings; `setup` prepares untimed state and returns the timed part (and an
+ *  optional untimed cleanup). */
+function runs(setup: () => (() => void) | [() => void, () => void]): number {
+  const xs: number[] = []
+  for (let r = 0; r < RUNS; r++) {
+    const s = setup()
+    const [fn, after] = Array.isArray(s) ? s : [s, () => {}]
+    xs.push(time(fn))
+    after()
+  }
+  return median(xs)
+}
+
+function optional<T>(name: string): T | null {
+  try {
+    return require(name) as T
+  } catch (e) {
+    console.warn(`(${name} unavailable: ${(e as Error).message.split('\n')[0]})`)
+    return null
+  }
+}
+
+const fmt = (s: number | null | undefined) => (s == null ? 'n/a' : s < 0.01 ? `${(s * 1e3).toFixed(2)} ms` : `${s.toFixed(3)} s`)
+
+// ---------------------------------------------------------------- 1. 10M f64
+const big = new Float64Array(N_BIG)
+for (let i = 0; i < N_BIG; i++) big[i] = i * 0.5
+const bigBytes = Buffer.from(big.buffer)
+
+const table1: Record<string, { extend: number | null; read: number | null }> = {}
+
+{
+  let read = 0
+  const extend = runs(() => {
+    const cv = new ColumnVault(fresh('av-big'))
+    const col = cv.createColumn('x', 'f64')
+    return [() => col.extend(big), () => cv.close()]
+  })
+  const file = fresh('av-big-read')
+  const cv = new ColumnVault(file)
+  cv.createColumn('x', 'f64').extend(big)
+  const col = cv.column('x')
+  read = runs(() => () => {
+    const s = col.slice() as Float64Array
+    if (s.length !== N_BIG || s[N_BIG - 1] !== big[N_BIG - 1]) throw new Error('bad read')
+  })
+  cv.close()
+  table1['ambervault Column f64'] = { extend, read }
+}
+
+type BetterSqlite = new (p: string) => any
+const PEERS_BIG = process.env.PEERS_BIG !== '0'
+const Database = PEERS_BIG ? optional<BetterSqlite>('better-sqlite3') : null
+function pragmas(db: any) {
+  db.pragma('page_size = 32768')
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+}
+if (Database) {
+  // The ceiling: the same bytes as plain blobs of the chunk size, one transaction.
+  const CH = 16 * 1024 * 1024
+  const extend = runs(() => {
+    const db = new Database(fresh('blob'))
+    pragmas(db)
+    db.exec('CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB NOT NULL)')
+    const ins = db.prepare('INSERT INTO b(id, data) VALUES (?, ?)')
+    return [
+      () =>
+        db.transaction(() => {
+          for (let k = 0; k * CH < bigBytes.length; k++) ins.run(k, bigBytes.subarray(k * CH, (k + 1) * CH))
+        })(),
+      () => db.close(),
+    ]
+  })
+  const file = fresh('blob-read')
+  const db = new Database(file)
+  pragmas(db)
+  db.exec('CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB NOT NULL)')
+  const ins = db.prepare('INSERT INTO b(id, data) VALUES (?, ?)')
+  db.transaction(() => {
+    for (let k = 0; k * CH < bigBytes.length; k++) ins.run(k, bigBytes.subarray(k * CH, (k + 1) * CH))
+  })()
+  const sel = db.prepare('SELECT data FROM b ORDER BY id').pluck()
+  const read = runs(() => () => {
+    const parts = sel.all() as Buffer[]
+    const out = Buffer.concat(parts)
+    new Float64Array(out.buffer, out.byteOffset, out.length / 8)
+  })
+  db.close()
+  table1['SQLite raw blob ceiling (better-sqlite3)'] = { extend, read }
+
+  const rowsExtend = runs(() => {
+    const d = new Database(fresh('rows'))
+    pragmas(d)
+    d.exec('CREATE TABLE t(v REAL NOT NULL)')
+    const st = d.prepare('INSERT INTO t(v) VALUES (?)')
+    return [
+      () =>
+        d.transaction(() => {
+          for (let i = 0; i < N_BIG; i++) st.run(big[i])
+        })(),
+      () => d.close(),
+    ]
+  })
+  const rf = fresh('rows-read')
+  const d = new Database(rf)
+  pragmas(d)
+  d.exec('CREATE TABLE t(v REAL NOT NULL)')
+  const st = d.prepare('INSERT INTO t(v) VALUES (?)')
+  d.transaction(() => {
+    for (let i = 0; i < N_BIG; i++) st.run(big[i])
+  })()
+  const q = d.prepare('SELECT v FROM t').pluck()
+  const rowsRead = runs(() => () => {
+    const out = new Float64Array(N_BIG)
+    let i = 0
+    for (const v of q.iterate()) out[i++] = v as number
+  })
+  d.close()
+  table1['better-sqlite3, a row per value, batched'] = { extend: rowsExtend, read: rowsRead }
+}
+
+async function duck() {
+  const duckdb = PEERS_BIG ? optional<any>('@duckdb/node-api') : null
+  if (!duckdb) return
+  const xs: number[] = []
+  const rs: number[] = []
+  for (let r = 0; r < RUNS; r++) {
+    const inst = await duckdb.DuckDBInstance.create(fresh('duck').replace(/\.db$/, '.duckdb'))
+    const conn = await inst.connect()
+    await conn.run('CREATE TABLE t(v DOUBLE)')
+    const app = await conn.createAppender('t')
+    xs.push(
+      time(() => {
+        for (let i = 0; i < N_BIG; i++) {
+          app.appendDouble(big[i])
+          app.endRow()
+        }
+        app.flushSync()
+      }),
+    )
+    app.closeSync()
+    const t0 = process.hrtime.bigint()
+    const reader = await conn.runAndReadAll('SELECT v FROM t')
+    const cols = reader.getColumns()[0] as number[]
+    Float64Array.from(cols)
+    rs.push(Number(process.hrtime.bigint() - t0) / 1e9)
+    conn.closeSync?.()
+  }
+  table1['@duckdb/node-api appender'] = { extend: median(xs), read: median(rs) }
+}
+
+// ------------------------------------------------------- Python kohakuvault (both tables)
+function python(): Record<string, number | null> | null {
+  const venv = path.join(os.tmpdir(), 'ambervault-kohakuvault-venv')
+  const py = path.join(venv, 'bin', 'python')
+  if (!fs.existsSync(py)) {
+    spawnSync('python3', ['-m', 'venv', venv])
+    spawnSync(py, ['-m', 'pip', 'install', '-q', 'kohakuvault<0.9'])
+  }
+  const dir = fs.mkdtempSync(path.join(DIR, 'py-'))
+  const r = spawnSync(py, [path.join(__dirname, 'columns_kv.py'), dir, String(N_SMALL), String(N_BIG)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  })
+  if (r.status !== 0) {
+    console.warn(`(python kohakuvault unavailable: ${r.stderr.split('\n').slice(-3).join(' ')})`)
+    return null
+  }
+  return JSON.parse(r.stdout)
+}
+
+// ------------------------------------------------- 2. KohakuVault workloads, ambervault side
+function valuesFor(dtype: string, n: number): unknown[] {
+  switch (dtype) {
+    case 'i64':
+      return Array.from({ length: n }, (_, i) => i)
+    case 'f64':
+      return Array.from({ length: n }, (_, i) => i * 0.5)
+    case 'bytes:32':
+      return Array.from({ length: n }, (_, i) => {
+        const b = Buffer.alloc(32)
+        for (let k = 0; k < 4; k++) b.writeBigUInt64LE(BigInt(i), k * 8)
+        return b
+      })
+    case 'str:utf8':
+      return Array.from({ length: n }, (_, i) => `value number ${i}`)
+    default:
+      return Array.from({ length: n }, (_, i) => ({ i, tag: 'x' }))
+  }
+}
+
+function ours(): Record<string, number> {
+  const res: Record<string, number> = {}
+  for (const dtype of ['i64', 'f64', 'bytes:32', 'str:utf8', 'msgpack']) {
+    const vals = valuesFor(dtype, N_SMALL)
+    for (const mode of ['append', 'append_cached', 'extend']) {
+      res[`${dtype}|${mode}`] = runs(() => {
+        const cv = new ColumnVault(fresh('small'))
+        const c = cv.createColumn('c', dtype)
+        if (mode === 'append_cached') cv.enableCache({ flushBytes: 16 << 20 })
+        return [
+          () => {
+            if (mode === 'extend') c.extend(vals)
+            else for (const v of vals) c.append(v)
+            if (mode === 'append_cached') cv.flushCache()
+          },
+          () => cv.close(),
+        ]
+      })
+    }
+    const file = fresh('small-read')
+    const cv = new ColumnVault(file)
+    const c = cv.createColumn('c', dtype)
+    c.extend(vals)
+    let seed = 1
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
+    const idx = Array.from({ length: 10_000 }, () => rnd(N_SMALL))
+    const starts = Array.from({ length: 1_000 }, () => rnd(N_SMALL - 100))
+    res[`${dtype}|get`] = runs(() => () => idx.forEach((i) => c.get(i)))
+    res[`${dtype}|slice100`] = runs(() => () => starts.forEach((s) => c.slice(s, s + 100)))
+    cv.close()
+  }
+  // Cached single appends: the values/s figure.
+  res['f64|append_cached_1M'] = runs(() => {
+    const cv = new ColumnVault(fresh('cached'))
+    const c = cv.createColumn('c', 'f64')
+    cv.enableCache({ flushBytes: 16 << 20 })
+    return [
+      () => {
+        for (let i = 0; i < 1_000_000; i++) c.append(i)
+        cv.flushCache()
+      },
+      () => cv.close(),
+    ]
+  })
+  return res
+}
+
+async function main() {
+  await duck()
+  const py = python()
+  if (py) table1['Python kohakuvault 0.8'] = { extend: py['big|extend'], read: py['big|read'] }
+  const mine = ours()
+
+  const mb = (N_BIG * 8) / 1e6
+  console.log(`\n## 1. ${N_BIG.toLocaleString()} f64 values (${mb.toFixed(0)} MB): extend, then a full slice read (median of ${RUNS})\n`)
+  console.log('| store | extend | extend MB/s | full read | read GB/s |')
+  console.log('|---|---|---|---|---|')
+  for (const [k, v] of Object.entries(table1))
+    console.log(`| ${k} | ${fmt(v.extend)} | ${v.extend ? (mb / v.extend).toFixed(0) : 'n/a'} | ${fmt(v.read)} | ${v.read ? (mb / 1e3 / v.read).toFixed(2) : 'n/a'} |`)
+  const ceil = table1['SQLite raw blob ceiling (better-sqlite3)']
+  const ab = table1['ambervault Column f64']
+  if (ceil?.extend && ab.extend) console.log(`\nambervault extend / raw blob ceiling = ${(ab.extend / ceil.extend).toFixed(2)}x (goal <= 1.5x)`)
+
+  console.log(`\n## 2. KohakuVault workloads, ${N_SMALL.toLocaleString()} values (median of ${RUNS}); ratio = kohakuvault / ambervault\n`)
+  console.log('| dtype | workload | ambervault | kohakuvault | ratio |')
+  console.log('|---|---|---|---|---|')
+  for (const key of Object.keys(mine)) {
+    if (key.endsWith('_1M')) continue
+    const [dtype, w] = key.split('|')
+    const theirs = py?.[key] ?? null
+    console.log(`| ${dtype} | ${w} | ${fmt(mine[key])} | ${fmt(theirs)} | ${theirs ? (theirs / mine[key]).toFixed(1) + 'x' : 'n/a'} |`)
+  }
+  console.log(`\ncached single f64 appends: ${(1e6 / mine['f64|append_cached_1M'] / 1e6).toFixed(1)} M values/s (goal >= 10)`)
+  fs.rmSync(DIR, { recursive: true, force: true })
+}
+
+void main()

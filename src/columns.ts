@@ -1,0 +1,443 @@
+/**
+ * ColumnVault, Column and VarSizeColumn (API.md): typed, chunked, append-friendly columns in the
+ * KohakuVault 0.8 layout. Storage, chunking and codecs are in the Rust core; this layer resolves
+ * indices (negative ones count from the end), picks the typed-array fast paths and sorts values
+ * into native batches (one native call per batch).
+ */
+import binding from './native'
+import { native, InvalidArgumentError, ClosedError } from './errors'
+import { packBatch, bytesOf, type PackTarget } from './packer'
+
+type NativeColumn = InstanceType<typeof binding.NativeColumn>
+type NativeColumnVault = InstanceType<typeof binding.NativeColumnVault>
+
+export interface ColumnVaultOptions {
+  /** First size of a chunk (default 128 KiB, aligned up to the element size). */
+  minChunkBytes?: number
+  /** Largest chunk (default 16 MiB, aligned down to the element size). */
+  maxChunkBytes?: number
+}
+
+export interface ColumnInfo {
+  name: string
+  dtype: string
+  length: number
+}
+
+export interface ReadOptions {
+  /** i64 / u64 columns: return BigInt64Array / BigUint64Array (or bigint values) instead of numbers. */
+  bigint?: boolean
+}
+
+export type NumericArray =
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+
+/** The typed array each numeric dtype is stored as (its bytes go in as they are). */
+const NATIVE_ARRAY: Record<string, new (...a: any[]) => NumericArray> = {
+  f64: Float64Array,
+  f32: Float32Array,
+  i32: Int32Array,
+  i16: Int16Array,
+  i8: Int8Array,
+  u8: Uint8Array,
+  u16: Uint16Array,
+  u32: Uint32Array,
+  i64: BigInt64Array,
+  u64: BigUint64Array,
+}
+
+const ITER_BATCH = 4096
+const STAGE_SIZE = 8192
+
+/** Integer bounds of the numeric dtypes whose single appends can be staged in JS. */
+const BOUNDS: Record<string, [number, number]> = {
+  i8: [-128, 127],
+  i16: [-32768, 32767],
+  i32: [-(2 ** 31), 2 ** 31 - 1],
+  u8: [0, 255],
+  u16: [0, 65535],
+  u32: [0, 2 ** 32 - 1],
+  i64: [-(2 ** 53), 2 ** 53],
+  u64: [0, 2 ** 53],
+}
+
+/** What columns share with their vault: cache state and the columns holding staged appends. */
+interface VaultState {
+  cache: boolean
+  intervalMs: number
+  staged: Set<Column>
+  timer: NodeJS.Timeout | null
+}
+
+export interface CacheOptions {
+  /** Flush a column to SQLite once this many bytes are cached for it (default 1 MiB). */
+  flushBytes?: number
+  /** Flush after this many idle milliseconds (default 500; 0 turns interval flushing off). */
+  flushIntervalMs?: number
+}
+
+export class Column {
+  /** @internal */
+  protected readonly n: NativeColumn
+  readonly #scalar: string | null
+
+  readonly #vault: VaultState
+  /** Single numeric appends staged in JS while the cache is on, handed over in one call. */
+  #stage: Float64Array | null = null
+  #staged = 0
+  readonly #bounds: [number, number] | null
+
+  /** @internal Columns come from a ColumnVault (`createColumn`, `ensure`, `column`). */
+  constructor(n: NativeColumn, vault: VaultState) {
+    this.n = n
+    this.#vault = vault
+    this.#scalar = n.scalar ?? null
+    this.#bounds = this.#scalar ? BOUNDS[this.#scalar] ?? null : null
+  }
+
+  /** Hand every column's staged appends (this vault) over before any other call, in append order per column. */
+  /** @internal */
+  protected settleStaged(): void {
+    if (this.#vault.staged.size === 0) return
+    for (const c of [...this.#vault.staged]) c.drain()
+  }
+
+  /** @internal Hand staged appends to the native cache (keeps every other call coherent). */
+  drain(): void {
+    if (this.#staged === 0) return
+    const part = this.#stage!.subarray(0, this.#staged)
+    this.#staged = 0
+    this.#vault.staged.delete(this)
+    // f64 values are stored exactly as staged; other types get their range check in Rust.
+    if (this.#scalar === 'f64') native(() => this.n.extendRaw(bytesOf(part)))
+    else native(() => this.n.extendNumbers(part))
+  }
+
+  get name(): string {
+    return this.n.name
+  }
+  get dtype(): string {
+    return this.n.dtype
+  }
+  /** Bytes per element (0 for variable-size columns). */
+  get elemSize(): number {
+    return this.n.elemSize
+  }
+  get length(): number {
+    this.settleStaged()
+    return native(() => this.n.length())
+  }
+
+  #a?: PackTarget<void>
+  /** Batches packed and appended by the column itself: one native call, nothing handed back. */
+  #appender(): PackTarget<void> {
+    const n = this.n
+    return (this.#a ??= {
+      kind: n.kind,
+      dtype: n.dtype,
+      packNumbers: (v) => n.extendNumbers(v),
+      packBigints: (v) => n.extendBigints(v),
+      packBools: (v) => n.extendBools(v),
+      packStrings: (v) => n.extendStrings(v),
+      packBuffers: (v) => n.extendBuffers(v),
+      packDocs: (v) => n.extendDocs(v),
+      packVectors: (e, r) => n.extendVectors(e, r),
+    })
+  }
+  #p?: InstanceType<typeof binding.NativePacker>
+  #packer() {
+    return (this.#p ??= new binding.NativePacker(this.n.dtype))
+  }
+
+  #index(i: number, len: number, allowEnd = false): number {
+    if (!Number.isInteger(i)) throw new InvalidArgumentError(`column "${this.name}": index ${String(i)} is not an integer`)
+    const j = i < 0 ? i + len : i
+    if (j < 0 || j > len || (j === len && !allowEnd))
+      throw new InvalidArgumentError(`column "${this.name}": index ${i} out of range for length ${len}`)
+    return j
+  }
+
+  #range(start: number | undefined, end: number | undefined, len: number): [number, number] {
+    const norm = (v: number | undefined, dflt: number) => {
+      if (v === undefined) return dflt
+      if (!Number.isInteger(v)) throw new InvalidArgumentError(`column "${this.name}": slice bound ${String(v)} is not an integer`)
+      return v < 0 ? Math.max(0, v + len) : Math.min(v, len)
+    }
+    const s = norm(start, 0)
+    return [s, Math.max(s, norm(end, len))]
+  }
+
+  /** Element `i` (negative counts from the end). */
+  get(i: number, options: ReadOptions = {}): any {
+    const j = this.#index(i, this.length)
+    return this.#read(j, j + 1, options)[0]
+  }
+
+  set(i: number, value: unknown): void {
+    this.settleStaged()
+    const j = this.#index(i, this.length)
+    const { bytes } = packBatch(this.#packer(), [value])
+    native(() => this.n.setPacked(j, bytes))
+  }
+
+  append(value: unknown): void {
+    if (this.#vault.cache && this.#scalar && typeof value === 'number' && this.#stageable(value)) {
+      const stage = (this.#stage ??= new Float64Array(STAGE_SIZE))
+      stage[this.#staged++] = value
+      if (this.#staged === 1) this.#vault.staged.add(this)
+      if (this.#staged === STAGE_SIZE) this.drain()
+      else if (this.#staged === 1 && this.#vault.intervalMs > 0 && !this.#vault.timer) {
+        this.#vault.timer = setTimeout(() => {
+          this.#vault.timer = null
+          for (const c of this.#vault.staged) c.drain()
+        }, this.#vault.intervalMs).unref()
+      }
+      return
+    }
+    this.extend([value])
+  }
+
+  #stageable(v: number): boolean {
+    const s = this.#scalar
+    if (s === 'f64') return true
+    if (s === 'f32' || s === 'bool') return false
+    const b = this.#bounds
+    return b !== null && Number.isInteger(v) && v >= b[0] && v <= b[1]
+  }
+
+  /**
+   * Append many values in one transaction. Numeric columns take their own typed array
+   * (`Float64Array` for f64, `BigInt64Array` for i64, ...) as is; other arrays are range-checked.
+   */
+  extend(values: ArrayLike<unknown> | Iterable<unknown>): void {
+    this.settleStaged()
+    if (this.#scalar && ArrayBuffer.isView(values)) {
+      const own = NATIVE_ARRAY[this.#scalar]
+      if (own && values instanceof own) {
+        native(() => this.n.extendRaw(bytesOf(values)))
+        return
+      }
+      if (values instanceof Float64Array) {
+        native(() => this.n.extendNumbers(values))
+        return
+      }
+    }
+    const arr = isArrayLike(values) ? values : Array.from(values as Iterable<unknown>)
+    if (arr.length === 0) return
+    packBatch(this.#appender(), arr)
+  }
+
+  /** Elements `[start, end)` like Array.prototype.slice: a typed array for numeric dtypes, else an array. */
+  slice(start?: number, end?: number, options: ReadOptions = {}): any {
+    const [s, e] = this.#range(start, end, this.length)
+    return this.#read(s, e, options)
+  }
+
+  #read(s: number, e: number, options: ReadOptions): any {
+    this.settleStaged()
+    if (this.#scalar && this.#scalar !== 'bool') return native(() => this.n.readNumbers(s, e, options.bigint ?? false))
+    return native(() => this.n.readValues(s, e, options.bigint ?? false))
+  }
+
+  /** Overwrite elements from `start` with `values` (they must all exist). */
+  setSlice(start: number, values: ArrayLike<unknown>): void {
+    this.settleStaged()
+    const len = this.length
+    const s = this.#index(start, len, true)
+    if (s + values.length > len)
+      throw new InvalidArgumentError(`column "${this.name}": ${values.length} values at ${s} run past the length ${len}`)
+    if (values.length === 0) return
+    if (this.elemSize > 0) {
+      const own = this.#scalar ? NATIVE_ARRAY[this.#scalar] : undefined
+      const bytes = own && values instanceof own ? bytesOf(values as NumericArray) : packBatch(this.#packer(), values).bytes
+      native(() => this.n.writeRaw(s, bytes))
+      return
+    }
+    const { bytes, ends } = packBatch(this.#packer(), values)
+    for (let k = 0; k < values.length; k++) {
+      const from = k === 0 ? 0 : ends[k - 1]
+      native(() => this.n.setPacked(s + k, bytes.subarray(from, ends[k])))
+    }
+  }
+
+  /** Remove element `i`, shifting the rest down. */
+  delete(i: number): void {
+    this.settleStaged()
+    const j = this.#index(i, this.length)
+    native(() => this.n.deleteRange(j, j + 1))
+  }
+
+  /** Insert before index `i` (`i === length` appends; negative counts from the end). */
+  insert(i: number, value: unknown): void {
+    this.settleStaged()
+    const j = this.#index(i, this.length, true)
+    const { bytes, ends } = packBatch(this.#packer(), [value])
+    native(() => this.n.insertPacked(j, bytes, ends))
+  }
+
+  clear(): void {
+    this.settleStaged()
+    native(() => this.n.clear())
+  }
+
+  *[Symbol.iterator](): IterableIterator<any> {
+    const len = this.length
+    for (let s = 0; s < len; s += ITER_BATCH) {
+      const part = this.#read(s, Math.min(len, s + ITER_BATCH), {})
+      for (const v of part) yield v
+    }
+  }
+
+  /** Every element as a plain array. */
+  toArray(options: ReadOptions = {}): any[] {
+    return Array.from(this.slice(undefined, undefined, options) as ArrayLike<unknown>)
+  }
+}
+
+/** A column whose elements have no fixed size (`str`, `bytes`, `msgpack`, `cbor`, free `vec`). */
+export class VarSizeColumn extends Column {
+  /** Rewrite the data chunks without the fragments left by updates and deletes. */
+  compact(): void {
+    this.settleStaged()
+    native(() => this.n.compact())
+  }
+}
+
+/** Vaults with caching on, flushed at normal process exit. */
+const openCached = new Set<ColumnVault>()
+process.once('exit', () => {
+  for (const v of openCached) {
+    try {
+      v.close()
+    } catch {
+      // exiting: nothing left to report to
+    }
+  }
+})
+
+function isArrayLike(v: unknown): v is ArrayLike<unknown> {
+  return Array.isArray(v) || ArrayBuffer.isView(v) || (typeof v === 'object' && v !== null && typeof (v as { length?: unknown }).length === 'number')
+}
+
+export class ColumnVault {
+  readonly path: string
+  #n: NativeColumnVault | null
+  readonly #state: VaultState = { cache: false, intervalMs: 0, staged: new Set(), timer: null }
+
+  /** Open (or create) the columns of a SQLite file; `pathOrKVault` may be a KVault (same file). */
+  constructor(pathOrKVault: string | { path: string }, options: ColumnVaultOptions = {}) {
+    const path = typeof pathOrKVault === 'string' ? pathOrKVault : pathOrKVault?.path
+    if (typeof path !== 'string' || path === '')
+      throw new InvalidArgumentError('ColumnVault needs a file path or a KVault')
+    for (const k of ['minChunkBytes', 'maxChunkBytes'] as const) {
+      const v = options[k]
+      if (v !== undefined && (!Number.isInteger(v) || v <= 0)) throw new InvalidArgumentError(`${path}: ${k} ${String(v)} is not a positive integer`)
+    }
+    this.path = path
+    this.#n = native(() => new binding.NativeColumnVault(path, { minChunkBytes: options.minChunkBytes, maxChunkBytes: options.maxChunkBytes }))
+  }
+
+  get #v(): NativeColumnVault {
+    if (!this.#n) throw new ClosedError(`column vault ${this.path} is closed`)
+    return this.#n
+  }
+
+  #wrap(n: NativeColumn): Column {
+    return n.isVarSize ? new VarSizeColumn(n, this.#state) : new Column(n, this.#state)
+  }
+
+  #drainAll(): void {
+    for (const c of [...this.#state.staged]) c.drain()
+  }
+
+  /**
+   * Cache appends in memory (per column, in Rust) and write them in one transaction per flush:
+   * when a column passes `flushBytes`, after `flushIntervalMs` idle, on `flushCache()`, on
+   * `close()` and at normal process exit. Lengths and reads see cached appends.
+   */
+  enableCache(options: CacheOptions = {}): void {
+    const v = this.#v
+    native(() => v.enableCache({ flushBytes: options.flushBytes, flushIntervalMs: options.flushIntervalMs }))
+    this.#state.cache = true
+    this.#state.intervalMs = options.flushIntervalMs ?? 500
+    openCached.add(this)
+  }
+
+  /** Flush and stop caching. */
+  disableCache(): void {
+    const v = this.#v
+    this.#drainAll()
+    this.#state.cache = false
+    openCached.delete(this)
+    native(() => v.disableCache())
+  }
+
+  /** Write every cached append now (one transaction). */
+  flushCache(): void {
+    const v = this.#v
+    this.#drainAll()
+    native(() => v.flushCache())
+  }
+
+  /** Create a column; InvalidArgumentError if it exists or the dtype is bad. */
+  createColumn(name: string, dtype: string): Column {
+    return this.#wrap(native(() => this.#v.createColumn(String(name), String(dtype))))
+  }
+
+  /** The existing column (same dtype, else InvalidArgumentError) or a new one. */
+  ensure(name: string, dtype: string): Column {
+    return this.#wrap(native(() => this.#v.ensure(String(name), String(dtype))))
+  }
+
+  /** The column called `name`; NotFoundError if absent. */
+  column(name: string): Column {
+    return this.#wrap(native(() => this.#v.column(String(name))))
+  }
+
+  has(name: string): boolean {
+    return native(() => this.#v.has(String(name)))
+  }
+
+  listColumns(): ColumnInfo[] {
+    return native(() => this.#v.listColumns())
+  }
+
+  /** Delete a column and free its chunks; false if there was none. */
+  deleteColumn(name: string): boolean {
+    return native(() => this.#v.deleteColumn(String(name)))
+  }
+
+  /** Merge the WAL into the main file. */
+  checkpoint(): void {
+    this.#drainAll()
+    native(() => this.#v.checkpoint())
+  }
+
+  /** Flush cached appends, checkpoint and close; later calls raise ClosedError. */
+  close(): void {
+    if (!this.#n) return
+    const n = this.#n
+    try {
+      this.#drainAll()
+    } finally {
+      this.#n = null
+      this.#state.cache = false
+      openCached.delete(this)
+      if (this.#state.timer) clearTimeout(this.#state.timer)
+      native(() => n.close())
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+}

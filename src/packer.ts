@@ -1,0 +1,181 @@
+/**
+ * DataPacker (API.md): values of one dtype to bytes and back. The codecs live in the Rust core;
+ * this file only sorts JS values into the batch kinds the native packer takes (numbers,
+ * BigInts, booleans, strings, buffers, documents, typed-array vectors), one native call per batch.
+ */
+import binding from './native'
+import { native, InvalidArgumentError } from './errors'
+
+type NativePacker = InstanceType<typeof binding.NativePacker>
+type Packed = { bytes: Buffer; ends: Uint32Array }
+
+/** Where a sorted batch goes: the native packer's pack* calls (returning packed bytes), or a
+ *  column's extend* calls (packing and appending in one native call). */
+export interface PackTarget<R = Packed> {
+  kind: string
+  dtype: string
+  packNumbers(v: Float64Array): R
+  packBigints(v: bigint[]): R
+  packBools(v: boolean[]): R
+  packStrings(v: string[]): R
+  packBuffers(v: Buffer[]): R
+  packDocs(v: unknown[]): R
+  packVectors(elems: string[], raws: Buffer[]): R
+}
+
+const VECTOR_ELEM: [new (...a: any[]) => ArrayBufferView, string][] = [
+  [Float32Array, 'f32'],
+  [Float64Array, 'f64'],
+  [Int8Array, 'i8'],
+  [Int16Array, 'i16'],
+  [Int32Array, 'i32'],
+  [BigInt64Array, 'i64'],
+  [Uint8Array, 'u8'],
+  [Uint16Array, 'u16'],
+  [Uint32Array, 'u32'],
+  [BigUint64Array, 'u64'],
+]
+
+/** A view of any typed array's bytes as a Buffer, without copying. */
+export function bytesOf(v: ArrayBufferView): Buffer {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+}
+
+function bad(dtype: string, what: string, i: number): never {
+  throw new InvalidArgumentError(`dtype ${dtype}: value ${i} is ${what}`)
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`
+  return `a ${typeof v}`
+}
+
+/** Pack a batch of values for `t` (a native packer or column); throws InvalidArgumentError. */
+export function packBatch<R = Packed>(t: PackTarget<R>, values: ArrayLike<unknown>): R {
+  const n = values.length
+  const all = Array.from(values as ArrayLike<unknown>)
+  switch (t.kind) {
+    case 'number':
+    case 'int64': {
+      if (values instanceof Float64Array) return native(() => t.packNumbers(values))
+      let big = false
+      for (let i = 0; i < n; i++) {
+        const v = all[i]
+        if (typeof v === 'bigint') big = true
+        else if (typeof v !== 'number') bad(t.dtype, `${describe(v)}, not a number`, i)
+      }
+      if (big) return native(() => t.packBigints(all.map((v) => BigInt(v as number | bigint))))
+      return native(() => t.packNumbers(Float64Array.from(all as number[])))
+    }
+    case 'bool':
+      all.forEach((v, i) => typeof v !== 'boolean' && bad(t.dtype, `${describe(v)}, not a boolean`, i))
+      return native(() => t.packBools(all as boolean[]))
+    case 'str':
+      all.forEach((v, i) => typeof v !== 'string' && bad(t.dtype, `${describe(v)}, not a string`, i))
+      return native(() => t.packStrings(all as string[]))
+    case 'bytes':
+      return native(() =>
+        t.packBuffers(
+          all.map((v, i) => {
+            if (v instanceof Uint8Array) return Buffer.isBuffer(v) ? v : bytesOf(v)
+            return bad(t.dtype, `${describe(v)}, not a Buffer or Uint8Array`, i)
+          }),
+        ),
+      )
+    case 'doc':
+      all.forEach((v, i) => {
+        if (v === undefined || typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint')
+          bad(t.dtype, `${describe(v)}, which has no document form`, i)
+      })
+      return native(() => t.packDocs(all))
+    case 'vector': {
+      if (all.every((v) => ArrayBuffer.isView(v))) {
+        const elems = all.map((v, i) => {
+          const e = VECTOR_ELEM.find(([c]) => v instanceof c)
+          return e ? e[1] : bad(t.dtype, `${describe(v)}, not a numeric typed array`, i)
+        })
+        return native(() => t.packVectors(elems, all.map((v) => bytesOf(v as ArrayBufferView))))
+      }
+      all.forEach((v, i) => !Array.isArray(v) && bad(t.dtype, `${describe(v)}, not a vector`, i))
+      return native(() => t.packDocs(all))
+    }
+    default:
+      throw new InvalidArgumentError(`dtype ${t.dtype}: unknown value kind ${t.kind}`)
+  }
+}
+
+export type UnpackManyOptions = ({ count: number } | { offsets: ArrayLike<number> }) & { bigint?: boolean }
+
+export class DataPacker {
+  #p: NativePacker
+
+  constructor(dtype: string) {
+    if (typeof dtype !== 'string') throw new InvalidArgumentError(`dtype must be a string, got ${describe(dtype)}`)
+    this.#p = native(() => new binding.NativePacker(dtype))
+  }
+
+  /** A msgpack packer that rejects values failing the JSON Schema (the error names the path). */
+  static withJsonSchema(schema: object | boolean): DataPacker {
+    const p = new DataPacker('msgpack')
+    p.#p = native(() => binding.NativePacker.withJsonSchema(schema))
+    return p
+  }
+
+  get dtype(): string {
+    return this.#p.dtype
+  }
+  /** Bytes per element, 0 for variable-size dtypes. */
+  get elemSize(): number {
+    return this.#p.elemSize
+  }
+  get isVarSize(): boolean {
+    return this.#p.isVarSize
+  }
+
+  pack(value: unknown): Buffer {
+    return this.packMany([value])
+  }
+
+  /** The element at `offset`: `elemSize` bytes for fixed dtypes, the rest of `buf` otherwise. */
+  unpack(buf: Uint8Array, offset = 0, options: { bigint?: boolean } = {}): any {
+    const b = toBuffer(buf)
+    const end = this.isVarSize ? b.length : offset + this.elemSize
+    return native(() => this.#p.unpackMany(b, Uint32Array.of(offset, end), options.bigint ?? false))[0]
+  }
+
+  packMany(values: ArrayLike<unknown>): Buffer {
+    return packBatch(this.#p, values).bytes
+  }
+
+  /** Pack many and also return where each element ends (what `unpackMany({ offsets })` takes). */
+  packManyWithEnds(values: ArrayLike<unknown>): { bytes: Buffer; offsets: Uint32Array } {
+    const { bytes, ends } = packBatch(this.#p, values)
+    const offsets = new Uint32Array(ends.length + 1)
+    offsets.set(ends, 1)
+    return { bytes, offsets }
+  }
+
+  /** `{ count }` fixed-size elements from the start, or the elements between `offsets` (n + 1 of them). */
+  unpackMany(buf: Uint8Array, options: UnpackManyOptions): any[] {
+    const b = toBuffer(buf)
+    let offsets: Uint32Array
+    if ('count' in options) {
+      const size = this.elemSize
+      if (size === 0) throw new InvalidArgumentError(`dtype ${this.dtype}: a variable-size dtype needs { offsets }`)
+      if (!Number.isInteger(options.count) || options.count < 0)
+        throw new InvalidArgumentError(`dtype ${this.dtype}: count ${options.count} is not a count`)
+      offsets = new Uint32Array(options.count + 1)
+      for (let i = 0; i <= options.count; i++) offsets[i] = i * size
+    } else {
+      offsets = Uint32Array.from(options.offsets)
+    }
+    return native(() => this.#p.unpackMany(b, offsets, options.bigint ?? false))
+  }
+}
+
+function toBuffer(buf: Uint8Array): Buffer {
+  if (!(buf instanceof Uint8Array)) throw new InvalidArgumentError(`expected a Buffer or Uint8Array, got ${describe(buf)}`)
+  return Buffer.isBuffer(buf) ? buf : bytesOf(buf)
+}

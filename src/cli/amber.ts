@@ -16,7 +16,6 @@ import { CliError, EXIT, exitCodeFor } from './errors'
 import { exportRun } from './export'
 import type { ExportFormat } from './export'
 import { duration, fmt, table } from './format'
-import { plotToPng } from './plot'
 import { progress } from './progress'
 import { DEFAULT_BASE_DIR, resolveBaseDir, resolveRun } from './resolve'
 import { registerSyncCommands } from './sync'
@@ -217,6 +216,8 @@ export function buildProgram(): Command {
           const cols = chosen.length > 1 ? 2 : 1
           const px = Math.round(o.width / cols)
           const series = chosen.map((n) => ({ name: n, ...run.scalars(n, { maxPoints: px }) }))
+          // Loaded on use: the drawing library (a native Skia build) is only needed for --plot.
+          const { plotToPng } = require('./plot') as typeof import('./plot')
           const res = plotToPng(o.plot, series, { width: o.width, columns: cols, smoothing: o.smoothing, title: `${meta(run.metadata).name} (${basename(dir)})` })
           process.stderr.write(`wrote ${o.plot} (${res.width}x${res.height}, ${chosen.length} metric${chosen.length === 1 ? '' : 's'})\n`)
         }

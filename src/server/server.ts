@@ -10,7 +10,7 @@
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listen } from '../viewer/listen'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { InvalidArgumentError, VaultError } from '../errors'
@@ -112,7 +112,7 @@ function presentedToken(req: IncomingMessage): string | null {
   return m ? decodeURIComponent(m[1]) : null
 }
 
-export function startServer(opts: ServerOptions): Promise<TeamServer> {
+export async function startServer(opts: ServerOptions): Promise<TeamServer> {
   const dataDir = resolve(opts.dataDir)
   if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) return Promise.reject(new InvalidArgumentError(`data dir ${dataDir} is a file`))
   mkdirSync(dataDir, { recursive: true })
@@ -268,27 +268,9 @@ export function startServer(opts: ServerOptions): Promise<TeamServer> {
   })
   server.requestTimeout = 120_000
 
-  return new Promise((done, fail) => {
-    server.once('error', fail)
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      const addr = server.address() as AddressInfo
-      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-      done({
-        url: `http://${host}:${addr.port}/`,
-        port: addr.port,
-        server,
-        tokens,
-        close: () =>
-          new Promise<void>((closed) => {
-            for (const r of live) r.end()
-            server.close(() => {
-              ingest.closeAll()
-              store.close()
-              closed()
-            })
-            server.closeAllConnections()
-          }),
-      })
-    })
+  const listening = await listen(server, opts, live, () => {
+    ingest.closeAll()
+    store.close()
   })
+  return { ...listening, server, tokens }
 }

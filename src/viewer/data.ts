@@ -9,28 +9,10 @@ import { listRuns, openRun } from '../board'
 import type { Run, RunInfo } from '../board'
 import { HttpError, resolveRunDir } from './paths'
 import { lastPoint } from './summary'
+import type { RunRow, Series } from './wire'
 
-export interface RunRow {
-  /** `project/folder`: the key the front end uses in URLs. */
-  key: string
-  project: string
-  folder: string
-  runId: string
-  name: string
-  status: string
-  createdAt: string | null
-  finishedAt: string | null
-  annotation: string | null
-  config: Record<string, unknown>
-}
+export type { RunRow, Series } from './wire'
 
-export interface Series {
-  step: number[]
-  globalStep: number[]
-  timestamp: number[]
-  /** Non-finite values travel as the strings 'NaN', 'Infinity', '-Infinity' (JSON has no such numbers). */
-  value: (number | string)[]
-}
 
 type Scalars = ReturnType<Run['scalars']>
 

@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listen } from './listen'
 import { resolve } from 'node:path'
 import { existsSync, statSync } from 'node:fs'
 import { VaultError } from '../errors'
@@ -51,7 +51,7 @@ function errorStatus(e: unknown): number {
   return 500
 }
 
-export function startViewer(opts: ViewerOptions): Promise<Viewer> {
+export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   const baseDir = resolve(opts.baseDir)
   if (!existsSync(baseDir) || !statSync(baseDir).isDirectory()) {
     return Promise.reject(new HttpError(404, `base dir not found: ${baseDir}`))
@@ -116,26 +116,6 @@ export function startViewer(opts: ViewerOptions): Promise<Viewer> {
     }
   })
 
-  return new Promise((resolvePromise, reject) => {
-    server.once('error', reject)
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      const addr = server.address() as AddressInfo
-      const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-      resolvePromise({
-        url: `http://${shownHost}:${addr.port}/`,
-        host: addr.address,
-        port: addr.port,
-        server,
-        close: () =>
-          new Promise<void>((done) => {
-            for (const r of open) r.end()
-            server.close(() => {
-              store.close()
-              done()
-            })
-            server.closeAllConnections()
-          }),
-      })
-    })
-  })
+  const listening = await listen(server, opts, open, () => store.close())
+  return { ...listening, server }
 }

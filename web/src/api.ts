@@ -1,54 +1,7 @@
 /** Typed fetches of the viewer's JSON API. */
-export interface RunRow {
-  key: string
-  project: string
-  folder: string
-  runId: string
-  name: string
-  status: string
-  createdAt: string | null
-  finishedAt: string | null
-  annotation: string | null
-  config: Record<string, unknown>
-}
-export interface Series {
-  step: number[]
-  globalStep: number[]
-  timestamp: number[]
-  value: (number | string)[]
-}
-export interface LogNames {
-  histograms: string[]
-  media: string[]
-  tables: string[]
-}
-export interface RunDetail {
-  key: string
-  metadata: Record<string, unknown>
-  metricCount: number
-  namespaces: { name: string; count: number }[]
-  logs: LogNames
-}
-export interface HistogramEntry {
-  step: number
-  globalStep: number
-  edges: number[]
-  counts: number[]
-}
-export interface MediaEntry {
-  step: number
-  globalStep: number
-  id: string
-  type: string
-  caption: string | null
-  mime: string
-}
-export interface TableEntry {
-  step: number
-  globalStep: number
-  columns: string[]
-  rows: unknown[][]
-}
+import type { RunRow, Series, LogNames, RunDetail, HistogramEntry, MediaEntry, TableEntry } from '../../src/viewer/wire'
+
+export type { RunRow, Series, LogNames, RunDetail, HistogramEntry, MediaEntry, TableEntry }
 
 async function get<T>(path: string): Promise<T> {
   const res = await fetch(path)

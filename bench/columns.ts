@@ -17,6 +17,7 @@ import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 
 import { ColumnVault } from '../src/index'
+import { median, time } from './lib/timing'
 
 const N_BIG = Number(process.env.N_BIG ?? 10_000_000)
 const N_SMALL = Number(process.env.N_SMALL ?? 100_000)
@@ -24,17 +25,6 @@ const RUNS = Number(process.env.RUNS ?? 3)
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'av-bench-'))
 let fileNo = 0
 const fresh = (tag: string) => path.join(DIR, `${tag}-${fileNo++}.db`)
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
-}
-
-function time(fn: () => void): number {
-  const t0 = process.hrtime.bigint()
-  fn()
-  return Number(process.hrtime.bigint() - t0) / 1e9
-}
 
 /** Median of RUNS timings; `setup` prepares untimed state and returns the timed part (and an
  *  optional untimed cleanup). */

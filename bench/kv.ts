@@ -15,6 +15,7 @@ import Database from 'better-sqlite3'
 import { open as lmdbOpen } from 'lmdb'
 
 import { KVault } from '../src/index'
+import { median, time } from './lib/timing'
 
 const N = Number(process.env.KV_N ?? 50000)
 const REPEATS = Number(process.env.KV_REPEATS ?? 3)
@@ -25,17 +26,6 @@ const keys = Array.from({ length: N }, (_, i) => `k:${String(i).padStart(8, '0')
 
 type Result = { system: string; op: 'put' | 'get'; size: number; seconds: number }
 const results: Result[] = []
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
-}
-
-function time(fn: () => void): number {
-  const t0 = process.hrtime.bigint()
-  fn()
-  return Number(process.hrtime.bigint() - t0) / 1e9
-}
 
 async function timeAsync(fn: () => Promise<void>): Promise<number> {
   const t0 = process.hrtime.bigint()

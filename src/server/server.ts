@@ -10,7 +10,7 @@
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import { listen } from '../viewer/listen'
+import { listen, sendJson } from '../viewer/http'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { InvalidArgumentError, VaultError } from '../errors'
@@ -47,18 +47,6 @@ export interface TeamServer {
 
 const META_LIMIT = 1 << 20
 const STATUSES = new Set(['running', 'finished', 'crashed', 'killed'])
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    ...headers,
-  })
-  res.end(text)
-}
 
 function errorStatus(e: unknown): number {
   if (e instanceof HttpError) return e.status

@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import { listen } from './listen'
+import { listen, sendJson } from './http'
 import { resolve } from 'node:path'
 import { existsSync, statSync } from 'node:fs'
 import { VaultError } from '../errors'
@@ -32,17 +32,6 @@ export interface Viewer {
   port: number
   server: Server
   close(): Promise<void>
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-  })
-  res.end(text)
 }
 
 function errorStatus(e: unknown): number {

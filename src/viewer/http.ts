@@ -1,10 +1,22 @@
 /**
- * Listening and closing for the viewer and the team server: bind (127.0.0.1 unless told
- * otherwise), report the URL to show, and close by ending live streams and open connections.
+ * HTTP plumbing shared by the viewer and the team server: JSON answers, and listening (127.0.0.1
+ * unless told otherwise) and closing (ending live streams and open connections).
  */
-import type { Server } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { ServerResponse } from 'node:http'
+
+/** A JSON answer that is never cached nor sniffed as another type. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  })
+  res.end(text)
+}
 
 export interface Listening {
   url: string

@@ -4,7 +4,6 @@
  * and a point appearing live while a child process logs. Screenshots go to __test__/artifacts/.
  */
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +11,7 @@ import { chromium } from 'playwright-core'
 import type { BrowserContext, Page } from 'playwright-core'
 import { startViewer } from '../src/viewer/server'
 import type { Viewer } from '../src/viewer/server'
-import { logRun, tempBase } from './viewer-fixtures'
+import { logRun, startLiveChild, tempBase } from './viewer-fixtures'
 import type { LoggedRun } from './viewer-fixtures'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -144,18 +143,7 @@ btest('a table renders its rows', async (t) => {
 })
 
 btest('a new point appears live while a child process logs', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'viewer-live-child.ts'), base, 'livebrowser', '200', '100'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  t.teardown(() => child.kill('SIGKILL'))
-  const runDir = await new Promise<string>((resolve, reject) => {
-    let buf = ''
-    child.stdout.on('data', (c) => {
-      buf += c
-      const m = /RUNDIR (.+)\n/.exec(buf)
-      if (m) resolve(m[1])
-    })
-    child.on('exit', (code) => reject(new Error(`child exited ${code}`)))
-  })
-  const key = `live/${runDir.split(/[\\/]/).pop()}`
+  const { key } = await startLiveChild(t, base, 'livebrowser', 200, 100)
   // The metric file appears with the first flushed point.
   for (let i = 0; i < 100; i++) {
     const r = await fetch(`${viewer.url}api/runs/${key}`)

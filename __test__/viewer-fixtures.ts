@@ -2,10 +2,37 @@
  * Real runs for the viewer and CLI specs, logged with Board into a temp base dir (no stand-ins):
  * scalars in two namespaces with a NaN and a one-point spike, a histogram, an image, a table.
  */
+import { spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Board, Histogram, Media, Table } from '../src/index'
+
+/**
+ * Start viewer-live-child.ts logging `steps` points into a run named `name` of project `live`,
+ * one every `delayMs`; resolves with its run key (`live/folder`) once the run exists. The
+ * child is killed when the test ends.
+ */
+export async function startLiveChild(
+  t: { teardown(fn: () => void): void },
+  baseDir: string,
+  name: string,
+  steps: number,
+  delayMs: number,
+): Promise<{ key: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'viewer-live-child.ts'), baseDir, name, String(steps), String(delayMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => child.kill('SIGKILL'))
+  const runDir = await new Promise<string>((resolve, reject) => {
+    let buf = ''
+    child.stdout!.on('data', (c) => {
+      buf += c
+      const m = /RUNDIR (.+)\n/.exec(buf)
+      if (m) resolve(m[1])
+    })
+    child.on('exit', (code) => reject(new Error(`child exited ${code}`)))
+  })
+  return { key: `live/${runDir.split(/[\\/]/).pop()}` }
+}
 
 export function tempBase(tag: string): string {
   return mkdtempSync(join(tmpdir(), `amber-${tag}-`))

@@ -5,13 +5,12 @@
  * answered with a 4xx and never a file outside the base dir, read-only methods, 127.0.0.1.
  */
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { startViewer } from '../src/viewer/server'
 import type { Viewer } from '../src/viewer/server'
-import { logRun, tempBase } from './viewer-fixtures'
+import { logRun, startLiveChild, tempBase } from './viewer-fixtures'
 import type { LoggedRun } from './viewer-fixtures'
 
 let viewer: Viewer
@@ -194,18 +193,7 @@ test('path traversal anywhere is a 4xx and never serves a file outside the base 
 })
 
 test('the live stream pushes only new points while a child process logs', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'viewer-live-child.ts'), base, 'livehttp', '60', '50'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  t.teardown(() => child.kill('SIGKILL'))
-  const runDir = await new Promise<string>((resolve, reject) => {
-    let buf = ''
-    child.stdout.on('data', (c) => {
-      buf += c
-      const m = /RUNDIR (.+)\n/.exec(buf)
-      if (m) resolve(m[1])
-    })
-    child.on('exit', (code) => reject(new Error(`child exited ${code}`)))
-  })
-  const key = `live/${runDir.split(/[\\/]/).pop()}`
+  const { key } = await startLiveChild(t, base, 'livehttp', 60, 50)
   // Wait until the run has some points, then stream from the last one we have.
   let first: any = null
   for (let i = 0; i < 100 && !(first?.step?.length >= 3); i++) {

@@ -361,16 +361,7 @@ impl Store {
                     .map(|(k, v)| (k.as_bytes(), Encoding::Raw, v.as_slice())),
             )?;
         }
-        if !output.is_empty() {
-            let path = self.run_dir.join("logs/output.log");
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::from(e).context(path.display()))?;
-            f.write_all(output.as_bytes())
-                .map_err(|e| Error::from(e).context(path.display()))?;
-        }
+        self.append_output(&output)?;
 
         let tx = self.meta.unchecked_transaction()?;
         {
@@ -637,17 +628,22 @@ impl Store {
                 out.push('\n');
             }
         }
-        if !out.is_empty() {
-            let path = self.run_dir.join("logs/output.log");
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::from(e).context(path.display()))?;
-            f.write_all(out.as_bytes())
-                .map_err(|e| Error::from(e).context(path.display()))?;
+        self.append_output(&out)
+    }
+
+    /// Append captured text to `logs/output.log` (nothing to do for an empty burst).
+    fn append_output(&self, text: &str) -> Result<()> {
+        if text.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let path = self.run_dir.join("logs/output.log");
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::from(e).context(path.display()))?;
+        f.write_all(text.as_bytes())
+            .map_err(|e| Error::from(e).context(path.display()))
     }
 
     /// Fold WAL files back into the databases (end of a run, so a copied folder is complete).

@@ -20,9 +20,12 @@ stage() {
   fi
 }
 
+# napi build compiles for the host triple into target/<triple>/: lint and test for that same triple so
+# they reuse its compiled dependencies (bundled SQLite included) instead of building them again.
+host=$(rustc -vV | sed -n 's/^host: //p')
 stage "cargo fmt --check" cargo fmt --all -- --check
-stage "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
-stage "cargo test" cargo test --workspace
+stage "cargo clippy" cargo clippy --workspace --all-targets --target "$host" -- -D warnings
+stage "cargo test" cargo test --workspace --target "$host"
 stage "typecheck" npx tsc -p tsconfig.json --noEmit
 
 mkdir -p __test__/artifacts

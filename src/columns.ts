@@ -7,6 +7,7 @@
 import binding from './native'
 import { native, InvalidArgumentError, ClosedError } from './errors'
 import { packBatch, bytesOf, type PackTarget } from './packer'
+import { onExit } from './exit-hooks'
 
 type NativeColumn = InstanceType<typeof binding.NativeColumn>
 type NativeColumnVault = InstanceType<typeof binding.NativeColumnVault>
@@ -312,18 +313,6 @@ export class VarSizeColumn extends Column {
   }
 }
 
-/** Vaults with caching on, flushed at normal process exit. */
-const openCached = new Set<ColumnVault>()
-process.once('exit', () => {
-  for (const v of openCached) {
-    try {
-      v.close()
-    } catch {
-      // exiting: nothing left to report to
-    }
-  }
-})
-
 function isArrayLike(v: unknown): v is ArrayLike<unknown> {
   return Array.isArray(v) || ArrayBuffer.isView(v) || (typeof v === 'object' && v !== null && typeof (v as { length?: unknown }).length === 'number')
 }
@@ -332,6 +321,7 @@ export class ColumnVault {
   readonly path: string
   #n: NativeColumnVault | null
   readonly #state: VaultState = { cache: false, intervalMs: 0, staged: new Set(), timer: null }
+  #unhookExit?: () => void
 
   /** Open (or create) the columns of a SQLite file; `pathOrKVault` may be a KVault (same file). */
   constructor(pathOrKVault: string | { path: string }, options: ColumnVaultOptions = {}) {
@@ -369,7 +359,7 @@ export class ColumnVault {
     native(() => v.enableCache({ flushBytes: options.flushBytes, flushIntervalMs: options.flushIntervalMs }))
     this.#state.cache = true
     this.#state.intervalMs = options.flushIntervalMs ?? 500
-    openCached.add(this)
+    this.#unhookExit ??= onExit(() => this.close())
   }
 
   /** Flush and stop caching. */
@@ -377,7 +367,8 @@ export class ColumnVault {
     const v = this.#v
     this.#drainAll()
     this.#state.cache = false
-    openCached.delete(this)
+    this.#unhookExit?.()
+    this.#unhookExit = undefined
     native(() => v.disableCache())
   }
 
@@ -431,7 +422,8 @@ export class ColumnVault {
     } finally {
       this.#n = null
       this.#state.cache = false
-      openCached.delete(this)
+      this.#unhookExit?.()
+      this.#unhookExit = undefined
       if (this.#state.timer) clearTimeout(this.#state.timer)
       native(() => n.close())
     }

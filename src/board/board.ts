@@ -15,7 +15,7 @@ import { FLAG_NO_STEP_ROW, LogWriter, Subkind } from './logWriter'
 import { isLoggable, Loggable, writePayload } from './encode'
 import { OutputCapture } from './capture'
 import { SystemMonitor } from './system'
-import { registerExit, unregisterExit } from './exit'
+import { onExit, type ExitReason } from '../exit-hooks'
 import { BackgroundSync, checkRemote } from '../sync/background'
 import type { BoardRemote } from '../sync/background'
 
@@ -67,6 +67,7 @@ export class Board {
   private capture: OutputCapture | null = null
   private monitor: SystemMonitor | null = null
   private sync: BackgroundSync | null = null
+  private unhookExit: () => void = () => {}
 
   constructor(opts: BoardOptions = {}) {
     if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError('Board options must be an object')
@@ -105,7 +106,7 @@ export class Board {
       this.owner.finish('crashed', null)
       throw e
     }
-    registerExit(this)
+    this.unhookExit = onExit((reason) => this.closeOnExit(reason))
     if (opts.captureOutput ?? true) {
       this.capture = new OutputCapture((stream, text) => this.writeOutput(stream, text))
     }
@@ -129,7 +130,7 @@ export class Board {
       owner: null, _step: 0, _globalStep: 0, closed: false, capture: null, monitor: null,
       writer: new LogWriter(dir, writerId('attached')),
     })
-    registerExit(b)
+    b.unhookExit = onExit((reason) => b.closeOnExit(reason))
     return b
   }
 
@@ -210,7 +211,7 @@ export class Board {
     this.monitor?.stop()
     this.capture?.stop()
     this.closed = true
-    unregisterExit(this)
+    this.unhookExit()
     if (this.owner) {
       native(() => this.owner!.finish(status, code))
     } else {
@@ -221,9 +222,9 @@ export class Board {
     native(() => binding.boardReleaseWriter(this.runDir, this.writer.id))
   }
 
-  /** @internal exit hook */
-  closeOnExit(status: 'finished' | 'crashed' | 'killed', code: number): void {
+  /** Synchronous final flush and close when the process leaves: a signal means killed. */
+  private closeOnExit({ code, signal }: ExitReason): void {
     this.sync?.stop()
-    this.close(status, code)
+    this.close(signal ? 'killed' : code === 0 ? 'finished' : 'crashed', code)
   }
 }

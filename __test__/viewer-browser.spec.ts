@@ -163,3 +163,64 @@ btest('a new point appears live while a child process logs', async (t) => {
   await shot('live')
   t.deepEqual(pageErrors, [])
 })
+
+btest('a new image, histogram step and table entry appear live, without a reload or a refetch', async (t) => {
+  const { key } = await startLiveChild(t, base, 'livelogsbrowser', 240, 80, 4)
+  const runApi = `${viewer.url}api/runs/${key}`
+  for (let i = 0; i < 200; i++) {
+    const counts = await Promise.all(
+      ['histograms?name=weights%2Fw', 'media?name=samples', 'tables?name=preds'].map(async (q) => {
+        const r = await fetch(`${runApi}/${q}`)
+        return r.ok ? ((await r.json()) as unknown[]).length : 0
+      }),
+    )
+    if (counts.every((n) => n >= 1)) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  // Requests for whole logs made after each tab has rendered: there must be none.
+  const refetches: string[] = []
+  let watching = false
+  page.on('request', (req) => {
+    if (watching && /\/api\/runs\/.*\/(histograms|media|tables)\?name=(weights|samples|preds)/.test(req.url())) refetches.push(req.url())
+  })
+  // Switching tabs is a hash route in the same document: its first fetch is not a refetch.
+  const openTab = async (name: string) => {
+    watching = false
+    await page.click(`a[data-tab=${name}]`)
+  }
+  /** Waits until a data attribute's number grows past its value now. */
+  const grows = async (selector: string, attr: string) => {
+    await page.waitForSelector(`${selector}[${attr}]`)
+    const before = Number(await page.getAttribute(selector, attr))
+    watching = true
+    await page.waitForFunction(([s, a, b]) => Number(document.querySelector(s as string)?.getAttribute(a as string)) > (b as number), [selector, attr, before] as const, { timeout: 20000 })
+    return before
+  }
+  await page.goto('about:blank')
+  await page.goto(`${viewer.url}#/run?runs=${encodeURIComponent(key)}&tab=media`)
+  await page.evaluate(() => ((window as unknown as { loadedOnce: number }).loadedOnce = 1))
+  const mediaBefore = await grows('.media-section[data-name="samples"]', 'data-items')
+  // The gallery followed the slider to the newest step and shows its image.
+  const shown = Number(await page.getAttribute('.media-section[data-name="samples"] .media-item', 'data-step'))
+  t.true(shown >= 4 * mediaBefore, `shows step ${shown}`)
+  await page.waitForFunction(() => (document.querySelector('.media-section[data-name="samples"] .media-item img') as HTMLImageElement | null)?.naturalWidth === 4)
+  // An image under a name first logged while the page is open gets its own section.
+  await page.waitForSelector('.media-section[data-name="late"] .media-item img', { timeout: 20000 })
+  await shot('live-media')
+
+  await openTab('histograms')
+  await grows('.histogram-view', 'data-entries')
+  t.true((await inkedPixels('canvas.heatmap')) > 50)
+  await shot('live-histogram')
+
+  await openTab('tables')
+  await grows('.table-section[data-name="preds"]', 'data-entries')
+  const lastStep = Number(await page.getAttribute('.table-section[data-name="preds"] table.data-table', 'data-step'))
+  t.true(lastStep > 0)
+  await shot('live-table')
+
+  // Same document all along (the tabs are hash routes), and nothing was fetched whole again.
+  t.is(await page.evaluate(() => (window as unknown as { loadedOnce?: number }).loadedOnce), 1)
+  t.deepEqual(refetches, [])
+  t.deepEqual(pageErrors, [])
+})

@@ -21,28 +21,16 @@ function jsonNumber(v: number): number | string {
   return Number.isFinite(v) ? v : String(v)
 }
 
-function toSeries(s: Scalars, from = 0): Series {
+function toSeries(s: Scalars): Series {
   const n = s.value.length
   const out: Series = { step: [], globalStep: [], timestamp: [], value: [] }
-  for (let i = from; i < n; i++) {
+  for (let i = 0; i < n; i++) {
     out.step.push(Number(s.step[i]))
     out.globalStep.push(Number(s.globalStep[i]))
     out.timestamp.push(Number(s.timestamp[i]))
     out.value.push(jsonNumber(s.value[i]))
   }
   return out
-}
-
-/** First index whose step is greater than `since` (steps only grow within a metric). */
-function firstAfter(steps: ArrayLike<number | bigint>, since: number): number {
-  let lo = 0
-  let hi = steps.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (Number(steps[mid]) <= since) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }
 
 const MIME: Record<string, string> = {
@@ -186,10 +174,12 @@ export class RunStore {
     return dbFingerprint(join(this.runDir(project, folder), 'data', 'histograms', `${name.split('/')[0]}.db`))
   }
 
-  /** Points logged after step `since`: what a live chart appends, never the whole series again. */
+  /**
+   * Points logged after step `since`: what a live chart appends. The reader reads only that tail
+   * from disk, so a live poll of a 1M-point metric costs what was added, not the whole series.
+   */
   scalarsSince(project: string, folder: string, name: string, since: number): Series {
-    const s = this.run(project, folder).scalars(name, { since } as never)
-    return toSeries(s, firstAfter(s.step, since))
+    return toSeries(this.run(project, folder).scalars(name, { since }))
   }
 
   /** Names of the non-scalar logs, for the run page's tabs. */

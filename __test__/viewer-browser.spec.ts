@@ -11,6 +11,7 @@ import { chromium } from 'playwright-core'
 import type { BrowserContext, Page } from 'playwright-core'
 import { startViewer } from '../src/viewer/server'
 import type { Viewer } from '../src/viewer/server'
+import { Board } from '../src/index'
 import { logRun, startLiveChild, tempBase } from './viewer-fixtures'
 import type { LoggedRun } from './viewer-fixtures'
 
@@ -222,5 +223,46 @@ btest('a new image, histogram step and table entry appear live, without a reload
   // Same document all along (the tabs are hash routes), and nothing was fetched whole again.
   t.is(await page.evaluate(() => (window as unknown as { loadedOnce?: number }).loadedOnce), 1)
   t.deepEqual(refetches, [])
+  t.deepEqual(pageErrors, [])
+})
+
+btest('a run with many metric names opens on its namespaces and cards charts a page at a time', async (t) => {
+  // 150 names: more than the 60 that open every namespace at once.
+  const board = new Board({ baseDir: base, project: 'wide', name: 'wide', captureOutput: false, systemMetrics: false })
+  const values: Record<string, number> = {}
+  for (let i = 0; i < 120; i++) values[`train/m${String(i).padStart(3, '0')}`] = i
+  for (let i = 0; i < 15; i++) values[`zeta/z${i}`] = i
+  for (let i = 0; i < 15; i++) values[`sys/s${i}`] = i
+  board.log(values)
+  await board.finish()
+  const key = `wide/${board.runDir.split(/[\\/]/).pop()}`
+  const requests: string[] = []
+  const onRequest = (req: { url(): string }) => requests.push(req.url())
+  page.on('request', onRequest)
+  t.teardown(() => page.off('request', onRequest))
+  await page.goto('about:blank')
+  await page.goto(`${viewer.url}#/run?runs=${encodeURIComponent(key)}`)
+  await page.waitForSelector('details.namespace[data-namespace="train"][data-cards="48"]')
+  t.is(await page.locator('details.namespace').count(), 3)
+  // Only the first namespace is open, with one page of cards; the others have none yet.
+  t.is(await page.locator('details.namespace[open]').count(), 1)
+  t.is(await page.locator('.chart-card').count(), 48)
+  t.is(await page.locator('details.namespace[data-namespace="zeta"] .chart-card').count(), 0)
+  // Names are fetched per namespace, never all at once; charts only near the viewport.
+  const api = requests.filter((u) => u.includes('/api/'))
+  t.deepEqual(api.filter((u) => /\/metrics(\?|$)/.test(u)).map((u) => new URL(u).searchParams.get('namespace')), ['train'])
+  t.true(api.filter((u) => u.includes('/scalars?')).length < 48)
+  // Scrolling to the end of the grid cards the next page.
+  await page.locator('details.namespace[data-namespace="train"] .more').scrollIntoViewIfNeeded()
+  await page.waitForSelector('details.namespace[data-namespace="train"][data-cards="96"]')
+  // Opening a closed namespace fetches its names and draws its charts.
+  await page.click('details.namespace[data-namespace="zeta"] > summary')
+  await page.waitForSelector('details.namespace[data-namespace="zeta"] .chart-card[data-drawn="1"]')
+  t.is(await page.locator('details.namespace[data-namespace="zeta"] .chart-card').count(), 15)
+  // The filter reaches names not carded yet.
+  await page.fill('input.metric-filter', 'm119')
+  await page.waitForSelector('.chart-card[data-metric="train/m119"]')
+  t.true(await page.locator('.chart-card[data-metric="train/m119"]').isVisible())
+  await shot('many-metrics')
   t.deepEqual(pageErrors, [])
 })

@@ -62,16 +62,21 @@ async function wideFixture(names: number, fresh: boolean): Promise<{ baseDir: st
   mkdirSync(cacheRoot, { recursive: true })
   const scratch = mkdtempSync(join(cacheRoot, `wide-${names}-partial-`))
   const t0 = performance.now()
-  const board = new Board({ baseDir: scratch, project: 'bench', name: 'wide', captureOutput: false, systemMetrics: false })
-  const half = Math.floor(names / 2)
-  const nameOf = (i: number) => (i < half ? `big/m${i}` : `ns${1 + (i % 99)}/m${i}`)
-  for (let k = 0; k < 3; k++) {
-    const values: Record<string, number> = {}
-    for (let i = 0; i < names; i++) values[nameOf(i)] = Math.sin(i + k)
-    board.log(values)
-    board.step()
+  try {
+    const board = new Board({ baseDir: scratch, project: 'bench', name: 'wide', captureOutput: false, systemMetrics: false })
+    const half = Math.floor(names / 2)
+    const nameOf = (i: number) => (i < half ? `big/m${i}` : `ns${1 + (i % 99)}/m${i}`)
+    for (let k = 0; k < 3; k++) {
+      const values: Record<string, number> = {}
+      for (let i = 0; i < names; i++) values[nameOf(i)] = Math.sin(i + k)
+      board.log(values)
+      board.step()
+    }
+    await board.finish()
+  } catch (e) {
+    rmSync(scratch, { recursive: true, force: true })
+    throw e
   }
-  await board.finish()
   const loggedMs = performance.now() - t0
   writeFileSync(join(scratch, 'fixture.json'), JSON.stringify({ names, loggedMs, createdAt: new Date().toISOString() }))
   rmSync(baseDir, { recursive: true, force: true })

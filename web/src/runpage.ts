@@ -62,7 +62,7 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
     outputBox.scrollTop = outputBox.scrollHeight
   }
 
-  // ---- live streams: one per run, for the charts currently loaded ----
+  // ---- live streams: one per run, for the loaded charts near the viewport and the log tab ----
   const connect = () => {
     for (const s of streams.values()) s.close()
     streams.clear()

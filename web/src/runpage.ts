@@ -175,15 +175,9 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
     const needle = () => filter.value.toLowerCase()
     const matches = (m: string) => !needle() || m.toLowerCase().includes(needle())
     // A namespace may hold thousands of metrics: its chart cards are added a page at a time, the
-    // next page when the "more" marker at the end of the grid scrolls near the viewport.
+    // next page on a click of the "more" button under the grid. (Not on scrolling: a page added
+    // while the user scrolls past to a later namespace would push that namespace away.)
     const PAGE = 48
-    const moreObserver = new IntersectionObserver(
-      (entries) => {
-        for (const e of entries) if (e.isIntersecting) sectionOf.get(e.target)?.more()
-      },
-      { rootMargin: '400px' },
-    )
-    disposers.push(() => moreObserver.disconnect())
     interface Section {
       sec: HTMLDetailsElement
       count: HTMLElement
@@ -194,7 +188,6 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
       more: () => void
     }
     const sections = new Map<string, Section>()
-    const sectionOf = new Map<Element, Section>()
     const emptyNote = h('p', { class: 'empty' }, 'No scalar metrics logged yet.')
     const sectionsBox = h('div', { class: 'namespaces' })
     body.append(sectionsBox)
@@ -224,7 +217,7 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
           return
         }
         const grid = h('div', { class: 'chart-grid' })
-        const marker = h('div', { class: 'more muted', 'data-namespace': ns }, 'more…')
+        const marker = h('button', { class: 'more', 'data-namespace': ns })
         const count = h('span', { class: 'count' }, ` ${nsCounts.get(ns)}`)
         const sec = h('details', { class: 'namespace', 'data-namespace': ns, open: total <= 60 || (i === 0 && sections.size === 0) }, h('summary', {}, ns || '(top level)', count), grid, marker)
         marker.hidden = true
@@ -248,15 +241,14 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
               return false
             })
             for (const m of page) addChart(grid, m)
-            // Re-observe so a marker that is still in view after this page asks for the next one.
-            moreObserver.unobserve(marker)
-            marker.hidden = !entry.pending.some(matches)
-            if (!marker.hidden) moreObserver.observe(marker)
+            const left = entry.pending.filter(matches).length
+            marker.hidden = left === 0
+            marker.textContent = `show ${Math.min(PAGE, left)} more (${left} not shown)`
             sec.dataset.cards = String(grid.childElementCount)
           },
         }
         sections.set(ns, entry)
-        sectionOf.set(marker, entry)
+        marker.addEventListener('click', () => entry.more())
         sec.addEventListener('toggle', () => {
           if (sec.open) void entry.fill()
         })

@@ -140,7 +140,7 @@ async function main() {
     }),
   ])
   rows.push([
-    `HTTP: baseline, names of all ${NAMES} metrics (median)`,
+    `HTTP: for scale, all ${NAMES} metric names in one request (median)`,
     await med(async () => {
       const all = (await (await fetch(`${v3.url}api/runs/${wideKey}/metrics`)).json()) as string[]
       if (all.length !== NAMES) throw new Error(`expected ${NAMES} names, got ${all.length}`)

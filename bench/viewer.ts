@@ -8,7 +8,8 @@
  *
  * The 10,000-name run is written by Board like the others, but once: creating 10,000 metric files
  * takes minutes, so it is cached in <tmpdir>/amber-bench-cache/wide-<names> and reused while its
- * fixture.json matches (--fresh rebuilds it). The report says which happened.
+ * fixture.json matches (--fresh rebuilds it). The report says which happened. It takes about
+ * 8 GB (10,000 metric files); delete the folder when done benchmarking.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -150,7 +151,8 @@ async function main() {
   // ---- in the browser ----
   if (existsSync('/usr/bin/chromium')) {
     const { chromium } = await import('playwright-core')
-    const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'amber-bench-chromium-')), {
+    const profile = mkdtempSync(join(tmpdir(), 'amber-bench-chromium-'))
+    const ctx = await chromium.launchPersistentContext(profile, {
       executablePath: '/usr/bin/chromium',
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -209,12 +211,15 @@ async function main() {
       }, true),
     ])
     await ctx.close()
+    rmSync(profile, { recursive: true, force: true })
   } else {
     console.error('browser figures skipped: /usr/bin/chromium is missing')
   }
   await v1.close()
   await v2.close()
   await v3.close()
+  // The 1M-point and 1,000-run folders take gigabytes; the cached wide run stays for next time.
+  for (const dir of [bigBase, manyBase]) rmSync(dir, { recursive: true, force: true })
   console.log('| measurement | ms |\n|---|---|')
   for (const [name, ms] of rows) console.log(`| ${name} | ${ms.toFixed(1)} |`)
   const [down, whole] = [rows[0][1], rows[1][1]]

@@ -4,7 +4,7 @@
  * and a point appearing live while a child process logs. Screenshots go to __test__/artifacts/.
  */
 import test from 'ava'
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
@@ -25,6 +25,7 @@ let viewer: Viewer
 let ctx: BrowserContext
 let page: Page
 let base: string
+let profile: string
 let a: LoggedRun
 let b: LoggedRun
 const pageErrors: string[] = []
@@ -36,7 +37,8 @@ test.before(async () => {
   a = await logRun(base, { name: 'alpha', steps: 200, lr: 0.1, spikeAt: 120 })
   b = await logRun(base, { name: 'beta', steps: 150, lr: 0.01 })
   viewer = await startViewer({ baseDir: base, liveIntervalMs: 200 })
-  ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'amber-chromium-')), {
+  profile = mkdtempSync(join(tmpdir(), 'amber-chromium-'))
+  ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -48,6 +50,7 @@ test.before(async () => {
 test.after.always(async () => {
   await ctx?.close()
   await viewer?.close()
+  for (const dir of [base, profile]) if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `viewer-${name}.png`) })

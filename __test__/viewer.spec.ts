@@ -5,7 +5,7 @@
  * answered with a 4xx and never a file outside the base dir, read-only methods, 127.0.0.1.
  */
 import test from 'ava'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { startViewer } from '../src/viewer/server'
@@ -14,13 +14,14 @@ import { logRun, startLiveChild, tempBase } from './viewer-fixtures'
 import type { LoggedRun } from './viewer-fixtures'
 
 let viewer: Viewer
+let root: string
 let base: string
 let a: LoggedRun
 let b: LoggedRun
 const SECRET = 'TOP-SECRET-OUTSIDE-BASE'
 
 test.before(async () => {
-  const root = tempBase('viewer-http')
+  root = tempBase('viewer-http')
   base = join(root, 'base')
   mkdirSync(base)
   writeFileSync(join(root, 'secret.txt'), SECRET)
@@ -29,7 +30,10 @@ test.before(async () => {
   b = await logRun(base, { name: 'beta', project: 'other', steps: 20, lr: 0.001 })
   viewer = await startViewer({ baseDir: base, liveIntervalMs: 100 })
 })
-test.after.always(async () => viewer?.close())
+test.after.always(async () => {
+  await viewer?.close()
+  if (root) rmSync(root, { recursive: true, force: true })
+})
 
 /** A raw GET that keeps the path exactly as written (fetch would normalise `..`). */
 function raw(path: string, method = 'GET'): Promise<{ status: number; body: string; type: string }> {

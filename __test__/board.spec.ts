@@ -192,6 +192,25 @@ test('scalars with maxPoints keep spikes and read while the run is written', asy
   await board.finish()
 })
 
+test('a metric file is listed only once it can be read, even while new metrics keep appearing', async (t) => {
+  const board = new Board({ baseDir: tmp(), captureOutput: false })
+  const run = openRun(board.runDir)
+  let reads = 0
+  for (let i = 0; i < 150; i++) {
+    board.log({ [`new/m${i}`]: i })
+    // The writer thread creates files meanwhile: every name listed must be readable.
+    await new Promise((r) => setImmediate(r))
+    for (const name of run.metrics()) {
+      t.notThrows(() => run.scalars(name), name)
+      reads++
+    }
+  }
+  await board.finish()
+  t.is(run.metrics().length, 150)
+  t.deepEqual([...run.scalars('new/m149').value], [149])
+  t.true(reads > 0)
+})
+
 test('segments roll over when full and nothing is lost', async (t) => {
   const board = new Board({ baseDir: tmp(), captureOutput: false })
   // ~80 MB of tensors: more than one 64 MiB segment.

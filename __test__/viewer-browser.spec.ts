@@ -4,13 +4,14 @@
  * and a point appearing live while a child process logs. Screenshots go to __test__/artifacts/.
  */
 import test from 'ava'
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import type { BrowserContext, Page } from 'playwright-core'
 import { startViewer } from '../src/viewer/server'
 import type { Viewer } from '../src/viewer/server'
+import { Board } from '../src/index'
 import { logRun, startLiveChild, tempBase } from './viewer-fixtures'
 import type { LoggedRun } from './viewer-fixtures'
 
@@ -24,6 +25,7 @@ let viewer: Viewer
 let ctx: BrowserContext
 let page: Page
 let base: string
+let profile: string
 let a: LoggedRun
 let b: LoggedRun
 const pageErrors: string[] = []
@@ -35,7 +37,8 @@ test.before(async () => {
   a = await logRun(base, { name: 'alpha', steps: 200, lr: 0.1, spikeAt: 120 })
   b = await logRun(base, { name: 'beta', steps: 150, lr: 0.01 })
   viewer = await startViewer({ baseDir: base, liveIntervalMs: 200 })
-  ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'amber-chromium-')), {
+  profile = mkdtempSync(join(tmpdir(), 'amber-chromium-'))
+  ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -47,6 +50,7 @@ test.before(async () => {
 test.after.always(async () => {
   await ctx?.close()
   await viewer?.close()
+  for (const dir of [base, profile]) if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `viewer-${name}.png`) })
@@ -161,5 +165,108 @@ btest('a new point appears live while a child process logs', async (t) => {
   )
   t.true(Number(await page.getAttribute('body', 'data-live-events')) > 0)
   await shot('live')
+  t.deepEqual(pageErrors, [])
+})
+
+btest('a new image, histogram step and table entry appear live, without a reload or a refetch', async (t) => {
+  const { key } = await startLiveChild(t, base, 'livelogsbrowser', 240, 80, 4)
+  const runApi = `${viewer.url}api/runs/${key}`
+  for (let i = 0; i < 200; i++) {
+    const counts = await Promise.all(
+      ['histograms?name=weights%2Fw', 'media?name=samples', 'tables?name=preds'].map(async (q) => {
+        const r = await fetch(`${runApi}/${q}`)
+        return r.ok ? ((await r.json()) as unknown[]).length : 0
+      }),
+    )
+    if (counts.every((n) => n >= 1)) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  // Requests for whole logs made after each tab has rendered: there must be none.
+  const refetches: string[] = []
+  let watching = false
+  page.on('request', (req) => {
+    if (watching && /\/api\/runs\/.*\/(histograms|media|tables)\?name=(weights|samples|preds)/.test(req.url())) refetches.push(req.url())
+  })
+  // Switching tabs is a hash route in the same document: its first fetch is not a refetch.
+  const openTab = async (name: string) => {
+    watching = false
+    await page.click(`a[data-tab=${name}]`)
+  }
+  /** Waits until a data attribute's number grows past its value now. */
+  const grows = async (selector: string, attr: string) => {
+    await page.waitForSelector(`${selector}[${attr}]`)
+    const before = Number(await page.getAttribute(selector, attr))
+    watching = true
+    await page.waitForFunction(([s, a, b]) => Number(document.querySelector(s as string)?.getAttribute(a as string)) > (b as number), [selector, attr, before] as const, { timeout: 20000 })
+    return before
+  }
+  await page.goto('about:blank')
+  await page.goto(`${viewer.url}#/run?runs=${encodeURIComponent(key)}&tab=media`)
+  await page.evaluate(() => ((window as unknown as { loadedOnce: number }).loadedOnce = 1))
+  const mediaBefore = await grows('.media-section[data-name="samples"]', 'data-items')
+  // The gallery followed the slider to the newest step and shows its image.
+  const shown = Number(await page.getAttribute('.media-section[data-name="samples"] .media-item', 'data-step'))
+  t.true(shown >= 4 * mediaBefore, `shows step ${shown}`)
+  await page.waitForFunction(() => (document.querySelector('.media-section[data-name="samples"] .media-item img') as HTMLImageElement | null)?.naturalWidth === 4)
+  // An image under a name first logged while the page is open gets its own section.
+  await page.waitForSelector('.media-section[data-name="late"] .media-item img', { timeout: 20000 })
+  await shot('live-media')
+
+  await openTab('histograms')
+  await grows('.histogram-view', 'data-entries')
+  t.true((await inkedPixels('canvas.heatmap')) > 50)
+  await shot('live-histogram')
+
+  await openTab('tables')
+  await grows('.table-section[data-name="preds"]', 'data-entries')
+  const lastStep = Number(await page.getAttribute('.table-section[data-name="preds"] table.data-table', 'data-step'))
+  t.true(lastStep > 0)
+  await shot('live-table')
+
+  // Same document all along (the tabs are hash routes), and nothing was fetched whole again.
+  t.is(await page.evaluate(() => (window as unknown as { loadedOnce?: number }).loadedOnce), 1)
+  t.deepEqual(refetches, [])
+  t.deepEqual(pageErrors, [])
+})
+
+btest('a run with many metric names opens on its namespaces and cards charts a page at a time', async (t) => {
+  // 150 names: more than the 60 that open every namespace at once.
+  const board = new Board({ baseDir: base, project: 'wide', name: 'wide', captureOutput: false, systemMetrics: false })
+  const values: Record<string, number> = {}
+  for (let i = 0; i < 120; i++) values[`train/m${String(i).padStart(3, '0')}`] = i
+  for (let i = 0; i < 15; i++) values[`zeta/z${i}`] = i
+  for (let i = 0; i < 15; i++) values[`sys/s${i}`] = i
+  board.log(values)
+  await board.finish()
+  const key = `wide/${board.runDir.split(/[\\/]/).pop()}`
+  const requests: string[] = []
+  const onRequest = (req: { url(): string }) => requests.push(req.url())
+  page.on('request', onRequest)
+  t.teardown(() => page.off('request', onRequest))
+  await page.goto('about:blank')
+  await page.goto(`${viewer.url}#/run?runs=${encodeURIComponent(key)}`)
+  await page.waitForSelector('details.namespace[data-namespace="train"][data-cards="48"]')
+  t.is(await page.locator('details.namespace').count(), 3)
+  // Only the first namespace is open, with one page of cards; the others have none yet.
+  t.is(await page.locator('details.namespace[open]').count(), 1)
+  t.is(await page.locator('.chart-card').count(), 48)
+  t.is(await page.locator('details.namespace[data-namespace="zeta"] .chart-card').count(), 0)
+  // Names are fetched per namespace, never all at once; charts only near the viewport.
+  const api = requests.filter((u) => u.includes('/api/'))
+  t.deepEqual(api.filter((u) => /\/metrics(\?|$)/.test(u)).map((u) => new URL(u).searchParams.get('namespace')), ['train'])
+  t.true(api.filter((u) => u.includes('/scalars?')).length < 48)
+  // The button under the grid cards the next page.
+  t.regex(String(await page.textContent('details.namespace[data-namespace="train"] button.more')), /show 48 more \(72 not shown\)/)
+  await page.click('details.namespace[data-namespace="train"] button.more')
+  await page.waitForSelector('details.namespace[data-namespace="train"][data-cards="96"]')
+  // Opening a closed namespace fetches its names and draws its charts.
+  await page.click('details.namespace[data-namespace="zeta"] > summary')
+  await page.waitForSelector('details.namespace[data-namespace="zeta"] .chart-card[data-drawn="1"]')
+  t.is(await page.locator('details.namespace[data-namespace="zeta"] .chart-card').count(), 15)
+  // The filter reaches names not carded yet.
+  await page.fill('input.metric-filter', 'm119')
+  await page.waitForSelector('.chart-card[data-metric="train/m119"]')
+  t.true(await page.locator('.chart-card[data-metric="train/m119"]').isVisible())
+  await shot('many-metrics')
   t.deepEqual(pageErrors, [])
 })

@@ -10,7 +10,8 @@ import { Board, Histogram, Media, Table } from '../src/index'
 
 /**
  * Start viewer-live-child.ts logging `steps` points into a run named `name` of project `live`,
- * one every `delayMs`; resolves with its run key (`live/folder`) once the run exists. The
+ * one every `delayMs` (and with `logsEvery` > 0 a histogram, image and table every that many
+ * steps); resolves with its run key (`live/folder`) once the run exists. The
  * child is killed when the test ends.
  */
 export async function startLiveChild(
@@ -19,8 +20,10 @@ export async function startLiveChild(
   name: string,
   steps: number,
   delayMs: number,
+  logsEvery = 0,
 ): Promise<{ key: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'viewer-live-child.ts'), baseDir, name, String(steps), String(delayMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const args = [join(__dirname, 'viewer-live-child.ts'), baseDir, name, String(steps), String(delayMs), String(logsEvery)]
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => child.kill('SIGKILL'))
   const runDir = await new Promise<string>((resolve, reject) => {
     let buf = ''

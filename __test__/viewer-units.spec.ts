@@ -1,6 +1,7 @@
 /**
  * The viewer's pure parts: TensorBoard smoothing, name/path validation (traversal refused before
- * any file is touched), stable colours, summary statistics and namespace grouping.
+ * any file is touched), stable colours, summary statistics, namespace grouping and how a live view
+ * merges pushed entries.
  */
 import test from 'ava'
 import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs'
@@ -11,6 +12,7 @@ import { HttpError, checkMetricName, checkSegment, resolveRunDir } from '../src/
 import { metricStats } from '../src/viewer/summary'
 import { namespaceOf } from '../src/viewer/routes'
 import { colorFor, colorsFor } from '../web/src/colors'
+import { fresh } from '../web/src/liveview'
 
 test('debiased EMA matches TensorBoard: first point unbiased, weight 0 is identity', (t) => {
   const v = [1, 2, 3, 4]
@@ -85,4 +87,13 @@ test('namespaces: the part before the first slash', (t) => {
   t.is(namespaceOf('train/loss'), 'train')
   t.is(namespaceOf('train/a/b'), 'train')
   t.is(namespaceOf('lr'), '')
+})
+
+test('live entries: a view keeps only what it lacks, and nothing across a gap', (t) => {
+  t.deepEqual(fresh(3, 3, ['d', 'e']), ['d', 'e'])
+  // The stream started before the view's last fetch: the overlap is dropped, not shown twice.
+  t.deepEqual(fresh(4, 2, ['c', 'd', 'e']), ['e'])
+  t.deepEqual(fresh(5, 2, ['c', 'd', 'e']), [])
+  // Entries after one the view never got would misplace it: none are taken.
+  t.deepEqual(fresh(1, 3, ['d']), [])
 })

@@ -5,7 +5,7 @@
  * answered with a 4xx and never a file outside the base dir, read-only methods, 127.0.0.1.
  */
 import test from 'ava'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { startViewer } from '../src/viewer/server'
@@ -14,13 +14,14 @@ import { logRun, startLiveChild, tempBase } from './viewer-fixtures'
 import type { LoggedRun } from './viewer-fixtures'
 
 let viewer: Viewer
+let root: string
 let base: string
 let a: LoggedRun
 let b: LoggedRun
 const SECRET = 'TOP-SECRET-OUTSIDE-BASE'
 
 test.before(async () => {
-  const root = tempBase('viewer-http')
+  root = tempBase('viewer-http')
   base = join(root, 'base')
   mkdirSync(base)
   writeFileSync(join(root, 'secret.txt'), SECRET)
@@ -29,7 +30,10 @@ test.before(async () => {
   b = await logRun(base, { name: 'beta', project: 'other', steps: 20, lr: 0.001 })
   viewer = await startViewer({ baseDir: base, liveIntervalMs: 100 })
 })
-test.after.always(async () => viewer?.close())
+test.after.always(async () => {
+  await viewer?.close()
+  if (root) rmSync(root, { recursive: true, force: true })
+})
 
 /** A raw GET that keeps the path exactly as written (fetch would normalise `..`). */
 function raw(path: string, method = 'GET'): Promise<{ status: number; body: string; type: string }> {
@@ -184,6 +188,13 @@ test('path traversal anywhere is a 4xx and never serves a file outside the base 
     '/api/last?metric=..%2F..%2Fx',
     `${runPath(a)}/live?metric=..%2F..%2Fx&since=1`,
     `${runPath(a)}/live?metric=train%2Floss`,
+    `${runPath(a)}/live?histogram=0:..%2F..%2Fsecret`,
+    `${runPath(a)}/live?media=0:..%2F..%2F..%2Fsecret.txt`,
+    `${runPath(a)}/live?table=0:.%2F..%2Fx`,
+    `${runPath(a)}/live?media=..%2F..%2Fsecret.txt`,
+    `${runPath(a)}/live?table=-1:preds`,
+    '/api/runs/..%2F..%2F/x/live?media=0:samples',
+    '/api/runs/proj/%2e%2e/live?histogram=0:params%2Fw',
   ]
   for (const path of attacks) {
     const r = await raw(path)
@@ -235,4 +246,88 @@ test('the live stream pushes only new points while a child process logs', async 
   t.true(got.every((s) => s > since), 'nothing already sent comes again')
   t.deepEqual(got, [...got].sort((x, y) => x - y))
   t.is(new Set(got).size, got.length)
+})
+
+/** Reads SSE events from a live URL until `done(events)` or the deadline; then aborts. */
+async function readEvents(path: string, done: (ev: { event: string; data: any }[]) => boolean, ms = 30000): Promise<{ event: string; data: any }[]> {
+  const ac = new AbortController()
+  const res = await fetch(`${viewer.url}${path.slice(1)}`, { signal: ac.signal })
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+  const events: { event: string; data: any }[] = []
+  let text = ''
+  const deadline = Date.now() + ms
+  const timer = setTimeout(() => ac.abort(), ms)
+  try {
+    while (!done(events) && Date.now() < deadline) {
+      const { value, done: end } = await reader.read()
+      if (end) break
+      text += Buffer.from(value).toString('utf8')
+      let i: number
+      while ((i = text.indexOf('\n\n')) >= 0) {
+        const ev = text.slice(0, i)
+        text = text.slice(i + 2)
+        const m = /^event: (.*)\ndata: (.*)$/s.exec(ev)
+        if (m) events.push({ event: m[1], data: JSON.parse(m[2]) })
+      }
+    }
+  } catch (e) {
+    if (!ac.signal.aborted) throw e
+  } finally {
+    clearTimeout(timer)
+    ac.abort()
+  }
+  return events
+}
+
+test('the live stream pushes new histogram steps, media items, table entries and new log names, each once', async (t) => {
+  const { key } = await startLiveChild(t, base, 'livelogs', 80, 60, 4)
+  // Wait for the first entries of each log, then stream from what we have.
+  const have: Record<string, number> = {}
+  for (let i = 0; i < 200; i++) {
+    const got = await Promise.all(
+      [['histograms', 'weights%2Fw'], ['media', 'samples'], ['tables', 'preds']].map(async ([k, n]) => {
+        const r = await raw(`/api/runs/${key}/${k}?name=${n}`)
+        return r.status === 200 ? (JSON.parse(r.body) as unknown[]).length : 0
+      }),
+    )
+    ;[have.histograms, have.media, have.tables] = got
+    if (got.every((n) => n >= 1)) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  t.true(have.histograms >= 1 && have.media >= 1 && have.tables >= 1)
+  const path = `/api/runs/${key}/live?histogram=${have.histograms}:weights%2Fw&media=${have.media}:samples&table=${have.tables}:preds`
+  const count = (evs: { event: string; data: any }[], kind: string) => evs.filter((e) => e.event === kind).reduce((n, e) => n + e.data.entries.length, 0)
+  const events = await readEvents(path, (evs) => ['histograms', 'media', 'tables'].every((k) => count(evs, k) >= 2) && evs.some((e) => e.event === 'logs'))
+  for (const kind of ['histograms', 'media', 'tables']) {
+    const evs = events.filter((e) => e.event === kind)
+    t.true(count(events, kind) >= 2, `${kind}: ${count(events, kind)} new entries`)
+    // Consecutive appends: each event starts where the last one ended (nothing sent twice).
+    let next = have[kind]
+    for (const e of evs) {
+      t.is(e.data.from, next, kind)
+      next += e.data.entries.length
+    }
+  }
+  const hist = events.filter((e) => e.event === 'histograms').flatMap((e) => e.data.entries)
+  t.true(hist.every((h: any) => h.edges.length === h.counts.length + 1 && h.counts.reduce((a: number, b: number) => a + b, 0) === 200))
+  const media = events.filter((e) => e.event === 'media').flatMap((e) => e.data.entries)
+  t.true(media.every((m: any) => m.mime === 'image/png' && /^sample at \d+$/.test(m.caption)))
+  // The newest image is served by its id.
+  const blob = await raw(`/api/runs/${key}/media/${media[media.length - 1].id}`)
+  t.is(blob.status, 200)
+  const tables = events.filter((e) => e.event === 'tables').flatMap((e) => e.data.entries)
+  t.deepEqual(tables[0].columns, ['step', 'loss'])
+  t.true(tables.map((x: any) => x.step).every((s: number, i: number, all: number[]) => i === 0 || s > all[i - 1]))
+  // The image logged under a new name mid-run shows up as a change of the log names.
+  const logs = events.find((e) => e.event === 'logs')
+  t.truthy(logs)
+  t.deepEqual(logs?.data.media, ['late', 'samples'])
+})
+
+test('a live stream refuses malformed log watches with a 400', async (t) => {
+  for (const q of ['media=samples', 'histogram=x:params%2Fw', 'table=-1:preds', 'media=1e3:samples', 'table=0:']) {
+    const r = await raw(`${runPath(a)}/live?${q}`)
+    t.is(r.status, 400, q)
+  }
 })

@@ -159,11 +159,19 @@ export class Run {
     return native(() => this.h().metrics())
   }
 
-  /** Every point of a metric, or a min/max-preserving downsample to at most `maxPoints`. */
-  scalars(name: string, opts: { maxPoints?: number } = {}): ScalarSeries {
-    const m = opts.maxPoints
+  /**
+   * Every point of a metric, or a min/max-preserving downsample to at most `maxPoints`.
+   * `since` (a step): only the points logged after it, i.e. the tail whose steps are all greater
+   * (what a live chart appends). `from` (an index): only the points from that index on (what a
+   * sync sends). Either reads only that tail from disk.
+   */
+  scalars(name: string, opts: { maxPoints?: number; since?: number; from?: number } = {}): ScalarSeries {
+    const { maxPoints: m, since, from } = opts
     if (m !== undefined && !(Number.isInteger(m) && m >= 2)) throw new InvalidArgumentError(`scalars(${name}): maxPoints must be an integer >= 2`)
-    const s = native(() => this.h().scalars(name, m ?? null))
+    if (since !== undefined && !Number.isFinite(since)) throw new InvalidArgumentError(`scalars(${name}): since must be a step number (got ${since})`)
+    if (from !== undefined && !(Number.isSafeInteger(from) && from >= 0)) throw new InvalidArgumentError(`scalars(${name}): from must be an index >= 0 (got ${from})`)
+    if (since !== undefined && from !== undefined) throw new InvalidArgumentError(`scalars(${name}): give since or from, not both`)
+    const s = native(() => this.h().scalars(name, m ?? null, since === undefined ? null : Math.floor(since), from ?? null))
     return { step: s.step, globalStep: s.globalStep, timestamp: s.timestamp, value: s.value }
   }
 

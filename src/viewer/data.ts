@@ -7,9 +7,10 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { listRuns, openRun } from '../board'
 import type { Run, RunInfo } from '../board'
+import { VaultError } from '../errors'
 import { HttpError, resolveRunDir } from './paths'
 import { lastPoint } from './summary'
-import type { RunRow, Series } from './wire'
+import type { HistogramEntry, MediaEntry, RunRow, Series, TableEntry } from './wire'
 
 export type { RunRow, Series } from './wire'
 
@@ -20,28 +21,16 @@ function jsonNumber(v: number): number | string {
   return Number.isFinite(v) ? v : String(v)
 }
 
-function toSeries(s: Scalars, from = 0): Series {
+function toSeries(s: Scalars): Series {
   const n = s.value.length
   const out: Series = { step: [], globalStep: [], timestamp: [], value: [] }
-  for (let i = from; i < n; i++) {
+  for (let i = 0; i < n; i++) {
     out.step.push(Number(s.step[i]))
     out.globalStep.push(Number(s.globalStep[i]))
     out.timestamp.push(Number(s.timestamp[i]))
     out.value.push(jsonNumber(s.value[i]))
   }
   return out
-}
-
-/** First index whose step is greater than `since` (steps only grow within a metric). */
-function firstAfter(steps: ArrayLike<number | bigint>, since: number): number {
-  let lo = 0
-  let hi = steps.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (Number(steps[mid]) <= since) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }
 
 const MIME: Record<string, string> = {
@@ -60,6 +49,21 @@ const MIME: Record<string, string> = {
 /** Media are served with a type from this list only, never one read from the run (no HTML/SVG). */
 function mimeOf(format: string): string {
   return MIME[String(format).toLowerCase()] ?? 'application/octet-stream'
+}
+
+/** Size and mtime of a file or folder ('-' when it does not exist). */
+function statPrint(f: string): string {
+  try {
+    const st = statSync(f)
+    return `${st.size}:${st.mtimeMs}`
+  } catch {
+    return '-'
+  }
+}
+
+/** A SQLite file and its WAL: appends change one of the two. */
+function dbFingerprint(file: string): string {
+  return `${statPrint(file)}|${statPrint(`${file}-wal`)}`
 }
 
 export class RunStore {
@@ -127,16 +131,20 @@ export class RunStore {
   }
 
   scalars(project: string, folder: string, name: string, maxPoints?: number): Series {
-    const run = this.run(project, folder)
-    if (!run.metrics().includes(name)) throw new HttpError(404, `no metric ${JSON.stringify(name)} in ${project}/${folder}`)
-    return toSeries(run.scalars(name, maxPoints ? { maxPoints } : undefined))
+    // No names listing first: with 10,000 metrics that is a directory read per chart. A missing
+    // metric is the reader's NOT_FOUND, which the server answers with a 404.
+    return toSeries(this.run(project, folder).scalars(name, maxPoints ? { maxPoints } : undefined))
   }
 
   /** The last value of a metric (null when the run does not have it): the run list sorts by it. */
   last(project: string, folder: string, name: string): number | string | null {
-    const run = this.run(project, folder)
-    if (!run.metrics().includes(name)) return null
-    const p = lastPoint(run, name)
+    let p: ReturnType<typeof lastPoint>
+    try {
+      p = lastPoint(this.run(project, folder), name)
+    } catch (e) {
+      if (e instanceof VaultError && e.code === 'NOT_FOUND') return null
+      throw e
+    }
     return p ? jsonNumber(p.value) : null
   }
 
@@ -145,22 +153,33 @@ export class RunStore {
    * WAL): when it has not changed, nothing was appended, and a live stream skips the read.
    */
   metricFingerprint(project: string, folder: string, name: string): string {
-    const file = join(this.runDir(project, folder), 'data', 'metrics', `${name.split('/').join('__')}.db`)
-    const part = (f: string) => {
-      try {
-        const st = statSync(f)
-        return `${st.size}:${st.mtimeMs}`
-      } catch {
-        return '-'
-      }
-    }
-    return `${part(file)}|${part(`${file}-wal`)}`
+    return dbFingerprint(join(this.runDir(project, folder), 'data', 'metrics', `${name.split('/').join('__')}.db`))
   }
 
-  /** Points logged after step `since`: what a live chart appends, never the whole series again. */
+  /**
+   * Fingerprint of the data/metrics folder itself: a new metric adds a file, which changes the
+   * folder's mtime, so a live stream lists the (maybe 10,000) names only when this changes.
+   */
+  metricsFolderFingerprint(project: string, folder: string): string {
+    return statPrint(join(this.runDir(project, folder), 'data', 'metrics'))
+  }
+
+  /** Fingerprint of data/metadata.db (FORMAT.md: the media, tables and histogram index rows). */
+  logIndexFingerprint(project: string, folder: string): string {
+    return dbFingerprint(join(this.runDir(project, folder), 'data', 'metadata.db'))
+  }
+
+  /** Fingerprint of the file holding a histogram's entries (one ColumnVault per namespace). */
+  histogramFingerprint(project: string, folder: string, name: string): string {
+    return dbFingerprint(join(this.runDir(project, folder), 'data', 'histograms', `${name.split('/')[0]}.db`))
+  }
+
+  /**
+   * Points logged after step `since`: what a live chart appends. The reader reads only that tail
+   * from disk, so a live poll of a 1M-point metric costs what was added, not the whole series.
+   */
   scalarsSince(project: string, folder: string, name: string, since: number): Series {
-    const s = this.run(project, folder).scalars(name, { since } as never)
-    return toSeries(s, firstAfter(s.step, since))
+    return toSeries(this.run(project, folder).scalars(name, { since }))
   }
 
   /** Names of the non-scalar logs, for the run page's tabs. */
@@ -169,13 +188,13 @@ export class RunStore {
     return { histograms: run.histogramNames(), media: run.mediaNames(), tables: run.tableNames() }
   }
 
-  histograms(project: string, folder: string, name: string): { step: number; globalStep: number; edges: number[]; counts: number[] }[] {
+  histograms(project: string, folder: string, name: string): HistogramEntry[] {
     return this.run(project, folder)
       .histograms(name)
       .map((h) => ({ step: Number(h.step), globalStep: Number(h.globalStep), edges: Array.from(h.edges, Number), counts: Array.from(h.counts, Number) }))
   }
 
-  media(project: string, folder: string, name: string) {
+  media(project: string, folder: string, name: string): MediaEntry[] {
     return this.run(project, folder)
       .media(name)
       .map((m) => ({ step: Number(m.step), globalStep: Number(m.globalStep), id: m.hash, type: m.type, caption: m.caption ?? null, mime: mimeOf(m.format) }))
@@ -189,7 +208,7 @@ export class RunStore {
     return { type: mimeOf(found.format), data: found.data }
   }
 
-  tables(project: string, folder: string, name: string) {
+  tables(project: string, folder: string, name: string): TableEntry[] {
     return this.run(project, folder)
       .tables(name)
       .map((t) => ({ step: Number(t.step), globalStep: Number(t.globalStep), columns: t.columns, rows: t.rows }))

@@ -1,10 +1,22 @@
 /**
- * Live updates over Server-Sent Events. One stream per run: the client says which metrics it
- * draws and the last step it has; the server polls the run and pushes only points logged after
- * that step (`RunStore.scalarsSince`), plus status changes, new metric names and output growth.
+ * Live updates over Server-Sent Events. One stream per run: the client says what it shows (the
+ * metrics it draws with the last step it has; the histograms, media and tables it shows with how
+ * many entries it has) and the server polls the run and pushes only what was logged after that:
+ * new points, new histogram steps, new media items, new table entries, plus status changes, new
+ * metric or log names and output growth. Each poll first compares cheap file fingerprints (size
+ * and mtime), so a quiet run costs a few stat calls per tick, never a read of its series.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { VaultError } from '../errors'
 import type { RunStore } from './data'
+import type { LogKind, LogNames } from './wire'
+
+export interface LogWatch {
+  kind: LogKind
+  name: string
+  /** How many entries of this log the client already has. */
+  have: number
+}
 
 export interface LiveOptions {
   project: string
@@ -12,6 +24,8 @@ export interface LiveOptions {
   metrics: string[]
   /** Per metric: the last step the client has (-1 for none). */
   since: number[]
+  /** Histograms, media and tables the client shows (none by default). */
+  logs?: LogWatch[]
   intervalMs: number
 }
 
@@ -22,38 +36,79 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   })
+  const { project, folder } = opts
   const sinceByMetric = new Map(opts.metrics.map((m, i) => [m, opts.since[i]]))
+  const logs = (opts.logs ?? []).map((w) => ({ ...w }))
   const fingerprints = new Map<string, string>()
+  /** True when the fingerprint under `key` differs from the last tick's (and remembers it). */
+  const changed = (key: string, print: string) => {
+    if (fingerprints.get(key) === print) return false
+    fingerprints.set(key, print)
+    return true
+  }
   let status = ''
+  let names: Set<string> = new Set()
   let metricCount = -1
+  let logNames = ''
   let outputSize = -1
+  let ticks = 0
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+
+  const entries = (w: LogWatch): unknown[] => {
+    if (w.kind === 'histograms') return store.histograms(project, folder, w.name)
+    if (w.kind === 'media') return store.media(project, folder, w.name)
+    return store.tables(project, folder, w.name)
+  }
 
   const tick = () => {
     try {
-      const meta = store.metadata(opts.project, opts.folder)
+      const meta = store.metadata(project, folder)
       const st = String(meta.status ?? 'unknown')
       if (st !== status) {
         status = st
         send('status', { status, finishedAt: meta.finishedAt ?? null })
       }
-      const names = store.metrics(opts.project, opts.folder)
-      if (names.length !== metricCount) {
-        if (metricCount >= 0) send('metrics', { count: names.length })
-        metricCount = names.length
+      // The folder's mtime may be coarse on some file systems: list anyway every tenth tick.
+      if (changed('metrics/', store.metricsFolderFingerprint(project, folder)) || ticks++ % 10 === 0) {
+        names = new Set(store.metrics(project, folder))
+        if (names.size !== metricCount) {
+          if (metricCount >= 0) send('metrics', { count: names.size })
+          metricCount = names.size
+        }
       }
       for (const [metric, since] of sinceByMetric) {
-        if (!names.includes(metric)) continue
+        if (!names.has(metric)) continue
         // Unchanged files mean no new points: skip reading the series (it may hold millions).
-        const print = store.metricFingerprint(opts.project, opts.folder, metric)
-        if (fingerprints.get(metric) === print) continue
-        fingerprints.set(metric, print)
-        const pts = store.scalarsSince(opts.project, opts.folder, metric, since)
+        if (!changed(`metric:${metric}`, store.metricFingerprint(project, folder, metric))) continue
+        const pts = store.scalarsSince(project, folder, metric, since)
         if (pts.step.length === 0) continue
         sinceByMetric.set(metric, pts.step[pts.step.length - 1])
         send('points', { metric, ...pts })
       }
-      const out = store.outputLog(opts.project, opts.folder, 0).size
+      // metadata.db holds the media and table rows and the histogram index; it also changes with
+      // every step, so the rows of the watched names are re-read then, and only the new ones sent.
+      const indexChanged = changed('metadata.db', store.logIndexFingerprint(project, folder))
+      if (indexChanged) {
+        const now: LogNames = store.logNames(project, folder)
+        const text = JSON.stringify(now)
+        if (logNames && text !== logNames) send('logs', now)
+        logNames = text
+      }
+      for (const w of logs) {
+        const moved = w.kind === 'histograms' ? changed(`histogram:${w.name}`, store.histogramFingerprint(project, folder, w.name)) : indexChanged
+        if (!moved) continue
+        let all: unknown[]
+        try {
+          all = entries(w)
+        } catch (e) {
+          if (e instanceof VaultError && e.code === 'NOT_FOUND') continue // not logged yet
+          throw e
+        }
+        if (all.length <= w.have) continue
+        send(w.kind, { name: w.name, from: w.have, entries: all.slice(w.have) })
+        w.have = all.length
+      }
+      const out = store.outputLog(project, folder, 0).size
       if (out !== outputSize) {
         if (outputSize >= 0) send('output', { size: out })
         outputSize = out

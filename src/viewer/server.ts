@@ -11,6 +11,8 @@ import { existsSync, statSync } from 'node:fs'
 import { VaultError } from '../errors'
 import { RunStore } from './data'
 import { serveLive } from './live'
+import type { LogWatch } from './live'
+import type { LogKind } from './wire'
 import { HttpError, checkMetricName, checkSegment } from './paths'
 import { findWebDist, serveStatic } from './static'
 import { apiRoutes } from './routes'
@@ -32,6 +34,21 @@ export interface Viewer {
   port: number
   server: Server
   close(): Promise<void>
+}
+
+/**
+ * The histograms, media and tables a live stream watches: `histogram=<have>:<name>` (likewise
+ * `media=`, `table=`), where <have> is how many entries of that log the client already has.
+ */
+function liveLogWatches(params: URLSearchParams): LogWatch[] {
+  const kinds: [string, LogKind][] = [['histogram', 'histograms'], ['media', 'media'], ['table', 'tables']]
+  return kinds.flatMap(([param, kind]) =>
+    params.getAll(param).map((v) => {
+      const m = /^(\d{1,9}):(.*)$/s.exec(v)
+      if (!m) throw new HttpError(400, `${param} must be <entries you have>:<name>, got ${JSON.stringify(v)}`)
+      return { kind, have: Number(m[1]), name: checkMetricName(m[2]) }
+    }),
+  )
 }
 
 function errorStatus(e: unknown): number {
@@ -79,9 +96,10 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
       const metrics = url.searchParams.getAll('metric').map(checkMetricName)
       const since = url.searchParams.getAll('since').map(Number)
       if (since.length !== metrics.length || since.some((x) => !Number.isFinite(x))) throw new HttpError(400, 'give one since=<step> per metric=<name>')
+      const logs = liveLogWatches(url.searchParams)
       open.add(res)
       res.on('close', () => open.delete(res))
-      return serveLive(store, { project, folder, metrics, since, intervalMs: liveIntervalMs }, req, res)
+      return serveLive(store, { project, folder, metrics, since, logs, intervalMs: liveIntervalMs }, req, res)
     }
     const out = routes(seg.slice(1), url.searchParams)
     if (out.kind === 'json') return sendJson(res, 200, out.body)

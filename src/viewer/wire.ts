@@ -25,6 +25,9 @@ export interface Series {
   value: (number | string)[]
 }
 
+/** The non-scalar logs a run page shows, by the route (and live event) that serves them. */
+export type LogKind = 'histograms' | 'media' | 'tables'
+
 export interface LogNames {
   histograms: string[]
   media: string[]
@@ -56,4 +59,11 @@ export interface TableEntry {
   globalStep: number
   columns: string[]
   rows: unknown[][]
+}
+
+/** A live event with the entries of one log after the first `from` the client had. */
+export interface LogAppend<T> {
+  name: string
+  from: number
+  entries: T[]
 }

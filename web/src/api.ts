@@ -1,7 +1,7 @@
 /** Typed fetches of the viewer's JSON API. */
-import type { RunRow, Series, LogNames, RunDetail, HistogramEntry, MediaEntry, TableEntry } from '../../src/viewer/wire'
+import type { RunRow, Series, LogKind, LogNames, LogAppend, RunDetail, HistogramEntry, MediaEntry, TableEntry } from '../../src/viewer/wire'
 
-export type { RunRow, Series, LogNames, RunDetail, HistogramEntry, MediaEntry, TableEntry }
+export type { RunRow, Series, LogKind, LogNames, LogAppend, RunDetail, HistogramEntry, MediaEntry, TableEntry }
 
 async function get<T>(path: string): Promise<T> {
   const res = await fetch(path)
@@ -34,7 +34,12 @@ export const api = {
   mediaUrl: (key: string, id: string) => `${runPath(key)}/media/${enc(id)}`,
   tables: (key: string, name: string) => get<TableEntry[]>(`${runPath(key)}/tables?name=${enc(name)}`),
   output: (key: string) => get<{ text: string; size: number }>(`${runPath(key)}/output?tail=200000`),
-  liveUrl: (key: string, metrics: string[], since: number[]) => `${runPath(key)}/live?${metrics.map((m, i) => `metric=${enc(m)}&since=${since[i]}`).join('&')}`,
+  /** The live stream of a run: points after `since` per metric, entries after `have` per log. */
+  liveUrl: (key: string, metrics: string[], since: number[], logs: { kind: LogKind; name: string; have: number }[] = []) => {
+    const param: Record<LogKind, string> = { histograms: 'histogram', media: 'media', tables: 'table' }
+    const q = [...metrics.map((m, i) => `metric=${enc(m)}&since=${since[i]}`), ...logs.map((w) => `${param[w.kind]}=${w.have}:${enc(w.name)}`)]
+    return `${runPath(key)}/live?${q.join('&')}`
+  },
 }
 
 /** JSON carries NaN/Infinity as strings; charts want numbers (null for a gap). */

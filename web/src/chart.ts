@@ -116,7 +116,9 @@ export class MetricChart {
     const data = tables.length === 1 ? tables[0] : uPlot.join(tables)
     const series: uPlot.Series[] = [{ label: xAxis }]
     for (const r of present) {
-      series.push({ label: `${r.key} raw`, stroke: smoothing > 0 ? fade(r.color, 0.25) : r.color, width: 1, spanGaps: true, points: { show: false } })
+      // A lone point has no line to draw: show it as a dot.
+      const lone = (this.data.get(r.key) as Raw).step.length === 1
+      series.push({ label: `${r.key} raw`, stroke: smoothing > 0 && !lone ? fade(r.color, 0.25) : r.color, width: 1, spanGaps: true, points: { show: lone, size: 7, fill: r.color } })
       series.push({ label: r.key, stroke: r.color, width: 1.6, spanGaps: true, show: smoothing > 0, points: { show: false } })
     }
     const width = Math.max(200, Math.round(this.plotBox.clientWidth || 480))

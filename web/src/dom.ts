@@ -41,14 +41,34 @@ export function fmtDuration(ms: number): string {
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
 }
 
-/** A slider with a label that shows the chosen item. */
-export function stepSlider(count: number, label: (i: number) => string, onChange: (i: number) => void, cls = 'step-slider'): HTMLElement {
+/**
+ * A slider with a label that shows the chosen item. It can grow while a run logs: when it sits on
+ * the last item it follows to the new last one (and calls onChange), otherwise it stays put.
+ */
+export interface StepSlider {
+  el: HTMLElement
+  grow(count: number): void
+}
+export function stepSlider(count: number, label: (i: number) => string, onChange: (i: number) => void, cls = 'step-slider'): StepSlider {
   const text = h('span', { class: 'slider-label' }, label(count - 1))
   const input = h('input', { type: 'range', min: 0, max: Math.max(0, count - 1), value: String(Math.max(0, count - 1)), class: cls })
-  input.addEventListener('input', () => {
-    const i = Number(input.value)
+  const el = h('div', { class: 'slider' }, input, text)
+  el.hidden = count < 2
+  const pick = (i: number) => {
     text.textContent = label(i)
     onChange(i)
-  })
-  return h('div', { class: 'slider' }, input, text)
+  }
+  input.addEventListener('input', () => pick(Number(input.value)))
+  return {
+    el,
+    grow(n: number) {
+      const following = Number(input.value) >= Number(input.max)
+      input.max = String(Math.max(0, n - 1))
+      el.hidden = n < 2
+      if (following) {
+        input.value = input.max
+        pick(n - 1)
+      }
+    },
+  }
 }

@@ -1,11 +1,15 @@
 /**
  * Histograms over steps: a heatmap (x = logged entry in step order, y = value, colour = count on a
  * log scale) and the distribution at one chosen step as bars. Entries may have different bin
- * edges, so every entry is resampled onto one shared value range for the heatmap.
+ * edges, so every entry is resampled onto one shared value range for the heatmap. Steps logged
+ * while the page is open arrive from the live stream and widen the heatmap in place.
  */
 import { api } from './api'
 import type { HistogramEntry } from './api'
 import { clear, fmtNum, h, stepSlider } from './dom'
+import type { StepSlider } from './dom'
+import { fresh } from './liveview'
+import type { LiveLogView } from './liveview'
 
 const ROWS = 96
 
@@ -82,34 +86,66 @@ export function drawBars(canvas: HTMLCanvasElement, e: HistogramEntry): void {
   ctx.fillText(hiText, W - ctx.measureText(hiText).width - 2, 11)
 }
 
-export async function renderHistograms(body: HTMLElement, key: string, names: string[]): Promise<void> {
-  if (names.length === 0) {
-    body.append(h('p', { class: 'empty' }, 'No histograms logged.'))
-    return
-  }
-  const picker = h('select', { class: 'histogram-name' }, names.map((n) => h('option', { value: n }, n)))
+export async function renderHistograms(body: HTMLElement, key: string, names: string[], onWatchChange: () => void): Promise<LiveLogView> {
+  const empty = h('p', { class: 'empty' }, 'No histograms logged.')
+  const picker = h('select', { class: 'histogram-name' })
+  const toolbar = h('div', { class: 'toolbar' }, picker)
   const view = h('div', { class: 'histogram-view' })
-  body.append(h('div', { class: 'toolbar' }, picker), view)
+  body.append(empty, toolbar, view)
+  const known = new Set<string>()
+  // The one histogram on screen: its entries grow while the run logs.
+  let shown: { name: string; entries: HistogramEntry[]; redraw: () => void; slider: StepSlider } | null = null
+
   const show = async () => {
     clear(view)
-    const entries = (await api.histograms(key, picker.value)).sort((a, b) => a.step - b.step)
+    shown = null
+    const name = picker.value
+    const entries = (await api.histograms(key, name)).sort((a, b) => a.step - b.step)
     if (entries.length === 0) {
       view.append(h('p', { class: 'empty' }, 'empty'))
       return
     }
+    const title = h('h4', {})
     const heatCanvas = h('canvas', { width: 900, height: 260, class: 'heatmap' })
     const bars = h('canvas', { width: 900, height: 180, class: 'bars' })
-    drawHeatmap(heatCanvas, entries)
+    const slider = stepSlider(entries.length, (i) => `step ${entries[i].step} · global ${entries[i].globalStep}`, (i) => drawBars(bars, entries[i]))
+    const redraw = () => {
+      title.textContent = `${name}: ${entries.length} steps (heatmap, value ↑, step →)`
+      drawHeatmap(heatCanvas, entries)
+      view.dataset.entries = String(entries.length)
+    }
+    redraw()
     drawBars(bars, entries[entries.length - 1])
-    view.append(
-      h('h4', {}, `${picker.value}: ${entries.length} steps (heatmap, value ↑, step →)`),
-      heatCanvas,
-      h('h4', {}, 'at one step'),
-      stepSlider(entries.length, (i) => `step ${entries[i].step} · global ${entries[i].globalStep}`, (i) => drawBars(bars, entries[i])),
-      bars,
-    )
+    view.append(title, heatCanvas, h('h4', {}, 'at one step'), slider.el, bars)
+    shown = { name, entries, redraw, slider }
     view.dataset.loaded = '1'
   }
-  picker.addEventListener('change', () => void show())
-  await show()
+  const setNames = async (now: string[]) => {
+    const added = now.filter((n) => !known.has(n))
+    for (const n of added) {
+      known.add(n)
+      picker.append(h('option', { value: n }, n))
+    }
+    empty.hidden = known.size > 0
+    toolbar.hidden = known.size === 0
+    if (!shown && known.size > 0) {
+      await show()
+      onWatchChange()
+    }
+  }
+  picker.addEventListener('change', () => void show().then(onWatchChange))
+  await setNames(names)
+  return {
+    kind: 'histograms',
+    watches: () => (shown ? [{ name: shown.name, have: shown.entries.length }] : []),
+    append: (name, from, entries) => {
+      if (!shown || shown.name !== name) return
+      const add = fresh(shown.entries.length, from, entries as HistogramEntry[])
+      if (add.length === 0) return
+      shown.entries.push(...add)
+      shown.redraw()
+      shown.slider.grow(shown.entries.length)
+    },
+    setNames,
+  }
 }

@@ -1,7 +1,13 @@
-/** The media gallery: every item logged under one name, a slider to move through the steps. */
+/**
+ * The media gallery: every item logged under one name, a slider to move through the steps. Items
+ * logged while the page is open arrive from the live stream and are added in place (the slider
+ * follows the newest step when it was on the last one); a new name adds a section.
+ */
 import { api } from './api'
 import type { MediaEntry } from './api'
 import { clear, h, stepSlider } from './dom'
+import { fresh } from './liveview'
+import type { LiveLogView } from './liveview'
 
 function item(key: string, m: MediaEntry): HTMLElement {
   const url = api.mediaUrl(key, m.id)
@@ -11,25 +17,76 @@ function item(key: string, m: MediaEntry): HTMLElement {
       : m.type === 'audio'
         ? h('audio', { src: url, controls: true })
         : h('img', { src: url, alt: m.caption ?? '', loading: 'lazy' })
-  return h('figure', { class: 'media-item' }, el, h('figcaption', {}, m.caption ?? '', h('span', { class: 'muted' }, ` step ${m.step} · global ${m.globalStep}`)))
+  return h('figure', { class: 'media-item', 'data-step': m.step }, el, h('figcaption', {}, m.caption ?? '', h('span', { class: 'muted' }, ` step ${m.step} · global ${m.globalStep}`)))
 }
 
-export async function renderMedia(body: HTMLElement, key: string, names: string[]): Promise<void> {
-  if (names.length === 0) {
-    body.append(h('p', { class: 'empty' }, 'No media logged.'))
-    return
+class MediaSection {
+  readonly el: HTMLElement
+  private steps: number[] = []
+  private shown = -1
+  private readonly gallery = h('div', { class: 'gallery' })
+  private readonly slider
+
+  constructor(
+    private readonly key: string,
+    readonly name: string,
+    readonly entries: MediaEntry[],
+  ) {
+    this.steps = this.stepList()
+    this.slider = stepSlider(this.steps.length, (i) => this.label(i), (i) => this.show(i))
+    this.el = h('section', { class: 'media-section', 'data-name': name }, h('h4', {}, name), this.slider.el, this.gallery)
+    if (this.steps.length) this.show(this.steps.length - 1)
   }
-  for (const name of names) {
-    const entries = await api.media(key, name)
-    const steps = [...new Set(entries.map((e) => e.step))].sort((a, b) => a - b)
-    const gallery = h('div', { class: 'gallery' })
-    const show = (i: number) => {
-      clear(gallery)
-      for (const m of entries.filter((e) => e.step === steps[i])) gallery.append(item(key, m))
+
+  private stepList(): number[] {
+    return [...new Set(this.entries.map((e) => e.step))].sort((a, b) => a - b)
+  }
+
+  private label(i: number): string {
+    return `step ${this.steps[i]} · global ${this.entries.find((e) => e.step === this.steps[i])?.globalStep ?? ''}`
+  }
+
+  private show(i: number): void {
+    this.shown = this.steps[i]
+    clear(this.gallery)
+    for (const m of this.entries.filter((e) => e.step === this.shown)) this.gallery.append(item(this.key, m))
+    this.el.dataset.items = String(this.entries.length)
+  }
+
+  append(from: number, entries: MediaEntry[]): void {
+    const add = fresh(this.entries.length, from, entries)
+    if (add.length === 0) return
+    this.entries.push(...add)
+    this.steps = this.stepList()
+    // More items at the step on screen are drawn at once; a new step moves a following slider.
+    if (add.some((m) => m.step === this.shown)) this.show(this.steps.indexOf(this.shown))
+    this.slider.grow(this.steps.length)
+    if (this.shown < 0) this.show(this.steps.length - 1)
+    this.el.dataset.items = String(this.entries.length)
+  }
+}
+
+export async function renderMedia(body: HTMLElement, key: string, names: string[]): Promise<LiveLogView> {
+  const sections = new Map<string, MediaSection>()
+  const empty = h('p', { class: 'empty' }, 'No media logged.')
+  body.append(empty)
+  const setNames = async (now: string[]) => {
+    for (const name of now) {
+      if (sections.has(name)) continue
+      const section = new MediaSection(key, name, await api.media(key, name))
+      sections.set(name, section)
+      // Sections stay in name order as names arrive.
+      const next = [...sections.values()].filter((s) => s.name > name).sort((a, b) => (a.name < b.name ? -1 : 1))[0]
+      if (next) next.el.before(section.el)
+      else body.append(section.el)
     }
-    body.append(
-      h('section', { class: 'media-section', 'data-name': name }, h('h4', {}, name), steps.length > 1 ? stepSlider(steps.length, (i) => `step ${steps[i]} · global ${entries.find((e) => e.step === steps[i])?.globalStep ?? ''}`, show) : null, gallery),
-    )
-    if (steps.length) show(steps.length - 1)
+    empty.hidden = sections.size > 0
+  }
+  await setNames(names)
+  return {
+    kind: 'media',
+    watches: () => [...sections.values()].map((s) => ({ name: s.name, have: s.entries.length })),
+    append: (name, from, entries) => sections.get(name)?.append(from, entries as MediaEntry[]),
+    setNames,
   }
 }

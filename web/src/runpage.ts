@@ -2,15 +2,17 @@
  * A run page (one run, or several overlaid): tabs for scalars grouped by namespace, histograms,
  * media, tables, config/metadata and captured output. Namespaces load their metric names and
  * charts only when opened and charts fetch only when scrolled into view, so a run with 10,000
- * metrics stays usable. Each run has one live stream while the page is open.
+ * metrics stays usable. Each run has one live stream while the page is open: it appends new points
+ * to the loaded charts and new entries to the histogram, media or table tab on screen.
  */
 import { api } from './api'
-import type { RunDetail, Series } from './api'
+import type { LogAppend, LogNames, RunDetail, Series } from './api'
 import { MetricChart } from './chart'
 import type { ChartSettings, XAxis } from './chart'
 import { colorsFor } from './colors'
 import { clear, fmtDuration, h } from './dom'
 import { renderHistograms } from './histograms'
+import type { LiveLogView } from './liveview'
 import { renderMedia } from './media'
 import { renderTables } from './tables'
 
@@ -29,6 +31,7 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
   const primary = keys[0]
   const settings: ChartSettings = { xAxis: 'step', smoothing: Number(localStorage.getItem('amber.smoothing') ?? '0.6') }
   const charts = new Map<string, MetricChart>()
+  const visible = new Set<MetricChart>()
   const streams = new Map<string, EventSource>()
   const disposers: (() => void)[] = []
   const current: Tab = (TABS as readonly string[]).includes(tab) ? (tab as Tab) : 'scalars'
@@ -59,20 +62,36 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
     outputBox.scrollTop = outputBox.scrollHeight
   }
 
-  // ---- live streams: one per run, for the charts currently loaded ----
+  // ---- live streams: one per run, for the loaded charts near the viewport and the log tab ----
   const connect = () => {
     for (const s of streams.values()) s.close()
     streams.clear()
     for (const r of runs) {
-      const loaded = [...charts.values()].filter((c) => c.isLoaded)
+      const loaded = [...visible].filter((c) => c.isLoaded)
       // Each chart resumes after the last step it has for this run (-1: from the start).
       const metrics = loaded.map((c) => c.name)
-      const es = new EventSource(api.liveUrl(r.key, metrics, loaded.map((c) => c.lastStep(r.key))))
+      // The histogram, media or table tab shows the primary run only.
+      const view = r.key === primary ? logView : null
+      const logs = view ? view.watches().map((w) => ({ kind: view.kind, ...w })) : []
+      const es = new EventSource(api.liveUrl(r.key, metrics, loaded.map((c) => c.lastStep(r.key)), logs))
+      const counted = () => (document.body.dataset.liveEvents = String(Number(document.body.dataset.liveEvents ?? 0) + 1))
       es.addEventListener('points', (ev) => {
         const msg = JSON.parse((ev as MessageEvent).data) as Series & { metric: string }
         charts.get(msg.metric)?.append(r.key, msg)
-        document.body.dataset.liveEvents = String(Number(document.body.dataset.liveEvents ?? 0) + 1)
+        counted()
       })
+      if (view) {
+        es.addEventListener(view.kind, (ev) => {
+          const msg = JSON.parse((ev as MessageEvent).data) as LogAppend<unknown>
+          view.append(msg.name, msg.from, msg.entries)
+          counted()
+        })
+        // A name logged for the first time: the view adds it, then the stream watches it too.
+        es.addEventListener('logs', (ev) => {
+          const names = JSON.parse((ev as MessageEvent).data) as LogNames
+          void view.setNames(names[view.kind]).then(scheduleConnect)
+        })
+      }
       es.addEventListener('status', (ev) => {
         const msg = JSON.parse((ev as MessageEvent).data) as { status: string }
         const el = statusEls.get(r.key)
@@ -89,17 +108,21 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
     }
   }
   let onNewMetrics: (key: string) => Promise<void> = async () => {}
+  let logView: LiveLogView | null = null
   let reconnectTimer: ReturnType<typeof setTimeout> | undefined
   const scheduleConnect = () => {
     clearTimeout(reconnectTimer)
-    reconnectTimer = setTimeout(connect, 150)
+    reconnectTimer = setTimeout(connect, 250)
   }
 
   if (current === 'scalars') renderScalars()
-  else if (current === 'histograms') await renderHistograms(body, primary, details.get(primary)?.logs.histograms ?? [])
-  else if (current === 'media') await renderMedia(body, primary, details.get(primary)?.logs.media ?? [])
-  else if (current === 'tables') await renderTables(body, primary, details.get(primary)?.logs.tables ?? [])
-  else if (current === 'config') renderConfig()
+  else if (current === 'histograms' || current === 'media' || current === 'tables') {
+    const names = details.get(primary)?.logs[current] ?? []
+    if (current === 'histograms') logView = await renderHistograms(body, primary, names, scheduleConnect)
+    else if (current === 'media') logView = await renderMedia(body, primary, names)
+    else logView = await renderTables(body, primary, names)
+    connect()
+  } else if (current === 'config') renderConfig()
   else if (current === 'output') {
     body.append(outputBox)
     await refreshOutput()
@@ -129,13 +152,18 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
     const filter = h('input', { type: 'search', placeholder: 'filter metrics…', class: 'metric-filter' })
     body.append(h('div', { class: 'toolbar' }, xSel, h('label', {}, 'smoothing ', smooth, smoothLabel), filter))
 
+    // A chart loads when it first comes near the viewport, and the live stream follows the charts
+    // near the viewport only (so its URL and the server's polling stay small with thousands of
+    // charts); one scrolled back into view resumes after the last step it has.
     const observer = new IntersectionObserver(
       (entries) => {
         for (const e of entries) {
-          if (!e.isIntersecting) continue
-          observer.unobserve(e.target)
           const chart = charts.get((e.target as HTMLElement).dataset.metric as string)
-          if (chart) void chart.load().then(scheduleConnect)
+          if (!chart) continue
+          if (e.isIntersecting) {
+            visible.add(chart)
+            void chart.load().then(scheduleConnect)
+          } else if (visible.delete(chart)) scheduleConnect()
         }
       },
       { rootMargin: '200px' },
@@ -144,7 +172,22 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
 
     // Training namespaces first, system metrics last, the rest alphabetically in between.
     const rank = (ns: string) => (ns === 'train' ? 0 : ns === 'val' || ns === 'valid' || ns === 'eval' ? 1 : ns === 'test' ? 2 : ns === 'sys' ? 5 : ns === '' ? 4 : 3)
-    const sections = new Map<string, { sec: HTMLDetailsElement; count: HTMLElement; fill: () => Promise<void>; filled: boolean }>()
+    const needle = () => filter.value.toLowerCase()
+    const matches = (m: string) => !needle() || m.toLowerCase().includes(needle())
+    // A namespace may hold thousands of metrics: its chart cards are added a page at a time, the
+    // next page on a click of the "more" button under the grid. (Not on scrolling: a page added
+    // while the user scrolls past to a later namespace would push that namespace away.)
+    const PAGE = 48
+    interface Section {
+      sec: HTMLDetailsElement
+      count: HTMLElement
+      filled: boolean
+      /** Names of this namespace not yet given a card, in order. */
+      pending: string[]
+      fill: () => Promise<void>
+      more: () => void
+    }
+    const sections = new Map<string, Section>()
     const emptyNote = h('p', { class: 'empty' }, 'No scalar metrics logged yet.')
     const sectionsBox = h('div', { class: 'namespaces' })
     body.append(sectionsBox)
@@ -174,20 +217,38 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
           return
         }
         const grid = h('div', { class: 'chart-grid' })
+        const marker = h('button', { class: 'more', 'data-namespace': ns })
         const count = h('span', { class: 'count' }, ` ${nsCounts.get(ns)}`)
-        const sec = h('details', { class: 'namespace', 'data-namespace': ns, open: total <= 60 || (i === 0 && sections.size === 0) }, h('summary', {}, ns || '(top level)', count), grid)
-        const entry = {
+        const sec = h('details', { class: 'namespace', 'data-namespace': ns, open: total <= 60 || (i === 0 && sections.size === 0) }, h('summary', {}, ns || '(top level)', count), grid, marker)
+        marker.hidden = true
+        const entry: Section = {
           sec,
           count,
           filled: false,
+          pending: [],
           fill: async () => {
             if (entry.filled) return
             entry.filled = true
             const lists = await Promise.all(keys.map((k) => api.metrics(k, ns).catch(() => [] as string[])))
-            for (const m of [...new Set(lists.flat())].sort()) addChart(grid, m)
+            entry.pending = [...new Set(lists.flat())].sort().filter((m) => !charts.has(m))
+            entry.more()
+          },
+          more: () => {
+            const page: string[] = []
+            entry.pending = entry.pending.filter((m) => {
+              if (page.length >= PAGE || !matches(m)) return true
+              page.push(m)
+              return false
+            })
+            for (const m of page) addChart(grid, m)
+            const left = entry.pending.filter(matches).length
+            marker.hidden = left === 0
+            marker.textContent = `show ${Math.min(PAGE, left)} more (${left} not shown)`
+            sec.dataset.cards = String(grid.childElementCount)
           },
         }
         sections.set(ns, entry)
+        marker.addEventListener('click', () => entry.more())
         sec.addEventListener('toggle', () => {
           if (sec.open) void entry.fill()
         })
@@ -204,8 +265,9 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
     }
     connect()
     filter.addEventListener('input', () => {
-      const needle = filter.value.toLowerCase()
-      for (const c of charts.values()) c.el.style.display = !needle || c.name.toLowerCase().includes(needle) ? '' : 'none'
+      for (const c of charts.values()) c.el.style.display = matches(c.name) ? '' : 'none'
+      // Matching names not carded yet get their first page now.
+      for (const sec of sections.values()) if (sec.filled) sec.more()
     })
   }
 

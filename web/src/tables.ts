@@ -1,7 +1,13 @@
-/** Logged tables: one name at a time, a slider over the steps it was logged at. */
+/**
+ * Logged tables: one section per name, a slider over the steps it was logged at. Entries logged
+ * while the page is open arrive from the live stream (the slider follows the newest when it was
+ * on the last one); a new name adds a section.
+ */
 import { api } from './api'
 import type { TableEntry } from './api'
 import { clear, fmtNum, h, stepSlider } from './dom'
+import { fresh } from './liveview'
+import type { LiveLogView } from './liveview'
 
 function cell(v: unknown): string {
   if (typeof v === 'number') return fmtNum(v)
@@ -12,27 +18,64 @@ function cell(v: unknown): string {
 export function tableEl(t: TableEntry): HTMLElement {
   return h(
     'table',
-    { class: 'data-table' },
+    { class: 'data-table', 'data-step': t.step },
     h('thead', {}, h('tr', {}, t.columns.map((c) => h('th', {}, c)))),
     h('tbody', {}, t.rows.map((r) => h('tr', {}, r.map((v) => h('td', {}, cell(v)))))),
   )
 }
 
-export async function renderTables(body: HTMLElement, key: string, names: string[]): Promise<void> {
-  if (names.length === 0) {
-    body.append(h('p', { class: 'empty' }, 'No tables logged.'))
-    return
+class TableSection {
+  readonly el: HTMLElement
+  private readonly box = h('div', { class: 'table-box' })
+  private readonly slider
+
+  constructor(
+    readonly name: string,
+    readonly entries: TableEntry[],
+  ) {
+    this.slider = stepSlider(entries.length, (i) => `step ${this.entries[i]?.step}`, (i) => this.show(i))
+    this.el = h('section', { class: 'table-section', 'data-name': name }, h('h4', {}, name), this.slider.el, this.box)
+    this.show(entries.length - 1)
   }
-  for (const name of names) {
-    const entries = (await api.tables(key, name)).sort((a, b) => a.step - b.step)
-    const box = h('div', { class: 'table-box' })
-    const show = (i: number) => {
-      clear(box)
-      if (entries[i]) box.append(tableEl(entries[i]))
+
+  private show(i: number): void {
+    clear(this.box)
+    if (this.entries[i]) this.box.append(tableEl(this.entries[i]))
+    this.el.dataset.entries = String(this.entries.length)
+  }
+
+  append(from: number, entries: TableEntry[]): void {
+    const add = fresh(this.entries.length, from, entries)
+    if (add.length === 0) return
+    const wasEmpty = this.entries.length === 0
+    this.entries.push(...add)
+    this.slider.grow(this.entries.length)
+    if (wasEmpty) this.show(this.entries.length - 1)
+    this.el.dataset.entries = String(this.entries.length)
+  }
+}
+
+export async function renderTables(body: HTMLElement, key: string, names: string[]): Promise<LiveLogView> {
+  const sections = new Map<string, TableSection>()
+  const empty = h('p', { class: 'empty' }, 'No tables logged.')
+  body.append(empty)
+  const setNames = async (now: string[]) => {
+    for (const name of now) {
+      if (sections.has(name)) continue
+      // The server answers in step order already (ORDER BY step, id).
+      const section = new TableSection(name, await api.tables(key, name))
+      sections.set(name, section)
+      const next = [...sections.values()].filter((s) => s.name > name).sort((a, b) => (a.name < b.name ? -1 : 1))[0]
+      if (next) next.el.before(section.el)
+      else body.append(section.el)
     }
-    body.append(
-      h('section', { class: 'table-section', 'data-name': name }, h('h4', {}, name), entries.length > 1 ? stepSlider(entries.length, (i) => `step ${entries[i].step}`, show) : null, box),
-    )
-    show(entries.length - 1)
+    empty.hidden = sections.size > 0
+  }
+  await setNames(names)
+  return {
+    kind: 'tables',
+    watches: () => [...sections.values()].map((s) => ({ name: s.name, have: s.entries.length })),
+    append: (name, from, entries) => sections.get(name)?.append(from, entries as TableEntry[]),
+    setNames,
   }
 }

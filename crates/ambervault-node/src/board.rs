@@ -214,11 +214,23 @@ impl RunHandle {
     pub fn metrics(&self) -> Result<Vec<String>> {
         self.inner.metrics().napi()
     }
+    /// `since`: only the points after that step; `from`: only the points from that index on.
     #[napi]
-    pub fn scalars(&self, name: String, max_points: Option<u32>) -> Result<ScalarSeries> {
+    pub fn scalars(
+        &self,
+        name: String,
+        max_points: Option<u32>,
+        since: Option<i64>,
+        from: Option<i64>,
+    ) -> Result<ScalarSeries> {
+        let start = match (since, from) {
+            (Some(s), _) => reader::Start::AfterStep(s),
+            (None, Some(i)) => reader::Start::Index(i.max(0) as u64),
+            (None, None) => reader::Start::All,
+        };
         let s = self
             .inner
-            .scalars(&name, max_points.map(|m| m as usize))
+            .scalars_from(&name, start, max_points.map(|m| m as usize))
             .napi()?;
         Ok(ScalarSeries {
             step: as_f64(s.step),

@@ -382,6 +382,50 @@ mod tests {
     }
 
     #[test]
+    fn more_metrics_than_open_files_are_all_stored_and_listed_complete() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        run::create_layout(dir).unwrap();
+        run::update_metadata(dir, run::status_patch("finished", Some(0))).unwrap();
+        // A crash in the middle of building a metric file left its temporary file behind.
+        let stale = dir.join("data/metrics/m__0.db.tmp");
+        std::fs::write(&stale, b"half a file").unwrap();
+        let n = 40u32;
+        let mut w = W {
+            map: create_segment(dir, "w", 0, 0).unwrap(),
+            off: HEADER_SIZE,
+        };
+        for round in 0..2 {
+            for i in 0..n {
+                if round == 0 {
+                    w.name(i, &format!("m/{i}"));
+                }
+                w.scalar(round, i, f64::from(i) + f64::from(round as u32) / 2.0);
+            }
+            let mut d = Drainer::open(dir).unwrap();
+            d.store.set_max_open_files(16); // fewer than the metrics: files get closed and reopened
+            d.drain_all().unwrap();
+            d.close().unwrap();
+        }
+        let r = RunReader::open(dir).unwrap();
+        let names = r.metrics().unwrap();
+        assert_eq!(names.len(), n as usize);
+        for i in [0, 1, 17, 39] {
+            assert_eq!(
+                values(dir, &format!("m/{i}")),
+                vec![f64::from(i), f64::from(i) + 0.5]
+            );
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.join("data/metrics"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|f| f.contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
     fn a_failed_read_skips_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();

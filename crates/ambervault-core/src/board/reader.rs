@@ -91,6 +91,32 @@ pub struct HistogramEntry {
     pub neginf: i64,
 }
 
+/// Where a scalar read starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Start {
+    All,
+    /// From the point at this index (0-based, in storage order).
+    Index(u64),
+    /// The points logged after this step: the tail of the metric whose steps are all greater.
+    AfterStep(i64),
+}
+
+/// Index of the first point of the metric's tail whose steps are all `> since`, read backwards
+/// in chunks so a live poll reads only about as many steps as were added.
+fn first_after_step(c: &ColumnFile, n: u64, since: i64) -> Result<u64> {
+    const CHUNK: u64 = 4096;
+    let mut end = n;
+    while end > 0 {
+        let lo = end.saturating_sub(CHUNK);
+        let steps = i64s(&c.read("step", lo, end)?);
+        if let Some(k) = steps.iter().rposition(|&s| s <= since) {
+            return Ok(lo + k as u64 + 1);
+        }
+        end = lo;
+    }
+    Ok(0)
+}
+
 pub struct RunReader {
     pub run_dir: PathBuf,
     meta_db: Option<Connection>,
@@ -149,6 +175,17 @@ impl RunReader {
     }
 
     pub fn scalars(&self, name: &str, max_points: Option<usize>) -> Result<Scalars> {
+        self.scalars_from(name, Start::All, max_points)
+    }
+
+    /// The points of a metric from `start` on (then downsampled to `max_points`). Only the new
+    /// tail is read from SQLite, so polling a live metric costs what was added since.
+    pub fn scalars_from(
+        &self,
+        name: &str,
+        start: Start,
+        max_points: Option<usize>,
+    ) -> Result<Scalars> {
         let path = metric_path(&self.run_dir, name);
         if !path.exists() {
             return Err(Error::not_found(format!(
@@ -160,14 +197,19 @@ impl RunReader {
         // The four columns grow in one transaction; reading up to `value`'s length keeps them
         // aligned even if a burst commits between the reads.
         let n = c.len("value")?;
-        if n == 0 {
+        let from = match start {
+            Start::All => 0,
+            Start::Index(i) => i.min(n),
+            Start::AfterStep(since) => first_after_step(&c, n, since)?,
+        };
+        if from >= n {
             return Ok(Scalars::default());
         }
         let s = Scalars {
-            step: i64s(&c.read("step", 0, n)?),
-            global_step: i64s(&c.read("global_step", 0, n)?),
-            timestamp: i64s(&c.read("timestamp", 0, n)?),
-            value: f64s(&c.read("value", 0, n)?),
+            step: i64s(&c.read("step", from, n)?),
+            global_step: i64s(&c.read("global_step", from, n)?),
+            timestamp: i64s(&c.read("timestamp", from, n)?),
+            value: f64s(&c.read("value", from, n)?),
         };
         Ok(match max_points {
             Some(m) if s.value.len() > m => downsample(&s, m),
@@ -401,5 +443,76 @@ mod tests {
         assert!(d.value.len() <= 100);
         assert!(d.value.contains(&1e9) && d.value.contains(&-1e9));
         assert!(d.step.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn scalars_from_starts_at_an_index_or_after_a_step() {
+        use super::sink::ColType;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        run::create_layout(dir).unwrap();
+        run::update_metadata(dir, run::status_patch("finished", Some(0))).unwrap();
+        // 10,000 points (more than one backward chunk); step 7 appears twice (a repeated step).
+        let steps: Vec<i64> = (0..10_000).map(|i| if i > 7 { i - 1 } else { i }).collect();
+        let le_i = |v: &[i64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let values: Vec<u8> = (0..10_000)
+            .flat_map(|i| (i as f64 * 0.5).to_le_bytes())
+            .collect();
+        let zeros = le_i(&vec![0; 10_000]);
+        let mut c = ColumnFile::open(&metric_path(dir, "m"), false).unwrap();
+        c.append(
+            &[
+                ("step", ColType::I64, &le_i(&steps)),
+                ("global_step", ColType::I64, &zeros),
+                ("timestamp", ColType::I64, &zeros),
+                ("value", ColType::F64, &values),
+            ],
+            |_| Ok(()),
+        )
+        .unwrap();
+        drop(c);
+        let r = RunReader::open(dir).unwrap();
+        let all = r.scalars("m", None).unwrap();
+        assert_eq!(all.value.len(), 10_000);
+        let tail = r.scalars_from("m", Start::Index(9_990), None).unwrap();
+        assert_eq!(tail.value, all.value[9_990..].to_vec());
+        assert_eq!(tail.step, all.step[9_990..].to_vec());
+        assert!(r
+            .scalars_from("m", Start::Index(10_000), None)
+            .unwrap()
+            .value
+            .is_empty());
+        assert!(r
+            .scalars_from("m", Start::Index(99_999), None)
+            .unwrap()
+            .value
+            .is_empty());
+        // After step 6: both points of step 7 and everything later.
+        let after = r.scalars_from("m", Start::AfterStep(6), None).unwrap();
+        assert_eq!(after.step[..3], [7, 7, 8]);
+        assert_eq!(after.value.len(), 10_000 - 7);
+        // Far back (crosses chunks) and before the first step.
+        let back = r.scalars_from("m", Start::AfterStep(100), None).unwrap();
+        assert_eq!(back.step[0], 101);
+        assert_eq!(back.value, all.value[102..].to_vec());
+        assert_eq!(
+            r.scalars_from("m", Start::AfterStep(-1), None).unwrap(),
+            all
+        );
+        assert!(r
+            .scalars_from("m", Start::AfterStep(9_998), None)
+            .unwrap()
+            .value
+            .is_empty());
+        let ds = r
+            .scalars_from("m", Start::AfterStep(100), Some(50))
+            .unwrap();
+        assert!(ds.value.len() <= 50 && ds.step[0] > 100);
+        assert_eq!(
+            r.scalars_from("nope", Start::Index(0), None)
+                .unwrap_err()
+                .kind,
+            crate::ErrorKind::NotFound
+        );
     }
 }

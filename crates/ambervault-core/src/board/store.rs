@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS board_writers(writer TEXT PRIMARY KEY, pos INTEGER NO
 CREATE TABLE IF NOT EXISTS board_names(writer TEXT NOT NULL, id INTEGER NOT NULL,
     name TEXT NOT NULL, PRIMARY KEY(writer, id));
 ";
+/// The columns of a metric file (FORMAT.md, Run folder).
+const METRIC_COLUMNS: [(&str, ColType); 4] = [
+    ("step", ColType::I64),
+    ("global_step", ColType::I64),
+    ("timestamp", ColType::I64),
+    ("value", ColType::F64),
+];
 const APPLIED_SCHEMA: &str =
     "CREATE TABLE IF NOT EXISTS board_applied(writer TEXT PRIMARY KEY, pos INTEGER NOT NULL)";
 
@@ -127,7 +134,13 @@ pub struct Burst {
 struct ColumnTarget {
     file: ColumnFile,
     applied: HashMap<String, u64>,
+    /// `Store::clock` when last used, to close the least recently used file.
+    used: u64,
 }
+
+/// Most column files kept open at once. Each open file holds three descriptors (database, WAL,
+/// shared memory), and a run may have 10,000 metrics against a typical limit of 1,024-20,000.
+const MAX_OPEN_COLUMN_FILES: usize = 2048;
 
 #[derive(Default)]
 struct MetricRows {
@@ -162,6 +175,8 @@ pub struct Store {
     run_dir: PathBuf,
     meta: Connection,
     columns: HashMap<PathBuf, ColumnTarget>,
+    clock: u64,
+    max_open: usize,
     kv: HashMap<PathBuf, KvStore>,
     /// Partial output lines per (writer, stream), waiting for their newline.
     pending_output: HashMap<(usize, bool), String>,
@@ -173,9 +188,17 @@ impl Store {
             run_dir: run_dir.to_path_buf(),
             meta: open_metadata_db(run_dir)?,
             columns: HashMap::new(),
+            clock: 0,
+            max_open: MAX_OPEN_COLUMN_FILES,
             kv: HashMap::new(),
             pending_output: HashMap::new(),
         })
+    }
+
+    /// Lower the bound on open column files (tests exercise closing without 2,048 files).
+    #[cfg(test)]
+    pub fn set_max_open_files(&mut self, n: usize) {
+        self.max_open = n.max(1);
     }
 
     /// Committed positions and interned names of every writer known to this run.
@@ -197,8 +220,20 @@ impl Store {
         Ok(out)
     }
 
-    fn column_file(&mut self, path: &Path) -> Result<&mut ColumnTarget> {
+    /// The open column file at `path`; a missing one is created with `new_cols` in place.
+    fn column_file(
+        &mut self,
+        path: &Path,
+        new_cols: &[(&str, ColType)],
+    ) -> Result<&mut ColumnTarget> {
+        self.clock += 1;
         if !self.columns.contains_key(path) {
+            if self.columns.len() >= self.max_open {
+                self.close_least_used();
+            }
+            if !path.exists() {
+                ColumnFile::create_complete(path, new_cols, APPLIED_SCHEMA)?;
+            }
             let file = ColumnFile::open(path, false)?;
             let applied = file.with_conn(|c| {
                 c.execute_batch(APPLIED_SCHEMA)?;
@@ -208,10 +243,29 @@ impl Store {
                 })?;
                 Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
             })?;
-            self.columns
-                .insert(path.to_path_buf(), ColumnTarget { file, applied });
+            self.columns.insert(
+                path.to_path_buf(),
+                ColumnTarget {
+                    file,
+                    applied,
+                    used: 0,
+                },
+            );
         }
-        Ok(self.columns.get_mut(path).expect("inserted above"))
+        let f = self.columns.get_mut(path).expect("inserted above");
+        f.used = self.clock;
+        Ok(f)
+    }
+
+    fn close_least_used(&mut self) {
+        let oldest = self
+            .columns
+            .iter()
+            .min_by_key(|(_, f)| f.used)
+            .map(|(p, _)| p.clone());
+        if let Some(f) = oldest.and_then(|p| self.columns.remove(&p)) {
+            f.file.close_unsynced();
+        }
     }
 
     fn kv_file(&mut self, path: &Path) -> Result<&mut KvStore> {
@@ -224,7 +278,7 @@ impl Store {
 
     /// Has the column file at `path` already stored the record of `writer` at `pos`?
     fn already_applied(&mut self, path: &Path, writer: &str, pos: u64) -> Result<bool> {
-        let f = self.column_file(path)?;
+        let f = self.column_file(path, &[])?;
         Ok(f.applied.get(writer).is_some_and(|&p| pos < p))
     }
 
@@ -293,7 +347,7 @@ impl Store {
         // Per metric (not per value): its file, and which records that file already has.
         for (name, points) in by_metric {
             let path = metric_path(&self.run_dir, &name);
-            let applied = self.column_file(&path)?.applied.clone();
+            let applied = self.column_file(&path, &METRIC_COLUMNS)?.applied.clone();
             let slot = metrics.entry(path).or_default();
             for (w, pos, stamp, v) in points {
                 if applied.get(&writer_ids[w]).is_some_and(|&p| pos < p) {
@@ -309,7 +363,7 @@ impl Store {
             if rows.value.is_empty() {
                 continue;
             }
-            let f = self.column_file(&path)?;
+            let f = self.column_file(&path, &METRIC_COLUMNS)?;
             let cols: [(&str, ColType, &[u8]); 4] = [
                 ("step", ColType::I64, &rows.step),
                 ("global_step", ColType::I64, &rows.global_step),
@@ -319,7 +373,7 @@ impl Store {
             commit_columns(f, &path, &writers, &burst.writers, &cols)?;
         }
         for (path, (writers, per_name)) in hists {
-            let f = self.column_file(&path)?;
+            let f = self.column_file(&path, &[])?;
             let mut names: Vec<String> = Vec::new();
             for name in per_name.keys() {
                 for part in [

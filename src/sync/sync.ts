@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { openRun } from '../board/reader'
 import type { Run, ScalarSeries } from '../board/reader'
-import { InvalidArgumentError } from '../errors'
+import { InvalidArgumentError, NotFoundError } from '../errors'
 import { SyncClient, TransientError } from './client'
 import type { RemoteOptions } from './client'
 import { RECORD_KINDS, encodeBatch, encodeMediaBatch, encodeRecordBatch, slicePoints } from './protocol'
@@ -277,7 +277,14 @@ function recordItems(run: Run, kind: RecordKind, name: string): { count: number;
   const stamp = (e: { step: number; globalStep: number; timestamp: number }) => ({ step: e.step, globalStep: e.globalStep, timestamp: e.timestamp })
   switch (kind) {
     case 'histograms': {
-      const hs = run.histograms(name)
+      let hs: ReturnType<Run['histograms']> = []
+      try {
+        hs = run.histograms(name)
+      } catch (e) {
+        // A live run's histogram index can name a histogram whose first rows are not committed
+        // yet (another file): nothing to send for it in this pass.
+        if (!(e instanceof NotFoundError)) throw e
+      }
       return {
         count: hs.length,
         item: (i) => {

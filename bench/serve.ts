@@ -5,7 +5,7 @@
  * this process. Reported side by side in one run: one run alone vs N at once, with large batches
  * (offline `amber sync`) and small ones (what a live Board sends each second). Ingest latency is
  * per batch request, from send to the server's acknowledgement (sent after the batch is stored in
- * SQLite). Every run also holds the other log types, synced in the same scenarios: every 100 steps
+ * SQLite); transient failures are retried as `amber sync` does and counted. Every run also holds the other log types, synced in the same scenarios: every 100 steps
  * a histogram, a 32x32 float tensor and a kernel density; every 1000 steps a table with image
  * cells and an image (raw pixels); captured output every 100 steps. Their requests (records,
  * media, output) are timed separately. Bounded: N x steps x metrics points per scenario, and a
@@ -112,7 +112,7 @@ async function scenario(label: string, runDirs: string[], batch: number): Promis
   latencies.length = 0
   otherLatencies.length = 0
   const t0 = performance.now()
-  const results = await Promise.all(runDirs.map((d) => syncRun(d, { url: `http://127.0.0.1:${port}`, token, batchPoints: batch, retryForMs: 0 })))
+  const results = await Promise.all(runDirs.map((d) => syncRun(d, { url: `http://127.0.0.1:${port}`, token, batchPoints: batch, retryForMs: 60_000 })))
   const secs = (performance.now() - t0) / 1000
   server.kill('SIGTERM')
   await new Promise((r) => server.once('exit', r))
@@ -123,7 +123,8 @@ async function scenario(label: string, runDirs: string[], batch: number): Promis
   const media = results.reduce((a, r) => a + r.sentMedia, 0)
   const outKb = results.reduce((a, r) => a + r.sentOutputBytes, 0) / 1024
   return [label, String(runDirs.length), String(batch), String(points), String(latencies.length), (points / secs).toFixed(0), quantile(latencies, 0.5).toFixed(1), quantile(latencies, 0.99).toFixed(1),
-    `${records}+${media}`, outKb.toFixed(1), String(otherLatencies.length), quantile(otherLatencies, 0.5).toFixed(1), quantile(otherLatencies, 0.99).toFixed(1), secs.toFixed(2)]
+    `${records}+${media}`, outKb.toFixed(1), String(otherLatencies.length), quantile(otherLatencies, 0.5).toFixed(1), quantile(otherLatencies, 0.99).toFixed(1),
+    String(results.reduce((a, r) => a + r.retries, 0)), secs.toFixed(2)]
 }
 
 /**
@@ -173,7 +174,7 @@ async function main() {
     logRows.push(await logLatency({ url: `http://127.0.0.1:${port}`, token }, LOG_CALLS))
   }
   server.kill('SIGTERM')
-  const head = ['scenario', 'runs', 'batch pts', 'points', 'requests', 'points/s', 'p50 ms', 'p99 ms', 'records+media', 'output KB', 'other reqs', 'other p50 ms', 'other p99 ms', 'wall s']
+  const head = ['scenario', 'runs', 'batch pts', 'points', 'requests', 'points/s', 'p50 ms', 'p99 ms', 'records+media', 'output KB', 'other reqs', 'other p50 ms', 'other p99 ms', 'retries', 'wall s']
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i])).join(' | ')} |`
   process.stdout.write(`${line(head)}\n| ${w.map((n) => '-'.repeat(n)).join(' | ')} |\n${rows.map(line).join('\n')}\n\n`)

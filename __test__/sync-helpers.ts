@@ -10,6 +10,7 @@ import * as net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
+import { readFileSync } from 'node:fs'
 import { openRun } from '../src/index'
 
 export const AMBER = join(__dirname, '..', 'src', 'cli', 'amber.ts')
@@ -76,9 +77,10 @@ export function startServerProcess(dataDir: string, port: number, extra: string[
 /**
  * A TCP proxy to `target` that, for the first `cuts` connections, either destroys the connection
  * after `cutAfterBytes` bytes went up (side 'request': requests die mid-body, nothing stored), or
- * drops the server's reply to a scalar batch (side 'reply': stored, but the client never hears).
+ * drops the server's reply to a batch whose request line contains one of `routes` (side 'reply':
+ * stored, but the client never hears).
  */
-export function cuttingProxy(targetPort: number, cutAfterBytes: number, cuts: number, side: 'request' | 'reply' = 'request'): Promise<{ port: number; cut: () => number; close: () => Promise<void> }> {
+export function cuttingProxy(targetPort: number, cutAfterBytes: number, cuts: number, side: 'request' | 'reply' = 'request', routes = ['/scalars ']): Promise<{ port: number; cut: () => number; close: () => Promise<void> }> {
   let done = 0
   const sockets = new Set<net.Socket>()
   const server = net.createServer((client) => {
@@ -90,7 +92,7 @@ export function cuttingProxy(targetPort: number, cutAfterBytes: number, cuts: nu
     const cutThis = done < cuts
     client.on('data', (d) => {
       sent += d.length
-      if (d.includes('/scalars ')) batch = true
+      if (routes.some((r) => d.includes(r))) batch = true
       if (side === 'request' && cutThis && sent > cutAfterBytes) {
         done++
         upstream.write(d.subarray(0, d.length - (sent - cutAfterBytes)))
@@ -156,3 +158,88 @@ export function assertSameRun(t: ExecutionContext, localDir: string, remoteDir: 
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+const bytesOf = (a: ArrayLike<number>) => Buffer.from(new Float64Array(a).buffer)
+
+/**
+ * Everything but scalars of `a` equals `b`: every histogram bin and edge (bit for bit), table
+ * cell, tensor and kernel density byte, media field (size included) and media file byte, and
+ * the captured output byte for byte. Returns how many occurrences were compared.
+ */
+export function assertSameRecords(t: ExecutionContext, localDir: string, remoteDir: string): number {
+  const a = openRun(localDir)
+  const b = openRun(remoteDir)
+  let n = 0
+  try {
+    t.deepEqual(b.histogramNames(), a.histogramNames(), 'same histogram names')
+    for (const name of a.histogramNames()) {
+      const [x, y] = [a.histograms(name), b.histograms(name)]
+      t.is(y.length, x.length, `${name}: same number of histograms`)
+      for (let i = 0; i < x.length; i++) {
+        for (const k of ['step', 'globalStep', 'timestamp', 'nan', 'posinf', 'neginf'] as const) t.is(y[i][k], x[i][k], `${name}[${i}].${k}`)
+        t.true(bytesOf(y[i].edges).equals(bytesOf(x[i].edges)), `${name}[${i}] edges bit for bit`)
+        t.true(bytesOf(y[i].counts).equals(bytesOf(x[i].counts)), `${name}[${i}] counts`)
+        n++
+      }
+    }
+    t.deepEqual(b.tableNames(), a.tableNames(), 'same table names')
+    for (const name of a.tableNames()) {
+      const [x, y] = [a.tables(name), b.tables(name)]
+      t.is(y.length, x.length, `${name}: same number of tables`)
+      for (let i = 0; i < x.length; i++) {
+        t.deepEqual(y[i], x[i], `${name}[${i}] every cell`)
+        for (const row of x[i].rows) {
+          for (const c of row) {
+            const m = c as { media_hash?: string; format?: string } | null
+            if (m?.media_hash) t.true(b.mediaBytes(`${m.media_hash}.${m.format}`).equals(a.mediaBytes(`${m.media_hash}.${m.format}`)), 'table media file')
+          }
+        }
+        n++
+      }
+    }
+    t.deepEqual(b.tensorNames(), a.tensorNames(), 'same tensor names')
+    for (const name of a.tensorNames()) {
+      const [x, y] = [a.tensors(name), b.tensors(name)]
+      t.is(y.length, x.length, `${name}: same number of tensors`)
+      for (let i = 0; i < x.length; i++) {
+        for (const k of ['step', 'globalStep', 'timestamp', 'dtype'] as const) t.is(y[i][k], x[i][k], `${name}[${i}].${k}`)
+        t.deepEqual(y[i].shape, x[i].shape)
+        t.deepEqual(y[i].metadata, x[i].metadata)
+        t.true(y[i].npy.equals(x[i].npy), `${name}[${i}] .npy bytes`)
+        n++
+      }
+    }
+    t.deepEqual(b.kernelDensityNames(), a.kernelDensityNames(), 'same kernel density names')
+    for (const name of a.kernelDensityNames()) {
+      const [x, y] = [a.kernelDensity(name), b.kernelDensity(name)]
+      t.is(y.length, x.length, `${name}: same number of densities`)
+      for (let i = 0; i < x.length; i++) {
+        for (const k of ['step', 'globalStep', 'timestamp', 'points', 'bandwidth', 'count'] as const) t.is(y[i][k], x[i][k], `${name}[${i}].${k}`)
+        t.true(bytesOf(y[i].grid).equals(bytesOf(x[i].grid)) && bytesOf(y[i].density).equals(bytesOf(x[i].density)), `${name}[${i}] grid and density`)
+        n++
+      }
+    }
+    t.deepEqual(b.mediaNames(), a.mediaNames(), 'same media names')
+    for (const name of a.mediaNames()) {
+      const [x, y] = [a.media(name), b.media(name)]
+      t.is(y.length, x.length, `${name}: same number of media`)
+      for (let i = 0; i < x.length; i++) {
+        for (const k of ['step', 'globalStep', 'timestamp', 'key', 'type', 'caption', 'width', 'height', 'size'] as const) t.is(y[i][k], x[i][k], `${name}[${i}].${k}`)
+        t.true(y[i].data.equals(x[i].data), `${name}[${i}] bytes`)
+        n++
+      }
+    }
+    const out = (d: string) => {
+      try {
+        return readFileSync(join(d, 'logs', 'output.log'))
+      } catch {
+        return Buffer.alloc(0)
+      }
+    }
+    t.true(out(remoteDir).equals(out(localDir)), 'logs/output.log byte for byte')
+    return n
+  } finally {
+    a.close()
+    b.close()
+  }
+}

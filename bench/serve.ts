@@ -1,11 +1,15 @@
 /**
  * Team server load: N runs (default 20) syncing at once into one `amber serve` on loopback.
- *   npx tsx bench/serve.ts [--runs 20] [--steps 20000] [--metrics 10] [--batch 50000] [--small 2000]
+ *   npx tsx bench/serve.ts [--runs 20] [--steps 20000] [--metrics 10] [--batch 50000] [--small 2000] [--log-calls 1000000]
  * The server is a child process (as in production); the clients are concurrent `syncRun` calls in
  * this process. Reported side by side in one run: one run alone vs N at once, with large batches
  * (offline `amber sync`) and small ones (what a live Board sends each second). Ingest latency is
  * per batch request, from send to the server's acknowledgement (sent after the batch is stored in
- * SQLite). Bounded: N x steps x metrics points per scenario, and a 10 minute cap.
+ * SQLite); transient failures are retried as `amber sync` does and counted. Every run also holds the other log types, synced in the same scenarios: every 100 steps
+ * a histogram, a 32x32 float tensor and a kernel density; every 1000 steps a table with image
+ * cells and an image (raw pixels); captured output every 100 steps. Their requests (records,
+ * media, output) are timed separately. Bounded: N x steps x metrics points per scenario, and a
+ * 10 minute cap.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
@@ -13,7 +17,7 @@ import * as net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { Board, syncRun } from '../src/index'
+import { Board, Histogram, KernelDensity, Media, Table, TensorLog, syncRun } from '../src/index'
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -24,6 +28,7 @@ const STEPS = arg('steps', 20_000)
 const METRICS = arg('metrics', 10)
 const BATCH = arg('batch', 50_000)
 const SMALL = arg('small', 2_000)
+const LOG_CALLS = arg('log-calls', 1_000_000)
 const AMBER = join(__dirname, '..', 'src', 'cli', 'amber.ts')
 setTimeout(() => {
   process.stderr.write('bench/serve: 10 minute cap reached\n')
@@ -35,27 +40,53 @@ const quantile = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]
 }
 
-// Per-request latency of batch uploads, measured around fetch (headers arrive after the store).
+// Per-request latency of batch uploads, measured around fetch (headers arrive after the store):
+// scalar batches, and the other kinds' uploads (records, media, output) apart.
 const latencies: number[] = []
+const otherLatencies: number[] = []
 const origFetch = globalThis.fetch
 globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
   const t0 = performance.now()
   const r = await origFetch(input, init)
-  if (String(input).endsWith('/scalars')) latencies.push(performance.now() - t0)
+  const url = String(input)
+  if (url.endsWith('/scalars')) latencies.push(performance.now() - t0)
+  else if (/\/(records|media|output\?from=\d+)$/.test(url)) otherLatencies.push(performance.now() - t0)
   return r
 }) as typeof fetch
+
+/** Histogram, tensor and density occurrences (every 100 steps) plus tables (every 1000) per run. */
+const RECORDS_PER_RUN = 3 * Math.ceil(STEPS / 100) + Math.ceil(STEPS / 1000)
+
+function pixels(seed: number, side: number): { data: Uint8Array; width: number; height: number; channels: number } {
+  const data = new Uint8Array(side * side * 3)
+  let x = seed * 7919 + 1
+  for (let i = 0; i < data.length; i++) data[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24
+  return { data, width: side, height: side, channels: 3 }
+}
 
 async function logRuns(base: string, n: number, project: string): Promise<string[]> {
   const dirs: string[] = []
   for (let r = 0; r < n; r++) {
-    const b = new Board({ baseDir: base, project, runId: `run${r}`, captureOutput: false })
+    // Captured output goes to the run, not to the terminal.
+    const write = process.stdout.write
+    process.stdout.write = (() => true) as typeof process.stdout.write
+    const b = new Board({ baseDir: base, project, runId: `run${r}`, captureOutput: true })
     const names = Array.from({ length: METRICS }, (_, m) => `train/m${m}`)
     for (let i = 0; i < STEPS; i++) {
       const v: Record<string, number> = {}
       for (let m = 0; m < METRICS; m++) v[names[m]] = Math.sin(i * 0.01 + m) + r
       b.log(v)
+      if (i % 100 === 0) {
+        const vals = Float64Array.from({ length: 256 }, (_, k) => Math.sin(i + k * 1.7) * (r + 1))
+        b.log({ 'grads/w': new Histogram(vals), 'weights/t': new TensorLog(Float32Array.from({ length: 1024 }, (_, k) => k + i), [32, 32]), acts: new KernelDensity(vals, { points: 64 }) })
+        process.stdout.write(`step ${i}: loss ${v[names[0]].toFixed(4)}\n`)
+      }
+      if (i % 1000 === 0) {
+        b.log({ samples: new Media(pixels(i + r, 32)), preds: new Table([{ id: i, img: new Media(pixels(i, 16)), p: 0.5 }, { id: i + 1, img: new Media(pixels(r, 16)), p: 0.25 }]) })
+      }
     }
     await b.finish()
+    process.stdout.write = write
     dirs.push(b.runDir)
   }
   return dirs
@@ -71,6 +102,7 @@ function freePort(): Promise<number> {
 }
 
 async function scenario(label: string, runDirs: string[], batch: number): Promise<string[]> {
+  process.stderr.write(`${label}...\n`)
   const data = mkdtempSync(join(tmpdir(), 'amber-bench-serve-data-'))
   const tok = spawnSync(process.execPath, ['--import', 'tsx', AMBER, 'token', 'create', '--data-dir', data, '--project', '*'], { encoding: 'utf8' })
   const token = tok.stdout.trim()
@@ -78,14 +110,21 @@ async function scenario(label: string, runDirs: string[], batch: number): Promis
   const server = spawn(process.execPath, ['--import', 'tsx', AMBER, 'serve', '--data-dir', data, '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise<void>((r) => server.stdout!.on('data', (d) => String(d).includes('http://') && r()))
   latencies.length = 0
+  otherLatencies.length = 0
   const t0 = performance.now()
-  const results = await Promise.all(runDirs.map((d) => syncRun(d, { url: `http://127.0.0.1:${port}`, token, batchPoints: batch, retryForMs: 0 })))
+  const results = await Promise.all(runDirs.map((d) => syncRun(d, { url: `http://127.0.0.1:${port}`, token, batchPoints: batch, retryForMs: 60_000 })))
   const secs = (performance.now() - t0) / 1000
   server.kill('SIGTERM')
   await new Promise((r) => server.once('exit', r))
   const points = results.reduce((a, r) => a + r.sentPoints, 0)
   if (points !== runDirs.length * STEPS * METRICS) throw new Error(`${label}: stored ${points} points, expected ${runDirs.length * STEPS * METRICS}`)
-  return [label, String(runDirs.length), String(batch), String(points), String(latencies.length), (points / secs).toFixed(0), quantile(latencies, 0.5).toFixed(1), quantile(latencies, 0.99).toFixed(1), secs.toFixed(2)]
+  const records = results.reduce((a, r) => a + r.sentRecords, 0)
+  if (records !== runDirs.length * RECORDS_PER_RUN) throw new Error(`${label}: stored ${records} records, expected ${runDirs.length * RECORDS_PER_RUN}`)
+  const media = results.reduce((a, r) => a + r.sentMedia, 0)
+  const outKb = results.reduce((a, r) => a + r.sentOutputBytes, 0) / 1024
+  return [label, String(runDirs.length), String(batch), String(points), String(latencies.length), (points / secs).toFixed(0), quantile(latencies, 0.5).toFixed(1), quantile(latencies, 0.99).toFixed(1),
+    `${records}+${media}`, outKb.toFixed(1), String(otherLatencies.length), quantile(otherLatencies, 0.5).toFixed(1), quantile(otherLatencies, 0.99).toFixed(1),
+    String(results.reduce((a, r) => a + r.retries, 0)), secs.toFixed(2)]
 }
 
 /**
@@ -131,11 +170,11 @@ async function main() {
   await new Promise<void>((r) => server.stdout!.on('data', (d) => String(d).includes('http://') && r()))
   const logRows: string[][] = []
   for (let rep = 0; rep < 2; rep++) {
-    logRows.push(await logLatency(null, 1_000_000))
-    logRows.push(await logLatency({ url: `http://127.0.0.1:${port}`, token }, 1_000_000))
+    logRows.push(await logLatency(null, LOG_CALLS))
+    logRows.push(await logLatency({ url: `http://127.0.0.1:${port}`, token }, LOG_CALLS))
   }
   server.kill('SIGTERM')
-  const head = ['scenario', 'runs', 'batch pts', 'points', 'requests', 'points/s', 'p50 ms', 'p99 ms', 'wall s']
+  const head = ['scenario', 'runs', 'batch pts', 'points', 'requests', 'points/s', 'p50 ms', 'p99 ms', 'records+media', 'output KB', 'other reqs', 'other p50 ms', 'other p99 ms', 'retries', 'wall s']
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i])).join(' | ')} |`
   process.stdout.write(`${line(head)}\n| ${w.map((n) => '-'.repeat(n)).join(' | ')} |\n${rows.map(line).join('\n')}\n\n`)

@@ -15,7 +15,10 @@ import { createHash, randomBytes } from 'node:crypto'
 import binding from '../native'
 import { ClosedError, InvalidArgumentError, NotFoundError, native, nativeAsync } from '../errors'
 import { FLAG_NO_STEP_ROW, LogWriter, Subkind } from '../board/logWriter'
-import type { DecodedMetric, MediaBatch } from '../sync/protocol'
+import { RECORD_KINDS } from '../sync/protocol'
+import type { DecodedMetric, MediaBatch, RecordBatch, RecordKind } from '../sync/protocol'
+import { ROW_TABLE, toPayload } from './records'
+import type { Payload } from './records'
 
 type Owner = InstanceType<typeof binding.BoardOwner>
 
@@ -118,6 +121,8 @@ class IngestRun {
   private writer: LogWriter
   private readonly counts = new Map<string, number>()
   private readonly mediaCounts = new Map<string, number>()
+  /** Occurrences stored per `${kind}/${name}` of histograms, tables, tensors, kernel densities. */
+  private readonly recordCounts = new Map<string, number>()
   private knownKeys: Set<string> | null = null
   private queue: Promise<unknown> = Promise.resolve()
   private busy = 0
@@ -175,7 +180,7 @@ class IngestRun {
     return n
   }
 
-  /** Media files (`<sha256>.<format>`) the server's copy holds. */
+  /** Media files (`<sha256>.<format>`) the server's copy holds, logged alone or in table cells. */
   keys(): Set<string> {
     if (!this.knownKeys) {
       const h = this.handle()
@@ -183,8 +188,143 @@ class IngestRun {
       for (const name of native(() => h.names('media'))) {
         for (const r of JSON.parse(native(() => h.rowsJson('media', name))) as Array<{ media_hash: string; format: string }>) this.knownKeys.add(`${r.media_hash}.${r.format}`)
       }
+      for (const name of native(() => h.names('tables'))) {
+        for (const r of JSON.parse(native(() => h.rowsJson('tables', name))) as Array<{ rows: string }>) {
+          for (const row of JSON.parse(r.rows) as unknown[][]) {
+            for (const c of row) {
+              const m = c as { media_hash?: unknown; format?: unknown } | null
+              if (typeof m?.media_hash === 'string' && typeof m.format === 'string') this.knownKeys.add(`${m.media_hash}.${m.format}`)
+            }
+          }
+        }
+      }
     }
     return this.knownKeys
+  }
+
+  /** Names stored of a record kind. */
+  private recordNames(kind: RecordKind): string[] {
+    const h = this.handle()
+    return kind === 'histograms' ? native(() => h.histogramNames()) : native(() => h.names(ROW_TABLE[kind]))
+  }
+
+  /** Occurrences stored of `name` (of `kind`): read from the run once, then tracked here. */
+  recordCount(kind: RecordKind, name: string): number {
+    const k = `${kind}/${name}`
+    let n = this.recordCounts.get(k)
+    if (n === undefined) {
+      const h = this.handle()
+      if (!this.recordNames(kind).includes(name)) n = 0
+      else if (kind === 'histograms') n = native(() => h.histograms(name)).length
+      else n = (JSON.parse(native(() => h.rowsJson(ROW_TABLE[kind], name))) as unknown[]).length
+      this.recordCounts.set(k, n)
+    }
+    return n
+  }
+
+  /** Per kind, per name: how many occurrences the server holds (what a client resumes from). */
+  recordState(): Record<RecordKind, Record<string, number>> {
+    const out = {} as Record<RecordKind, Record<string, number>>
+    for (const kind of RECORD_KINDS) {
+      out[kind] = {}
+      for (const name of this.recordNames(kind)) out[kind][name] = this.recordCount(kind, name)
+    }
+    for (const [k, n] of this.recordCounts) {
+      const at = k.indexOf('/')
+      out[k.slice(0, at) as RecordKind][k.slice(at + 1)] = n
+    }
+    return out
+  }
+
+  /**
+   * Store the new occurrences of a record batch, all checked before any is written (a refused
+   * batch stores nothing); resolves with the counts once they are in SQLite.
+   */
+  async ingestRecords(batch: RecordBatch): Promise<{ stored: number; counts: Record<string, number> }> {
+    if (!this.owner) throw new ClosedError(`run ${this.runDir} is closed on the server`)
+    for (const [key, data] of batch.blobs) {
+      if (createHash('sha256').update(data).digest('hex') !== key.slice(0, 64)) throw new InvalidArgumentError(`media file ${key}: content does not match its hash`)
+    }
+    const known = this.keys()
+    const seen = new Map<string, number>()
+    const plan: Array<{ name: string; items: Array<{ step: number; globalStep: number; timestamp: number; p: Payload }> }> = []
+    const missing = new Set<string>()
+    for (const g of batch.groups) {
+      const have = seen.get(g.name) ?? this.recordCount(batch.kind, g.name)
+      if (g.from > have) throw new GapError(`${batch.kind} ${g.name}`, have, g.from)
+      const items = g.items.slice(Math.min(have - g.from, g.items.length)).map((it) => ({ step: it.step, globalStep: it.globalStep, timestamp: it.timestamp, p: toPayload(batch.kind, g.name, it) }))
+      for (const { p } of items) for (const c of p.cells ?? []) if (!batch.blobs.has(c.key) && !known.has(c.key)) missing.add(c.key)
+      seen.set(g.name, Math.max(have, g.from + g.items.length))
+      plan.push({ name: g.name, items })
+    }
+    if (missing.size) throw new GapError(`${batch.kind} ${batch.groups[0].name}`, 0, 0, [...missing])
+    const h = this.handle()
+    let stored = 0
+    for (const { name, items } of plan) {
+      for (const { step, globalStep, timestamp, p } of items) {
+        let { meta, data } = p
+        if (p.cells) {
+          // Table media cells travel to the writer as byte ranges of the record's data.
+          const files = p.cells.map((c) => batch.blobs.get(c.key) ?? native(() => h.mediaBytes(c.key)))
+          let offset = 0
+          const cells = p.cells.map((c, i) => {
+            const cell = { type: c.type, caption: c.caption, width: c.width, height: c.height, offset, length: files[i].length }
+            offset += files[i].length
+            return cell
+          })
+          meta = { ...meta, cells }
+          data = Buffer.concat(files)
+        }
+        this.writer.payload(name, p.subkind, meta, data, step, globalStep, timestamp)
+        stored++
+      }
+    }
+    if (stored > 0) {
+      const { seq, offset } = this.writer.position()
+      await nativeAsync(() => this.owner!.flush(this.writer.id, seq, offset))
+    }
+    const counts: Record<string, number> = {}
+    for (const [name, n] of seen) {
+      this.recordCounts.set(`${batch.kind}/${name}`, n)
+      counts[name] = n
+    }
+    for (const { items } of plan) for (const { p } of items) for (const c of p.cells ?? []) known.add(c.key)
+    return { stored, counts }
+  }
+
+  private get outputFile(): string {
+    return path.join(this.runDir, 'logs', 'output.log')
+  }
+
+  /** Bytes of captured output the server's copy holds (where the client resumes). */
+  outputSize(): number {
+    try {
+      return fs.statSync(this.outputFile).size
+    } catch {
+      return 0
+    }
+  }
+
+  /**
+   * Append the part of `bytes` (the local file's bytes from offset `from`) the server lacks.
+   * output.log only grows, so its size is the resume point; a crash mid-append leaves a prefix
+   * that the next upload continues. Synced to disk before the reply.
+   */
+  appendOutput(from: number, bytes: Buffer): { stored: number; output: number } {
+    if (!this.owner) throw new ClosedError(`run ${this.runDir} is closed on the server`)
+    const have = this.outputSize()
+    if (from > have) throw new GapError('output', have, from)
+    const rest = bytes.subarray(Math.min(have - from, bytes.length))
+    if (rest.length > 0) {
+      const fd = fs.openSync(this.outputFile, 'a')
+      try {
+        fs.writeSync(fd, rest)
+        fs.fsyncSync(fd)
+      } finally {
+        fs.closeSync(fd)
+      }
+    }
+    return { stored: rest.length, output: have + rest.length }
   }
 
   mediaState(): { media: Record<string, number>; keys: string[] } {
@@ -218,7 +358,7 @@ class IngestRun {
     for (const { name, items } of plan) {
       for (const it of items) {
         const data = batch.blobs.get(it.key) ?? native(() => h.mediaBytes(it.key))
-        this.writer.payload(name, Subkind.Media, { type: it.type, caption: it.caption }, data, it.step, it.globalStep, it.timestamp)
+        this.writer.payload(name, Subkind.Media, { type: it.type, caption: it.caption, width: it.width ?? null, height: it.height ?? null }, data, it.step, it.globalStep, it.timestamp)
         stored++
       }
     }

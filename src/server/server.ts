@@ -19,7 +19,7 @@ import { serveLive } from '../viewer/live'
 import { HttpError, checkMetricName, checkSegment } from '../viewer/paths'
 import { apiRoutes } from '../viewer/routes'
 import { findWebDist, serveStatic } from '../viewer/static'
-import { decodeBatch, decodeMediaBatch } from '../sync/protocol'
+import { decodeBatch, decodeMediaBatch, decodeRecordBatch } from '../sync/protocol'
 import { GapError, IngestRuns } from './ingest'
 import { TokenStore, tokenAllows } from './tokens'
 import type { TokenRecord } from './tokens'
@@ -124,7 +124,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
   }
 
   /** `/api/sync/…`: the ingest API. */
-  const handleSync = async (req: IncomingMessage, res: ServerResponse, seg: string[], t: TokenRecord): Promise<void> => {
+  const handleSync = async (req: IncomingMessage, res: ServerResponse, seg: string[], url: URL, t: TokenRecord): Promise<void> => {
     if (seg[0] === 'whoami' && seg.length === 1) return sendJson(res, 200, { id: t.id, name: t.name, projects: t.projects, readOnly: t.readOnly })
     if (seg[0] !== 'runs' || seg.length < 3 || seg.length > 4) throw new HttpError(404, `no such sync route: /api/sync/${seg.join('/')}`)
     const project = checkSegment('project', seg[1])
@@ -136,7 +136,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
       const metadata = body.metadata
       if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw new HttpError(400, 'PUT a run with { metadata: {...} }')
       const run = ingest.open(project, folder, metadata as Record<string, unknown>)
-      const state = await run.serial(() => ({ metrics: run.allCounts(), ...run.mediaState() }))
+      const state = await run.serial(() => ({ metrics: run.allCounts(), ...run.mediaState(), records: run.recordState(), output: run.outputSize() }))
       return sendJson(res, 200, { run: `${project}/${folder}`, ...state })
     }
     if (what === 'scalars' && req.method === 'POST') {
@@ -162,6 +162,33 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
         return sendJson(res, 200, await run.serial(() => run.ingestMedia(batch)))
       } catch (e) {
         if (e instanceof GapError) return sendJson(res, 409, { error: e.message, media: e.metric, have: e.have, missing: e.missing })
+        throw e
+      }
+    }
+    if (what === 'records' && req.method === 'POST') {
+      const batch = decodeRecordBatch(await readBody(req, maxBody))
+      for (const g of batch.groups) checkMetricName(g.name)
+      const run = ingest.get(project, folder)
+      if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
+      try {
+        return sendJson(res, 200, await run.serial(() => run.ingestRecords(batch)))
+      } catch (e) {
+        if (e instanceof GapError) return sendJson(res, 409, { error: e.message, name: e.metric, have: e.have, missing: e.missing })
+        throw e
+      }
+    }
+    if (what === 'output' && req.method === 'POST') {
+      // The bytes of logs/output.log from offset `from` on.
+      const raw = url.searchParams.get('from')
+      const from = raw === null || raw === '' ? NaN : Number(raw)
+      if (!Number.isSafeInteger(from) || from < 0) throw new HttpError(400, `output upload needs ?from=<byte offset> (got ${JSON.stringify(url.searchParams.get('from'))})`)
+      const body = await readBody(req, maxBody)
+      const run = ingest.get(project, folder)
+      if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
+      try {
+        return sendJson(res, 200, await run.serial(() => run.appendOutput(from, body)))
+      } catch (e) {
+        if (e instanceof GapError) return sendJson(res, 409, { error: e.message, have: e.have })
         throw e
       }
     }
@@ -238,7 +265,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
       }
     })
     const t = authenticate(req)
-    if (seg[1] === 'sync') return handleSync(req, res, seg.slice(2), t)
+    if (seg[1] === 'sync') return handleSync(req, res, seg.slice(2), url, t)
     return handleRead(req, res, seg.slice(1), url, t)
   }
 

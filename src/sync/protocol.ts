@@ -34,8 +34,9 @@ export interface DecodedMetric {
 }
 
 /** Points of one metric between `start` and `end` (indices into the given series). */
-export function slicePoints(name: string, s: { step: ArrayLike<number>; globalStep: ArrayLike<number>; timestamp: ArrayLike<number>; value: ArrayLike<number> }, start: number, end: number): MetricPoints {
-  const sub = (a: ArrayLike<number>) => (a as Float64Array).subarray ? (a as Float64Array).subarray(start, end) : Array.prototype.slice.call(a, start, end)
+/** `base`: the metric index of the series' first element (a series read from an index on). */
+export function slicePoints(name: string, s: { step: ArrayLike<number>; globalStep: ArrayLike<number>; timestamp: ArrayLike<number>; value: ArrayLike<number> }, start: number, end: number, base = 0): MetricPoints {
+  const sub = (a: ArrayLike<number>) => (a as Float64Array).subarray ? (a as Float64Array).subarray(start - base, end - base) : Array.prototype.slice.call(a, start - base, end - base)
   return { name, from: start, step: sub(s.step), globalStep: sub(s.globalStep), timestamp: sub(s.timestamp), value: sub(s.value) }
 }
 
@@ -121,6 +122,9 @@ export interface MediaItem {
   key: string
   type: string
   caption: string | null
+  /** Pixel size, when the run knows it (images logged as raw pixels). */
+  width?: number | null
+  height?: number | null
 }
 
 export interface MediaBatch {
@@ -168,7 +172,93 @@ export function decodeMediaBatch(body: Buffer): MediaBatch {
       if (typeof it.key !== 'string' || !KEY.test(it.key)) throw bad(`media ${m.name}: key ${JSON.stringify(it.key)} is not <sha256>.<format>`)
       if (!['image', 'video', 'audio'].includes(it.type)) throw bad(`media ${m.name}: type ${JSON.stringify(it.type)}`)
       if (it.caption !== null && typeof it.caption !== 'string') throw bad(`media ${m.name}: caption must be a string or null`)
+      if (![it.width, it.height].every((d) => d === undefined || d === null || (Number.isSafeInteger(d) && d >= 0))) throw bad(`media ${m.name}: width/height must be integers or null`)
     }
   }
   return { media: h.media as MediaBatch['media'], blobs }
+}
+
+/**
+ * A batch of heavier log records of one kind: "AMR1" | u32 LE header length H | H bytes of JSON
+ * `{ kind, groups: [{ name, from, items: [{ step, globalStep, timestamp, meta, length }] }],
+ *    blobs: [{ key, length }] }` | the blobs' bytes | each item's data bytes, in header order.
+ * Keyed like media: (run, kind, name, first occurrence index). What `meta` and the data hold
+ * depends on the kind (see src/server/records.ts, which checks them); `blobs` carries media
+ * files that table cells refer to, sent only when the server lacks them.
+ */
+const RECORDS_MAGIC = 0x31524d41 // "AMR1"
+
+export const RECORD_KINDS = ['histograms', 'tables', 'tensors', 'kernelDensity'] as const
+export type RecordKind = (typeof RECORD_KINDS)[number]
+
+export interface RecordItem {
+  step: number
+  globalStep: number
+  timestamp: number
+  meta: Record<string, unknown>
+  data: Uint8Array
+}
+
+export interface RecordBatch {
+  kind: RecordKind
+  groups: Array<{ name: string; from: number; items: RecordItem[] }>
+  blobs: Map<string, Buffer>
+}
+
+export function encodeRecordBatch(b: RecordBatch): Buffer {
+  const blobs = [...b.blobs]
+  const groups = b.groups.map((g) => ({
+    name: g.name, from: g.from,
+    items: g.items.map((it) => ({ step: it.step, globalStep: it.globalStep, timestamp: it.timestamp, meta: it.meta, length: it.data.byteLength })),
+  }))
+  const header = Buffer.from(JSON.stringify({ kind: b.kind, groups, blobs: blobs.map(([key, d]) => ({ key, length: d.length })) }), 'utf8')
+  const head = Buffer.alloc(8)
+  head.writeUInt32LE(RECORDS_MAGIC, 0)
+  head.writeUInt32LE(header.length, 4)
+  const data = b.groups.flatMap((g) => g.items.map((it) => it.data))
+  return Buffer.concat([head, header, ...blobs.map(([, d]) => d), ...data])
+}
+
+/** Parse the framing of a record batch (the kind-specific checks are the server's). */
+export function decodeRecordBatch(body: Buffer): RecordBatch {
+  if (body.length < 8 || body.readUInt32LE(0) !== RECORDS_MAGIC) throw bad('record batch does not start with the AMR1 magic')
+  const hlen = body.readUInt32LE(4)
+  if (8 + hlen > body.length) throw bad(`record header of ${hlen} bytes is longer than the body`)
+  let h: { kind?: unknown; groups?: unknown; blobs?: unknown }
+  try {
+    h = JSON.parse(body.subarray(8, 8 + hlen).toString('utf8'))
+  } catch (e) {
+    throw bad(`record header is not JSON (${(e as Error).message})`)
+  }
+  if (!RECORD_KINDS.includes(h?.kind as RecordKind)) throw bad(`record kind ${JSON.stringify(h?.kind)} is not one of ${RECORD_KINDS.join(', ')}`)
+  if (!Array.isArray(h.groups) || !Array.isArray(h.blobs)) throw bad('record header needs groups and blobs lists')
+  let p = 8 + hlen
+  const take = (len: unknown, what: string): Buffer => {
+    if (!Number.isSafeInteger(len) || (len as number) < 0) throw bad(`${what}: bad length ${JSON.stringify(len)}`)
+    if (p + (len as number) > body.length) throw bad(`${what}: ${len} bytes past the end of the body`)
+    const out = body.subarray(p, p + (len as number))
+    p += len as number
+    return out
+  }
+  const blobs = new Map<string, Buffer>()
+  for (const x of h.blobs as Array<{ key?: unknown; length?: unknown }>) {
+    if (typeof x?.key !== 'string' || !KEY.test(x.key)) throw bad(`blob key ${JSON.stringify(x?.key)} is not <sha256>.<format>`)
+    if (x.length === 0) throw bad(`blob ${x.key}: empty`)
+    blobs.set(x.key, take(x.length, `blob ${x.key}`))
+  }
+  const groups: RecordBatch['groups'] = []
+  for (const g of h.groups as Array<{ name?: unknown; from?: unknown; items?: unknown }>) {
+    if (typeof g?.name !== 'string' || g.name === '') throw bad(`${h.kind} name ${JSON.stringify(g?.name)} is not a non-empty string`)
+    if (!Number.isSafeInteger(g.from) || (g.from as number) < 0) throw bad(`${h.kind} ${g.name}: from is not an index`)
+    if (!Array.isArray(g.items)) throw bad(`${h.kind} ${g.name}: items is not a list`)
+    const items: RecordItem[] = []
+    for (const it of g.items as Array<Record<string, unknown>>) {
+      if (![it?.step, it?.globalStep, it?.timestamp].every(Number.isSafeInteger)) throw bad(`${h.kind} ${g.name}: step/global step/timestamp must be integers`)
+      if (it.meta === null || typeof it.meta !== 'object' || Array.isArray(it.meta)) throw bad(`${h.kind} ${g.name}: meta must be an object`)
+      items.push({ step: it.step as number, globalStep: it.globalStep as number, timestamp: it.timestamp as number, meta: it.meta as Record<string, unknown>, data: take(it.length, `${h.kind} ${g.name} item data`) })
+    }
+    groups.push({ name: g.name, from: g.from as number, items })
+  }
+  if (p !== body.length) throw bad(`record body is ${body.length} bytes, the header announces ${p}`)
+  return { kind: h.kind as RecordKind, groups, blobs }
 }

@@ -9,11 +9,11 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { openRun } from '../board/reader'
 import type { Run, ScalarSeries } from '../board/reader'
-import { InvalidArgumentError } from '../errors'
+import { InvalidArgumentError, NotFoundError } from '../errors'
 import { SyncClient, TransientError } from './client'
 import type { RemoteOptions } from './client'
-import { encodeBatch, encodeMediaBatch, slicePoints } from './protocol'
-import type { MediaItem, MetricPoints } from './protocol'
+import { RECORD_KINDS, encodeBatch, encodeMediaBatch, encodeRecordBatch, slicePoints } from './protocol'
+import type { MediaItem, MetricPoints, RecordItem, RecordKind } from './protocol'
 
 export interface SyncOptions extends RemoteOptions {
   /** Project on the server (default: the run's own project). */
@@ -24,6 +24,8 @@ export interface SyncOptions extends RemoteOptions {
   retryForMs?: number
   /** Called after each stored batch. */
   onProgress?: (p: SyncProgress) => void
+  /** Most bytes of media, record or output data per request (default 8 MiB; one bigger item still goes alone). */
+  batchBytes?: number
   /** Stop between batches when this says so (background sync shutting down). */
   signal?: AbortSignal
   /**
@@ -36,8 +38,11 @@ export interface SyncOptions extends RemoteOptions {
 export interface SyncProgress {
   /** Points the server has stored (all metrics). */
   remotePoints: number
-  /** Points in the local run. */
+  /** Points in the local run (of the metrics read so far in this pass). */
   localPoints: number
+  /** Histogram, table, tensor and kernel density occurrences, and output bytes, stored so far by this call. */
+  sentRecords: number
+  sentOutputBytes: number
 }
 
 export interface SyncResult {
@@ -49,6 +54,10 @@ export interface SyncResult {
   /** Media occurrences stored by this call, and the bytes of media files uploaded for them. */
   sentMedia: number
   sentMediaBytes: number
+  /** Histogram, table, tensor and kernel density occurrences stored by this call. */
+  sentRecords: number
+  /** Bytes of captured output (logs/output.log) appended on the server by this call. */
+  sentOutputBytes: number
   metrics: number
   /** The local status sent along (a finished run is marked finished on the server too). */
   status: string
@@ -69,7 +78,7 @@ function fingerprint(runDir: string, metric: string): string {
   return `${st(file)}|${st(`${file}-wal`)}`
 }
 
-type Tally = Pick<SyncResult, 'sentPoints' | 'batches' | 'sentMedia' | 'sentMediaBytes'>
+type Tally = Pick<SyncResult, 'sentPoints' | 'batches' | 'sentMedia' | 'sentMediaBytes' | 'sentRecords' | 'sentOutputBytes'>
 
 /** Wait `ms`, or less if `signal` aborts (the listener is removed either way). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -95,6 +104,7 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
   const done: Array<[string, string]> = []
   let pending: MetricPoints[] = []
   let pendingPoints = 0
+  const progress = () => opts.onProgress?.({ remotePoints: [...remote.values()].reduce((a, b) => a + b, 0), localPoints, sentRecords: tally.sentRecords, sentOutputBytes: tally.sentOutputBytes })
   const sendPending = async () => {
     if (pending.length === 0) return
     const reply = await client.request('POST', `${route}/scalars`, encodeBatch(pending))
@@ -108,12 +118,12 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
     for (const [m, n] of Object.entries((reply.body.counts ?? {}) as Record<string, number>)) remote.set(m, n)
     pending = []
     pendingPoints = 0
-    if (opts.onProgress) opts.onProgress({ remotePoints: [...remote.values()].reduce((a, b) => a + b, 0), localPoints })
+    progress()
   }
   // Metrics logged together (same remote count, same length) are sent in lockstep, the same
   // index range of each in one batch, so the server stores each step's values as one record.
   // A group holds at most GROUP_POINTS points in memory.
-  let group: Array<{ name: string; s: ScalarSeries; fp: string }> = []
+  let group: Array<{ name: string; s: ScalarSeries; base: number; fp: string }> = []
   let groupAt = 0
   let groupN = 0
   const flushGroup = async () => {
@@ -123,7 +133,7 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
       const end = Math.min(groupN, at + chunk)
       // Never over batchPoints (the server's body limit depends on it).
       if (pendingPoints > 0 && pendingPoints + (end - at) * group.length > batchPoints) await sendPending()
-      for (const g of group) pending.push(slicePoints(g.name, g.s, at, end))
+      for (const g of group) pending.push(slicePoints(g.name, g.s, at, end, g.base))
       pendingPoints += (end - at) * group.length
       if (pendingPoints >= batchPoints) await sendPending()
     }
@@ -134,33 +144,44 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
     if (opts.signal?.aborted) break
     const fp = opts.seen ? fingerprint(run.runDir, name) : ''
     if (fp && opts.seen!.get(name) === fp && remote.has(name)) continue
+    const at = remote.get(name) ?? 0
+    // Only the points the server lacks are read (plus the one before, which tells a run that
+    // has fewer points than the server apart from one that has exactly as many).
+    const base = Math.max(0, at - 1)
     let s: ScalarSeries
     try {
-      s = run.scalars(name)
+      s = run.scalars(name, { from: base })
     } catch (e) {
       // A live run lists a metric file the writer is still creating (no tables yet): take it
       // on the next pass. A finished run has no such excuse.
       if (metadata.status === 'running') continue
       throw e
     }
-    const n = s.value.length
+    const n = base + s.value.length
     localPoints += n
-    const at = remote.get(name) ?? 0
-    if (at > n) throw new InvalidArgumentError(`sync ${project}/${folder}: the server has ${at} points of ${name}, the local run only ${n} (another run with the same folder name?)`)
+    if (at > n) throw new InvalidArgumentError(`sync ${project}/${folder}: the server has ${at} points of ${name}, the local run fewer (another run with the same folder name?)`)
     if (at === n) {
       if (fp) done.push([name, fp])
       continue
     }
     const fits = group.length < batchPoints && (group.length + 1) * (n - at) <= GROUP_POINTS
     if (group.length > 0 && (at !== groupAt || n !== groupN || !fits)) await flushGroup()
-    group.push({ name, s, fp })
+    group.push({ name, s, base, fp })
     groupAt = at
     groupN = n
   }
   await flushGroup()
   await sendPending()
   for (const [name, fp] of done) opts.seen!.set(name, fp)
-  await syncMedia(client, run, route, opened.body, opts, tally)
+  // Media, histograms, tables, tensors and kernel densities all live in data/metadata.db and the
+  // files next to it: when none of those changed since the last complete pass, skip them.
+  const heavyFp = opts.seen ? heavyFingerprint(run.runDir) : ''
+  if (!heavyFp || opts.seen!.get(HEAVY) !== heavyFp) {
+    await syncMedia(client, run, route, opened.body, opts, tally)
+    for (const kind of RECORD_KINDS) await syncRecords(client, run, route, kind, opened.body, opts, tally, progress)
+    if (heavyFp && !opts.signal?.aborted) opts.seen!.set(HEAVY, heavyFp)
+  }
+  await syncOutput(client, run.runDir, route, Number(opened.body.output ?? 0), opts, tally, progress)
   const status = String(metadata.status)
   if (status !== 'running' && !opts.signal?.aborted) {
     const fin = await client.request('POST', `${route}/finish`, { status, exitCode: metadata.exitCode ?? null, finishedAt: metadata.finishedAt ?? null })
@@ -173,8 +194,8 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
 /** Most points of one lockstep group held in memory during a pass. */
 const GROUP_POINTS = 4_000_000
 
-/** Largest size of new media files in one request (one bigger file still goes alone). */
-const MEDIA_BATCH_BYTES = 8 << 20
+/** Default largest size of media, record or output bytes in one request (one bigger item still goes alone). */
+const BATCH_BYTES = 8 << 20
 
 /** Media occurrences past the server's counts; each file travels only if the server lacks its key. */
 async function syncMedia(client: SyncClient, run: Run, route: string, state: Record<string, unknown>, opts: SyncOptions, tally: Tally): Promise<void> {
@@ -191,11 +212,11 @@ async function syncMedia(client: SyncClient, run: Run, route: string, state: Rec
       while (at < entries.length && items.length < 1000) {
         const e = entries[at]
         if (!keys.has(e.key) && !blobs.has(e.key)) {
-          if (items.length > 0 && bytes + e.size > MEDIA_BATCH_BYTES) break
+          if (items.length > 0 && bytes + e.size > (opts.batchBytes ?? BATCH_BYTES)) break
           blobs.set(e.key, e.data)
           bytes += e.size
         }
-        items.push({ step: e.step, globalStep: e.globalStep, timestamp: e.timestamp, key: e.key, type: e.type, caption: e.caption })
+        items.push({ step: e.step, globalStep: e.globalStep, timestamp: e.timestamp, key: e.key, type: e.type, caption: e.caption, width: e.width, height: e.height })
         at++
       }
       const reply = await client.request('POST', `${route}/media`, encodeMediaBatch({ media: [{ name, from, items }], blobs }))
@@ -204,6 +225,190 @@ async function syncMedia(client: SyncClient, run: Run, route: string, state: Rec
       tally.sentMediaBytes += bytes
       for (const k of blobs.keys()) keys.add(k)
     }
+  }
+}
+
+/** The `seen` key of everything but scalars and output (see heavyFingerprint). */
+const HEAVY = '\0heavy'
+
+/** Size and mtime of every file under data/ except the metric files, and of media/. */
+function heavyFingerprint(runDir: string): string {
+  const parts: string[] = []
+  for (const dir of ['data', 'data/histograms', 'data/tensors', 'media']) {
+    let names: string[]
+    try {
+      names = fs.readdirSync(path.join(runDir, dir)).sort()
+    } catch {
+      continue
+    }
+    for (const f of names) {
+      try {
+        const st = fs.statSync(path.join(runDir, dir, f))
+        if (st.isFile()) parts.push(`${dir}/${f}:${st.size}:${st.mtimeMs}`)
+      } catch {
+        // removed in between: the next pass sees the change
+      }
+    }
+  }
+  return parts.join('|')
+}
+
+/** The bytes of a .npy file after its header. */
+function npyBody(npy: Buffer): Buffer {
+  return npy.subarray(10 + npy.readUInt16LE(8))
+}
+
+function f64Bytes(...parts: ArrayLike<number>[]): Uint8Array {
+  const all = new Float64Array(parts.reduce((a, p) => a + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    all.set(p, at)
+    at += p.length
+  }
+  return new Uint8Array(all.buffer)
+}
+
+/**
+ * The local occurrences of one record kind and name as items to send, read lazily (a tensor's
+ * bytes are read only when its item is built). Table media cells become `{ $media: i }` with
+ * their files listed in `cells`.
+ */
+function recordItems(run: Run, kind: RecordKind, name: string): { count: number; item: (i: number) => { it: RecordItem; keys: string[] } } {
+  const stamp = (e: { step: number; globalStep: number; timestamp: number }) => ({ step: e.step, globalStep: e.globalStep, timestamp: e.timestamp })
+  switch (kind) {
+    case 'histograms': {
+      let hs: ReturnType<Run['histograms']> = []
+      try {
+        hs = run.histograms(name)
+      } catch (e) {
+        // A live run's histogram index can name a histogram whose first rows are not committed
+        // yet (another file): nothing to send for it in this pass.
+        if (!(e instanceof NotFoundError)) throw e
+      }
+      return {
+        count: hs.length,
+        item: (i) => {
+          const e = hs[i]
+          return { it: { ...stamp(e), meta: { nan: e.nan, posinf: e.posinf, neginf: e.neginf }, data: f64Bytes(e.edges, e.counts) }, keys: [] }
+        },
+      }
+    }
+    case 'tables': {
+      const ts = run.tables(name)
+      return {
+        count: ts.length,
+        item: (i) => {
+          const e = ts[i]
+          const cells: Array<Record<string, unknown>> = []
+          const rows = e.rows.map((r) => r.map((c) => {
+            const m = c as { media_hash?: unknown; format?: unknown; type?: unknown; caption?: unknown; width?: unknown; height?: unknown } | null
+            if (typeof m?.media_hash !== 'string' || typeof m.format !== 'string') return c
+            cells.push({ key: `${m.media_hash}.${m.format}`, type: m.type, caption: m.caption ?? null, width: m.width ?? null, height: m.height ?? null })
+            return { $media: cells.length - 1 }
+          }))
+          return { it: { ...stamp(e), meta: { columns: e.columns, columnTypes: e.columnTypes, rows, cells }, data: new Uint8Array(0) }, keys: cells.map((c) => c.key as string) }
+        },
+      }
+    }
+    case 'tensors': {
+      const ts = run.tensors(name)
+      return {
+        count: ts.length,
+        item: (i) => {
+          const e = ts[i]
+          return { it: { ...stamp(e), meta: { dtype: e.dtype, shape: e.shape, metadata: e.metadata }, data: npyBody(e.npy) }, keys: [] }
+        },
+      }
+    }
+    case 'kernelDensity': {
+      const ks = run.kernelDensity(name)
+      return {
+        count: ks.length,
+        item: (i) => {
+          const e = ks[i]
+          return { it: { ...stamp(e), meta: { points: e.points, bandwidth: e.bandwidth, count: e.count }, data: f64Bytes(e.grid, e.density) }, keys: [] }
+        },
+      }
+    }
+  }
+}
+
+function recordNames(run: Run, kind: RecordKind): string[] {
+  switch (kind) {
+    case 'histograms':
+      return run.histogramNames()
+    case 'tables':
+      return run.tableNames()
+    case 'tensors':
+      return run.tensorNames()
+    case 'kernelDensity':
+      return run.kernelDensityNames()
+  }
+}
+
+/** Occurrences of `kind` past the server's counts; media files of table cells only if the server lacks them. */
+async function syncRecords(client: SyncClient, run: Run, route: string, kind: RecordKind, state: Record<string, unknown>, opts: SyncOptions, tally: Tally, progress: () => void): Promise<void> {
+  const remote = new Map(Object.entries(((state.records ?? {}) as Record<string, Record<string, number>>)[kind] ?? {}))
+  const keys = new Set((state.keys ?? []) as string[])
+  for (const name of recordNames(run, kind)) {
+    const local = recordItems(run, kind, name)
+    let at = remote.get(name) ?? 0
+    if (at > local.count) throw new InvalidArgumentError(`sync ${route}: the server has ${at} ${kind} ${name}, the local run only ${local.count}`)
+    while (at < local.count && !opts.signal?.aborted) {
+      const from = at
+      const items: RecordItem[] = []
+      const blobs = new Map<string, Buffer>()
+      let bytes = 0
+      while (at < local.count && items.length < 1000) {
+        const { it, keys: cellKeys } = local.item(at)
+        const fresh = cellKeys.filter((k) => !keys.has(k) && !blobs.has(k))
+        const files = fresh.map((k) => [k, run.mediaBytes(k)] as const)
+        const size = it.data.byteLength + files.reduce((a, [, d]) => a + d.length, 0)
+        if (items.length > 0 && bytes + size > (opts.batchBytes ?? BATCH_BYTES)) break
+        for (const [k, d] of files) blobs.set(k, d)
+        items.push(it)
+        bytes += size
+        at++
+      }
+      const reply = await client.request('POST', `${route}/records`, encodeRecordBatch({ kind, groups: [{ name, from, items }], blobs }))
+      if (reply.status === 409) throw new TransientError(`sync ${kind} ${name}: ${String(reply.body.error)}`)
+      tally.sentRecords += Number(reply.body.stored ?? 0)
+      for (const k of blobs.keys()) keys.add(k)
+      progress()
+    }
+  }
+}
+
+/**
+ * logs/output.log only grows: send the bytes past the server's size. A piece ends on a UTF-8
+ * character boundary, so the server's file is valid text between uploads.
+ */
+async function syncOutput(client: SyncClient, runDir: string, route: string, remoteSize: number, opts: SyncOptions, tally: Tally, progress: () => void): Promise<void> {
+  const file = path.join(runDir, 'logs', 'output.log')
+  let size: number
+  try {
+    size = fs.statSync(file).size
+  } catch {
+    return
+  }
+  if (remoteSize > size) throw new InvalidArgumentError(`sync ${route}: the server has ${remoteSize} bytes of output, the local run only ${size}`)
+  if (remoteSize === size) return
+  const fd = fs.openSync(file, 'r')
+  try {
+    let at = remoteSize
+    while (at < size && !opts.signal?.aborted) {
+      const buf = Buffer.alloc(Math.min(opts.batchBytes ?? BATCH_BYTES, size - at))
+      let n = fs.readSync(fd, buf, 0, buf.length, at)
+      if (at + n < size) while (n > 0 && (buf[n] & 0xc0) === 0x80) n--
+      if (n === 0) break
+      const reply = await client.request('POST', `${route}/output?from=${at}`, buf.subarray(0, n))
+      if (reply.status === 409) throw new TransientError(`sync output: ${String(reply.body.error)}`)
+      tally.sentOutputBytes += Number(reply.body.stored ?? 0)
+      at = Number(reply.body.output ?? at + n)
+      progress()
+    }
+  } finally {
+    fs.closeSync(fd)
   }
 }
 
@@ -222,7 +427,7 @@ export async function syncRun(runDir: string, opts: SyncOptions): Promise<SyncRe
     const folder = path.basename(run.runDir)
     const deadline = Date.now() + (opts.retryForMs ?? 300_000)
     let retries = 0
-    const tally: Tally = { sentPoints: 0, batches: 0, sentMedia: 0, sentMediaBytes: 0 }
+    const tally: Tally = { sentPoints: 0, batches: 0, sentMedia: 0, sentMediaBytes: 0, sentRecords: 0, sentOutputBytes: 0 }
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       try {
         const r = await syncPass(client, run, project, folder, batchPoints, opts, tally)

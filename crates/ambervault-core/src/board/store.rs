@@ -590,7 +590,7 @@ impl Store {
                 let points = meta.get("points").and_then(Value::as_u64).unwrap_or(256) as usize;
                 let bw = meta.get("bandwidth").and_then(Value::as_f64);
                 let values = f64s(data);
-                let d = payloads::kernel_density(&values, points, bw)?;
+                let (d, count) = kde_of(meta, &values, points, bw)?;
                 let mut raw = Vec::with_capacity(points * 16);
                 for x in d.grid.iter().chain(d.density.iter()) {
                     raw.extend_from_slice(&x.to_le_bytes());
@@ -608,7 +608,7 @@ impl Store {
                     kv_key: key,
                     points,
                     bandwidth: d.bandwidth,
-                    count: values.len(),
+                    count,
                 });
             }
             Subkind::Output => {
@@ -642,7 +642,12 @@ impl Store {
                 );
                 (payloads::encode_png(data, w, h, c)?, Some(w), Some(h))
             }
-            None => (data.to_vec(), None, None),
+            // Encoded bytes: the size is known only when the record says so (a synced copy of an
+            // image that was logged as raw pixels).
+            None => {
+                let dim = |k: &str| meta.get(k).and_then(Value::as_u64).map(|d| d as u32);
+                (data.to_vec(), dim("width"), dim("height"))
+            }
         };
         let format = payloads::sniff_format(&bytes).to_string();
         let hash = payloads::content_hash(&bytes);
@@ -836,6 +841,37 @@ impl MetaRow {
             }
         }
         Ok(())
+    }
+}
+
+/// The density of a KDE record and how many values it summarises. A synced copy (the team
+/// server) carries the computed grid and density (`precomputed`), not the values.
+fn kde_of(
+    meta: &Value,
+    values: &[f64],
+    points: usize,
+    bandwidth: Option<f64>,
+) -> Result<(payloads::Density, usize)> {
+    if meta.get("precomputed").and_then(Value::as_bool) != Some(true) {
+        return Ok((
+            payloads::kernel_density(values, points, bandwidth)?,
+            values.len(),
+        ));
+    }
+    let count = meta.get("count").and_then(Value::as_u64);
+    match (count, bandwidth) {
+        (Some(count), Some(bw)) if values.len() == 2 * points && bw.is_finite() => Ok((
+            payloads::Density {
+                grid: values[..points].to_vec(),
+                density: values[points..].to_vec(),
+                bandwidth: bw,
+            },
+            count as usize,
+        )),
+        _ => Err(Error::corrupt(format!(
+            "precomputed kernel density: {} values for {points} points, count {count:?}, bandwidth {bandwidth:?}",
+            values.len()
+        ))),
     }
 }
 

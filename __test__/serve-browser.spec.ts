@@ -1,0 +1,121 @@
+/**
+ * The team server's viewer in headless Chromium (Debian's /usr/bin/chromium via playwright-core),
+ * behind its login cookie: without a token the page cannot load runs (401); after /login with a
+ * token the run list and a run's chart render from the synced copy; a read-only token reads but
+ * its uploads are refused. Screenshots go to __test__/artifacts/.
+ */
+import test from 'ava'
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
+import { chromium } from 'playwright-core'
+import type { BrowserContext } from 'playwright-core'
+import { syncRun } from '../src/index'
+import { startServer } from '../src/server'
+import type { TeamServer } from '../src/server'
+import { logRun, tempBase } from './viewer-fixtures'
+
+const CHROMIUM = '/usr/bin/chromium'
+const ARTIFACTS = join(__dirname, 'artifacts')
+const hasChromium = existsSync(CHROMIUM)
+const btest = hasChromium ? test.serial : test.skip
+if (!hasChromium) console.warn(`serve-browser: skipped, ${CHROMIUM} is missing (apt-get install chromium)`)
+
+let server: TeamServer
+let writeToken: string
+let readToken: string
+let runKey: string
+const contexts: BrowserContext[] = []
+
+async function browser(): Promise<BrowserContext> {
+  const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'amber-chromium-')), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 1280, height: 900 },
+  })
+  contexts.push(ctx)
+  return ctx
+}
+
+test.before(async () => {
+  if (!hasChromium) return
+  mkdirSync(ARTIFACTS, { recursive: true })
+  server = await startServer({ dataDir: tempBase('serve-browser-data') })
+  writeToken = server.tokens.create({ name: 'writer', projects: ['team'] }).token
+  readToken = server.tokens.create({ name: 'reader', projects: ['team'], readOnly: true }).token
+  const run = await logRun(tempBase('serve-browser'), { project: 'team', name: 'alpha', steps: 120 })
+  await syncRun(run.runDir, { url: server.url, token: writeToken })
+  runKey = `team/${basename(run.runDir)}`
+})
+test.after.always(async () => {
+  for (const c of contexts) await c.close()
+  await server?.close()
+})
+
+btest('without a token the viewer cannot load runs: the page reports 401 and the API answers 401', async (t) => {
+  const ctx = await browser()
+  const page = ctx.pages()[0] ?? (await ctx.newPage())
+  await page.goto(server.url)
+  await page.waitForSelector('p.error')
+  t.regex(String(await page.textContent('p.error')), /401/)
+  t.is(await page.locator('tr.run-row').count(), 0)
+  const api = await page.evaluate(async () => (await fetch('/api/runs')).status)
+  t.is(api, 401)
+  const bad = await page.goto(`${server.url.replace(/\/$/, '')}/login?token=amb_not_a_token`)
+  t.is(bad?.status(), 401)
+  await page.screenshot({ path: join(ARTIFACTS, 'serve-no-token.png') })
+})
+
+btest('after logging in with a token the run list and a run chart render from the synced copy', async (t) => {
+  const ctx = await browser()
+  const page = ctx.pages()[0] ?? (await ctx.newPage())
+  const errors: string[] = []
+  page.on('pageerror', (e) => errors.push(String(e)))
+  await page.goto(`${server.url.replace(/\/$/, '')}/login?token=${encodeURIComponent(writeToken)}`)
+  const cookie = (await ctx.cookies()).find((c) => c.name === 'amber_token')
+  t.truthy(cookie)
+  t.true(cookie!.httpOnly, 'the token cookie is HttpOnly')
+  t.false(await page.evaluate(() => document.cookie.includes('amber_token')), 'page scripts cannot read it')
+  await page.waitForSelector('tr.run-row')
+  t.is(await page.locator('tr.run-row').count(), 1)
+  t.is(await page.locator('tr.run-row').getAttribute('data-key'), runKey)
+  await page.screenshot({ path: join(ARTIFACTS, 'serve-list.png') })
+  await page.click(`tr.run-row[data-key="${runKey}"] a.run-link`)
+  await page.waitForSelector('.chart-card[data-metric="train/loss"][data-drawn="1"]')
+  t.is(Number(await page.getAttribute('.chart-card[data-metric="train/loss"]', 'data-points')), 120)
+  const inked = await page.$eval('.chart-card[data-metric="train/loss"] canvas', (canvas) => {
+    const c = canvas as HTMLCanvasElement
+    const d = (c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data
+    let n = 0
+    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] > 60 || d[i + 1] > 60 || d[i + 2] > 60)) n++
+    return n
+  })
+  t.true(inked > 200, 'the chart has lines drawn')
+  await page.screenshot({ path: join(ARTIFACTS, 'serve-run.png') })
+  t.deepEqual(errors, [])
+})
+
+btest('a read-only token shows the runs but cannot write', async (t) => {
+  const ctx = await browser()
+  const page = ctx.pages()[0] ?? (await ctx.newPage())
+  await page.goto(`${server.url.replace(/\/$/, '')}/login?token=${encodeURIComponent(readToken)}`)
+  await page.waitForSelector('tr.run-row')
+  t.is(await page.locator('tr.run-row').count(), 1)
+  const tries = await page.evaluate(async (key) => {
+    const put = await fetch(`/api/sync/runs/${key}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ metadata: { name: 'x' } }) })
+    const fin = await fetch(`/api/sync/runs/${key}/finish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'crashed' }) })
+    const post = await fetch(`/api/runs/${key}`, { method: 'POST' })
+    return { put: put.status, putError: ((await put.json()) as { error: string }).error, finish: fin.status, post: post.status }
+  }, runKey)
+  t.is(tries.put, 403)
+  t.regex(tries.putError, /read-only/)
+  t.is(tries.finish, 403)
+  t.is(tries.post, 405)
+  // Nothing changed: the run is still finished, still 120 points.
+  const after = await page.evaluate(async (key) => (await (await fetch(`/api/runs/${key}/scalars?name=train%2Floss`)).json()) as { value: number[] }, runKey)
+  t.is(after.value.length, 120)
+  const meta = await page.evaluate(async () => (await (await fetch('/api/runs')).json()) as Array<{ status: string }>)
+  t.is(meta[0].status, 'finished')
+  await page.screenshot({ path: join(ARTIFACTS, 'serve-read-only.png') })
+})

@@ -29,7 +29,7 @@ const installError = installKohakuvault()
 const pyTest = installError ? test.skip : test
 if (installError) console.warn(`columns-interop: skipped, ${installError}`)
 
-function py(mode: 'write' | 'read', file: string): any {
+function py(mode: 'write' | 'read' | 'append', file: string): any {
   const r = spawnSync(PY, [SCRIPT, mode, file], { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`python ${mode} failed: ${r.stderr}`)
   return JSON.parse(r.stdout)
@@ -89,4 +89,43 @@ pyTest('files written here read back in kohakuvault', (t) => {
   cv.close()
   const got = py('read', file)
   for (const k of ['i64', 'f64', 'b8', 's', 'm', 'v'] as const) t.deepEqual(got[k], exp[k], k)
+})
+
+pyTest('kohakuvault appends after our single appends and batches, and both sides read the same values', (t) => {
+  // Our in-place appends to fixed-size columns leave `bytes_used` to `length` (FORMAT.md: length is
+  // authoritative); kohakuvault must still append after them, in small and default-sized chunks.
+  for (const [min, max] of [
+    [16, 512],
+    [131072, 16777216],
+  ]) {
+    const file = tmpFile(t).replace(/\.db$/, `_${min}.db`)
+    const cv = new ColumnVault(file, { minChunkBytes: min, maxChunkBytes: max })
+    const i = cv.createColumn('i64', 'i64')
+    const s = cv.createColumn('s', 'str:utf8')
+    for (let k = 0; k < 37; k++) {
+      i.append(k)
+      s.append(`n${k}`)
+    }
+    i.extend(Float64Array.from({ length: 30 }, (_, k) => 100 + k))
+    cv.close()
+    py('append', file)
+    const wantI = [
+      ...Array.from({ length: 37 }, (_, k) => k),
+      ...Array.from({ length: 30 }, (_, k) => 100 + k),
+      ...Array.from({ length: 40 }, (_, k) => 1000 + k),
+      ...Array.from({ length: 20 }, (_, k) => 2000 + k),
+    ]
+    const wantS = [
+      ...Array.from({ length: 37 }, (_, k) => `n${k}`),
+      ...Array.from({ length: 40 }, (_, k) => `py${k}`),
+      ...Array.from({ length: 20 }, (_, k) => `pyb${k}`),
+    ]
+    const back = py('read', file)
+    t.deepEqual(back.i64, wantI, `kohakuvault reads i64 (chunks ${min}..${max})`)
+    t.deepEqual(back.s, wantS)
+    const again = new ColumnVault(file)
+    t.deepEqual(Array.from(again.column('i64').slice() as Float64Array), wantI, 'and so do we')
+    t.deepEqual(again.column('s').toArray(), wantS)
+    again.close()
+  }
 })

@@ -277,3 +277,55 @@ test('cached appends reach the file at normal process exit', (t) => {
   t.is(cv.column('x').get(-1), 1000)
   cv.close()
 })
+
+test('cached string and byte-string appends are held in JS, handed over in one batch, and stay exact', (t) => {
+  const file = tmp()
+  const cv = new ColumnVault(file)
+  const plain = new ColumnVault(tmp('plain.db'))
+  const strs = ['a', '', 'héllo', 'a😀b', '\ud800 lone', 'x'.repeat(300)]
+  const s = cv.createColumn('s', 'str')
+  const s16 = cv.createColumn('s16', 'str:utf16le')
+  const s4 = cv.createColumn('s4', 'str:4')
+  const b4 = cv.createColumn('b4', 'bytes:4')
+  const b = cv.createColumn('b', 'bytes')
+  const ref = plain.createColumn('s', 'str')
+  cv.enableCache({ flushIntervalMs: 0 })
+  for (const v of strs) {
+    s.append(v)
+    s16.append(v)
+    ref.append(v)
+  }
+  s.extend(['between'])
+  s.append('last')
+  // a reused buffer: each append keeps the bytes it had at its call
+  const buf = Buffer.alloc(4)
+  for (let k = 0; k < 3; k++) {
+    buf.writeUInt32LE(k + 1)
+    b4.append(buf)
+    b.append(buf.subarray(0, k + 1))
+  }
+  s4.append('abcd')
+  // values the packer would reject still fail at their own call, and nothing else is lost
+  t.throws(() => s4.append('abcde'), { instanceOf: InvalidArgumentError })
+  t.throws(() => b4.append(Buffer.alloc(5)), { instanceOf: InvalidArgumentError })
+  t.throws(() => s.append(5), { instanceOf: InvalidArgumentError })
+  t.deepEqual(s.toArray(), [...ref.toArray(), 'between', 'last'], 'same strings as the uncached path, in order')
+  t.deepEqual(s16.toArray(), ref.toArray())
+  t.deepEqual(s4.toArray(), ['abcd'])
+  t.deepEqual(
+    b4.toArray().map((x: Buffer) => Array.from(x)),
+    [[1], [2], [3]],
+    'bytes:4 trims the zero padding on read',
+  )
+  t.deepEqual(
+    b.toArray().map((x: Buffer) => Array.from(x)),
+    [[1], [2, 0], [3, 0, 0]],
+  )
+  s.append('after read')
+  cv.close()
+  plain.close()
+  const again = new ColumnVault(file)
+  t.is(again.column('s').get(-1), 'after read')
+  t.is(again.column('b4').length, 3)
+  again.close()
+})

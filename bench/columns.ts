@@ -7,20 +7,27 @@
  *    better-sqlite3 with a row per value (batched in one transaction), the @duckdb/node-api
  *    appender, and Python kohakuvault 0.8.
  * 2. The KohakuVault workloads: append (cache off / on) vs extend, dtypes i64, f64, bytes:32,
- *    str:utf8, msgpack; 10k random single reads vs 1k 100-element slices; against kohakuvault.
+ *    str:utf8, msgpack; 10k random single reads vs 1k 100-element slices; against Python
+ *    kohakuvault, better-sqlite3 (a row per value: uncached appends one transaction each, cached
+ *    appends and extends batched in one), the @duckdb/node-api appender (flushed per value when
+ *    uncached) and, for the rows that write a batch, the raw blob ceiling (the same packed bytes
+ *    inserted as plain blobs in one transaction).
  *
- * Env: N_BIG (10_000_000), N_SMALL (100_000), RUNS (3), PEERS_BIG=0 skips the peers of table 1.
+ * Env: N_BIG (10_000_000), N_SMALL (100_000), N_APPEND (10_000: uncached single appends),
+ * RUNS (3), PEERS_BIG=0 skips the peers of table 1, PEERS_SMALL=0 those of table 2.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 
-import { ColumnVault } from '../src/index'
+import { ColumnVault, DataPacker } from '../src/index'
 import { median, time } from './lib/timing'
 
 const N_BIG = Number(process.env.N_BIG ?? 10_000_000)
 const N_SMALL = Number(process.env.N_SMALL ?? 100_000)
+const N_APPEND = Number(process.env.N_APPEND ?? 10_000)
+const PEERS_SMALL = process.env.PEERS_SMALL !== '0'
 const RUNS = Number(process.env.RUNS ?? 3)
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'av-bench-'))
 let fileNo = 0
@@ -77,8 +84,19 @@ const table1: Record<string, { extend: number | null; read: number | null }> = {
 }
 
 type BetterSqlite = new (p: string) => any
+/** better-sqlite3 when its native addon loads (it is built by its install script). */
+function betterSqlite(): BetterSqlite | null {
+  const Db = optional<BetterSqlite>('better-sqlite3')
+  try {
+    if (Db) new Db(':memory:').close()
+    return Db
+  } catch (e) {
+    console.warn(`(better-sqlite3 unavailable: ${(e as Error).message.split('\n')[0]})`)
+    return null
+  }
+}
 const PEERS_BIG = process.env.PEERS_BIG !== '0'
-const Database = PEERS_BIG ? optional<BetterSqlite>('better-sqlite3') : null
+const Database = PEERS_BIG ? betterSqlite() : null
 function pragmas(db: any) {
   db.pragma('page_size = 32768')
   db.pragma('journal_mode = WAL')
@@ -186,16 +204,26 @@ function python(): Record<string, number | null> | null {
     spawnSync('python3', ['-m', 'venv', venv])
     spawnSync(py, ['-m', 'pip', 'install', '-q', 'kohakuvault<0.9'])
   }
-  const dir = fs.mkdtempSync(path.join(DIR, 'py-'))
-  const r = spawnSync(py, [path.join(__dirname, 'columns_kv.py'), dir, String(N_SMALL), String(N_BIG)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-  })
-  if (r.status !== 0) {
-    console.warn(`(python kohakuvault unavailable: ${r.stderr.split('\n').slice(-3).join(' ')})`)
-    return null
+  const all: Record<string, number | null>[] = []
+  for (let k = 0; k < RUNS; k++) {
+    const dir = fs.mkdtempSync(path.join(DIR, 'py-'))
+    const r = spawnSync(py, [path.join(__dirname, 'columns_kv.py'), dir, String(N_SMALL), String(N_BIG), String(N_APPEND)], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    })
+    fs.rmSync(dir, { recursive: true, force: true })
+    if (r.status !== 0) {
+      console.warn(`(python kohakuvault unavailable: ${r.stderr.split('\n').slice(-3).join(' ')})`)
+      return null
+    }
+    all.push(JSON.parse(r.stdout))
   }
-  return JSON.parse(r.stdout)
+  const out: Record<string, number | null> = {}
+  for (const key of Object.keys(all[0])) {
+    const xs = all.map((r) => r[key]).filter((x): x is number => typeof x === 'number')
+    out[key] = xs.length === all.length ? median(xs) : null
+  }
+  return out
 }
 
 // ------------------------------------------------- 2. KohakuVault workloads, ambervault side
@@ -230,6 +258,7 @@ function ours(): Record<string, number> {
         return [
           () => {
             if (mode === 'extend') c.extend(vals)
+            else if (mode === 'append') for (let i = 0; i < N_APPEND; i++) c.append(vals[i])
             else for (const v of vals) c.append(v)
             if (mode === 'append_cached') cv.flushCache()
           },
@@ -265,11 +294,189 @@ function ours(): Record<string, number> {
   return res
 }
 
+// ------------------------------------------------- 2. the same workloads on the SQL peers
+type Rows = Record<string, number | null>
+const msgpackr = optional<any>('msgpackr')
+
+/** A value as the SQL peers store it (msgpack documents as msgpack bytes, as we do). */
+function sqlValue(dtype: string, v: unknown): unknown {
+  if (dtype === 'msgpack') return msgpackr.pack(v)
+  return v
+}
+function sqlType(dtype: string): [string, string] {
+  switch (dtype) {
+    case 'i64':
+      return ['INTEGER', 'BIGINT']
+    case 'f64':
+      return ['REAL', 'DOUBLE']
+    case 'str:utf8':
+      return ['TEXT', 'VARCHAR']
+    default:
+      return ['BLOB', 'BLOB']
+  }
+}
+const fromSql = (dtype: string, v: any) => {
+  const raw = v?.bytes instanceof Uint8Array ? v.bytes : v // DuckDB hands blobs over wrapped
+  return dtype === 'msgpack' ? msgpackr.unpack(raw) : raw
+}
+
+function readIndices() {
+  let seed = 1
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
+  return { idx: Array.from({ length: 10_000 }, () => rnd(N_SMALL)), starts: Array.from({ length: 1_000 }, () => rnd(N_SMALL - 100)) }
+}
+
+function betterSqliteSmall(): Rows | null {
+  const Db = PEERS_SMALL ? betterSqlite() : null
+  if (!Db || !msgpackr) return null
+  const res: Rows = {}
+  const { idx, starts } = readIndices()
+  for (const dtype of ['i64', 'f64', 'bytes:32', 'str:utf8', 'msgpack']) {
+    const vals = valuesFor(dtype, N_SMALL).map((v) => sqlValue(dtype, v))
+    const open = () => {
+      const db = new Db(fresh('bs-small'))
+      pragmas(db)
+      db.exec(`CREATE TABLE t(v ${sqlType(dtype)[0]} NOT NULL)`)
+      return db
+    }
+    for (const mode of ['append', 'append_cached', 'extend']) {
+      res[`${dtype}|${mode}`] = runs(() => {
+        const db = open()
+        const ins = db.prepare('INSERT INTO t(v) VALUES (?)')
+        const fn =
+          mode === 'append'
+            ? () => {
+                for (let i = 0; i < N_APPEND; i++) ins.run(vals[i])
+              }
+            : () => db.transaction(() => vals.forEach((v) => ins.run(v)))()
+        return [fn, () => db.close()]
+      })
+    }
+    const db = open()
+    const ins = db.prepare('INSERT INTO t(v) VALUES (?)')
+    db.transaction(() => vals.forEach((v) => ins.run(v)))()
+    const one = db.prepare('SELECT v FROM t WHERE rowid = ?').pluck()
+    const many = db.prepare('SELECT v FROM t WHERE rowid BETWEEN ? AND ? ORDER BY rowid').pluck()
+    res[`${dtype}|get`] = runs(() => () => idx.forEach((i) => fromSql(dtype, one.get(i + 1))))
+    res[`${dtype}|slice100`] = runs(() => () => starts.forEach((s) => many.all(s + 1, s + 100).map((v: unknown) => fromSql(dtype, v))))
+    db.close()
+  }
+  return res
+}
+
+/** DuckDB's point reads are async round trips and its per-value flushes slow: a 20th of the
+ *  reads and of the uncached appends, scaled up (noted in the table). */
+const DUCK_READ_SHARE = 20
+
+async function duckSmall(): Promise<Rows | null> {
+  const duckdb = PEERS_SMALL ? optional<any>('@duckdb/node-api') : null
+  if (!duckdb || !msgpackr) return null
+  const res: Rows = {}
+  const { idx, starts } = readIndices()
+  const appendOne = (app: any, dtype: string, v: any) => {
+    if (dtype === 'i64') app.appendBigInt(BigInt(v))
+    else if (dtype === 'f64') app.appendDouble(v)
+    else if (dtype === 'str:utf8') app.appendVarchar(v)
+    else app.appendBlob(v)
+    app.endRow()
+  }
+  for (const dtype of ['i64', 'f64', 'bytes:32', 'str:utf8', 'msgpack']) {
+    const vals = valuesFor(dtype, N_SMALL).map((v) => sqlValue(dtype, v))
+    const open = async () => {
+      const inst = await duckdb.DuckDBInstance.create(fresh('duck-small').replace(/\.db$/, '.duckdb'))
+      const conn = await inst.connect()
+      await conn.run(`CREATE TABLE t(v ${sqlType(dtype)[1]})`)
+      return conn
+    }
+    for (const mode of ['append', 'append_cached', 'extend']) {
+      const xs: number[] = []
+      for (let r = 0; r < RUNS; r++) {
+        const conn = await open()
+        const app = await conn.createAppender('t')
+        xs.push(
+          time(() => {
+            if (mode === 'append')
+              for (let i = 0; i < N_APPEND / DUCK_READ_SHARE; i++) {
+                appendOne(app, dtype, vals[i])
+                app.flushSync()
+              }
+            else {
+              for (const v of vals) appendOne(app, dtype, v)
+              app.flushSync()
+            }
+          }) * (mode === 'append' ? DUCK_READ_SHARE : 1),
+        )
+        app.closeSync()
+        conn.closeSync?.()
+      }
+      res[`${dtype}|${mode}`] = median(xs)
+    }
+    const conn = await open()
+    const app = await conn.createAppender('t')
+    for (const v of vals) appendOne(app, dtype, v)
+    app.flushSync()
+    app.closeSync()
+    const one = await conn.prepare('SELECT v FROM t WHERE rowid = $1')
+    const many = await conn.prepare('SELECT v FROM t WHERE rowid BETWEEN $1 AND $2 ORDER BY rowid')
+    const gets: number[] = []
+    const slices: number[] = []
+    for (let r = 0; r < RUNS; r++) {
+      let t0 = process.hrtime.bigint()
+      for (const i of idx.slice(0, idx.length / DUCK_READ_SHARE)) {
+        one.bind([i])
+        const rows = (await one.runAndReadAll()).getRows()
+        fromSql(dtype, rows[0][0])
+      }
+      gets.push((Number(process.hrtime.bigint() - t0) / 1e9) * DUCK_READ_SHARE)
+      t0 = process.hrtime.bigint()
+      for (const s of starts.slice(0, starts.length / DUCK_READ_SHARE)) {
+        many.bind([s, s + 99])
+        ;(await many.runAndReadAll()).getRows().map((row: unknown[]) => fromSql(dtype, row[0]))
+      }
+      slices.push((Number(process.hrtime.bigint() - t0) / 1e9) * DUCK_READ_SHARE)
+    }
+    res[`${dtype}|get`] = median(gets)
+    res[`${dtype}|slice100`] = median(slices)
+    conn.closeSync?.()
+  }
+  return res
+}
+
+/** The ceiling of the rows that write a batch: the same packed bytes as plain blobs, one transaction. */
+function blobCeilingSmall(): Rows | null {
+  const Db = PEERS_SMALL ? betterSqlite() : null
+  if (!Db) return null
+  const res: Rows = {}
+  const CH = 16 * 1024 * 1024
+  for (const dtype of ['i64', 'f64', 'bytes:32', 'str:utf8', 'msgpack']) {
+    const bytes = new DataPacker(dtype).packMany(valuesFor(dtype, N_SMALL))
+    const t = runs(() => {
+      const db = new Db(fresh('blob-small'))
+      pragmas(db)
+      db.exec('CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB NOT NULL)')
+      const ins = db.prepare('INSERT INTO b(id, data) VALUES (?, ?)')
+      return [
+        () =>
+          db.transaction(() => {
+            for (let k = 0; k * CH < bytes.length; k++) ins.run(k, bytes.subarray(k * CH, (k + 1) * CH))
+          })(),
+        () => db.close(),
+      ]
+    })
+    res[`${dtype}|append_cached`] = t
+    res[`${dtype}|extend`] = t
+  }
+  return res
+}
+
 async function main() {
   await duck()
   const py = python()
   if (py) table1['Python kohakuvault 0.8'] = { extend: py['big|extend'], read: py['big|read'] }
   const mine = ours()
+  const bs = betterSqliteSmall()
+  const dk = await duckSmall()
+  const ceilSmall = blobCeilingSmall()
 
   const mb = (N_BIG * 8) / 1e6
   console.log(`\n## 1. ${N_BIG.toLocaleString()} f64 values (${mb.toFixed(0)} MB): extend, then a full slice read (median of ${RUNS})\n`)
@@ -281,15 +488,27 @@ async function main() {
   const ab = table1['ambervault Column f64']
   if (ceil?.extend && ab.extend) console.log(`\nambervault extend / raw blob ceiling = ${(ab.extend / ceil.extend).toFixed(2)}x (goal <= 1.5x)`)
 
-  console.log(`\n## 2. KohakuVault workloads, ${N_SMALL.toLocaleString()} values (median of ${RUNS}); ratio = kohakuvault / ambervault\n`)
-  console.log('| dtype | workload | ambervault | kohakuvault | ratio |')
-  console.log('|---|---|---|---|---|')
+  console.log(
+    `\n## 2. KohakuVault workloads (median of ${RUNS}): append = ${N_APPEND.toLocaleString()} uncached single appends; ` +
+      `append_cached / extend = ${N_SMALL.toLocaleString()} values; get = 10,000 random reads; slice100 = 1,000 slices of 100. ` +
+      `Each peer column: its time and (in brackets) peer / ambervault, above 1x = ambervault ahead. ` +
+      `DuckDB reads and uncached appends: 1/${DUCK_READ_SHARE} of them, scaled up.\n`,
+  )
+  console.log('| dtype | workload | ambervault | kohakuvault | better-sqlite3 | duckdb | blob ceiling |')
+  console.log('|---|---|---|---|---|---|---|')
+  const cell = (theirs: number | null | undefined, ours: number) => (theirs == null ? 'n/a' : `${fmt(theirs)} (${(theirs / ours).toFixed(1)}x)`)
+  const behind: string[] = []
   for (const key of Object.keys(mine)) {
     if (key.endsWith('_1M')) continue
     const [dtype, w] = key.split('|')
-    const theirs = py?.[key] ?? null
-    console.log(`| ${dtype} | ${w} | ${fmt(mine[key])} | ${fmt(theirs)} | ${theirs ? (theirs / mine[key]).toFixed(1) + 'x' : 'n/a'} |`)
+    const peers = [py?.[key], bs?.[key], dk?.[key]]
+    for (const [k, p] of peers.entries()) if (p != null && p < mine[key]) behind.push(`${key} vs ${['kohakuvault', 'better-sqlite3', 'duckdb'][k]}`)
+    const c = ceilSmall?.[key]
+    console.log(
+      `| ${dtype} | ${w} | ${fmt(mine[key])} | ${cell(py?.[key], mine[key])} | ${cell(bs?.[key], mine[key])} | ${cell(dk?.[key], mine[key])} | ${c == null ? '' : `${fmt(c)} (ours ${(mine[key] / c).toFixed(1)}x)`} |`,
+    )
   }
+  console.log(behind.length ? `\nrows where a peer is faster: ${behind.join(', ')}` : '\nambervault is ahead of every peer on every row')
   console.log(`\ncached single f64 appends: ${(1e6 / mine['f64|append_cached_1M'] / 1e6).toFixed(1)} M values/s (goal >= 10)`)
   fs.rmSync(DIR, { recursive: true, force: true })
 }

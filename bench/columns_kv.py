@@ -1,5 +1,6 @@
 # The Python kohakuvault side of bench/columns.ts: the same workloads, timed here, printed as
-# JSON ({row: seconds}). Usage: python columns_kv.py DIR N_SMALL N_BIG
+# JSON ({row: seconds}). Usage: python columns_kv.py DIR N_SMALL N_BIG N_APPEND
+# (uncached single appends use the first N_APPEND values: one transaction each is slow everywhere)
 import json
 import os
 import random
@@ -8,7 +9,7 @@ import time
 
 from kohakuvault import ColumnVault
 
-out_dir, n_small, n_big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+out_dir, n_small, n_big, n_append = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 res = {}
 
 
@@ -42,7 +43,7 @@ for dtype in ["i64", "f64", "bytes:32", "str:utf8", "msgpack"]:
             if mode == "extend":
                 col.extend(vals)
             elif mode == "append":
-                for v in vals:
+                for v in vals[:n_append]:
                     col.append(v)
             else:
                 with col.cache():

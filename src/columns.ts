@@ -96,6 +96,10 @@ export class Column {
   #stage: Float64Array | null = null
   #staged = 0
   readonly #bounds: [number, number] | null
+  /** Single string / byte-string appends held in JS while the cache is on (copies of byte
+   *  strings, so a reused buffer cannot change them), handed over as one batch. */
+  #held: unknown[] = []
+  readonly #holdable: ((v: unknown) => boolean) | null
 
   /** @internal Columns come from a ColumnVault (`createColumn`, `ensure`, `column`). */
   constructor(n: NativeColumn, vault: VaultState) {
@@ -103,6 +107,7 @@ export class Column {
     this.#vault = vault
     this.#scalar = n.scalar ?? null
     this.#bounds = this.#scalar ? BOUNDS[this.#scalar] ?? null : null
+    this.#holdable = holdableTest(n.kind, n.dtype, n.elemSize)
   }
 
   /** Hand every column's staged appends (this vault) over before any other call, in append order per column. */
@@ -114,13 +119,30 @@ export class Column {
 
   /** @internal Hand staged appends to the native cache (keeps every other call coherent). */
   drain(): void {
-    if (this.#staged === 0) return
-    const part = this.#stage!.subarray(0, this.#staged)
-    this.#staged = 0
     this.#vault.staged.delete(this)
-    // f64 values are stored exactly as staged; other types get their range check in Rust.
-    if (this.#scalar === 'f64') native(() => this.n.extendRaw(bytesOf(part)))
-    else native(() => this.n.extendNumbers(part))
+    if (this.#staged > 0) {
+      const part = this.#stage!.subarray(0, this.#staged)
+      this.#staged = 0
+      // f64 values are stored exactly as staged; other types get their range check in Rust.
+      if (this.#scalar === 'f64') native(() => this.n.extendRaw(bytesOf(part)))
+      else native(() => this.n.extendNumbers(part))
+    }
+    if (this.#held.length > 0) {
+      const held = this.#held
+      this.#held = []
+      packBatch(this.#appender(), held)
+    }
+  }
+
+  /** The first value staged since the last drain starts the interval timer. */
+  #noteStaged(): void {
+    this.#vault.staged.add(this)
+    if (this.#vault.intervalMs > 0 && !this.#vault.timer) {
+      this.#vault.timer = setTimeout(() => {
+        this.#vault.timer = null
+        for (const c of [...this.#vault.staged]) c.drain()
+      }, this.#vault.intervalMs).unref()
+    }
   }
 
   get name(): string {
@@ -152,6 +174,8 @@ export class Column {
       packBuffers: (v) => n.extendBuffers(v),
       packDocs: (v) => n.extendDocs(v),
       packVectors: (e, r) => n.extendVectors(e, r),
+      packJoinedStrings: (j, l) => n.extendJoinedStrings(j, l),
+      packJoinedBuffers: (b, e) => n.extendJoinedBuffers(b, e),
     })
   }
   #p?: InstanceType<typeof binding.NativePacker>
@@ -191,18 +215,20 @@ export class Column {
   }
 
   append(value: unknown): void {
-    if (this.#vault.cache && this.#scalar && typeof value === 'number' && this.#stageable(value)) {
-      const stage = (this.#stage ??= new Float64Array(STAGE_SIZE))
-      stage[this.#staged++] = value
-      if (this.#staged === 1) this.#vault.staged.add(this)
-      if (this.#staged === STAGE_SIZE) this.drain()
-      else if (this.#staged === 1 && this.#vault.intervalMs > 0 && !this.#vault.timer) {
-        this.#vault.timer = setTimeout(() => {
-          this.#vault.timer = null
-          for (const c of this.#vault.staged) c.drain()
-        }, this.#vault.intervalMs).unref()
+    if (this.#vault.cache) {
+      if (this.#scalar && typeof value === 'number' && this.#stageable(value)) {
+        const stage = (this.#stage ??= new Float64Array(STAGE_SIZE))
+        stage[this.#staged++] = value
+        if (this.#staged === 1 && this.#held.length === 0) this.#noteStaged()
+        if (this.#staged === STAGE_SIZE) this.drain()
+        return
       }
-      return
+      if (this.#staged === 0 && this.#holdable?.(value)) {
+        this.#held.push(typeof value === 'string' ? value : Buffer.from(value as Uint8Array))
+        if (this.#held.length === 1) this.#noteStaged()
+        if (this.#held.length === STAGE_SIZE) this.drain()
+        return
+      }
     }
     this.extend([value])
   }
@@ -311,6 +337,21 @@ export class VarSizeColumn extends Column {
     this.settleStaged()
     native(() => this.n.compact())
   }
+}
+
+/**
+ * Which single appends a cached column may hold in JS: only values its packer cannot reject
+ * (checked here), so a bad value still fails at its own `append` call. Strings in encodings
+ * that take any JS string, within the byte limit of `str:N`; byte strings within `bytes:N`.
+ */
+function holdableTest(kind: string, dtype: string, elemSize: number): ((v: unknown) => boolean) | null {
+  if (kind === 'bytes') return (v) => v instanceof Uint8Array && (elemSize === 0 || v.length <= elemSize)
+  if (kind !== 'str') return null
+  const last = dtype.split(':').pop()!
+  const enc = /^[a-z]/.test(last) && last !== 'str' ? last : 'utf8'
+  if (enc === 'utf8') return (v) => typeof v === 'string' && (elemSize === 0 || Buffer.byteLength(v, 'utf8') <= elemSize)
+  if (enc === 'utf16le' || enc === 'utf16be') return (v) => typeof v === 'string' && (elemSize === 0 || v.length * 2 <= elemSize)
+  return null
 }
 
 function isArrayLike(v: unknown): v is ArrayLike<unknown> {

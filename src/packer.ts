@@ -21,6 +21,10 @@ export interface PackTarget<R = Packed> {
   packBuffers(v: Buffer[]): R
   packDocs(v: unknown[]): R
   packVectors(elems: string[], raws: Buffer[]): R
+  /** Optional: strings joined into one, with each one's length (UTF-16 units): one conversion per batch. */
+  packJoinedStrings?(joined: string, lens: Uint32Array): R
+  /** Optional: byte strings concatenated into one buffer, cut at the exclusive `ends`. */
+  packJoinedBuffers?(bytes: Buffer, ends: Uint32Array): R
 }
 
 const VECTOR_ELEM: [new (...a: any[]) => ArrayBufferView, string][] = [
@@ -72,18 +76,24 @@ export function packBatch<R = Packed>(t: PackTarget<R>, values: ArrayLike<unknow
     case 'bool':
       all.forEach((v, i) => typeof v !== 'boolean' && bad(t.dtype, `${describe(v)}, not a boolean`, i))
       return native(() => t.packBools(all as boolean[]))
-    case 'str':
+    case 'str': {
       all.forEach((v, i) => typeof v !== 'string' && bad(t.dtype, `${describe(v)}, not a string`, i))
-      return native(() => t.packStrings(all as string[]))
-    case 'bytes':
-      return native(() =>
-        t.packBuffers(
-          all.map((v, i) => {
-            if (v instanceof Uint8Array) return Buffer.isBuffer(v) ? v : bytesOf(v)
-            return bad(t.dtype, `${describe(v)}, not a Buffer or Uint8Array`, i)
-          }),
-        ),
-      )
+      if (!t.packJoinedStrings) return native(() => t.packStrings(all as string[]))
+      const lens = new Uint32Array(n)
+      for (let i = 0; i < n; i++) lens[i] = (all[i] as string).length
+      return native(() => t.packJoinedStrings!((all as string[]).join(''), lens))
+    }
+    case 'bytes': {
+      const bufs = all.map((v, i) => {
+        if (v instanceof Uint8Array) return Buffer.isBuffer(v) ? v : bytesOf(v)
+        return bad(t.dtype, `${describe(v)}, not a Buffer or Uint8Array`, i)
+      })
+      if (!t.packJoinedBuffers) return native(() => t.packBuffers(bufs))
+      const ends = new Uint32Array(n)
+      let at = 0
+      for (let i = 0; i < n; i++) ends[i] = at += bufs[i].length
+      return native(() => t.packJoinedBuffers!(Buffer.concat(bufs, at), ends))
+    }
     case 'doc':
       all.forEach((v, i) => {
         if (v === undefined || typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint')

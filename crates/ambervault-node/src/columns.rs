@@ -286,6 +286,45 @@ impl NativeColumn {
     pub fn extend_strings(&self, values: Vec<String>) -> Result<()> {
         self.append_values(packer::batch_values(Batch::Strings(values))?)
     }
+    /// Strings handed over joined, as JS holds them (UTF-16), with each one's length in UTF-16
+    /// units: one string conversion for the whole batch instead of one napi value per string.
+    /// Lone surrogates become U+FFFD, as in every other string conversion.
+    #[napi]
+    pub fn extend_joined_strings(&self, joined: Utf16String, lens: &[u32]) -> Result<()> {
+        let mut values = Vec::with_capacity(lens.len());
+        let mut at = 0usize;
+        for &n in lens {
+            let end = at + n as usize;
+            let part = joined.get(at..end).ok_or_else(|| {
+                napi::Error::from_reason(format!(
+                    "INVALID_ARGUMENT: column \"{}\": string lengths run past the {} units given",
+                    self.h.name,
+                    joined.len()
+                ))
+            })?;
+            values.push(Value::Str(String::from_utf16_lossy(part)));
+            at = end;
+        }
+        self.append_values(values)
+    }
+    /// Byte strings handed over in one buffer cut at the exclusive `ends`.
+    #[napi]
+    pub fn extend_joined_buffers(&self, bytes: &[u8], ends: &[u32]) -> Result<()> {
+        let mut values = Vec::with_capacity(ends.len());
+        let mut at = 0usize;
+        for &e in ends {
+            let part = bytes.get(at..e as usize).ok_or_else(|| {
+                napi::Error::from_reason(format!(
+                    "INVALID_ARGUMENT: column \"{}\": element ends are not increasing within the {} bytes given",
+                    self.h.name,
+                    bytes.len()
+                ))
+            })?;
+            values.push(Value::Bytes(part.to_vec()));
+            at = e as usize;
+        }
+        self.append_values(values)
+    }
     #[napi]
     pub fn extend_buffers(&self, values: Vec<Buffer>) -> Result<()> {
         self.append_values(packer::batch_values(Batch::Buffers(values))?)

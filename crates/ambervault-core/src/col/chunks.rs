@@ -4,13 +4,13 @@
 //! both live on this.
 //!
 //! Writes go through SQLite's incremental BLOB I/O into the chunk's preallocated space, so an
-//! append costs the bytes appended, not a rewrite of the chunk. Growth (capacity doubling, at most
-//! log2(max/min) times per chunk) happens inside SQLite (`data || zeroblob(n)`), without the
-//! chunk travelling through our memory. Callers run all of this inside one transaction.
+//! append costs the bytes appended, not a rewrite of the chunk; growth is one rewrite at the final
+//! size a write needs (see [`put`]). Callers run all of this inside one transaction.
 
 use super::meta::ChunkSpec;
 use crate::error::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension, MAIN_DB};
+use std::mem::MaybeUninit;
 
 /// The storage row of one chunk.
 #[derive(Debug, Clone, Copy)]
@@ -73,47 +73,113 @@ fn write_chunks(
         let off = pos % spec.max;
         let take = rest.len().min((spec.max - off) as usize);
         let (part, tail) = rest.split_at(take);
-        let end = off + take as u64;
-        match chunk_row(conn, col_id, idx)? {
-            None => {
-                let cap = spec.capacity_for(end);
-                if off == 0 && cap == end {
-                    // A chunk filled in one go: insert the bytes themselves, no zero pass.
-                    let mut st = conn.prepare_cached(
-                        "INSERT INTO col_chunks (col_id, chunk_idx, data, actual_size, bytes_used) VALUES (?1, ?2, ?3, ?4, ?4)",
-                    )?;
-                    st.execute(params![col_id, idx as i64, part, cap as i64])?;
-                } else {
-                    let mut st = conn.prepare_cached(
-                        "INSERT INTO col_chunks (col_id, chunk_idx, data, actual_size, bytes_used) VALUES (?1, ?2, zeroblob(?3), ?3, ?4)",
-                    )?;
-                    st.execute(params![col_id, idx as i64, cap as i64, end as i64])?;
-                    let rowid = conn.last_insert_rowid();
-                    blob_write(conn, rowid, off, part)?;
-                }
-            }
-            Some(row) => {
-                if row.actual_size < end {
-                    let cap = spec.capacity_for(end).max(end);
-                    let mut st = conn.prepare_cached(
-                        "UPDATE col_chunks SET data = CAST(data || zeroblob(?1) AS BLOB), actual_size = ?2 WHERE rowid = ?3",
-                    )?;
-                    st.execute(params![
-                        (cap - row.actual_size) as i64,
-                        cap as i64,
-                        row.rowid
-                    ])?;
-                }
-                blob_write(conn, row.rowid, off, part)?;
-                if end > row.bytes_used {
-                    let mut st = conn
-                        .prepare_cached("UPDATE col_chunks SET bytes_used = ?1 WHERE rowid = ?2")?;
-                    st.execute(params![end as i64, row.rowid])?;
-                }
-            }
-        }
+        let row = chunk_row(conn, col_id, idx)?;
+        let cap = spec.capacity_for(off + take as u64);
+        put(
+            conn,
+            col_id,
+            idx as i64,
+            row,
+            cap,
+            off,
+            part,
+            Used::FromLength,
+        )?;
         pos += take as u64;
         rest = tail;
+    }
+    Ok(())
+}
+
+/// Who knows how many bytes of a chunk are in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Used {
+    /// The chunk's `bytes_used` (variable-size data chunks: appends go where it points).
+    Tracked,
+    /// The column's `length` (fixed-size columns, FORMAT.md: "`length` is authoritative").
+    /// `bytes_used` is then set whenever the row is written anyway (insert, growth, truncate) but
+    /// not by an in-place write: any UPDATE of the row makes SQLite rebuild the whole record,
+    /// i.e. copy the entire chunk through memory and write its last page to the WAL again,
+    /// which was most of the cost of a single append.
+    FromLength,
+}
+
+/// Write `part` at byte `off` of chunk `idx` (`row` is its current row, if any), growing it to
+/// `cap` bytes first when it is smaller than `off + part.len()`.
+///
+/// Every byte goes to SQLite once. In place (the common case: the chunk has room) it is one
+/// incremental BLOB write. A new chunk is inserted with its final contents (`part` padded to
+/// `cap`), not as a zeroblob that a BLOB write then overwrites. A chunk that must grow is
+/// rewritten once, at the final size the write needs (`capacity_for(end)`: one jump, however
+/// many doublings that is), with `part` spliced in by the same statement. SQLite cannot resize a
+/// record in place, so growth necessarily copies the chunk's old bytes; doubling keeps that to
+/// at most log2(max/min) copies per chunk, less than one extra byte copied per byte stored.
+/// (`substr` counts bytes only on a BLOB, hence the inner CAST: KohakuVault's own growth,
+/// `data || zeroblob(n)`, leaves TEXT-typed chunks behind.)
+#[allow(clippy::too_many_arguments)]
+pub fn put(
+    conn: &Connection,
+    col_id: i64,
+    idx: i64,
+    row: Option<ChunkRow>,
+    cap: u64,
+    off: u64,
+    part: &[u8],
+    used: Used,
+) -> Result<()> {
+    let end = off + part.len() as u64;
+    match row {
+        None => {
+            let cap = cap.max(end);
+            if off == 0 && cap == end {
+                conn.prepare_cached(
+                    "INSERT INTO col_chunks (col_id, chunk_idx, data, actual_size, bytes_used) VALUES (?1, ?2, ?3, ?4, ?4)",
+                )?
+                .execute(params![col_id, idx, part, cap as i64])?;
+            } else {
+                conn.prepare_cached(
+                    "INSERT INTO col_chunks (col_id, chunk_idx, data, actual_size, bytes_used)
+                     VALUES (?1, ?2, CAST(zeroblob(?3) || ?4 || zeroblob(?5) AS BLOB), ?6, ?7)",
+                )?
+                .execute(params![
+                    col_id,
+                    idx,
+                    off as i64,
+                    part,
+                    (cap - end) as i64,
+                    cap as i64,
+                    end as i64
+                ])?;
+            }
+        }
+        Some(row) if row.actual_size < end => {
+            let cap = cap.max(end);
+            let keep = off.min(row.actual_size);
+            conn.prepare_cached(
+                "UPDATE col_chunks SET
+                   data = CAST(substr(CAST(data AS BLOB), 1, ?1) || zeroblob(?2) || ?3 || zeroblob(?4) AS BLOB),
+                   actual_size = ?5, bytes_used = max(bytes_used, ?6)
+                 WHERE rowid = ?7",
+            )?
+            .execute(params![
+                keep as i64,
+                (off - keep) as i64,
+                part,
+                (cap - end) as i64,
+                cap as i64,
+                end as i64,
+                row.rowid
+            ])?;
+        }
+        Some(row) => {
+            if !part.is_empty() {
+                blob_write(conn, row.rowid, off, part)?;
+            }
+            if used == Used::Tracked && end > row.bytes_used {
+                conn.prepare_cached("UPDATE col_chunks SET bytes_used = ?1 WHERE rowid = ?2")?
+                    .execute(params![end as i64, row.rowid])?;
+            }
+        }
     }
     Ok(())
 }
@@ -133,6 +199,22 @@ pub fn read_at(
     spec: &ChunkSpec,
     pos: u64,
     out: &mut [u8],
+) -> Result<()> {
+    // SAFETY: `read_at_uninit` only ever stores initialised bytes into the slice.
+    let out = unsafe { &mut *(out as *mut [u8] as *mut [MaybeUninit<u8>]) };
+    read_at_uninit(conn, name, col_id, spec, pos, out)
+}
+
+/// [`read_at`] into memory not yet initialised (a fresh vector's spare capacity): SQLite copies
+/// each chunk straight into it, with no zero-fill pass over the output first. On success every
+/// byte of `out` is initialised.
+pub fn read_at_uninit(
+    conn: &Connection,
+    name: &str,
+    col_id: i64,
+    spec: &ChunkSpec,
+    pos: u64,
+    out: &mut [MaybeUninit<u8>],
 ) -> Result<()> {
     let mut pos = pos;
     let mut done = 0usize;
@@ -163,7 +245,7 @@ pub fn read_at(
                 ),
             ));
         }
-        b.read_at_exact(&mut out[done..done + take], off as usize)?;
+        b.raw_read_at_exact(&mut out[done..done + take], off as usize)?;
         done += take;
         pos += take as u64;
     }

@@ -51,6 +51,23 @@ pub fn read(conn: &Connection, m: &MetaRow, start: u64, out: &mut [u8]) -> Resul
     )
 }
 
+/// [`read`] into uninitialised memory (see `chunks::read_at_uninit`).
+pub fn read_uninit(
+    conn: &Connection,
+    m: &MetaRow,
+    start: u64,
+    out: &mut [std::mem::MaybeUninit<u8>],
+) -> Result<()> {
+    chunks::read_at_uninit(
+        conn,
+        &m.name,
+        m.col_id,
+        &m.spec,
+        start * m.spec.elem_size,
+        out,
+    )
+}
+
 /// Overwrite elements from `start`; they must exist.
 pub fn overwrite(conn: &Connection, m: &MetaRow, start: u64, bytes: &[u8]) -> Result<()> {
     let n = check_whole(m, bytes)?;

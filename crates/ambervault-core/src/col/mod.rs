@@ -36,6 +36,7 @@ pub mod cache;
 pub mod chunks;
 pub mod fixed;
 pub mod meta;
+pub mod tuning;
 pub mod tx;
 pub mod varsize;
 
@@ -170,6 +171,7 @@ impl ColumnVault {
     /// Open (or create) `path` with its own connection and create the column tables.
     pub fn open(path: &Path, opts: &OpenOptions, options: ChunkOptions) -> Result<ColumnVault> {
         let c = conn::open(path, opts)?;
+        tuning::apply(&c).map_err(|e| e.context(path.display().to_string()))?;
         Self::from_shared(Arc::new(Mutex::new(c)), path.display().to_string(), options)
     }
 
@@ -462,22 +464,37 @@ impl ColumnVault {
                         col.name
                     )));
                 }
-                let mut out: Vec<T> = vec![T::default(); (end - start) as usize * per_elem];
-                // SAFETY: `Plain` types are plain little-endian numbers: any bytes are a valid
-                // value, and the slice covers exactly the vector's initialised elements.
+                // Filled straight from SQLite: no zero pass over the memory first.
+                let count = (end - start) as usize * per_elem;
+                let mut out: Vec<T> = Vec::with_capacity(count);
+                // SAFETY: the slice is exactly the vector's reserved (uninitialised) storage.
                 let bytes = unsafe {
                     std::slice::from_raw_parts_mut(
-                        out.as_mut_ptr() as *mut u8,
-                        out.len() * std::mem::size_of::<T>(),
+                        out.as_mut_ptr() as *mut std::mem::MaybeUninit<u8>,
+                        count * std::mem::size_of::<T>(),
                     )
                 };
                 let split = end.min(stored).max(start);
                 let (db, cached) = bytes.split_at_mut((split - start) as usize * es);
-                fixed::read(c, m, start, db)?;
-                if let Some(p) = pending.filter(|_| !cached.is_empty()) {
+                fixed::read_uninit(c, m, start, db)?;
+                if !cached.is_empty() {
+                    let p = pending.ok_or_else(|| {
+                        Error::corrupt(format!("column \"{}\": cached appends vanished", col.name))
+                    })?;
                     let from = (start.max(stored) - stored) as usize * es;
-                    cached.copy_from_slice(&p.bytes[from..from + cached.len()]);
+                    let src = &p.bytes[from..from + cached.len()];
+                    // SAFETY: `src` and `cached` have the same length and do not overlap.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            src.as_ptr(),
+                            cached.as_mut_ptr() as *mut u8,
+                            src.len(),
+                        )
+                    };
                 }
+                // SAFETY: `Plain` types accept any bytes, and every byte is now written (the
+                // stored part by SQLite, the rest from the cache).
+                unsafe { out.set_len(count) };
                 Ok(out)
             })
         })

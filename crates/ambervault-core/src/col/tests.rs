@@ -72,6 +72,50 @@ fn extend_read_and_reopen() {
 }
 
 #[test]
+fn growth_jumps_once_to_the_smallest_size_that_fits() {
+    // Appends of every size into chunks of 16..4096 bytes: after each one, the last chunk is the
+    // smallest min*2^j holding its bytes (FORMAT.md), `actual_size` mirrors the blob, and the
+    // bytes read back are the model's (growth rewrites splice the new bytes in correctly).
+    let dir = tempfile::tempdir().unwrap();
+    let cv = vault(&dir, 16, 4096);
+    let col = cv.create("g", "i64").unwrap();
+    let Storage::Fixed(m) = &col.storage else {
+        panic!("fixed")
+    };
+    let mut model: Vec<i64> = Vec::new();
+    for (step, n) in [1usize, 1, 3, 10, 40, 200, 1, 511, 7, 1000, 2]
+        .iter()
+        .enumerate()
+    {
+        let vals: Vec<i64> = (0..*n as i64).map(|k| k * 31 + step as i64).collect();
+        cv.extend_bytes(&col, &le_i64(&vals)).unwrap();
+        model.extend(&vals);
+        let used = (model.len() * 8) as u64;
+        let last_used = used - (used - 1) / m.spec.max * m.spec.max;
+        let (size, actual): (i64, i64) = cv
+            .with_conn(|c| {
+                Ok(c.query_row(
+                    "SELECT length(data), actual_size FROM col_chunks WHERE col_id = ?1 ORDER BY chunk_idx DESC LIMIT 1",
+                    [m.col_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(size, actual, "actual_size mirrors the blob");
+        assert_eq!(
+            size as u64,
+            m.spec.capacity_for(last_used),
+            "after step {step}"
+        );
+        check_chunks(&cv, &col);
+        assert_eq!(
+            from_le_i64(&cv.read_bytes(&col, 0, u64::MAX).unwrap()),
+            model
+        );
+    }
+}
+
+#[test]
 fn chunk_boundary_stress_against_a_model() {
     // Appends of every size 1..40 elements with 16 B min and several max sizes, checked
     // against a plain Vec after every step, plus random slices.

@@ -8,27 +8,34 @@
 use crate::error::Result;
 use rusqlite::Connection;
 
+/// Transaction control through the statement cache: a single append is a handful of tiny
+/// statements, and re-parsing BEGIN / COMMIT each time was a visible part of its cost.
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
 pub fn write_tx<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     if conn.is_autocommit() {
-        conn.execute_batch("BEGIN IMMEDIATE")?;
+        run(conn, "BEGIN IMMEDIATE")?;
         match f(conn) {
-            Ok(v) => match conn.execute_batch("COMMIT") {
+            Ok(v) => match run(conn, "COMMIT") {
                 Ok(()) => Ok(v),
                 Err(e) => {
-                    let _ = conn.execute_batch("ROLLBACK");
+                    let _ = run(conn, "ROLLBACK");
                     Err(e.into())
                 }
             },
             Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = run(conn, "ROLLBACK");
                 Err(e)
             }
         }
     } else {
-        conn.execute_batch("SAVEPOINT ambervault_col")?;
+        run(conn, "SAVEPOINT ambervault_col")?;
         match f(conn) {
             Ok(v) => {
-                conn.execute_batch("RELEASE ambervault_col")?;
+                run(conn, "RELEASE ambervault_col")?;
                 Ok(v)
             }
             Err(e) => {
@@ -43,9 +50,9 @@ pub fn write_tx<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) 
 /// while another connection appends).
 pub fn read_tx<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     if conn.is_autocommit() {
-        conn.execute_batch("BEGIN DEFERRED")?;
+        run(conn, "BEGIN DEFERRED")?;
         let r = f(conn);
-        let _ = conn.execute_batch("COMMIT");
+        let _ = run(conn, "COMMIT");
         r
     } else {
         f(conn)

@@ -151,42 +151,19 @@ fn place(conn: &Connection, v: &VarRows, bytes: &[u8], ends: &[usize]) -> Result
     Ok(out)
 }
 
-/// Write a chunk's pending bytes: insert it if new, grow it inside SQLite if needed, then one
-/// BLOB write.
+/// Write a chunk's pending bytes (see `chunks::put`: new chunks are inserted whole, growth is
+/// one rewrite at the final size, otherwise one BLOB write).
 fn flush(conn: &Connection, v: &VarRows, o: Open) -> Result<()> {
-    let id = v.data.col_id;
-    let rowid = match o.row {
-        None => {
-            if o.pending.len() as u64 == o.cap {
-                conn.prepare_cached(
-                    "INSERT INTO col_chunks (col_id, chunk_idx, data, actual_size, bytes_used) VALUES (?1, ?2, ?3, ?4, ?4)",
-                )?
-                .execute(params![id, o.idx, o.pending, o.cap as i64])?;
-                return Ok(());
-            }
-            conn.prepare_cached(
-                "INSERT INTO col_chunks (col_id, chunk_idx, data, actual_size, bytes_used) VALUES (?1, ?2, zeroblob(?3), ?3, ?4)",
-            )?
-            .execute(params![id, o.idx, o.cap as i64, o.used as i64])?;
-            conn.last_insert_rowid()
-        }
-        Some(row) => {
-            if o.cap > row.actual_size {
-                conn.prepare_cached(
-                    "UPDATE col_chunks SET data = CAST(data || zeroblob(?1) AS BLOB), actual_size = ?2 WHERE rowid = ?3",
-                )?
-                .execute(params![(o.cap - row.actual_size) as i64, o.cap as i64, row.rowid])?;
-            }
-            conn.prepare_cached("UPDATE col_chunks SET bytes_used = ?1 WHERE rowid = ?2")?
-                .execute(params![o.used as i64, row.rowid])?;
-            row.rowid
-        }
-    };
-    if !o.pending.is_empty() {
-        let mut blob = conn.blob_open(MAIN_DB, c"col_chunks", c"data", rowid, false)?;
-        blob.write_at(&o.pending, o.pending_from as usize)?;
-    }
-    Ok(())
+    chunks::put(
+        conn,
+        v.data.col_id,
+        o.idx,
+        o.row,
+        o.cap,
+        o.pending_from,
+        &o.pending,
+        chunks::Used::Tracked,
+    )
 }
 
 /// Append elements (`bytes` cut at the exclusive `ends`); returns the new length.

@@ -12,9 +12,9 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 
 import binding from './native'
-import { DatabaseBusyError, InvalidArgumentError, NotFoundError, toVaultError } from './errors'
+import { InvalidArgumentError, NotFoundError, toVaultError } from './errors'
 import { onExit } from './exit-hooks'
-import { retryAsync, retrySync, type RetryPolicy } from './retry'
+import { retryAfter, retryAsync, retrySync, type RetryPolicy } from './retry'
 import { decodeValue, Enc, packValue, showKey } from './kv-values'
 
 type NativeKv = InstanceType<typeof binding.NativeKv>
@@ -179,9 +179,7 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     try {
       return this.#n.get(key, this.#encoding)
     } catch (e) {
-      const err = toVaultError(e)
-      if (!(err instanceof DatabaseBusyError)) throw err
-      return this.#call((n) => n.get(key, this.#encoding))
+      return retryAfter(this.#retry, e, () => this.#n.get(key, this.#encoding))
     }
   }
 
@@ -210,10 +208,20 @@ export class KVault implements Iterable<[Buffer, unknown]> {
 
   /** Store a value: bytes raw, strings as UTF-8, everything else as MessagePack. */
   put(key: KvKey, value: KvValue): void {
-    checkKey(key)
+    if (typeof key !== 'string' && !(key instanceof Uint8Array)) checkKey(key)
+    if (value instanceof Uint8Array) return this.#put(key, value, Enc.Raw)
     const [enc, payload] = classify(key, value)
     if (typeof payload === 'string') this.#call((n) => n.putString(key, payload))
-    else this.#call((n) => n.put(key, payload, enc))
+    else this.#put(key, payload, enc)
+  }
+
+  /** The hot path of put(): the binding is called directly, the retry only built on failure. */
+  #put(key: KvKey, payload: Uint8Array, enc: Enc): void {
+    try {
+      this.#n.put(key, payload, enc)
+    } catch (e) {
+      retryAfter(this.#retry, e, () => this.#n.put(key, payload, enc))
+    }
   }
 
   has(key: KvKey): boolean {

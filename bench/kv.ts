@@ -8,9 +8,9 @@
  * KV_REPEATS rounds. Ratios are peer time / our time: > 1 means we are faster.
  *
  * The "floor" rows are the same 50k gets done by Rust alone (examples/kv_floor.rs in the core,
- * release build): a held SQLite statement with one read transaction per get, the same inside
- * one read transaction, and `KvStore::get_with` (our core without napi and TypeScript). They
- * say how far the JS API is from SQLite's own cost.
+ * release build): a held SQLite statement with one read transaction per get (with and without
+ * mmap), the same inside one read transaction, and `KvStore::get_with` (our core without
+ * napi and TypeScript). They say how far the JS API is from SQLite's own cost.
  *
  *   npm run build            # release native module
  *   npm run bench kv         (KV_N=50000 KV_REPEATS=5 to change the workload)
@@ -148,15 +148,23 @@ function pythonRound(python: string, size: number) {
 
 const FLOORS: [string, string][] = [
   ['sqlite', 'floor: Rust, held SQLite stmt, txn per get'],
+  ['sqlite_no_mmap', 'floor: Rust, same, mmap off'],
   ['sqlite_one_txn', 'floor: Rust, held SQLite stmt, one txn'],
   ['core', 'floor: Rust, KvStore::get_with + copy'],
 ]
 
-/** Build the Rust floor (release) once; null when cargo is not there. */
+/**
+ * Build the Rust floor (release) once; null when cargo is not there. The same explicit target
+ * and packages as `npm run build` (napi passes --target) reuse its built dependencies, SQLite
+ * included, instead of compiling them again.
+ */
 function floorBinary(): string | null {
   const top = path.join(__dirname, '..')
-  const b = spawnSync('cargo', ['build', '--release', '-q', '-p', 'ambervault-core', '--example', 'kv_floor'], { cwd: top, stdio: 'inherit' })
-  const bin = path.join(top, 'target', 'release', 'examples', 'kv_floor')
+  const host = /host: (\S+)/.exec(spawnSync('rustc', ['-vV'], { encoding: 'utf8' }).stdout ?? '')?.[1]
+  if (!host) return null
+  const args = ['build', '--release', '-q', '--target', host, '-p', 'ambervault-core', '-p', 'ambervault-node', '--example', 'kv_floor']
+  const b = spawnSync('cargo', args, { cwd: top, stdio: 'inherit' })
+  const bin = path.join(top, 'target', host, 'release', 'examples', 'kv_floor')
   return b.status === 0 && fs.existsSync(bin) ? bin : null
 }
 

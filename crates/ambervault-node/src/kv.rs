@@ -172,7 +172,9 @@ impl NativeKv {
                 if let Some(slot) = encoding.first_mut() {
                     *slot = enc as u8;
                 }
-                out = Some(new_buffer(env, payload.len(), |b| b.copy_from_slice(payload)));
+                out = Some(new_buffer(env, payload.len(), |b| {
+                    b.copy_from_slice(payload)
+                }));
             })
         })?;
         out.transpose()

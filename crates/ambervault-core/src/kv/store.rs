@@ -30,10 +30,16 @@ pub struct KvOptions {
     /// SQLite page cache of this connection in KiB (default 64 MiB; SQLite's own default of
     /// 2 MiB holds only 64 of our 32 KiB pages, so point reads would go to the OS every time).
     pub page_cache_kib: u32,
-    /// Bytes of the file SQLite may memory-map for reads (default 256 MiB, as the Python
-    /// library; 0 turns it off).
+    /// Bytes of the file SQLite may memory-map for reads (0 turns it off). The default is
+    /// SQLite's own ceiling (just under 2 GiB): pages past the mapped part are read with a
+    /// `pread` each once they fall out of the page cache, and system calls are what point
+    /// reads on a virtual machine pay most for. It costs address space only.
     pub mmap_bytes: u64,
 }
+
+/// SQLITE_MAX_MMAP_SIZE of the bundled build on 64-bit Linux, macOS and Windows; SQLite
+/// silently caps larger requests at it.
+const MMAP_CEILING: u64 = 0x7fff_0000;
 
 /// Connection tuning of the short-lived connections that stream large values: a small page
 /// cache and no mmap, so streaming gigabytes keeps memory flat.
@@ -48,7 +54,7 @@ impl Default for KvOptions {
             busy_timeout: None,
             cache: None,
             page_cache_kib: 64 * 1024,
-            mmap_bytes: 256 << 20,
+            mmap_bytes: MMAP_CEILING,
         }
     }
 }

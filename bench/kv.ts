@@ -55,6 +55,11 @@ async function timeAsync(fn: () => Promise<void>): Promise<number> {
 let seq = 0
 const fresh = (name: string) => path.join(root, `${name}-${seq++}`)
 
+/** Remove a store right after its run: one 16 KiB round would otherwise need ~6 GB of disk. */
+function drop(file: string) {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { recursive: true, force: true })
+}
+
 const OURS_PUTMANY = 'ambervault cache off (putMany x1000)'
 const OURS_SINGLE = 'ambervault cache off (single puts)'
 const OURS_CACHE = 'ambervault cache on'
@@ -74,7 +79,8 @@ function amberRound(size: number, value: Buffer) {
     }],
   ]
   for (const [name, put] of variants) {
-    const kv = new KVault(fresh('amber.db'))
+    const file = fresh('amber.db')
+    const kv = new KVault(file)
     add(name, 'put', size, time(() => put(kv)))
     let last: unknown
     add(name, 'get', size, time(() => {
@@ -82,11 +88,13 @@ function amberRound(size: number, value: Buffer) {
     }))
     if ((last as Buffer).length !== size) throw new Error('ambervault get returned the wrong value')
     kv.close()
+    drop(file)
   }
 }
 
 function betterSqliteRound(size: number, value: Buffer) {
-  const db = new Database(fresh('bsq.db'))
+  const file = fresh('bsq.db')
+  const db = new Database(file)
   db.pragma('page_size = 32768')
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')
@@ -105,10 +113,12 @@ function betterSqliteRound(size: number, value: Buffer) {
   }))
   if (last?.length !== size) throw new Error('better-sqlite3 get returned the wrong value')
   db.close()
+  drop(file)
 }
 
 async function lmdbRound(size: number, value: Buffer) {
-  const db = lmdbOpen({ path: fresh('lmdb'), encoding: 'binary' })
+  const dir = fresh('lmdb')
+  const db = lmdbOpen({ path: dir, encoding: 'binary' })
   add('lmdb (txn x1000)', 'put', size, await timeAsync(async () => {
     for (let i = 0; i < N; i += BATCH) {
       db.transactionSync(() => {
@@ -122,6 +132,7 @@ async function lmdbRound(size: number, value: Buffer) {
   }))
   if (last?.length !== size) throw new Error('lmdb get returned the wrong value')
   await db.close()
+  drop(dir)
 }
 
 function pythonEnv(): string | null {
@@ -182,27 +193,26 @@ function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 }
 
-function printTable() {
-  const med = (system: string, op: 'put' | 'get', size: number) => {
+/** The table of one value size. */
+function printTable(size: number) {
+  const med = (system: string, op: 'put' | 'get') => {
     const xs = runs.get(slot(system, op, size))
     return xs ? median(xs) : undefined
   }
   const ours = [OURS_PUTMANY, OURS_SINGLE, OURS_CACHE]
   const header = ['op', 'size', 'system', 'ops/s', 'MB/s', 'peer/ours: putMany | single | cache on']
   const rows: string[][] = [header]
-  for (const size of SIZES) {
-    for (const op of ['put', 'get'] as const) {
-      for (const system of order) {
-        const s = med(system, op, size)
-        if (s === undefined) continue
-        const ratio = ours.includes(system)
-          ? ''
-          : ours.map((o) => {
-            const mine = med(o, op, size)
-            return mine === undefined ? '-' : `${fmt(s / mine, 2)}x`
-          }).join(' | ')
-        rows.push([op, `${size / 1024} KiB`, system, fmt(N / s), fmt((N * size) / s / 1e6, 1), ratio])
-      }
+  for (const op of ['put', 'get'] as const) {
+    for (const system of order) {
+      const s = med(system, op)
+      if (s === undefined) continue
+      const ratio = ours.includes(system)
+        ? ''
+        : ours.map((o) => {
+          const mine = med(o, op)
+          return mine === undefined ? '-' : `${fmt(s / mine, 2)}x`
+        }).join(' | ')
+      rows.push([op, `${size / 1024} KiB`, system, fmt(N / s), fmt((N * size) / s / 1e6, 1), ratio])
     }
   }
   const widths = header.map((_, c) => Math.max(...rows.map((r) => r[c].length)))
@@ -225,12 +235,10 @@ async function main() {
       betterSqliteRound(size, value)
       await lmdbRound(size, value)
       if (python) pythonRound(python, size)
-      // Keep disk use flat: every round writes fresh files.
-      for (const f of fs.readdirSync(root)) fs.rmSync(path.join(root, f), { recursive: true, force: true })
     }
     if (floor) floorRun(floor, size)
+    printTable(size) // as each size completes, so a long run that dies still leaves numbers
   }
-  printTable()
   fs.rmSync(root, { recursive: true, force: true })
 }
 

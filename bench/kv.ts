@@ -13,7 +13,7 @@
  * napi and TypeScript). They say how far the JS API is from SQLite's own cost.
  *
  *   npm run build            # release native module
- *   npm run bench kv         (KV_N=50000 KV_REPEATS=5 to change the workload)
+ *   npm run bench kv         (KV_N=50000 KV_REPEATS=5 KV_SIZES=1024,16384 to change the workload)
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -28,7 +28,7 @@ import { median, time } from './lib/timing'
 const N = Number(process.env.KV_N ?? 50000)
 const REPEATS = Number(process.env.KV_REPEATS ?? 5)
 const BATCH = 1000
-const SIZES = [1024, 16 * 1024]
+const SIZES = (process.env.KV_SIZES ?? '1024,16384').split(',').map(Number)
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kvbench-'))
 const keys = Array.from({ length: N }, (_, i) => `k:${String(i).padStart(8, '0')}`)
 

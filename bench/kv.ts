@@ -2,10 +2,18 @@
  * KVault benchmark: 50k puts and 50k gets of 1 KiB and 16 KiB values (keys `k:00000000`...,
  * one constant value), cache on and off, side by side in one run with better-sqlite3 (batched
  * transactions), lmdb-js, and the Python kohakuvault 0.8 package when pip can install it.
- * Prints ops/s, MB/s and our ratio to each peer (medians of REPEATS runs; > 1 means we are faster).
+ *
+ * The machine is shared and noisy, so every system runs once per round, the rounds interleave
+ * the systems (a slow minute hurts all of them alike), and the table shows medians of
+ * KV_REPEATS rounds. Ratios are peer time / our time: > 1 means we are faster.
+ *
+ * The "floor" rows are the same 50k gets done by Rust alone (examples/kv_floor.rs in the core,
+ * release build): a held SQLite statement with one read transaction per get (with and without
+ * mmap), the same inside one read transaction, and `KvStore::get_with` (our core without
+ * napi and TypeScript). They say how far the JS API is from SQLite's own cost.
  *
  *   npm run build            # release native module
- *   node --import=tsx bench/kv.ts        (KV_N=50000 KV_REPEATS=3 to change the workload)
+ *   npm run bench kv         (KV_N=50000 KV_REPEATS=5 KV_SIZES=1024,16384 to change the workload)
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -18,14 +26,25 @@ import { KVault } from '../src/index'
 import { median, time } from './lib/timing'
 
 const N = Number(process.env.KV_N ?? 50000)
-const REPEATS = Number(process.env.KV_REPEATS ?? 3)
+const REPEATS = Number(process.env.KV_REPEATS ?? 5)
 const BATCH = 1000
-const SIZES = [1024, 16 * 1024]
+const SIZES = (process.env.KV_SIZES ?? '1024,16384').split(',').map(Number)
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kvbench-'))
 const keys = Array.from({ length: N }, (_, i) => `k:${String(i).padStart(8, '0')}`)
 
-type Result = { system: string; op: 'put' | 'get'; size: number; seconds: number }
-const results: Result[] = []
+/** Seconds of each round, per system, size and op. */
+const runs = new Map<string, number[]>()
+const order: string[] = []
+const slot = (system: string, op: 'put' | 'get', size: number) => `${system}|${op}|${size}`
+
+function add(system: string, op: 'put' | 'get', size: number, seconds: number) {
+  const k = slot(system, op, size)
+  if (!runs.has(k)) {
+    runs.set(k, [])
+    if (!order.includes(system)) order.push(system)
+  }
+  runs.get(k)!.push(seconds)
+}
 
 async function timeAsync(fn: () => Promise<void>): Promise<number> {
   const t0 = process.hrtime.bigint()
@@ -33,92 +52,87 @@ async function timeAsync(fn: () => Promise<void>): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e9
 }
 
-function record(system: string, size: number, puts: number[], gets: number[]) {
-  results.push({ system, op: 'put', size, seconds: median(puts) })
-  results.push({ system, op: 'get', size, seconds: median(gets) })
-}
-
 let seq = 0
 const fresh = (name: string) => path.join(root, `${name}-${seq++}`)
 
-function benchAmber(size: number, value: Buffer) {
+/** Remove a store right after its run: one 16 KiB round would otherwise need ~6 GB of disk. */
+function drop(file: string) {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { recursive: true, force: true })
+}
+
+const OURS_PUTMANY = 'ambervault cache off (putMany x1000)'
+const OURS_SINGLE = 'ambervault cache off (single puts)'
+const OURS_CACHE = 'ambervault cache on'
+
+function amberRound(size: number, value: Buffer) {
   const variants: [string, (kv: KVault) => void][] = [
-    ['ambervault cache off (putMany x1000)', (kv) => {
+    [OURS_PUTMANY, (kv) => {
       for (let i = 0; i < N; i += BATCH) kv.putMany(keys.slice(i, i + BATCH).map((k) => [k, value] as const))
     }],
-    ['ambervault cache off (single puts)', (kv) => {
+    [OURS_SINGLE, (kv) => {
       for (const k of keys) kv.put(k, value)
     }],
-    ['ambervault cache on', (kv) => {
+    [OURS_CACHE, (kv) => {
       kv.enableCache({ flushIntervalMs: 0 })
       for (const k of keys) kv.put(k, value)
       kv.flushCache()
     }],
   ]
   for (const [name, put] of variants) {
-    const puts: number[] = []
-    const gets: number[] = []
-    for (let r = 0; r < REPEATS; r++) {
-      const kv = new KVault(fresh('amber.db'))
-      puts.push(time(() => put(kv)))
-      let last: unknown
-      gets.push(time(() => {
-        for (const k of keys) last = kv.get(k)
-      }))
-      if ((last as Buffer).length !== size) throw new Error('ambervault get returned the wrong value')
-      kv.close()
+    const file = fresh('amber.db')
+    const kv = new KVault(file)
+    add(name, 'put', size, time(() => put(kv)))
+    let last: unknown
+    add(name, 'get', size, time(() => {
+      for (const k of keys) last = kv.get(k)
+    }))
+    if ((last as Buffer).length !== size) throw new Error('ambervault get returned the wrong value')
+    kv.close()
+    drop(file)
+  }
+}
+
+function betterSqliteRound(size: number, value: Buffer) {
+  const file = fresh('bsq.db')
+  const db = new Database(file)
+  db.pragma('page_size = 32768')
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.exec('CREATE TABLE kv (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL)')
+  const up = db.prepare('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+  const get = db.prepare('SELECT value FROM kv WHERE key = ?').pluck()
+  const batch = db.transaction((ks: string[]) => {
+    for (const k of ks) up.run(Buffer.from(k), value)
+  })
+  add('better-sqlite3 (txn x1000)', 'put', size, time(() => {
+    for (let i = 0; i < N; i += BATCH) batch(keys.slice(i, i + BATCH))
+  }))
+  let last: Buffer | undefined
+  add('better-sqlite3 (txn x1000)', 'get', size, time(() => {
+    for (const k of keys) last = get.get(Buffer.from(k)) as Buffer
+  }))
+  if (last?.length !== size) throw new Error('better-sqlite3 get returned the wrong value')
+  db.close()
+  drop(file)
+}
+
+async function lmdbRound(size: number, value: Buffer) {
+  const dir = fresh('lmdb')
+  const db = lmdbOpen({ path: dir, encoding: 'binary' })
+  add('lmdb (txn x1000)', 'put', size, await timeAsync(async () => {
+    for (let i = 0; i < N; i += BATCH) {
+      db.transactionSync(() => {
+        for (let j = i; j < Math.min(N, i + BATCH); j++) db.putSync(keys[j], value)
+      })
     }
-    record(name, size, puts, gets)
-  }
-}
-
-function benchBetterSqlite(size: number, value: Buffer) {
-  const puts: number[] = []
-  const gets: number[] = []
-  for (let r = 0; r < REPEATS; r++) {
-    const db = new Database(fresh('bsq.db'))
-    db.pragma('page_size = 32768')
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = NORMAL')
-    db.exec('CREATE TABLE kv (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL)')
-    const up = db.prepare('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
-    const get = db.prepare('SELECT value FROM kv WHERE key = ?').pluck()
-    const batch = db.transaction((ks: string[]) => {
-      for (const k of ks) up.run(Buffer.from(k), value)
-    })
-    puts.push(time(() => {
-      for (let i = 0; i < N; i += BATCH) batch(keys.slice(i, i + BATCH))
-    }))
-    let last: Buffer | undefined
-    gets.push(time(() => {
-      for (const k of keys) last = get.get(Buffer.from(k)) as Buffer
-    }))
-    if (last?.length !== size) throw new Error('better-sqlite3 get returned the wrong value')
-    db.close()
-  }
-  record('better-sqlite3 (txn x1000)', size, puts, gets)
-}
-
-async function benchLmdb(size: number, value: Buffer) {
-  const puts: number[] = []
-  const gets: number[] = []
-  for (let r = 0; r < REPEATS; r++) {
-    const db = lmdbOpen({ path: fresh('lmdb'), encoding: 'binary' })
-    puts.push(await timeAsync(async () => {
-      for (let i = 0; i < N; i += BATCH) {
-        db.transactionSync(() => {
-          for (let j = i; j < Math.min(N, i + BATCH); j++) db.putSync(keys[j], value)
-        })
-      }
-    }))
-    let last: Buffer | undefined
-    gets.push(time(() => {
-      for (const k of keys) last = db.get(k) as Buffer
-    }))
-    if (last?.length !== size) throw new Error('lmdb get returned the wrong value')
-    await db.close()
-  }
-  record('lmdb (txn x1000)', size, puts, gets)
+  }))
+  let last: Buffer | undefined
+  add('lmdb (txn x1000)', 'get', size, time(() => {
+    for (const k of keys) last = db.get(k) as Buffer
+  }))
+  if (last?.length !== size) throw new Error('lmdb get returned the wrong value')
+  await db.close()
+  drop(dir)
 }
 
 function pythonEnv(): string | null {
@@ -130,40 +144,78 @@ function pythonEnv(): string | null {
   return pip.status === 0 ? python : null
 }
 
-function benchPython(python: string, size: number) {
-  const r = spawnSync(python, [path.join(__dirname, 'kv_python.py'), root, String(N), String(size), String(REPEATS)], { encoding: 'utf8' })
+function pythonRound(python: string, size: number) {
+  const r = spawnSync(python, [path.join(__dirname, 'kv_python.py'), root, String(N), String(size), '1'], { encoding: 'utf8' })
   if (r.status !== 0) {
     console.warn(`python kohakuvault bench failed: ${r.stderr}`)
     return
   }
   const res = JSON.parse(r.stdout) as Record<string, number>
   for (const tag of ['cache off', 'cache on']) {
-    results.push({ system: `kohakuvault (py) ${tag}`, op: 'put', size, seconds: res[`put|${tag}`] })
-    results.push({ system: `kohakuvault (py) ${tag}`, op: 'get', size, seconds: res[`get|${tag}`] })
+    add(`kohakuvault (py) ${tag}`, 'put', size, res[`put|${tag}`])
+    add(`kohakuvault (py) ${tag}`, 'get', size, res[`get|${tag}`])
   }
+}
+
+const FLOORS: [string, string][] = [
+  ['sqlite', 'floor: Rust, held SQLite stmt, txn per get'],
+  ['sqlite_no_mmap', 'floor: Rust, same, mmap off'],
+  ['sqlite_one_txn', 'floor: Rust, held SQLite stmt, one txn'],
+  ['core', 'floor: Rust, KvStore::get_with + copy'],
+]
+
+/**
+ * Build the Rust floor (release) once; null when cargo is not there. The same explicit target
+ * and packages as `npm run build` (napi passes --target) reuse its built dependencies, SQLite
+ * included, instead of compiling them again.
+ */
+function floorBinary(): string | null {
+  const top = path.join(__dirname, '..')
+  const host = /host: (\S+)/.exec(spawnSync('rustc', ['-vV'], { encoding: 'utf8' }).stdout ?? '')?.[1]
+  if (!host) return null
+  const args = ['build', '--release', '-q', '--target', host, '-p', 'ambervault-core', '-p', 'ambervault-node', '--example', 'kv_floor']
+  const b = spawnSync('cargo', args, { cwd: top, stdio: 'inherit' })
+  const bin = path.join(top, 'target', host, 'release', 'examples', 'kv_floor')
+  return b.status === 0 && fs.existsSync(bin) ? bin : null
+}
+
+function floorRun(bin: string, size: number) {
+  const r = spawnSync(bin, [root, String(N), String(size), String(REPEATS)], { encoding: 'utf8' })
+  if (r.status !== 0) {
+    console.warn(`kv_floor failed: ${r.stderr}`)
+    return
+  }
+  const res = JSON.parse(r.stdout) as Record<string, number>
+  for (const [field, system] of FLOORS) add(system, 'get', size, res[field])
 }
 
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 }
 
-function printTable() {
-  const ours = (r: Result) => r.system.startsWith('ambervault')
-  const rows: string[][] = [['op', 'size', 'system', 'ops/s', 'MB/s', 'ours/peer (cache off | cache on)']]
-  for (const size of SIZES) {
-    for (const op of ['put', 'get'] as const) {
-      const group = results.filter((r) => r.size === size && r.op === op)
-      const off = group.find((r) => r.system === 'ambervault cache off (putMany x1000)')!
-      const on = group.find((r) => r.system === 'ambervault cache on')!
-      for (const r of group) {
-        const ops = N / r.seconds
-        const mbs = (N * size) / r.seconds / 1e6
-        const ratio = ours(r) ? '' : `${fmt(r.seconds / off.seconds, 2)}x | ${fmt(r.seconds / on.seconds, 2)}x`
-        rows.push([op, `${size / 1024} KiB`, r.system, fmt(ops), fmt(mbs, 1), ratio])
-      }
+/** The table of one value size. */
+function printTable(size: number) {
+  const med = (system: string, op: 'put' | 'get') => {
+    const xs = runs.get(slot(system, op, size))
+    return xs ? median(xs) : undefined
+  }
+  const ours = [OURS_PUTMANY, OURS_SINGLE, OURS_CACHE]
+  const header = ['op', 'size', 'system', 'ops/s', 'MB/s', 'peer/ours: putMany | single | cache on']
+  const rows: string[][] = [header]
+  for (const op of ['put', 'get'] as const) {
+    for (const system of order) {
+      const s = med(system, op)
+      if (s === undefined) continue
+      const ratio = ours.includes(system)
+        ? ''
+        : ours.map((o) => {
+          const mine = med(o, op)
+          return mine === undefined ? '-' : `${fmt(s / mine, 2)}x`
+        }).join(' | ')
+      rows.push([op, `${size / 1024} KiB`, system, fmt(N / s), fmt((N * size) / s / 1e6, 1), ratio])
     }
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)))
+  const widths = header.map((_, c) => Math.max(...rows.map((r) => r[c].length)))
   const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`
   console.log(line(rows[0]))
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
@@ -171,17 +223,22 @@ function printTable() {
 }
 
 async function main() {
-  console.log(`KVault bench: ${N} puts + ${N} gets per run, median of ${REPEATS}, node ${process.version}, ${os.cpus().length} cpus`)
+  console.log(`KVault bench: ${N} puts + ${N} gets per run, median of ${REPEATS} interleaved rounds, node ${process.version}, ${os.cpus().length} cpus`)
   const python = pythonEnv()
   if (!python) console.warn('python kohakuvault unavailable (pip install failed): its rows are left out')
+  const floor = floorBinary()
+  if (!floor) console.warn('cargo build of examples/kv_floor failed: the floor rows are left out')
   for (const size of SIZES) {
     const value = Buffer.alloc(size, 1)
-    benchAmber(size, value)
-    benchBetterSqlite(size, value)
-    await benchLmdb(size, value)
-    if (python) benchPython(python, size)
+    for (let r = 0; r < REPEATS; r++) {
+      amberRound(size, value)
+      betterSqliteRound(size, value)
+      await lmdbRound(size, value)
+      if (python) pythonRound(python, size)
+    }
+    if (floor) floorRun(floor, size)
+    printTable(size) // as each size completes, so a long run that dies still leaves numbers
   }
-  printTable()
   fs.rmSync(root, { recursive: true, force: true })
 }
 

@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises'
 import binding from './native'
 import { InvalidArgumentError, NotFoundError, toVaultError } from './errors'
 import { onExit } from './exit-hooks'
-import { retryAsync, retrySync, type RetryPolicy } from './retry'
+import { retryAfter, retryAsync, retrySync, type RetryPolicy } from './retry'
 import { decodeValue, Enc, packValue, showKey } from './kv-values'
 
 type NativeKv = InstanceType<typeof binding.NativeKv>
@@ -69,6 +69,17 @@ const STREAM_CHUNK = 1 << 20
 const FIRST_PAGE = 64
 const MAX_PAGE = 2048
 
+/**
+ * Releases of read snapshots queued by the vaults of this thread. A checkpoint runs them first:
+ * a TRUNCATE checkpoint waits for every reader of the file, and a vault of this same thread
+ * cannot end its snapshot while the checkpoint blocks the thread.
+ */
+const queuedReleases = new Set<() => void>()
+
+function releaseQueuedReads(): void {
+  for (const release of queuedReleases) release()
+}
+
 function checkKey(key: unknown, what = 'key'): asserts key is KvKey {
   if (typeof key !== 'string' && !(key instanceof Uint8Array)) {
     throw new InvalidArgumentError(`${what} must be a string or Uint8Array, got ${key === null ? 'null' : typeof key}`)
@@ -108,6 +119,21 @@ export class KVault implements Iterable<[Buffer, unknown]> {
   #timer: NodeJS.Timeout | undefined
   #unhookExit: (() => void) | undefined
   #closed = false
+  /** Where the native get writes the encoding of the value it returns. */
+  readonly #encoding = new Uint8Array(1)
+  /** A release of the read snapshot is queued for the end of this synchronous run. */
+  #releaseQueued = false
+  readonly #release = (): void => {
+    if (!this.#releaseQueued) return
+    this.#releaseQueued = false
+    queuedReleases.delete(this.#release)
+    if (this.#closed) return
+    try {
+      this.#n.releaseRead()
+    } catch {
+      // Ending a read transaction cannot lose data; the next operation ends it anyway.
+    }
+  }
 
   constructor(filePath: string, options: KVaultOptions = {}) {
     if (typeof filePath !== 'string' || filePath === '') {
@@ -135,21 +161,43 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     return retrySync(this.#retry, () => fn(this.#n))
   }
 
+  /**
+   * Point reads keep their read snapshot open in the core (it follows every commit to the
+   * file, so reads stay coherent); it is released once the current synchronous run of code
+   * ends, so an idle vault never holds back checkpoints of other connections.
+   */
+  #releaseSoon(): void {
+    if (this.#releaseQueued) return
+    this.#releaseQueued = true
+    queuedReleases.add(this.#release)
+    queueMicrotask(this.#release)
+  }
+
+  /** The payload of `key` (encoding in `#encoding[0]`) or null. The hot path of get(). */
+  #read(key: KvKey): Buffer | null {
+    this.#releaseSoon()
+    try {
+      return this.#n.get(key, this.#encoding)
+    } catch (e) {
+      return retryAfter(this.#retry, e, () => this.#n.get(key, this.#encoding))
+    }
+  }
+
   // ---- single keys ----------------------------------------------------------------------
 
   /** The value stored under `key` (decoded), or `undefined`. */
   get(key: KvKey): unknown {
-    checkKey(key)
-    const tagged = this.#call((n) => n.get(key))
-    if (tagged === null) return undefined
-    return decodeValue(tagged[0], tagged.subarray(1), key)
+    if (typeof key !== 'string' && !(key instanceof Uint8Array)) checkKey(key)
+    const payload = this.#read(key)
+    if (payload === null) return undefined
+    const enc = this.#encoding[0]
+    return enc === Enc.Raw ? payload : decodeValue(enc, payload, key)
   }
 
   /** The stored payload bytes of `key` (header removed), or `undefined`. */
   getBytes(key: KvKey): Buffer | undefined {
     checkKey(key)
-    const tagged = this.#call((n) => n.get(key))
-    return tagged === null ? undefined : tagged.subarray(1)
+    return this.#read(key) ?? undefined
   }
 
   /** Store a value (Map style); returns this. */
@@ -160,14 +208,25 @@ export class KVault implements Iterable<[Buffer, unknown]> {
 
   /** Store a value: bytes raw, strings as UTF-8, everything else as MessagePack. */
   put(key: KvKey, value: KvValue): void {
-    checkKey(key)
+    if (typeof key !== 'string' && !(key instanceof Uint8Array)) checkKey(key)
+    if (value instanceof Uint8Array) return this.#put(key, value, Enc.Raw)
     const [enc, payload] = classify(key, value)
     if (typeof payload === 'string') this.#call((n) => n.putString(key, payload))
-    else this.#call((n) => n.put(key, payload, enc))
+    else this.#put(key, payload, enc)
+  }
+
+  /** The hot path of put(): the binding is called directly, the retry only built on failure. */
+  #put(key: KvKey, payload: Uint8Array, enc: Enc): void {
+    try {
+      this.#n.put(key, payload, enc)
+    } catch (e) {
+      retryAfter(this.#retry, e, () => this.#n.put(key, payload, enc))
+    }
   }
 
   has(key: KvKey): boolean {
     checkKey(key)
+    this.#releaseSoon()
     return this.#call((n) => n.has(key))
   }
 
@@ -232,6 +291,7 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     const keyEnds = new Uint32Array(bufs.length)
     let end = 0
     for (let j = 0; j < bufs.length; j++) keyEnds[j] = end += bufs[j].length
+    this.#releaseSoon()
     const packed = this.#call((n) => n.getMany(Buffer.concat(bufs, end), keyEnds))
     const out: unknown[] = new Array(list.length)
     let off = 0
@@ -456,11 +516,13 @@ export class KVault implements Iterable<[Buffer, unknown]> {
 
   /** Merge the WAL into the main file. */
   checkpoint(): void {
+    releaseQueuedReads()
     this.#call((n) => n.checkpoint())
   }
 
   /** Flush, update planner statistics and VACUUM, off the JS thread. */
   async optimize(): Promise<void> {
+    releaseQueuedReads()
     await retryAsync(this.#retry, () => this.#n.optimize())
   }
 

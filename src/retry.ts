@@ -25,13 +25,27 @@ function pause(policy: RetryPolicy, attempt: number): number {
 
 /** Run a synchronous native call; native errors become `VaultError`s, busy ones are retried. */
 export function retrySync<T>(policy: RetryPolicy, call: () => T): T {
+  try {
+    return call()
+  } catch (e) {
+    return retryAfter(policy, e, call)
+  }
+}
+
+/**
+ * Continue `retrySync` after a first attempt of `call` that the caller made itself and that
+ * failed with `failure`: hot paths call the binding directly and only build the retry closure
+ * when something went wrong.
+ */
+export function retryAfter<T>(policy: RetryPolicy, failure: unknown, call: () => T): T {
   for (let attempt = 0; ; attempt++) {
+    const err = toVaultError(failure)
+    if (!(err instanceof DatabaseBusyError) || attempt >= policy.retries) throw err
+    sleepSync(pause(policy, attempt))
     try {
       return call()
     } catch (e) {
-      const err = toVaultError(e)
-      if (!(err instanceof DatabaseBusyError) || attempt >= policy.retries) throw err
-      sleepSync(pause(policy, attempt))
+      failure = e
     }
   }
 }

@@ -155,23 +155,35 @@ impl NativeKv {
         self.with(|s| s.put_encoded(key_bytes(&key), Encoding::Utf8, value.as_bytes()))
     }
 
-    /// `[encoding byte][payload]`, or null when the key is absent.
+    /// The payload of `key` (header removed), or null when the key is absent; its encoding
+    /// byte is written to `encoding[0]`, so the Buffer is the value itself (no slicing in JS).
     #[napi]
     pub fn get<'e>(
         &self,
         env: &'e Env,
         key: Either<String, &[u8]>,
+        mut encoding: Uint8ArraySlice<'e>,
     ) -> Result<Option<BufferSlice<'e>>> {
+        // SAFETY: a synchronous call on the JS thread: no JS runs while we write the byte.
+        let encoding = unsafe { encoding.as_mut() };
         let mut out = None;
         self.with(|s| {
             s.get_with(key_bytes(&key), |enc, payload| {
-                out = Some(new_buffer(env, payload.len() + 1, |b| {
-                    b[0] = enc as u8;
-                    b[1..].copy_from_slice(payload);
+                if let Some(slot) = encoding.first_mut() {
+                    *slot = enc as u8;
+                }
+                out = Some(new_buffer(env, payload.len(), |b| {
+                    b.copy_from_slice(payload)
                 }));
             })
         })?;
         out.transpose()
+    }
+
+    /// End the read snapshot that point reads keep open (call when idle).
+    #[napi]
+    pub fn release_read(&self) -> Result<()> {
+        self.with(|s| s.release_read())
     }
 
     #[napi]

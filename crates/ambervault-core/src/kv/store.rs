@@ -8,6 +8,7 @@
 use super::cache::{CacheOptions, Cached, WriteCache};
 use super::header::{self, Encoding};
 use super::range::KeyRange;
+use super::snapshot::ReadSnapshot;
 use crate::conn::{self, Durability, OpenOptions};
 use crate::error::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -29,10 +30,16 @@ pub struct KvOptions {
     /// SQLite page cache of this connection in KiB (default 64 MiB; SQLite's own default of
     /// 2 MiB holds only 64 of our 32 KiB pages, so point reads would go to the OS every time).
     pub page_cache_kib: u32,
-    /// Bytes of the file SQLite may memory-map for reads (default 256 MiB, as the Python
-    /// library; 0 turns it off).
+    /// Bytes of the file SQLite may memory-map for reads (0 turns it off). The default is
+    /// SQLite's own ceiling (just under 2 GiB): pages past the mapped part are read with a
+    /// `pread` each once they fall out of the page cache, and system calls are what point
+    /// reads on a virtual machine pay most for. It costs address space only.
     pub mmap_bytes: u64,
 }
+
+/// SQLITE_MAX_MMAP_SIZE of the bundled build on 64-bit Linux, macOS and Windows; SQLite
+/// silently caps larger requests at it.
+const MMAP_CEILING: u64 = 0x7fff_0000;
 
 /// Connection tuning of the short-lived connections that stream large values: a small page
 /// cache and no mmap, so streaming gigabytes keeps memory flat.
@@ -47,7 +54,7 @@ impl Default for KvOptions {
             busy_timeout: None,
             cache: None,
             page_cache_kib: 64 * 1024,
-            mmap_bytes: 256 << 20,
+            mmap_bytes: MMAP_CEILING,
         }
     }
 }
@@ -131,6 +138,8 @@ pub struct KvStore {
     sql: Sql,
     open: OpenOptions,
     cache: Option<WriteCache>,
+    /// The read transaction point reads keep open between calls (snapshot.rs).
+    snapshot: ReadSnapshot,
 }
 
 impl KvStore {
@@ -147,8 +156,11 @@ impl KvStore {
         conn.pragma_update(None, "cache_size", -i64::from(opts.page_cache_kib))
             .and_then(|_| conn.pragma_update(None, "mmap_size", opts.mmap_bytes as i64))
             .map_err(|e| Error::from(e).context(path.display()))?;
+        let snapshot =
+            ReadSnapshot::new(&conn).map_err(|e| Error::from(e).context(path.display()))?;
         let store = KvStore {
             conn,
+            snapshot,
             sql: Sql::new(&opts.table),
             table: opts.table,
             path,
@@ -277,6 +289,7 @@ impl KvStore {
     }
 
     fn write_direct(&self, key: &[u8], stored: Option<&[u8]>) -> Result<()> {
+        self.end_read()?;
         let r = match stored {
             Some(v) => self
                 .conn
@@ -298,6 +311,7 @@ impl KvStore {
         I: IntoIterator<Item = (&'a [u8], Encoding, &'a [u8])>,
     {
         self.writable("putMany", None)?;
+        self.end_read()?;
         let path = self.path.display().to_string();
         let tx = self
             .conn
@@ -338,6 +352,7 @@ impl KvStore {
     pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
         self.writable("delete", Some(key))?;
         if self.cache.is_none() {
+            self.end_read()?;
             let n = self
                 .conn
                 .prepare_cached(&self.sql.delete)
@@ -359,6 +374,7 @@ impl KvStore {
     /// Remove every key of the table (pending cached writes included).
     pub fn clear(&mut self) -> Result<()> {
         self.writable("clear", None)?;
+        self.end_read()?;
         self.conn
             .execute(&self.sql.clear, [])
             .map_err(|e| self.ctx(e))?;
@@ -371,11 +387,49 @@ impl KvStore {
     // ---- reads --------------------------------------------------------------------------
 
     /// Look a key up and hand its encoding and payload to `f` without copying them first.
+    ///
+    /// The read transaction stays open afterwards, so the next point read skips beginning
+    /// one; it is refreshed as soon as anyone commits to the file (every read sees every
+    /// commit made before it), and ended by any other operation or by `release_read`, which
+    /// callers should invoke when they go idle (snapshot.rs says why).
     pub fn get_with<R>(
         &self,
         key: &[u8],
         f: impl FnOnce(Encoding, &[u8]) -> R,
     ) -> Result<Option<R>> {
+        if self
+            .cache
+            .as_ref()
+            .is_none_or(|c| c.lookup(key) == Cached::Unknown)
+        {
+            self.refresh_read()?;
+        }
+        self.read_one(key, f)
+    }
+
+    /// Begin or keep the read snapshot (see `get_with`).
+    fn refresh_read(&self) -> Result<bool> {
+        self.snapshot.refresh(&self.conn).map_err(|e| self.ctx(e))
+    }
+
+    /// End the read snapshot, if one is held. Point reads keep one open between calls; call
+    /// this when idle so other connections can checkpoint and restart the WAL.
+    pub fn release_read(&self) -> Result<()> {
+        self.end_read()
+    }
+
+    fn end_read(&self) -> Result<()> {
+        self.snapshot.end(&self.conn).map_err(|e| self.ctx(e))
+    }
+
+    /// Whether a read snapshot is open (tests and diagnostics).
+    #[doc(hidden)]
+    pub fn holds_read(&self) -> bool {
+        self.snapshot.is_held()
+    }
+
+    /// One lookup in whatever read transaction is current.
+    fn read_one<R>(&self, key: &[u8], f: impl FnOnce(Encoding, &[u8]) -> R) -> Result<Option<R>> {
         let keyed = |e: Error| e.context(format!("{}: key {}", self.path.display(), show_key(key)));
         if let Some(cache) = &self.cache {
             match cache.lookup(key) {
@@ -408,20 +462,29 @@ impl KvStore {
         })
     }
 
-    /// Look up many keys in one read transaction, handing each result to `f` in order.
+    /// Look up many keys in one read transaction (one snapshot), handing each result to `f`
+    /// in order.
     pub fn get_many_with<'k>(
         &self,
         keys: impl IntoIterator<Item = &'k [u8]>,
         mut f: impl FnMut(Option<(Encoding, &[u8])>),
     ) -> Result<()> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.ctx(e))?;
+        let held = self.refresh_read()?;
+        let tx = if held || !self.conn.is_autocommit() {
+            None
+        } else {
+            Some(self.conn.unchecked_transaction().map_err(|e| self.ctx(e))?)
+        };
         for key in keys {
-            let found = self.get_with(key, |enc, payload| f(Some((enc, payload))))?;
+            let found = self.read_one(key, |enc, payload| f(Some((enc, payload))))?;
             if found.is_none() {
                 f(None);
             }
         }
-        tx.commit().map_err(|e| self.ctx(e))
+        match tx {
+            Some(tx) => tx.commit().map_err(|e| self.ctx(e)),
+            None => Ok(()),
+        }
     }
 
     pub fn has(&self, key: &[u8]) -> Result<bool> {
@@ -432,6 +495,7 @@ impl KvStore {
                 Cached::Unknown => {}
             }
         }
+        self.refresh_read()?;
         self.conn
             .prepare_cached(&self.sql.has)
             .and_then(|mut s| s.exists(params![key]))
@@ -441,6 +505,7 @@ impl KvStore {
     /// Number of keys (flushes pending cached writes first so the count is exact).
     pub fn len(&mut self) -> Result<u64> {
         self.flush_if_dirty()?;
+        self.end_read()?;
         let n: i64 = self
             .conn
             .query_row(&self.sql.count, [], |r| r.get(0))
@@ -465,6 +530,7 @@ impl KvStore {
         mut f: impl FnMut(&[u8], Option<(Encoding, &[u8])>),
     ) -> Result<usize> {
         self.flush_if_dirty()?;
+        self.end_read()?;
         let (lo, hi) = range.bounds(after);
         let mut sql = format!(
             "SELECT key{} FROM \"{}\"",
@@ -563,6 +629,7 @@ impl KvStore {
         }
         let n = cache.len();
         let path = self.path.display().to_string();
+        self.end_read()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -582,6 +649,7 @@ impl KvStore {
     /// Merge the WAL into the main file (flushes the cache first).
     pub fn checkpoint(&mut self) -> Result<()> {
         self.flush_if_dirty()?;
+        self.end_read()?;
         conn::checkpoint(&self.conn).map_err(|e| self.ctx(e))
     }
 
@@ -589,6 +657,7 @@ impl KvStore {
     pub fn optimize(&mut self) -> Result<()> {
         self.writable("optimize", None)?;
         self.flush_if_dirty()?;
+        self.end_read()?;
         self.conn
             .execute_batch("PRAGMA optimize; VACUUM;")
             .map_err(|e| self.ctx(e))?;
@@ -615,6 +684,10 @@ impl KvStore {
 
     pub(crate) fn check_writable(&self, what: &str, key: &[u8]) -> Result<()> {
         self.writable(what, Some(key))
+    }
+
+    pub(crate) fn end_read_for_stream(&self) -> Result<()> {
+        self.end_read()
     }
 
     pub(crate) fn forget_cached(&mut self, key: &[u8]) {

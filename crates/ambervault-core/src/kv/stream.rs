@@ -50,6 +50,7 @@ impl KvStore {
         let sql_put = self.sql_put_zeroblob().to_string();
         let sql_rowid = self.sql_rowid().to_string();
         let table = self.table().to_string();
+        self.end_read_for_stream()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -107,6 +108,7 @@ impl KvStore {
     /// of the value, until it is dropped. Use it on a `sibling()`.
     pub fn into_reader(mut self, key: &[u8]) -> Result<Option<ValueReader>> {
         self.flush_cache()?;
+        self.end_read_for_stream()?;
         let shown = format!("{}: key {}", self.path().display(), show_key(key));
         let found: Option<(i64, i64)> = self
             .conn

@@ -233,3 +233,87 @@ fn readonly_and_bad_tables() {
         "{e}"
     );
 }
+
+#[test]
+fn held_read_snapshot_sees_commits_from_other_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.db");
+    let mut a = KvStore::open(&path, KvOptions::default()).unwrap();
+    let mut b = KvStore::open(&path, KvOptions::default()).unwrap();
+    a.put(b"k", b"one").unwrap();
+    assert_eq!(b.get(b"k").unwrap().unwrap().payload, b"one");
+    assert!(b.holds_read(), "a point read keeps its snapshot");
+    // A commit by another connection, an insert, a delete and a putMany: each is seen by the
+    // very next read of the connection that holds the snapshot.
+    a.put(b"k", b"two").unwrap();
+    assert_eq!(b.get(b"k").unwrap().unwrap().payload, b"two");
+    a.put(b"new", b"x").unwrap();
+    assert!(b.has(b"new").unwrap());
+    a.delete(b"new").unwrap();
+    assert!(b.get(b"new").unwrap().is_none());
+    a.put_many([(&b"m1"[..], Encoding::Raw, &b"1"[..])])
+        .unwrap();
+    let mut seen = Vec::new();
+    b.get_many_with([&b"m1"[..], b"k"], |v| {
+        seen.push(v.map(|(_, p)| p.to_vec()))
+    })
+    .unwrap();
+    assert_eq!(seen, vec![Some(b"1".to_vec()), Some(b"two".to_vec())]);
+    // A TRUNCATE checkpoint of the other connection resets the WAL; reads stay right.
+    b.release_read().unwrap();
+    a.checkpoint().unwrap();
+    a.put(b"k", b"three").unwrap();
+    assert_eq!(b.get(b"k").unwrap().unwrap().payload, b"three");
+    // The holder's own writes, scans, counts and batches work while it holds a snapshot.
+    b.put(b"k", b"four").unwrap();
+    assert!(!b.holds_read(), "a write ends the snapshot");
+    assert_eq!(b.get(b"k").unwrap().unwrap().payload, b"four");
+    b.put_many([(&b"m2"[..], Encoding::Raw, &b"2"[..])])
+        .unwrap();
+    b.get(b"k").unwrap();
+    assert_eq!(b.len().unwrap(), 3);
+    b.get(b"k").unwrap();
+    assert_eq!(keys(&mut b, &KeyRange::default(), 10).len(), 3);
+    b.get(b"k").unwrap();
+    b.checkpoint().unwrap();
+    b.get(b"k").unwrap();
+    b.enable_cache(CacheOptions::default()).unwrap();
+    b.put(b"c", b"cached").unwrap();
+    assert_eq!(b.get(b"c").unwrap().unwrap().payload, b"cached");
+    b.get(b"k").unwrap();
+    b.flush_cache().unwrap();
+    assert_eq!(a.get(b"c").unwrap().unwrap().payload, b"cached");
+    b.get(b"k").unwrap();
+    b.close().map_err(|e| e.1).unwrap();
+    a.release_read().unwrap();
+    assert!(!a.holds_read());
+}
+
+#[test]
+fn a_rollback_journal_file_reads_without_a_held_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plain.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode=DELETE;
+             CREATE TABLE kv (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL);
+             INSERT INTO kv VALUES (x'6b', x'7631');",
+        )
+        .unwrap();
+    }
+    let ro = KvStore::open(
+        &path,
+        KvOptions {
+            readonly: true,
+            ..KvOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(ro.get(b"k").unwrap().unwrap().payload, b"v1");
+    assert!(!ro.holds_read());
+    assert!(!dir.path().join("plain.db-shm").exists(), "no -shm created");
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute("UPDATE kv SET value = x'7632'", []).unwrap();
+    assert_eq!(ro.get(b"k").unwrap().unwrap().payload, b"v2");
+}

@@ -227,7 +227,7 @@ test('segments roll over when full and nothing is lost', async (t) => {
 test('system metrics are sampled into sys/* without taking steps', async (t) => {
   const board = new Board({ baseDir: tmp(), captureOutput: false, systemMetrics: { intervalMs: 50 } })
   board.log({ x: 1 })
-  await new Promise((r) => setTimeout(r, 400))
+  await new Promise((r) => setTimeout(r, 1000))
   await board.finish()
   const run = openRun(board.runDir)
   const sys = run.metrics().filter((m) => m.startsWith('sys/'))

@@ -196,7 +196,7 @@ test('a metric file is listed only once it can be read, even while new metrics k
   const board = new Board({ baseDir: tmp(), captureOutput: false })
   const run = openRun(board.runDir)
   let reads = 0
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 60; i++) {
     board.log({ [`new/m${i}`]: i })
     // The writer thread creates files meanwhile: every name listed must be readable.
     await new Promise((r) => setImmediate(r))
@@ -206,8 +206,8 @@ test('a metric file is listed only once it can be read, even while new metrics k
     }
   }
   await board.finish()
-  t.is(run.metrics().length, 150)
-  t.deepEqual([...run.scalars('new/m149').value], [149])
+  t.is(run.metrics().length, 60)
+  t.deepEqual([...run.scalars('new/m59').value], [59])
   t.true(reads > 0)
 })
 

@@ -42,6 +42,7 @@ pub struct Drainer {
     run_dir: PathBuf,
     store: Store,
     tails: Vec<Tail>,
+    stalled: HashMap<String, Error>,
 }
 
 impl Drainer {
@@ -68,6 +69,7 @@ impl Drainer {
             run_dir: run_dir.to_path_buf(),
             store,
             tails,
+            stalled: HashMap::new(),
         })
     }
 
@@ -152,95 +154,35 @@ impl Drainer {
         let mut bytes = 0u64;
         let run_dir = self.run_dir.clone();
         for (wi, t) in self.tails.iter_mut().enumerate() {
-            loop {
-                if bytes >= BURST_BYTES {
-                    break;
-                }
-                let (seq, offset) = (t.seq, t.offset);
-                let id = t.id.clone();
-                if !t.ensure_segment(&run_dir)? {
-                    break;
-                }
-                let Some(seg) = t.seg.as_ref() else { break };
-                let Some(raw) = seg
-                    .record_at(offset)
-                    .map_err(|e| e.context(format!("writer {id} segment {seq}")))?
-                else {
-                    break;
-                };
-                let pos = position(seq, offset);
-                let next = raw.next;
-                bytes += next - offset;
-                match records::decode(&raw)
-                    .map_err(|e| e.context(format!("writer {id} at {seq}:{offset}")))?
-                {
-                    Record::End => {
-                        t.seq += 1;
-                        t.offset = HEADER_SIZE as u64;
-                        t.seg = None;
-                        continue;
-                    }
-                    Record::Name { id: nid, name } => {
-                        burst.names.push((wi, nid, name.clone()));
-                        t.names.insert(nid, Arc::from(name));
-                    }
-                    Record::Scalars {
-                        stamp,
-                        flags,
-                        values,
-                    } => {
-                        let mut named = Vec::with_capacity(values.len());
-                        for (nid, v) in values {
-                            let name = t.names.get(&nid).ok_or_else(|| {
-                                Error::corrupt(format!(
-                                    "writer {id}: metric id {nid} used before its name"
-                                ))
-                            })?;
-                            named.push((name.clone(), v));
-                        }
-                        let item = Item::Scalars {
-                            stamp,
-                            step_row: flags & FLAG_NO_STEP_ROW == 0,
-                            values: named,
-                        };
-                        burst.entries.push(Entry {
-                            writer: wi,
-                            pos,
-                            item,
-                        });
-                    }
-                    Record::Payload {
-                        stamp,
-                        name_id,
-                        subkind,
-                        meta,
-                        data,
-                    } => {
-                        let name = t
-                            .names
-                            .get(&name_id)
-                            .map(|n| n.to_string())
-                            .unwrap_or_default();
-                        let item = Item::Payload {
-                            stamp,
-                            name,
-                            subkind,
-                            meta,
-                            data: data.to_vec(),
-                        };
-                        burst.entries.push(Entry {
-                            writer: wi,
-                            pos,
-                            item,
-                        });
+            let read = read_tail(&run_dir, wi, t, &mut burst, &mut count, &mut bytes);
+            // A log that cannot be read (a corrupt segment) stops its own writer at the bad
+            // record, not the run: what came before it and every other writer are stored. It is
+            // read again on each burst, in case the file was only not ready yet.
+            match read {
+                Ok(()) => {
+                    if self.stalled.remove(&t.id).is_some() {
+                        super::run::writer_log(&run_dir, &format!("writer {} resumed", t.id));
                     }
                 }
-                t.offset = next;
-                count += 1;
+                Err(e) => {
+                    t.seg = None;
+                    if self.stalled.get(&t.id) != Some(&e) {
+                        super::run::writer_log(
+                            &run_dir,
+                            &format!("writer {} stopped (its other records wait): {e}", t.id),
+                        );
+                    }
+                    self.stalled.insert(t.id.clone(), e);
+                }
             }
             burst.writers.push((t.id.clone(), t.pos()));
         }
         Ok((count, burst))
+    }
+
+    /// Writers whose log cannot be read past their committed position, with the reason.
+    pub fn stalled(&self) -> &HashMap<String, Error> {
+        &self.stalled
     }
 
     /// Drain until the logs hold nothing new.
@@ -280,6 +222,103 @@ impl Drainer {
         self.store.checkpoint_all();
         Ok(())
     }
+}
+
+/// Read one writer's new records into `burst`, up to the burst's byte budget. On an error the
+/// writer's position stays at the record that could not be read.
+fn read_tail(
+    run_dir: &Path,
+    wi: usize,
+    t: &mut Tail,
+    burst: &mut Burst,
+    count: &mut usize,
+    bytes: &mut u64,
+) -> Result<()> {
+    loop {
+        if *bytes >= BURST_BYTES {
+            break;
+        }
+        let (seq, offset) = (t.seq, t.offset);
+        let id = t.id.clone();
+        if !t.ensure_segment(run_dir)? {
+            break;
+        }
+        let Some(seg) = t.seg.as_ref() else { break };
+        let Some(raw) = seg
+            .record_at(offset)
+            .map_err(|e| e.context(format!("writer {id} segment {seq}")))?
+        else {
+            break;
+        };
+        let pos = position(seq, offset);
+        let next = raw.next;
+        *bytes += next - offset;
+        match records::decode(&raw)
+            .map_err(|e| e.context(format!("writer {id} at {seq}:{offset}")))?
+        {
+            Record::End => {
+                t.seq += 1;
+                t.offset = HEADER_SIZE as u64;
+                t.seg = None;
+                continue;
+            }
+            Record::Name { id: nid, name } => {
+                burst.names.push((wi, nid, name.clone()));
+                t.names.insert(nid, Arc::from(name));
+            }
+            Record::Scalars {
+                stamp,
+                flags,
+                values,
+            } => {
+                let mut named = Vec::with_capacity(values.len());
+                for (nid, v) in values {
+                    let name = t.names.get(&nid).ok_or_else(|| {
+                        Error::corrupt(format!("writer {id}: metric id {nid} used before its name"))
+                    })?;
+                    named.push((name.clone(), v));
+                }
+                let item = Item::Scalars {
+                    stamp,
+                    step_row: flags & FLAG_NO_STEP_ROW == 0,
+                    values: named,
+                };
+                burst.entries.push(Entry {
+                    writer: wi,
+                    pos,
+                    item,
+                });
+            }
+            Record::Payload {
+                stamp,
+                name_id,
+                subkind,
+                meta,
+                data,
+            } => {
+                let name = t
+                    .names
+                    .get(&name_id)
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
+                let item = Item::Payload {
+                    stamp,
+                    name,
+                    subkind,
+                    meta,
+                    data: data.to_vec(),
+                };
+                burst.entries.push(Entry {
+                    writer: wi,
+                    pos,
+                    item,
+                });
+            }
+        }
+        t.offset = next;
+        *count += 1;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -426,7 +465,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_read_skips_nothing() {
+    fn a_corrupt_log_stops_only_its_writer_and_resumes_once_readable() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         run::create_layout(dir).unwrap();
@@ -437,18 +476,33 @@ mod tests {
         };
         a.name(1, "x");
         a.scalar(0, 1, 1.0);
-        // Writer "b" has a segment that is not readable yet: the burst fails...
+        // Writer "b" has a segment that cannot be read: "a" is stored all the same...
         let b_path = logfile::segment_path(dir, "b", 0);
         std::fs::create_dir_all(b_path.parent().unwrap()).unwrap();
         std::fs::write(&b_path, vec![0u8; 4096]).unwrap();
         let mut d = Drainer::open(dir).unwrap();
-        assert!(d.drain_once().is_err());
-        // ...and once it is fixed, writer "a"'s record is still stored.
-        std::fs::remove_file(&b_path).unwrap();
-        let _b = create_segment(dir, "b", 0, 0).unwrap();
-        d.drain_all().unwrap();
-        d.close().unwrap();
+        assert_eq!(d.drain_once().unwrap(), 2);
         assert_eq!(values(dir, "x"), vec![1.0]);
+        assert!(d.stalled().contains_key("b"));
+        assert!(!d.stalled().contains_key("a"));
+        let log = std::fs::read_to_string(dir.join("logs/writer.log")).unwrap();
+        assert!(log.contains("writer b stopped"), "{log}");
+        // ...and keeps being stored while "b" stays stuck.
+        a.scalar(1, 1, 2.0);
+        assert_eq!(d.drain_once().unwrap(), 1);
+        assert_eq!(values(dir, "x"), vec![1.0, 2.0]);
+        // Once "b" is readable, it is stored from where it stopped.
+        std::fs::remove_file(&b_path).unwrap();
+        let mut b = W {
+            map: create_segment(dir, "b", 0, 0).unwrap(),
+            off: HEADER_SIZE,
+        };
+        b.name(1, "y");
+        b.scalar(0, 1, 5.0);
+        d.drain_all().unwrap();
+        assert!(d.stalled().is_empty());
+        d.close().unwrap();
+        assert_eq!(values(dir, "y"), vec![5.0]);
     }
 
     #[test]
@@ -461,7 +515,8 @@ mod tests {
         };
         w.map[HEADER_SIZE..HEADER_SIZE + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         let mut d = Drainer::open(dir).unwrap();
-        let e = d.drain_once().unwrap_err();
+        assert_eq!(d.drain_once().unwrap(), 0);
+        let e = &d.stalled()["w"];
         assert_eq!(e.kind, crate::ErrorKind::Corrupt, "{e}");
     }
 }

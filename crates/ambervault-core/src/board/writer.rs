@@ -18,6 +18,8 @@ struct State {
     stop: bool,
     wake: bool,
     committed: HashMap<String, u64>,
+    /// Writers whose log cannot be read (see `Drainer::stalled`): their flush fails.
+    stalled: HashMap<String, Error>,
     /// Bumped on every failed burst, so waiters can tell a failure happened while they waited.
     errors: u64,
     last_error: Option<Error>,
@@ -45,6 +47,9 @@ impl Shared {
         loop {
             if st.committed.get(writer).is_some_and(|&p| p >= pos) {
                 return Ok(());
+            }
+            if let Some(e) = st.stalled.get(writer) {
+                return Err(e.clone().context("flush"));
             }
             if st.errors > errors_at_start {
                 let e = st
@@ -150,6 +155,7 @@ fn writer_loop(run_dir: &Path, shared: &Shared, mut drainer: Drainer) -> Result<
                     run::writer_log(run_dir, "writer recovered");
                 }
                 st.committed = drainer.committed();
+                st.stalled = drainer.stalled().clone();
                 shared.cv.notify_all();
                 if n > 0 {
                     idle = IDLE_MIN;

@@ -77,3 +77,28 @@ test('a corrupt log segment stops only its writer: every other writer keeps bein
   await board.finish()
   t.is(openRun(board.runDir).scalars('main/v').value.length, 1002)
 })
+
+test('a worker killed by terminate() has its log adopted and deleted by the owner before finish', async (t) => {
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-terminate-'))
+  const board = new Board({ baseDir, runId: 'terminate', captureOutput: false })
+  const file = JSON.stringify(path.join(__dirname, 'fixtures', 'board-worker-idle.ts'))
+  const worker = new Worker(`require('tsx/cjs'); require(${file})`, {
+    eval: true,
+    workerData: { runDir: board.runDir, tag: 'w', n: 5000 },
+  })
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve())
+    worker.once('error', reject)
+  })
+  const wal = path.join(board.runDir, 'wal')
+  const attached = () => fs.readdirSync(wal).filter((d) => d.startsWith('attached-'))
+  t.is(attached().length, 1)
+  await worker.terminate()
+  // The owner's writer sees the worker's lock gone and deletes its fully stored log.
+  const deadline = Date.now() + 20_000
+  while (attached().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  t.deepEqual(attached(), [])
+  t.regex(fs.readFileSync(path.join(board.runDir, 'logs', 'writer.log'), 'utf8'), /writer attached-.* is gone and fully stored/)
+  t.is(openRun(board.runDir).scalars('w/v').value.length, 5000)
+  await board.finish()
+})

@@ -123,18 +123,26 @@ impl Drainer {
         let saved: Vec<(u64, u64)> = self.tails.iter().map(|t| (t.seq, t.offset)).collect();
         // Whatever fails (reading a log or storing the burst), every position goes back to
         // where it was: records are never skipped, only read again.
+        // Writers gone before this read (their lock is free) cannot add anything after it.
+        let gone: Vec<bool> = self
+            .tails
+            .iter()
+            .map(|t| logfile::writer_gone(&self.run_dir, &t.id))
+            .collect();
         let result = self.read_burst().and_then(|(count, burst)| {
+            let at_end = burst.at_end.clone();
             if count == 0 {
-                Ok(0)
+                Ok((0, at_end))
             } else {
-                self.store.commit(burst).map(|_| count)
+                self.store.commit(burst).map(|_| (count, at_end))
             }
         });
         match result {
-            Ok(count) => {
+            Ok((count, at_end)) => {
                 if count > 0 {
                     self.remove_consumed_segments();
                 }
+                self.adopt_gone_writers(&gone, &at_end);
                 Ok(count)
             }
             Err(e) => {
@@ -155,11 +163,14 @@ impl Drainer {
         let run_dir = self.run_dir.clone();
         for (wi, t) in self.tails.iter_mut().enumerate() {
             let read = read_tail(&run_dir, wi, t, &mut burst, &mut count, &mut bytes);
+            if matches!(read, Ok(true)) {
+                burst.at_end.push(wi);
+            }
             // A log that cannot be read (a corrupt segment) stops its own writer at the bad
             // record, not the run: what came before it and every other writer are stored. It is
             // read again on each burst, in case the file was only not ready yet.
             match read {
-                Ok(()) => {
+                Ok(_) => {
                     if self.stalled.remove(&t.id).is_some() {
                         super::run::writer_log(&run_dir, &format!("writer {} resumed", t.id));
                     }
@@ -183,6 +194,29 @@ impl Drainer {
     /// Writers whose log cannot be read past their committed position, with the reason.
     pub fn stalled(&self) -> &HashMap<String, Error> {
         &self.stalled
+    }
+
+    /// A writer that is gone (a terminated worker, a killed process) and whose every record is
+    /// now stored needs its log no more: delete its folder now rather than at the end of the run.
+    fn adopt_gone_writers(&mut self, gone: &[bool], at_end: &[usize]) {
+        for &i in at_end {
+            let t = &mut self.tails[i];
+            if gone.get(i) != Some(&true) || self.stalled.contains_key(&t.id) {
+                continue;
+            }
+            // The tail stays (with its position), so a folder that could not be fully deleted
+            // is never read again from its start.
+            t.seg = None;
+            if std::fs::remove_dir_all(logfile::writer_dir(&self.run_dir, &t.id)).is_ok() {
+                super::run::writer_log(
+                    &self.run_dir,
+                    &format!(
+                        "writer {} is gone and fully stored: its log is deleted",
+                        t.id
+                    ),
+                );
+            }
+        }
     }
 
     /// Drain until the logs hold nothing new.
@@ -233,22 +267,24 @@ fn read_tail(
     burst: &mut Burst,
     count: &mut usize,
     bytes: &mut u64,
-) -> Result<()> {
+) -> Result<bool> {
     loop {
         if *bytes >= BURST_BYTES {
-            break;
+            return Ok(false);
         }
         let (seq, offset) = (t.seq, t.offset);
         let id = t.id.clone();
         if !t.ensure_segment(run_dir)? {
-            break;
+            return Ok(true);
         }
-        let Some(seg) = t.seg.as_ref() else { break };
+        let Some(seg) = t.seg.as_ref() else {
+            return Ok(true);
+        };
         let Some(raw) = seg
             .record_at(offset)
             .map_err(|e| e.context(format!("writer {id} segment {seq}")))?
         else {
-            break;
+            return Ok(true);
         };
         let pos = position(seq, offset);
         let next = raw.next;
@@ -318,7 +354,6 @@ fn read_tail(
         t.offset = next;
         *count += 1;
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -330,16 +365,16 @@ mod tests {
 
     /// Writes records the way the JS writer does (length word last).
     struct W {
-        map: memmap2::MmapMut,
+        map: logfile::Segment,
         off: usize,
     }
     impl W {
         fn record(&mut self, kind: u32, body: &[u8]) {
             let len = (8 + body.len()).next_multiple_of(8);
             let o = self.off;
-            self.map[o + 4..o + 8].copy_from_slice(&kind.to_le_bytes());
-            self.map[o + 8..o + 8 + body.len()].copy_from_slice(body);
-            self.map[o..o + 4].copy_from_slice(&(len as u32).to_le_bytes());
+            self.map.map[o + 4..o + 8].copy_from_slice(&kind.to_le_bytes());
+            self.map.map[o + 8..o + 8 + body.len()].copy_from_slice(body);
+            self.map.map[o..o + 4].copy_from_slice(&(len as u32).to_le_bytes());
             self.off += len;
         }
         fn name(&mut self, id: u32, name: &str) {
@@ -513,7 +548,7 @@ mod tests {
             map: create_segment(dir, "w", 0, 0).unwrap(),
             off: HEADER_SIZE,
         };
-        w.map[HEADER_SIZE..HEADER_SIZE + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        w.map.map[HEADER_SIZE..HEADER_SIZE + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         let mut d = Drainer::open(dir).unwrap();
         assert_eq!(d.drain_once().unwrap(), 0);
         let e = &d.stalled()["w"];

@@ -129,6 +129,8 @@ pub struct Burst {
     pub writers: Vec<(String, u64)>,
     pub names: Vec<(usize, u32, String)>,
     pub entries: Vec<Entry>,
+    /// Indexes of the writers whose log was read to its end.
+    pub at_end: Vec<usize>,
 }
 
 struct ColumnTarget {

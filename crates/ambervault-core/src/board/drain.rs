@@ -43,6 +43,8 @@ pub struct Drainer {
     store: Store,
     tails: Vec<Tail>,
     stalled: HashMap<String, Error>,
+    /// The last burst stopped at its byte budget: more is waiting.
+    backlog: bool,
 }
 
 impl Drainer {
@@ -70,6 +72,7 @@ impl Drainer {
             store,
             tails,
             stalled: HashMap::new(),
+            backlog: false,
         })
     }
 
@@ -188,7 +191,13 @@ impl Drainer {
             }
             burst.writers.push((t.id.clone(), t.pos()));
         }
+        self.backlog = bytes >= BURST_BYTES;
         Ok((count, burst))
+    }
+
+    /// Did the last burst leave records behind (it reached its byte budget)?
+    pub fn backlog(&self) -> bool {
+        self.backlog
     }
 
     /// Writers whose log cannot be read past their committed position, with the reason.

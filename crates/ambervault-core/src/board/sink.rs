@@ -46,6 +46,11 @@ impl ColumnFile {
             ..Default::default()
         };
         let cv = ColumnVault::open(path, &opts, BOARD_CHUNKS)?;
+        if !readonly {
+            // Each column append is a savepoint in the burst's transaction: keep its statement
+            // journal in memory rather than in a temporary file.
+            cv.with_conn(|c| Ok(c.execute_batch("PRAGMA temp_store=MEMORY")?))?;
+        }
         Ok(ColumnFile {
             cv,
             handles: HashMap::new(),

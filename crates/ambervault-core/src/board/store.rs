@@ -152,6 +152,17 @@ struct MetricRows {
     value: Vec<u8>,
 }
 impl MetricRows {
+    fn reserve(&mut self, n: usize) {
+        for c in [
+            &mut self.step,
+            &mut self.global_step,
+            &mut self.timestamp,
+            &mut self.value,
+        ] {
+            c.reserve(n * 8);
+        }
+    }
+
     fn push(&mut self, s: &Stamp, v: f64) {
         self.step.extend_from_slice(&s.step.to_le_bytes());
         self.global_step
@@ -328,7 +339,11 @@ impl Store {
     /// read again by the next burst (or the next open).
     pub fn commit(&mut self, burst: Burst) -> Result<()> {
         let writer_ids: Vec<String> = burst.writers.iter().map(|w| w.0.clone()).collect();
-        let mut by_metric: HashMap<Arc<str>, Vec<Point>> = HashMap::new();
+        // Points per metric. Calls usually repeat the same names in the same order, so the slot
+        // of the j-th value of the last call is tried first (a pointer compare, no hashing).
+        let mut by_metric: Vec<(Arc<str>, Vec<Point>)> = Vec::new();
+        let mut index: HashMap<Arc<str>, usize> = HashMap::new();
+        let mut hint: Vec<usize> = Vec::new();
         let mut metrics: BTreeMap<PathBuf, (Vec<usize>, MetricRows)> = BTreeMap::new();
         let mut hists: BTreeMap<PathBuf, (Vec<usize>, BTreeMap<String, HistRows>)> =
             BTreeMap::new();
@@ -347,11 +362,23 @@ impl Store {
                     if step_row {
                         steps.push(stamp);
                     }
-                    for (name, v) in values {
-                        by_metric
-                            .entry(name)
-                            .or_default()
-                            .push((e.writer, e.pos, stamp, v));
+                    for (j, (name, v)) in values.into_iter().enumerate() {
+                        if hint.len() <= j {
+                            hint.push(usize::MAX);
+                        }
+                        let slot = match by_metric.get(hint[j]) {
+                            Some((n, _)) if Arc::ptr_eq(n, &name) => hint[j],
+                            _ => {
+                                let next = by_metric.len();
+                                let slot = *index.entry(name.clone()).or_insert(next);
+                                if slot == next {
+                                    by_metric.push((name, Vec::new()));
+                                }
+                                hint[j] = slot;
+                                slot
+                            }
+                        };
+                        by_metric[slot].1.push((e.writer, e.pos, stamp, v));
                     }
                 }
                 Item::Payload {
@@ -390,9 +417,14 @@ impl Store {
         for (name, points) in by_metric {
             let path = metric_path(&self.run_dir, &name);
             let applied = self.applied(&path)?;
+            let skip_below: Vec<u64> = writer_ids
+                .iter()
+                .map(|id| applied.get(id).copied().unwrap_or(0))
+                .collect();
             let slot = metrics.entry(path).or_default();
+            slot.1.reserve(points.len());
             for (w, pos, stamp, v) in points {
-                if applied.get(&writer_ids[w]).is_some_and(|&p| pos < p) {
+                if pos < skip_below[w] {
                     continue;
                 }
                 if !slot.0.contains(&w) {

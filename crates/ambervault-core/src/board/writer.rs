@@ -12,6 +12,10 @@ use std::time::Duration;
 
 const IDLE_MIN: Duration = Duration::from_millis(1);
 const IDLE_MAX: Duration = Duration::from_millis(200);
+/// After a burst, how long more records may gather before the next one (unless a flush waits or
+/// the logs hold a backlog). Every burst rewrites a few pages per file it touches whatever its
+/// size, so many tiny bursts cost far more disk writes than a few large ones.
+const BURST_GATHER: Duration = Duration::from_millis(20);
 
 #[derive(Default)]
 struct State {
@@ -158,10 +162,13 @@ fn writer_loop(run_dir: &Path, shared: &Shared, mut drainer: Drainer) -> Result<
                 st.stalled = drainer.stalled().clone();
                 shared.cv.notify_all();
                 if n > 0 {
-                    idle = IDLE_MIN;
-                    continue;
-                }
-                if st.stop {
+                    if st.stop || st.wake || drainer.backlog() {
+                        idle = IDLE_MIN;
+                        st.wake = false;
+                        continue;
+                    }
+                    idle = BURST_GATHER;
+                } else if st.stop {
                     break;
                 }
             }
@@ -189,7 +196,11 @@ fn writer_loop(run_dir: &Path, shared: &Shared, mut drainer: Drainer) -> Result<
                 .wait_timeout(st, idle)
                 .map(|r| r.0)
                 .unwrap_or_else(|p| p.into_inner().0);
-            idle = (idle * 2).min(IDLE_MAX);
+            idle = if idle == BURST_GATHER {
+                IDLE_MIN
+            } else {
+                (idle * 2).min(IDLE_MAX)
+            };
         }
         st.wake = false;
     }

@@ -185,7 +185,9 @@ pub fn create_db_complete(
     .and_then(|_| match std::fs::hard_link(&tmp, path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(Error::from(e)),
+        // A file system without hard links: rename, after a last look for a file by that name.
+        Err(_) if path.exists() => Ok(false),
+        Err(_) => std::fs::rename(&tmp, path).map(|_| true).map_err(Error::from),
     })
     .map_err(|e| e.context(path.display()));
     remove_db_files(&tmp);

@@ -172,7 +172,9 @@ async function main(): Promise<void> {
     fs.mkdirSync(dir)
     const ours = { latency: await latency(dir), workload: await workload(dir), stress: await stress(dir) }
     console.error(`rep ${r + 1}/${REPEAT}: ambervault ${JSON.stringify(ours)}`)
-    reps.push({ ambervault: ours, ...peers(dir) })
+    const others = peers(dir)
+    console.error(`rep ${r + 1}/${REPEAT}: peers ${JSON.stringify(others)}`)
+    reps.push({ ambervault: ours, ...others })
     // Each repeat's runs are measured; their files only fill the disk afterwards.
     fs.rmSync(dir, { recursive: true, force: true })
   }

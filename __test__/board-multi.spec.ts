@@ -5,6 +5,7 @@ import * as path from 'node:path'
 import { spawn } from 'node:child_process'
 import { Worker } from 'node:worker_threads'
 import { Board, openRun } from '../src/index'
+import { LogWriter } from '../src/board/logWriter'
 
 const N = 20_000
 
@@ -44,4 +45,60 @@ test('4 worker threads and 2 child processes log into one run: nothing lost, no 
   }
   const diag = path.join(board.runDir, 'logs/writer.log')
   t.false(fs.existsSync(diag) && /busy|failed/i.test(fs.readFileSync(diag, 'utf8')))
+})
+
+test('a corrupt log segment stops only its writer: every other writer keeps being stored', async (t) => {
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-corrupt-'))
+  const board = new Board({ baseDir, runId: 'corrupt', captureOutput: false })
+  board.log({ 'main/v': 0 })
+  await board.flush()
+  // A second writer's log, written in a scratch folder: two good records, then a third whose
+  // bytes on disk are overwritten (record kind 0xffffffff), moved into the run in one rename.
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-corrupt-scratch-'))
+  const bad = new LogWriter(scratch, 'bad-writer')
+  bad.scalars([['bad/v', 1]], 0, 0, Date.now(), 0)
+  const before = bad.position()
+  bad.scalars([['bad/v', 2]], 1, 0, Date.now(), 0)
+  const segment = path.join(scratch, 'wal', 'bad-writer', '00000000.log')
+  const fd = fs.openSync(segment, 'r+')
+  fs.writeSync(fd, Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4, before.offset + 4)
+  fs.closeSync(fd)
+  fs.renameSync(path.join(scratch, 'wal', 'bad-writer'), path.join(board.runDir, 'wal', 'bad-writer'))
+
+  for (let i = 1; i <= 1000; i++) board.log({ 'main/v': i })
+  await board.flush()
+  const run = openRun(board.runDir)
+  t.is(run.scalars('main/v').value.length, 1001)
+  // What the bad writer logged before the corrupt record is stored; the rest waits.
+  t.deepEqual([...run.scalars('bad/v').value], [1])
+  const log = fs.readFileSync(path.join(board.runDir, 'logs', 'writer.log'), 'utf8')
+  t.regex(log, /writer bad-writer stopped .*bad-writer/)
+  board.log({ 'main/v': 1001 })
+  await board.finish()
+  t.is(openRun(board.runDir).scalars('main/v').value.length, 1002)
+})
+
+test('a worker killed by terminate() has its log adopted and deleted by the owner before finish', async (t) => {
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-terminate-'))
+  const board = new Board({ baseDir, runId: 'terminate', captureOutput: false })
+  const file = JSON.stringify(path.join(__dirname, 'fixtures', 'board-worker-idle.ts'))
+  const worker = new Worker(`require('tsx/cjs'); require(${file})`, {
+    eval: true,
+    workerData: { runDir: board.runDir, tag: 'w', n: 5000 },
+  })
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve())
+    worker.once('error', reject)
+  })
+  const wal = path.join(board.runDir, 'wal')
+  const attached = () => fs.readdirSync(wal).filter((d) => d.startsWith('attached-'))
+  t.is(attached().length, 1)
+  await worker.terminate()
+  // The owner's writer sees the worker's lock gone and deletes its fully stored log.
+  const deadline = Date.now() + 20_000
+  while (attached().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  t.deepEqual(attached(), [])
+  t.regex(fs.readFileSync(path.join(board.runDir, 'logs', 'writer.log'), 'utf8'), /writer attached-.* is gone and fully stored/)
+  t.is(openRun(board.runDir).scalars('w/v').value.length, 5000)
+  await board.finish()
 })

@@ -192,11 +192,11 @@ test('scalars with maxPoints keep spikes and read while the run is written', asy
   await board.finish()
 })
 
-test('a metric file is listed only once it can be read, even while new metrics keep appearing', async (t) => {
+test.serial('a metric file is listed only once it can be read, even while new metrics keep appearing', async (t) => {
   const board = new Board({ baseDir: tmp(), captureOutput: false })
   const run = openRun(board.runDir)
   let reads = 0
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 60; i++) {
     board.log({ [`new/m${i}`]: i })
     // The writer thread creates files meanwhile: every name listed must be readable.
     await new Promise((r) => setImmediate(r))
@@ -206,8 +206,8 @@ test('a metric file is listed only once it can be read, even while new metrics k
     }
   }
   await board.finish()
-  t.is(run.metrics().length, 150)
-  t.deepEqual([...run.scalars('new/m149').value], [149])
+  t.is(run.metrics().length, 60)
+  t.deepEqual([...run.scalars('new/m59').value], [59])
   t.true(reads > 0)
 })
 
@@ -224,10 +224,10 @@ test('segments roll over when full and nothing is lost', async (t) => {
   t.is((ts[9].data as Float64Array)[999_999], 999_999)
 })
 
-test('system metrics are sampled into sys/* without taking steps', async (t) => {
+test.serial('system metrics are sampled into sys/* without taking steps', async (t) => {
   const board = new Board({ baseDir: tmp(), captureOutput: false, systemMetrics: { intervalMs: 50 } })
   board.log({ x: 1 })
-  await new Promise((r) => setTimeout(r, 400))
+  await new Promise((r) => setTimeout(r, 1000))
   await board.finish()
   const run = openRun(board.runDir)
   const sys = run.metrics().filter((m) => m.startsWith('sys/'))
@@ -235,7 +235,7 @@ test('system metrics are sampled into sys/* without taking steps', async (t) => 
   t.true(sys.includes('sys/ram_used_mb'))
   t.true(sys.includes('sys/cpu_percent'))
   const rss = run.scalars('sys/proc_rss_mb')
-  t.true(rss.value.length >= 3)
+  t.true(rss.value.length >= 3, `${rss.value.length} samples`)
   t.true(rss.value[0] > 10)
   t.deepEqual([...run.scalars('x').step], [0])
 })

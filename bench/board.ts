@@ -1,7 +1,7 @@
 /**
  * bench/board: Board against Python trackers, side by side in one run.
  *
- *   npx tsx bench/board.ts [--quick]
+ *   npx tsx bench/board.ts [--quick] [--repeat N]
  *
  * Rows (same workloads for every tracker):
  *   - log() latency of one call with 10 scalars: p50 / p99 over individual calls
@@ -11,17 +11,21 @@
  *   - stress: 10M scalars (1M calls of 10) sustained to durable disk, scalars/s
  * Peers run in a venv this script creates (bench/.venv-board, or $BOARD_BENCH_VENV) with pip:
  * kohakuboard, tensorboardX, mlflow (file store). A peer that cannot install or run is reported,
- * not hidden. Use a release build (`npm run build`) for meaningful numbers.
+ * not hidden. Use a release build (`npm run build`) for meaningful numbers. Every tracker runs
+ * `--repeat` times (default 3), alternating, each time in a fresh folder; the table shows medians.
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { Board, Histogram, Media, TensorLog, openRun } from '../src/index'
+import { median } from './lib/timing'
 
 const quick = process.argv.includes('--quick')
 const STRESS_CALLS = quick ? 100_000 : 1_000_000
 const LAT_CALLS = quick ? 20_000 : 200_000
+const repeatAt = process.argv.indexOf('--repeat')
+const REPEAT = repeatAt > 0 ? Math.max(1, Number(process.argv[repeatAt + 1]) || 1) : 3
 
 type Row = Record<string, number | string | null>
 
@@ -135,13 +139,49 @@ function fmt(v: unknown, digits = 1): string {
   return typeof v === 'number' ? v.toFixed(digits) : String(v ?? 'n/a')
 }
 
+type Results = Record<string, Record<string, Row | string>>
+
+/** Median of every numeric field over the repeats; a row that failed every time keeps its error. */
+function medians(reps: Results[]): Results {
+  const out: Results = {}
+  for (const tracker of Object.keys(reps[0] ?? {})) {
+    out[tracker] = {}
+    for (const row of Object.keys(reps[0][tracker])) {
+      const ok = reps.map((r) => r[tracker]?.[row]).filter((x): x is Row => typeof x === 'object' && x !== null)
+      if (ok.length === 0) {
+        out[tracker][row] = reps[0][tracker][row]
+        continue
+      }
+      const m: Row = {}
+      for (const k of Object.keys(ok[0])) {
+        const xs = ok.map((x) => x[k]).filter((x): x is number => typeof x === 'number')
+        m[k] = xs.length ? median(xs) : ok[0][k]
+      }
+      out[tracker][row] = m
+    }
+  }
+  return out
+}
+
 async function main(): Promise<void> {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-bench-'))
-  console.error(`bench dir ${baseDir}${quick ? ' (quick)' : ''}`)
-  const ours = { latency: await latency(baseDir), workload: await workload(baseDir), stress: await stress(baseDir) }
-  const others = peers(baseDir)
-  const all: Record<string, Record<string, Row | string>> = { ambervault: ours, ...others }
+  console.error(`bench dir ${baseDir}${quick ? ' (quick)' : ''}, ${REPEAT} repeat(s)`)
+  const reps: Results[] = []
+  for (let r = 0; r < REPEAT; r++) {
+    const dir = path.join(baseDir, `rep${r}`)
+    fs.mkdirSync(dir)
+    const ours = { latency: await latency(dir), workload: await workload(dir), stress: await stress(dir) }
+    console.error(`rep ${r + 1}/${REPEAT}: ambervault ${JSON.stringify(ours)}`)
+    const others = peers(dir)
+    console.error(`rep ${r + 1}/${REPEAT}: peers ${JSON.stringify(others)}`)
+    reps.push({ ambervault: ours, ...others })
+    // Each repeat's runs are measured; their files only fill the disk afterwards.
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  const all = medians(reps)
+  const ours = all.ambervault as Record<string, Row>
   const lines: string[] = []
+  lines.push(`medians of ${REPEAT} run(s)${quick ? ' (quick)' : ''}`)
   lines.push('| tracker | log() p50 (10 scalars) | log() p99 | workload to durable | workload in log() | stress scalars/s | vs ambervault (stress) |')
   lines.push('|---|---|---|---|---|---|---|')
   const ourRate = ours.stress.scalars_per_s as number
@@ -156,7 +196,7 @@ async function main(): Promise<void> {
   }
   console.log(lines.join('\n'))
   console.log(`\nambervault timer overhead (two hrtime calls, included above): ${fmt(ours.latency.timer_overhead_p50_ns, 0)} ns`)
-  console.log('\nraw:', JSON.stringify(all))
+  console.log('\nraw:', JSON.stringify(reps))
 }
 
 void main()

@@ -21,16 +21,17 @@ pub fn board_create_segment<'env>(
     seq: u32,
     min_size: u32,
 ) -> Result<ArrayBuffer<'env>> {
-    let mut map = logfile::create_segment(
+    let mut seg = logfile::create_segment(
         &PathBuf::from(run_dir),
         &writer,
         seq as u64,
         min_size as usize,
     )
     .napi()?;
-    let (ptr, len) = (map.as_mut_ptr(), map.len());
-    // SAFETY: the mapping moves into the finalizer, so it lives exactly as long as the buffer.
-    unsafe { ArrayBuffer::from_external(env, ptr, len, map, |_, map| drop(map)) }
+    let (ptr, len) = (seg.map.as_mut_ptr(), seg.map.len());
+    // SAFETY: the mapping (and its lock) moves into the finalizer, so it lives exactly as long as
+    // the buffer.
+    unsafe { ArrayBuffer::from_external(env, ptr, len, seg, |_, seg| drop(seg)) }
 }
 
 /// The owner of a run: its writer thread and lock.

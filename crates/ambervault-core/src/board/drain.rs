@@ -42,6 +42,9 @@ pub struct Drainer {
     run_dir: PathBuf,
     store: Store,
     tails: Vec<Tail>,
+    stalled: HashMap<String, Error>,
+    /// The last burst stopped at its byte budget: more is waiting.
+    backlog: bool,
 }
 
 impl Drainer {
@@ -68,6 +71,8 @@ impl Drainer {
             run_dir: run_dir.to_path_buf(),
             store,
             tails,
+            stalled: HashMap::new(),
+            backlog: false,
         })
     }
 
@@ -121,18 +126,26 @@ impl Drainer {
         let saved: Vec<(u64, u64)> = self.tails.iter().map(|t| (t.seq, t.offset)).collect();
         // Whatever fails (reading a log or storing the burst), every position goes back to
         // where it was: records are never skipped, only read again.
+        // Writers gone before this read (their lock is free) cannot add anything after it.
+        let gone: Vec<bool> = self
+            .tails
+            .iter()
+            .map(|t| logfile::writer_gone(&self.run_dir, &t.id))
+            .collect();
         let result = self.read_burst().and_then(|(count, burst)| {
+            let at_end = burst.at_end.clone();
             if count == 0 {
-                Ok(0)
+                Ok((0, at_end))
             } else {
-                self.store.commit(burst).map(|_| count)
+                self.store.commit(burst).map(|_| (count, at_end))
             }
         });
         match result {
-            Ok(count) => {
+            Ok((count, at_end)) => {
                 if count > 0 {
                     self.remove_consumed_segments();
                 }
+                self.adopt_gone_writers(&gone, &at_end);
                 Ok(count)
             }
             Err(e) => {
@@ -152,95 +165,67 @@ impl Drainer {
         let mut bytes = 0u64;
         let run_dir = self.run_dir.clone();
         for (wi, t) in self.tails.iter_mut().enumerate() {
-            loop {
-                if bytes >= BURST_BYTES {
-                    break;
-                }
-                let (seq, offset) = (t.seq, t.offset);
-                let id = t.id.clone();
-                if !t.ensure_segment(&run_dir)? {
-                    break;
-                }
-                let Some(seg) = t.seg.as_ref() else { break };
-                let Some(raw) = seg
-                    .record_at(offset)
-                    .map_err(|e| e.context(format!("writer {id} segment {seq}")))?
-                else {
-                    break;
-                };
-                let pos = position(seq, offset);
-                let next = raw.next;
-                bytes += next - offset;
-                match records::decode(&raw)
-                    .map_err(|e| e.context(format!("writer {id} at {seq}:{offset}")))?
-                {
-                    Record::End => {
-                        t.seq += 1;
-                        t.offset = HEADER_SIZE as u64;
-                        t.seg = None;
-                        continue;
-                    }
-                    Record::Name { id: nid, name } => {
-                        burst.names.push((wi, nid, name.clone()));
-                        t.names.insert(nid, Arc::from(name));
-                    }
-                    Record::Scalars {
-                        stamp,
-                        flags,
-                        values,
-                    } => {
-                        let mut named = Vec::with_capacity(values.len());
-                        for (nid, v) in values {
-                            let name = t.names.get(&nid).ok_or_else(|| {
-                                Error::corrupt(format!(
-                                    "writer {id}: metric id {nid} used before its name"
-                                ))
-                            })?;
-                            named.push((name.clone(), v));
-                        }
-                        let item = Item::Scalars {
-                            stamp,
-                            step_row: flags & FLAG_NO_STEP_ROW == 0,
-                            values: named,
-                        };
-                        burst.entries.push(Entry {
-                            writer: wi,
-                            pos,
-                            item,
-                        });
-                    }
-                    Record::Payload {
-                        stamp,
-                        name_id,
-                        subkind,
-                        meta,
-                        data,
-                    } => {
-                        let name = t
-                            .names
-                            .get(&name_id)
-                            .map(|n| n.to_string())
-                            .unwrap_or_default();
-                        let item = Item::Payload {
-                            stamp,
-                            name,
-                            subkind,
-                            meta,
-                            data: data.to_vec(),
-                        };
-                        burst.entries.push(Entry {
-                            writer: wi,
-                            pos,
-                            item,
-                        });
+            let read = read_tail(&run_dir, wi, t, &mut burst, &mut count, &mut bytes);
+            if matches!(read, Ok(true)) {
+                burst.at_end.push(wi);
+            }
+            // A log that cannot be read (a corrupt segment) stops its own writer at the bad
+            // record, not the run: what came before it and every other writer are stored. It is
+            // read again on each burst, in case the file was only not ready yet.
+            match read {
+                Ok(_) => {
+                    if self.stalled.remove(&t.id).is_some() {
+                        super::run::writer_log(&run_dir, &format!("writer {} resumed", t.id));
                     }
                 }
-                t.offset = next;
-                count += 1;
+                Err(e) => {
+                    t.seg = None;
+                    if self.stalled.get(&t.id) != Some(&e) {
+                        super::run::writer_log(
+                            &run_dir,
+                            &format!("writer {} stopped (its other records wait): {e}", t.id),
+                        );
+                    }
+                    self.stalled.insert(t.id.clone(), e);
+                }
             }
             burst.writers.push((t.id.clone(), t.pos()));
         }
+        self.backlog = bytes >= BURST_BYTES;
         Ok((count, burst))
+    }
+
+    /// Did the last burst leave records behind (it reached its byte budget)?
+    pub fn backlog(&self) -> bool {
+        self.backlog
+    }
+
+    /// Writers whose log cannot be read past their committed position, with the reason.
+    pub fn stalled(&self) -> &HashMap<String, Error> {
+        &self.stalled
+    }
+
+    /// A writer that is gone (a terminated worker, a killed process) and whose every record is
+    /// now stored needs its log no more: delete its folder now rather than at the end of the run.
+    fn adopt_gone_writers(&mut self, gone: &[bool], at_end: &[usize]) {
+        for &i in at_end {
+            let t = &mut self.tails[i];
+            if gone.get(i) != Some(&true) || self.stalled.contains_key(&t.id) {
+                continue;
+            }
+            // The tail stays (with its position), so a folder that could not be fully deleted
+            // is never read again from its start.
+            t.seg = None;
+            if std::fs::remove_dir_all(logfile::writer_dir(&self.run_dir, &t.id)).is_ok() {
+                super::run::writer_log(
+                    &self.run_dir,
+                    &format!(
+                        "writer {} is gone and fully stored: its log is deleted",
+                        t.id
+                    ),
+                );
+            }
+        }
     }
 
     /// Drain until the logs hold nothing new.
@@ -282,6 +267,104 @@ impl Drainer {
     }
 }
 
+/// Read one writer's new records into `burst`, up to the burst's byte budget. On an error the
+/// writer's position stays at the record that could not be read.
+fn read_tail(
+    run_dir: &Path,
+    wi: usize,
+    t: &mut Tail,
+    burst: &mut Burst,
+    count: &mut usize,
+    bytes: &mut u64,
+) -> Result<bool> {
+    loop {
+        if *bytes >= BURST_BYTES {
+            return Ok(false);
+        }
+        let (seq, offset) = (t.seq, t.offset);
+        let id = t.id.clone();
+        if !t.ensure_segment(run_dir)? {
+            return Ok(true);
+        }
+        let Some(seg) = t.seg.as_ref() else {
+            return Ok(true);
+        };
+        let Some(raw) = seg
+            .record_at(offset)
+            .map_err(|e| e.context(format!("writer {id} segment {seq}")))?
+        else {
+            return Ok(true);
+        };
+        let pos = position(seq, offset);
+        let next = raw.next;
+        *bytes += next - offset;
+        match records::decode(&raw)
+            .map_err(|e| e.context(format!("writer {id} at {seq}:{offset}")))?
+        {
+            Record::End => {
+                t.seq += 1;
+                t.offset = HEADER_SIZE as u64;
+                t.seg = None;
+                continue;
+            }
+            Record::Name { id: nid, name } => {
+                burst.names.push((wi, nid, name.clone()));
+                t.names.insert(nid, Arc::from(name));
+            }
+            Record::Scalars {
+                stamp,
+                flags,
+                values,
+            } => {
+                let mut named = Vec::with_capacity(values.len());
+                for (nid, v) in values {
+                    let name = t.names.get(&nid).ok_or_else(|| {
+                        Error::corrupt(format!("writer {id}: metric id {nid} used before its name"))
+                    })?;
+                    named.push((name.clone(), v));
+                }
+                let item = Item::Scalars {
+                    stamp,
+                    step_row: flags & FLAG_NO_STEP_ROW == 0,
+                    values: named,
+                };
+                burst.entries.push(Entry {
+                    writer: wi,
+                    pos,
+                    item,
+                });
+            }
+            Record::Payload {
+                stamp,
+                name_id,
+                subkind,
+                meta,
+                data,
+            } => {
+                let name = t
+                    .names
+                    .get(&name_id)
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
+                let item = Item::Payload {
+                    stamp,
+                    name,
+                    subkind,
+                    meta,
+                    data: data.to_vec(),
+                };
+                burst.entries.push(Entry {
+                    writer: wi,
+                    pos,
+                    item,
+                });
+            }
+        }
+        t.offset = next;
+        *count += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,16 +374,16 @@ mod tests {
 
     /// Writes records the way the JS writer does (length word last).
     struct W {
-        map: memmap2::MmapMut,
+        map: logfile::Segment,
         off: usize,
     }
     impl W {
         fn record(&mut self, kind: u32, body: &[u8]) {
             let len = (8 + body.len()).next_multiple_of(8);
             let o = self.off;
-            self.map[o + 4..o + 8].copy_from_slice(&kind.to_le_bytes());
-            self.map[o + 8..o + 8 + body.len()].copy_from_slice(body);
-            self.map[o..o + 4].copy_from_slice(&(len as u32).to_le_bytes());
+            self.map.map[o + 4..o + 8].copy_from_slice(&kind.to_le_bytes());
+            self.map.map[o + 8..o + 8 + body.len()].copy_from_slice(body);
+            self.map.map[o..o + 4].copy_from_slice(&(len as u32).to_le_bytes());
             self.off += len;
         }
         fn name(&mut self, id: u32, name: &str) {
@@ -426,7 +509,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_read_skips_nothing() {
+    fn a_corrupt_log_stops_only_its_writer_and_resumes_once_readable() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         run::create_layout(dir).unwrap();
@@ -437,18 +520,33 @@ mod tests {
         };
         a.name(1, "x");
         a.scalar(0, 1, 1.0);
-        // Writer "b" has a segment that is not readable yet: the burst fails...
+        // Writer "b" has a segment that cannot be read: "a" is stored all the same...
         let b_path = logfile::segment_path(dir, "b", 0);
         std::fs::create_dir_all(b_path.parent().unwrap()).unwrap();
         std::fs::write(&b_path, vec![0u8; 4096]).unwrap();
         let mut d = Drainer::open(dir).unwrap();
-        assert!(d.drain_once().is_err());
-        // ...and once it is fixed, writer "a"'s record is still stored.
-        std::fs::remove_file(&b_path).unwrap();
-        let _b = create_segment(dir, "b", 0, 0).unwrap();
-        d.drain_all().unwrap();
-        d.close().unwrap();
+        assert_eq!(d.drain_once().unwrap(), 2);
         assert_eq!(values(dir, "x"), vec![1.0]);
+        assert!(d.stalled().contains_key("b"));
+        assert!(!d.stalled().contains_key("a"));
+        let log = std::fs::read_to_string(dir.join("logs/writer.log")).unwrap();
+        assert!(log.contains("writer b stopped"), "{log}");
+        // ...and keeps being stored while "b" stays stuck.
+        a.scalar(1, 1, 2.0);
+        assert_eq!(d.drain_once().unwrap(), 1);
+        assert_eq!(values(dir, "x"), vec![1.0, 2.0]);
+        // Once "b" is readable, it is stored from where it stopped.
+        std::fs::remove_file(&b_path).unwrap();
+        let mut b = W {
+            map: create_segment(dir, "b", 0, 0).unwrap(),
+            off: HEADER_SIZE,
+        };
+        b.name(1, "y");
+        b.scalar(0, 1, 5.0);
+        d.drain_all().unwrap();
+        assert!(d.stalled().is_empty());
+        d.close().unwrap();
+        assert_eq!(values(dir, "y"), vec![5.0]);
     }
 
     #[test]
@@ -459,9 +557,10 @@ mod tests {
             map: create_segment(dir, "w", 0, 0).unwrap(),
             off: HEADER_SIZE,
         };
-        w.map[HEADER_SIZE..HEADER_SIZE + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        w.map.map[HEADER_SIZE..HEADER_SIZE + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         let mut d = Drainer::open(dir).unwrap();
-        let e = d.drain_once().unwrap_err();
+        assert_eq!(d.drain_once().unwrap(), 0);
+        let e = &d.stalled()["w"];
         assert_eq!(e.kind, crate::ErrorKind::Corrupt, "{e}");
     }
 }

@@ -51,7 +51,11 @@ pub fn segment_path(run_dir: &Path, writer: &str, seq: u64) -> PathBuf {
 
 /// Create segment `seq` of `writer` (size rounded up to hold at least `min_size` of records) and
 /// map it writable. The file is sparse: untouched pages cost no disk.
-pub fn create_segment(run_dir: &Path, writer: &str, seq: u64, min_size: usize) -> Result<MmapMut> {
+///
+/// The returned `Segment` holds an exclusive advisory lock on the file for as long as it lives
+/// (in JS: until the ArrayBuffer over it is collected, or its worker or process is gone): a free
+/// lock on a writer's newest segment is how the owner tells the writer is gone (`writer_gone`).
+pub fn create_segment(run_dir: &Path, writer: &str, seq: u64, min_size: usize) -> Result<Segment> {
     let size = (min_size + HEADER_SIZE + END_RESERVE)
         .max(DEFAULT_SEGMENT_SIZE)
         .next_multiple_of(4096);
@@ -74,6 +78,9 @@ pub fn create_segment(run_dir: &Path, writer: &str, seq: u64, min_size: usize) -
         .map_err(|e| Error::from(e).context(&shown))?;
     file.set_len(size as u64)
         .map_err(|e| Error::from(e).context(&shown))?;
+    // Locked before the segment gets its name, so it is never visible unlocked while in use.
+    file.try_lock()
+        .map_err(|e| Error::io(format!("{shown}: cannot lock the new log segment: {e}")))?;
     // SAFETY: the file is ours and stays at this size; other processes only read it.
     let mut map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| Error::from(e).context(&shown))?;
     map[0..8].copy_from_slice(MAGIC);
@@ -82,7 +89,42 @@ pub fn create_segment(run_dir: &Path, writer: &str, seq: u64, min_size: usize) -
     map[16..24].copy_from_slice(&seq.to_le_bytes());
     map[24..32].copy_from_slice(&(size as u64).to_le_bytes());
     std::fs::rename(&tmp, &path).map_err(|e| Error::from(e).context(&shown))?;
-    Ok(map)
+    Ok(Segment { map, _lock: file })
+}
+
+/// A writable segment mapping and the lock that says its writer is alive.
+pub struct Segment {
+    pub map: MmapMut,
+    _lock: std::fs::File,
+}
+
+/// Sequence number of the newest segment in `writer`'s folder, if any.
+pub fn newest_segment(run_dir: &Path, writer: &str) -> Option<u64> {
+    std::fs::read_dir(writer_dir(run_dir, writer))
+        .ok()?
+        .flatten()
+        .filter_map(|f| {
+            f.file_name()
+                .to_str()?
+                .strip_suffix(".log")?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+}
+
+/// Is `writer` gone for good (a worker terminated, a process killed)? True when nobody holds
+/// the lock of its newest segment and no newer segment appeared meanwhile: a live writer always
+/// holds the lock of its current segment, and creates (locked) the next one before it lets go
+/// of the previous one.
+pub fn writer_gone(run_dir: &Path, writer: &str) -> bool {
+    let Some(seq) = newest_segment(run_dir, writer) else {
+        return false;
+    };
+    let Ok(f) = std::fs::File::open(segment_path(run_dir, writer, seq)) else {
+        return false;
+    };
+    f.try_lock().is_ok() && newest_segment(run_dir, writer) == Some(seq)
 }
 
 /// A read-only view of one segment, as the writer thread and replay see it.
@@ -189,5 +231,20 @@ impl<'a> Fields<'a> {
     /// Skip to the next multiple of 8.
     pub fn align(&mut self) {
         self.pos = self.pos.next_multiple_of(8).min(self.buf.len());
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn a_writer_is_gone_once_its_segment_is_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let seg = create_segment(tmp.path(), "w", 0, 0).unwrap();
+        assert!(!writer_gone(tmp.path(), "w"));
+        drop(seg);
+        assert!(writer_gone(tmp.path(), "w"));
+        assert!(!writer_gone(tmp.path(), "nobody"));
     }
 }

@@ -25,6 +25,14 @@ impl ColType {
     }
 }
 
+/// Chunk sizes of the columns the board creates. A metric's first chunk starts small (the
+/// format's 128 KiB default would make a one-value metric file 4 x 128 KiB of zeros) and doubles
+/// as it fills, up to the usual 16 MiB.
+const BOARD_CHUNKS: ChunkOptions = ChunkOptions {
+    min_chunk_bytes: 4096,
+    max_chunk_bytes: crate::col::meta::DEFAULT_MAX_CHUNK_BYTES,
+};
+
 /// A ColumnVault file with its column handles cached.
 pub struct ColumnFile {
     cv: ColumnVault,
@@ -37,53 +45,52 @@ impl ColumnFile {
             readonly,
             ..Default::default()
         };
-        let cv = ColumnVault::open(path, &opts, ChunkOptions::default())?;
+        let cv = ColumnVault::open(path, &opts, BOARD_CHUNKS)?;
+        if !readonly {
+            // Each column append is a savepoint in the burst's transaction: keep its statement
+            // journal in memory rather than in a temporary file.
+            cv.with_conn(|c| Ok(c.execute_batch("PRAGMA temp_store=MEMORY")?))?;
+        }
         Ok(ColumnFile {
             cv,
             handles: HashMap::new(),
         })
     }
 
-    /// Create the file at `path` complete, with `cols` and `extra_schema` in place, and only then
-    /// give it its name: a reader listing the folder never finds a file without its tables. The
-    /// build runs with synchronous=OFF in one transaction (no fsync for a file holding no data).
+    /// Create the column file at `path` complete, with `cols`, `extra_schema` and whatever `fill`
+    /// writes (its first rows) in place, in one transaction (see `create_db_complete`).
     pub fn create_complete(
         path: &Path,
         cols: &[(&str, ColType)],
         extra_schema: &str,
+        fill: impl FnOnce(&mut ColumnFile) -> Result<()>,
     ) -> Result<()> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        // Leftovers of a build interrupted by a crash.
-        remove_db_files(&tmp);
-        let built = (|| {
-            // Its own connection, synchronous=OFF from the start: the WAL switch and the schema
-            // then cost no fsync (conn::open would sync the first WAL header).
-            let c = Connection::open(&tmp).map_err(|e| Error::from(e).context(tmp.display()))?;
-            c.execute_batch(&format!(
-                "PRAGMA page_size={NEW_FILE_PAGE_SIZE}; PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL; BEGIN IMMEDIATE"
-            ))?;
-            let label = tmp.display().to_string();
+        let created = create_db_complete(path, |c| {
+            c.execute_batch("BEGIN IMMEDIATE")?;
             let cv = ColumnVault::from_shared(
                 Arc::new(Mutex::new(c)),
-                label,
-                ChunkOptions::default(),
+                path.display().to_string(),
+                BOARD_CHUNKS,
             )?;
+            let mut file = ColumnFile {
+                cv,
+                handles: HashMap::new(),
+            };
             for (name, ty) in cols {
-                cv.ensure(name, ty.dtype())?;
+                file.handle(name, *ty)?;
             }
-            cv.with_conn(|c| Ok(c.execute_batch(&format!("{extra_schema}; COMMIT"))?))
-            // Dropping the last connection folds the WAL into the file and deletes it.
-        })()
-        .map_err(|e| e.context(path.display()));
-        let renamed = built.and_then(|_| {
-            std::fs::rename(&tmp, path).map_err(|e| Error::from(e).context(path.display()))
-        });
-        if renamed.is_err() {
-            remove_db_files(&tmp);
+            file.with_conn(|c| Ok(c.execute_batch(extra_schema)?))?;
+            fill(&mut file)?;
+            file.with_conn(|c| Ok(c.execute_batch("COMMIT")?))
+        })?;
+        if !created {
+            // What `fill` wrote is not in the file that took the name: fail, to be retried.
+            return Err(Error::io(format!(
+                "{}: created by someone else while being built",
+                path.display()
+            )));
         }
-        renamed
+        Ok(())
     }
 
     fn handle(&mut self, name: &str, ty: ColType) -> Result<ColumnHandle> {
@@ -150,6 +157,48 @@ impl ColumnFile {
             .cv
             .with_conn(|c| Ok(c.execute_batch("PRAGMA synchronous=OFF")?));
     }
+}
+
+/// Create the database at `path` complete and only then give it its name, so a reader listing
+/// the folder never finds a file without its tables. `build` gets a connection to a temporary
+/// file with synchronous=OFF, so building costs no fsync (conn::open would sync the first WAL
+/// header and, switching a new file to WAL, the journal and folder); closing it folds its WAL into
+/// the file. The name is taken with a hard link, which never replaces a file someone created
+/// meanwhile (then the result is `false` and the built file is dropped). Only the run's owner
+/// builds files, so a `.tmp` left by a crash is its own to remove (the next build does).
+pub fn create_db_complete(
+    path: &Path,
+    build: impl FnOnce(Connection) -> Result<()>,
+) -> Result<bool> {
+    let tmp = tmp_path(path);
+    remove_db_files(&tmp);
+    let built = (|| {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let c = Connection::open(&tmp).map_err(|e| Error::from(e).context(tmp.display()))?;
+        c.execute_batch(&format!(
+            "PRAGMA page_size={NEW_FILE_PAGE_SIZE}; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA journal_mode=WAL"
+        ))?;
+        build(c)
+    })()
+    .and_then(|_| match std::fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        // A file system without hard links: rename, after a last look for a file by that name.
+        Err(_) if path.exists() => Ok(false),
+        Err(_) => std::fs::rename(&tmp, path).map(|_| true).map_err(Error::from),
+    })
+    .map_err(|e| e.context(path.display()));
+    remove_db_files(&tmp);
+    built
+}
+
+/// Where `create_db_complete` builds the file at `path` (a name no reader lists: not `*.db`).
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    PathBuf::from(tmp)
 }
 
 /// Remove a database file with its WAL and shared-memory files (best effort).

@@ -9,7 +9,7 @@
 
 use super::payloads::{self, Bins};
 use super::records::{Stamp, Subkind};
-use super::sink::{ColType, ColumnFile};
+use super::sink::{self, ColType, ColumnFile};
 use crate::conn::{self, OpenOptions};
 use crate::error::{Error, Result};
 use crate::kv::{Encoding, KvOptions, KvStore};
@@ -129,6 +129,8 @@ pub struct Burst {
     pub writers: Vec<(String, u64)>,
     pub names: Vec<(usize, u32, String)>,
     pub entries: Vec<Entry>,
+    /// Indexes of the writers whose log was read to its end.
+    pub at_end: Vec<usize>,
 }
 
 struct ColumnTarget {
@@ -150,6 +152,17 @@ struct MetricRows {
     value: Vec<u8>,
 }
 impl MetricRows {
+    fn reserve(&mut self, n: usize) {
+        for c in [
+            &mut self.step,
+            &mut self.global_step,
+            &mut self.timestamp,
+            &mut self.value,
+        ] {
+            c.reserve(n * 8);
+        }
+    }
+
     fn push(&mut self, s: &Stamp, v: f64) {
         self.step.extend_from_slice(&s.step.to_le_bytes());
         self.global_step
@@ -183,7 +196,13 @@ pub struct Store {
 }
 
 impl Store {
+    /// Open the run's storage as its owner (the caller holds the owner lock).
     pub fn open(run_dir: &Path) -> Result<Self> {
+        let meta_path = run_dir.join("data/metadata.db");
+        if !meta_path.exists() {
+            // Someone else creating it meanwhile is fine: the schema is the same.
+            sink::create_db_complete(&meta_path, |c| Ok(c.execute_batch(META_SCHEMA)?))?;
+        }
         Ok(Store {
             run_dir: run_dir.to_path_buf(),
             meta: open_metadata_db(run_dir)?,
@@ -220,19 +239,12 @@ impl Store {
         Ok(out)
     }
 
-    /// The open column file at `path`; a missing one is created with `new_cols` in place.
-    fn column_file(
-        &mut self,
-        path: &Path,
-        new_cols: &[(&str, ColType)],
-    ) -> Result<&mut ColumnTarget> {
+    /// The open column file at `path` (it must exist).
+    fn column_file(&mut self, path: &Path) -> Result<&mut ColumnTarget> {
         self.clock += 1;
         if !self.columns.contains_key(path) {
             if self.columns.len() >= self.max_open {
                 self.close_least_used();
-            }
-            if !path.exists() {
-                ColumnFile::create_complete(path, new_cols, APPLIED_SCHEMA)?;
             }
             let file = ColumnFile::open(path, false)?;
             let applied = file.with_conn(|c| {
@@ -257,6 +269,48 @@ impl Store {
         Ok(f)
     }
 
+    /// Positions up to which the column file at `path` holds each writer's records (none for a
+    /// file not created yet).
+    fn applied(&mut self, path: &Path) -> Result<HashMap<String, u64>> {
+        if !self.columns.contains_key(path) && !path.exists() {
+            return Ok(HashMap::new());
+        }
+        Ok(self.column_file(path)?.applied.clone())
+    }
+
+    /// One transaction on a column file: the rows plus the writers' new applied positions. A
+    /// file that does not exist yet is built complete with these first rows and renamed in.
+    fn commit_columns(
+        &mut self,
+        path: &Path,
+        new_cols: &[(&str, ColType)],
+        touched: &[usize],
+        writers: &[(String, u64)],
+        cols: &[(&str, ColType, &[u8])],
+    ) -> Result<()> {
+        let record = |c: &Connection| -> Result<()> {
+            let mut st =
+                c.prepare_cached("INSERT OR REPLACE INTO board_applied(writer, pos) VALUES (?,?)")?;
+            for &w in touched {
+                st.execute(params![writers[w].0, writers[w].1 as i64])?;
+            }
+            Ok(())
+        };
+        if !self.columns.contains_key(path) && !path.exists() {
+            return ColumnFile::create_complete(path, new_cols, APPLIED_SCHEMA, |f| {
+                f.append(cols, record)
+            });
+        }
+        let f = self.column_file(path)?;
+        f.file
+            .append(cols, record)
+            .map_err(|e| e.context(path.display()))?;
+        for &w in touched {
+            f.applied.insert(writers[w].0.clone(), writers[w].1);
+        }
+        Ok(())
+    }
+
     fn close_least_used(&mut self) {
         let oldest = self
             .columns
@@ -278,15 +332,18 @@ impl Store {
 
     /// Has the column file at `path` already stored the record of `writer` at `pos`?
     fn already_applied(&mut self, path: &Path, writer: &str, pos: u64) -> Result<bool> {
-        let f = self.column_file(path, &[])?;
-        Ok(f.applied.get(writer).is_some_and(|&p| pos < p))
+        Ok(self.applied(path)?.get(writer).is_some_and(|&p| pos < p))
     }
 
     /// Store one burst. Errors leave the committed positions where they were, so the records are
     /// read again by the next burst (or the next open).
     pub fn commit(&mut self, burst: Burst) -> Result<()> {
         let writer_ids: Vec<String> = burst.writers.iter().map(|w| w.0.clone()).collect();
-        let mut by_metric: HashMap<Arc<str>, Vec<Point>> = HashMap::new();
+        // Points per metric. Calls usually repeat the same names in the same order, so the slot
+        // of the j-th value of the last call is tried first (a pointer compare, no hashing).
+        let mut by_metric: Vec<(Arc<str>, Vec<Point>)> = Vec::new();
+        let mut index: HashMap<Arc<str>, usize> = HashMap::new();
+        let mut hint: Vec<usize> = Vec::new();
         let mut metrics: BTreeMap<PathBuf, (Vec<usize>, MetricRows)> = BTreeMap::new();
         let mut hists: BTreeMap<PathBuf, (Vec<usize>, BTreeMap<String, HistRows>)> =
             BTreeMap::new();
@@ -305,11 +362,23 @@ impl Store {
                     if step_row {
                         steps.push(stamp);
                     }
-                    for (name, v) in values {
-                        by_metric
-                            .entry(name)
-                            .or_default()
-                            .push((e.writer, e.pos, stamp, v));
+                    for (j, (name, v)) in values.into_iter().enumerate() {
+                        if hint.len() <= j {
+                            hint.push(usize::MAX);
+                        }
+                        let slot = match by_metric.get(hint[j]) {
+                            Some((n, _)) if Arc::ptr_eq(n, &name) => hint[j],
+                            _ => {
+                                let next = by_metric.len();
+                                let slot = *index.entry(name.clone()).or_insert(next);
+                                if slot == next {
+                                    by_metric.push((name, Vec::new()));
+                                }
+                                hint[j] = slot;
+                                slot
+                            }
+                        };
+                        by_metric[slot].1.push((e.writer, e.pos, stamp, v));
                     }
                 }
                 Item::Payload {
@@ -347,10 +416,15 @@ impl Store {
         // Per metric (not per value): its file, and which records that file already has.
         for (name, points) in by_metric {
             let path = metric_path(&self.run_dir, &name);
-            let applied = self.column_file(&path, &METRIC_COLUMNS)?.applied.clone();
+            let applied = self.applied(&path)?;
+            let skip_below: Vec<u64> = writer_ids
+                .iter()
+                .map(|id| applied.get(id).copied().unwrap_or(0))
+                .collect();
             let slot = metrics.entry(path).or_default();
+            slot.1.reserve(points.len());
             for (w, pos, stamp, v) in points {
-                if applied.get(&writer_ids[w]).is_some_and(|&p| pos < p) {
+                if pos < skip_below[w] {
                     continue;
                 }
                 if !slot.0.contains(&w) {
@@ -363,17 +437,15 @@ impl Store {
             if rows.value.is_empty() {
                 continue;
             }
-            let f = self.column_file(&path, &METRIC_COLUMNS)?;
             let cols: [(&str, ColType, &[u8]); 4] = [
                 ("step", ColType::I64, &rows.step),
                 ("global_step", ColType::I64, &rows.global_step),
                 ("timestamp", ColType::I64, &rows.timestamp),
                 ("value", ColType::F64, &rows.value),
             ];
-            commit_columns(f, &path, &writers, &burst.writers, &cols)?;
+            self.commit_columns(&path, &METRIC_COLUMNS, &writers, &burst.writers, &cols)?;
         }
         for (path, (writers, per_name)) in hists {
-            let f = self.column_file(&path, &[])?;
             let mut names: Vec<String> = Vec::new();
             for name in per_name.keys() {
                 for part in [
@@ -407,7 +479,7 @@ impl Store {
                     cols.push((&names[i * 9 + j], t, b));
                 }
             }
-            commit_columns(f, &path, &writers, &burst.writers, &cols)?;
+            self.commit_columns(&path, &[], &writers, &burst.writers, &cols)?;
         }
         for (path, puts) in kv_puts {
             self.kv_file(&path)?.put_many(
@@ -715,30 +787,6 @@ impl Store {
             let _ = kv.checkpoint();
         }
     }
-}
-
-/// One transaction on a column file: the rows plus the writers' new applied positions.
-fn commit_columns(
-    f: &mut ColumnTarget,
-    path: &Path,
-    touched: &[usize],
-    writers: &[(String, u64)],
-    cols: &[(&str, ColType, &[u8])],
-) -> Result<()> {
-    f.file
-        .append(cols, |c| {
-            let mut st =
-                c.prepare_cached("INSERT OR REPLACE INTO board_applied(writer, pos) VALUES (?,?)")?;
-            for &w in touched {
-                st.execute(params![writers[w].0, writers[w].1 as i64])?;
-            }
-            Ok(())
-        })
-        .map_err(|e| e.context(path.display()))?;
-    for &w in touched {
-        f.applied.insert(writers[w].0.clone(), writers[w].1);
-    }
-    Ok(())
 }
 
 struct StoredMedia {

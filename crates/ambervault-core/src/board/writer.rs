@@ -12,12 +12,18 @@ use std::time::Duration;
 
 const IDLE_MIN: Duration = Duration::from_millis(1);
 const IDLE_MAX: Duration = Duration::from_millis(200);
+/// After a burst, how long more records may gather before the next one (unless a flush waits or
+/// the logs hold a backlog). Every burst rewrites a few pages per file it touches whatever its
+/// size, so many tiny bursts cost far more disk writes than a few large ones.
+const BURST_GATHER: Duration = Duration::from_millis(20);
 
 #[derive(Default)]
 struct State {
     stop: bool,
     wake: bool,
     committed: HashMap<String, u64>,
+    /// Writers whose log cannot be read (see `Drainer::stalled`): their flush fails.
+    stalled: HashMap<String, Error>,
     /// Bumped on every failed burst, so waiters can tell a failure happened while they waited.
     errors: u64,
     last_error: Option<Error>,
@@ -45,6 +51,9 @@ impl Shared {
         loop {
             if st.committed.get(writer).is_some_and(|&p| p >= pos) {
                 return Ok(());
+            }
+            if let Some(e) = st.stalled.get(writer) {
+                return Err(e.clone().context("flush"));
             }
             if st.errors > errors_at_start {
                 let e = st
@@ -150,12 +159,16 @@ fn writer_loop(run_dir: &Path, shared: &Shared, mut drainer: Drainer) -> Result<
                     run::writer_log(run_dir, "writer recovered");
                 }
                 st.committed = drainer.committed();
+                st.stalled = drainer.stalled().clone();
                 shared.cv.notify_all();
                 if n > 0 {
-                    idle = IDLE_MIN;
-                    continue;
-                }
-                if st.stop {
+                    if st.stop || st.wake || drainer.backlog() {
+                        idle = IDLE_MIN;
+                        st.wake = false;
+                        continue;
+                    }
+                    idle = BURST_GATHER;
+                } else if st.stop {
                     break;
                 }
             }
@@ -183,7 +196,11 @@ fn writer_loop(run_dir: &Path, shared: &Shared, mut drainer: Drainer) -> Result<
                 .wait_timeout(st, idle)
                 .map(|r| r.0)
                 .unwrap_or_else(|p| p.into_inner().0);
-            idle = (idle * 2).min(IDLE_MAX);
+            idle = if idle == BURST_GATHER {
+                IDLE_MIN
+            } else {
+                (idle * 2).min(IDLE_MAX)
+            };
         }
         st.wake = false;
     }

@@ -5,19 +5,15 @@
  * its uploads are refused. Screenshots go to __test__/artifacts/.
  */
 import test from 'ava'
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { chromium } from 'playwright-core'
 import type { BrowserContext } from 'playwright-core'
 import { syncRun } from '../src/index'
 import { startServer } from '../src/server'
 import type { TeamServer } from '../src/server'
 import { logRun, tempBase } from './viewer-fixtures'
+import { ARTIFACTS, CHROMIUM, hasChromium, launchChromium } from './chromium'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARTIFACTS = join(__dirname, 'artifacts')
-const hasChromium = existsSync(CHROMIUM)
 const btest = hasChromium ? test.serial : test.skip
 if (!hasChromium) console.warn(`serve-browser: skipped, ${CHROMIUM} is missing (apt-get install chromium)`)
 
@@ -28,12 +24,7 @@ let runKey: string
 const contexts: BrowserContext[] = []
 
 async function browser(): Promise<BrowserContext> {
-  const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'amber-chromium-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 900 },
-  })
+  const ctx = await launchChromium()
   contexts.push(ctx)
   return ctx
 }

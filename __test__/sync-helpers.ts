@@ -5,13 +5,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import * as net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
-import { readFileSync } from 'node:fs'
-import { openRun } from '../src/index'
+import { listRuns, openRun } from '../src/index'
 
 export const AMBER = join(__dirname, '..', 'src', 'cli', 'amber.ts')
 
@@ -242,4 +241,11 @@ export function assertSameRecords(t: ExecutionContext, localDir: string, remoteD
     a.close()
     b.close()
   }
+}
+
+/** The folder of the one run a server's data dir holds. */
+export function serverRunDir(dataDir: string): string {
+  const runs = listRuns(dataDir)
+  if (runs.length !== 1) throw new Error(`expected one run on the server, found ${runs.length}`)
+  return runs[0].runDir
 }

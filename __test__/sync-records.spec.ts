@@ -7,10 +7,10 @@
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Board, Histogram, KernelDensity, Media, Table, TensorLog, listRuns, openRun, syncRun } from '../src/index'
+import { Board, Histogram, KernelDensity, Media, Table, TensorLog, openRun, syncRun } from '../src/index'
 import { encodeRecordBatch } from '../src/sync/protocol'
 import type { RecordItem } from '../src/sync/protocol'
-import { amber, assertSameRecords, assertSameRun, createToken, cuttingProxy, freePort, sleep, startServerProcess, temp } from './sync-helpers'
+import { amber, assertSameRecords, assertSameRun, createToken, cuttingProxy, freePort, serverRunDir, sleep, startServerProcess, temp } from './sync-helpers'
 
 function pixels(seed: number, w = 16, h = 12, channels = 3) {
   const px = new Uint8Array(w * h * channels)
@@ -57,12 +57,6 @@ async function everythingRun(base: string, steps: number, tensorKb = 4): Promise
   return b.runDir
 }
 
-function remoteDir(dataDir: string): string {
-  const runs = listRuns(dataDir)
-  if (runs.length !== 1) throw new Error(`expected one run on the server, found ${runs.length}`)
-  return runs[0].runDir
-}
-
 test('amber sync copies every log type exactly (raw-pixel images keep width/height); a second sync sends nothing', async (t) => {
   const base = temp('rec-a')
   const data = temp('rec-a-data')
@@ -72,7 +66,7 @@ test('amber sync copies every log type exactly (raw-pixel images keep width/heig
   try {
     const r = amber(['sync', runDir, '--remote', s.url, '--token', token])
     t.is(r.code, 0, r.stderr)
-    const dir = remoteDir(data)
+    const dir = serverRunDir(data)
     const local = openRun(runDir)
     // What the run holds, so the comparison below cannot pass on two empty copies.
     t.deepEqual(local.histogramNames(), ['grads/b', 'grads/w'])
@@ -123,9 +117,9 @@ test('server killed (SIGKILL) while records and output upload, then restarted: t
   try {
     t.true(killed)
     t.true(r.retries > 0, 'the client saw the server go away')
-    assertSameRun(t, runDir, remoteDir(data))
-    t.true(assertSameRecords(t, runDir, remoteDir(data)) > 400)
-    t.is(openRun(remoteDir(data)).metadata.status, 'finished')
+    assertSameRun(t, runDir, serverRunDir(data))
+    t.true(assertSameRecords(t, runDir, serverRunDir(data)) > 400)
+    t.is(openRun(serverRunDir(data)).metadata.status, 'finished')
   } finally {
     await s.kill()
   }
@@ -170,7 +164,7 @@ test('Board({ remote }) streams every log type and its output live; finish() lea
       await sleep(150)
     }
     await b.finish()
-    const dir = remoteDir(data)
+    const dir = serverRunDir(data)
     assertSameRun(t, b.runDir, dir)
     t.true(assertSameRecords(t, b.runDir, dir) > 150)
     t.is(openRun(dir).metadata.status, 'finished')

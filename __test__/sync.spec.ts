@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { Board, listRuns, openRun, syncRun } from '../src/index'
 import { encodeBatch } from '../src/sync/protocol'
-import { amber, assertSameRun, createToken, cuttingProxy, freePort, sleep, startServerProcess, temp } from './sync-helpers'
+import { amber, assertSameRun, createToken, cuttingProxy, freePort, serverRunDir, sleep, startServerProcess, temp } from './sync-helpers'
 
 async function loggedRun(base: string, steps: number, project = 'team'): Promise<string> {
   const b = new Board({ baseDir: base, project, captureOutput: false, config: { lr: 0.1, depth: 4 } })
@@ -19,12 +19,6 @@ async function loggedRun(base: string, steps: number, project = 'team'): Promise
   }
   await b.finish()
   return b.runDir
-}
-
-function remoteDir(dataDir: string): string {
-  const runs = listRuns(dataDir)
-  if (runs.length !== 1) throw new Error(`expected one run on the server, found ${runs.length}`)
-  return runs[0].runDir
 }
 
 test('amber sync copies a finished run exactly, with its metadata; a second sync sends nothing', async (t) => {
@@ -37,15 +31,15 @@ test('amber sync copies a finished run exactly, with its metadata; a second sync
     const r = amber(['sync', runDir, '--remote', s.url, '--token', token])
     t.is(r.code, 0, r.stderr)
     t.regex(r.stderr, /15000 new points/)
-    const points = assertSameRun(t, runDir, remoteDir(data))
+    const points = assertSameRun(t, runDir, serverRunDir(data))
     t.is(points, 15000)
     const local = openRun(runDir).metadata
-    const remote = openRun(remoteDir(data)).metadata
+    const remote = openRun(serverRunDir(data)).metadata
     for (const k of ['name', 'runId', 'config', 'createdAt', 'finishedAt', 'status'] as const) t.deepEqual(remote[k], local[k], k)
     t.is(remote.status, 'finished')
     const again = await syncRun(runDir, { url: s.url, token })
     t.is(again.sentPoints, 0)
-    t.is(assertSameRun(t, runDir, remoteDir(data)), 15000)
+    t.is(assertSameRun(t, runDir, serverRunDir(data)), 15000)
   } finally {
     await s.kill()
   }
@@ -121,8 +115,8 @@ test('server killed (SIGKILL) in the middle of a sync and restarted: the sync re
   try {
     t.true(killed)
     t.true(r.retries > 0, 'the client saw the server go away')
-    t.is(assertSameRun(t, runDir, remoteDir(data)), 180_000)
-    t.is(openRun(remoteDir(data)).metadata.status, 'finished')
+    t.is(assertSameRun(t, runDir, serverRunDir(data)), 180_000)
+    t.is(openRun(serverRunDir(data)).metadata.status, 'finished')
   } finally {
     await s.kill()
   }
@@ -140,7 +134,7 @@ test('connections cut mid-request: the sync retries, nothing is duplicated or lo
     const r = await syncRun(runDir, { url: `http://127.0.0.1:${proxy.port}`, token, batchPoints: 8000, retryForMs: 60_000 })
     t.is(proxy.cut(), 6)
     t.true(r.retries >= 1)
-    t.is(assertSameRun(t, runDir, remoteDir(data)), 60_000)
+    t.is(assertSameRun(t, runDir, serverRunDir(data)), 60_000)
   } finally {
     await proxy.close()
     await s.kill()
@@ -158,7 +152,7 @@ test('replies lost after the server stored a batch: the resent batches add nothi
     const r = await syncRun(runDir, { url: `http://127.0.0.1:${proxy.port}`, token, batchPoints: 2000, retryForMs: 60_000 })
     t.is(proxy.cut(), 5)
     t.true(r.retries >= 5)
-    t.is(assertSameRun(t, runDir, remoteDir(data)), 60_000)
+    t.is(assertSameRun(t, runDir, serverRunDir(data)), 60_000)
   } finally {
     await proxy.close()
     await s.kill()
@@ -196,8 +190,8 @@ test('Board({ remote }) streams a live run in the background; finish() leaves an
     s = await startServerProcess(data, port)
     for (let i = 800; i < 1000; i++) b.log({ loss: Math.exp(-i / 100), 'sys/x': i })
     await b.finish()
-    t.is(assertSameRun(t, b.runDir, remoteDir(data)), 2000)
-    t.is(openRun(remoteDir(data)).metadata.status, 'finished')
+    t.is(assertSameRun(t, b.runDir, serverRunDir(data)), 2000)
+    t.is(openRun(serverRunDir(data)).metadata.status, 'finished')
   } finally {
     await s.kill()
   }
@@ -227,10 +221,10 @@ test('a training process killed (SIGKILL) mid-run: amber sync completes the copy
     const runDir = join(base, 'team', 'victim')
     const r = amber(['sync', runDir, '--remote', s.url, '--token', token])
     t.is(r.code, 0, r.stderr)
-    const n = assertSameRun(t, runDir, remoteDir(data))
+    const n = assertSameRun(t, runDir, serverRunDir(data))
     t.true(n >= 2000)
     t.is(openRun(runDir).metadata.status, 'killed')
-    t.is(openRun(remoteDir(data)).metadata.status, 'killed')
+    t.is(openRun(serverRunDir(data)).metadata.status, 'killed')
   } finally {
     child.kill('SIGKILL')
     await s.kill()
@@ -258,7 +252,7 @@ test('media: every occurrence copied, each file uploaded once per content hash, 
     const r = await syncRun(b.runDir, { url: s.url, token })
     t.is(r.sentMedia, 60)
     const local = openRun(b.runDir)
-    const remote = openRun(remoteDir(data))
+    const remote = openRun(serverRunDir(data))
     const unique = new Map<string, number>()
     t.deepEqual(remote.mediaNames().sort(), local.mediaNames().sort())
     for (const name of local.mediaNames()) {
@@ -292,7 +286,7 @@ test('an idle run is closed on the server (log segments released) and reopened b
     for (let i = 0; i < 100; i++) b.log({ loss: i })
     await b.flush()
     await syncRun(b.runDir, { url: s.url, token })
-    const dir = remoteDir(data)
+    const dir = serverRunDir(data)
     const { existsSync, readdirSync } = await import('node:fs')
     let released = false
     for (let k = 0; k < 200 && !released; k++) {

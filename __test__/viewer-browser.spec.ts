@@ -4,20 +4,16 @@
  * and a point appearing live while a child process logs. Screenshots go to __test__/artifacts/.
  */
 import test from 'ava'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
 import type { BrowserContext, Page } from 'playwright-core'
 import { startViewer } from '../src/viewer/server'
 import type { Viewer } from '../src/viewer/server'
 import { Board } from '../src/index'
 import { logRun, startLiveChild, tempBase } from './viewer-fixtures'
+import { ARTIFACTS, CHROMIUM, hasChromium, launchChromium } from './chromium'
 import type { LoggedRun } from './viewer-fixtures'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARTIFACTS = join(__dirname, 'artifacts')
-const hasChromium = existsSync(CHROMIUM)
 const btest = hasChromium ? test.serial : test.skip
 if (!hasChromium) console.warn(`viewer-browser: skipped, ${CHROMIUM} is missing (apt-get install chromium)`)
 
@@ -25,7 +21,6 @@ let viewer: Viewer
 let ctx: BrowserContext
 let page: Page
 let base: string
-let profile: string
 let a: LoggedRun
 let b: LoggedRun
 const pageErrors: string[] = []
@@ -37,20 +32,14 @@ test.before(async () => {
   a = await logRun(base, { name: 'alpha', steps: 200, lr: 0.1, spikeAt: 120 })
   b = await logRun(base, { name: 'beta', steps: 150, lr: 0.01 })
   viewer = await startViewer({ baseDir: base, liveIntervalMs: 200 })
-  profile = mkdtempSync(join(tmpdir(), 'amber-chromium-'))
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 900 },
-  })
+  ctx = await launchChromium()
   page = ctx.pages()[0] ?? (await ctx.newPage())
   page.on('pageerror', (e) => pageErrors.push(String(e)))
 })
 test.after.always(async () => {
   await ctx?.close()
   await viewer?.close()
-  for (const dir of [base, profile]) if (dir) rmSync(dir, { recursive: true, force: true })
+  if (base) rmSync(base, { recursive: true, force: true })
 })
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `viewer-${name}.png`) })

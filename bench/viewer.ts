@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks'
 import { Board, listRuns } from '../src/index'
 import { startViewer } from '../src/viewer/server'
 import { median } from './lib/timing'
+import { CHROMIUM, hasChromium, launchChromium } from '../__test__/chromium'
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -149,15 +150,8 @@ async function main() {
   ])
 
   // ---- in the browser ----
-  if (existsSync('/usr/bin/chromium')) {
-    const { chromium } = await import('playwright-core')
-    const profile = mkdtempSync(join(tmpdir(), 'amber-bench-chromium-'))
-    const ctx = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      viewport: { width: 1280, height: 900 },
-    })
+  if (hasChromium) {
+    const ctx = await launchChromium()
     const page = ctx.pages()[0] ?? (await ctx.newPage())
     rows.push([
       `browser: navigation to first drawn chart, ${POINTS}-point metric (median)`,
@@ -211,9 +205,8 @@ async function main() {
       }, true),
     ])
     await ctx.close()
-    rmSync(profile, { recursive: true, force: true })
   } else {
-    console.error('browser figures skipped: /usr/bin/chromium is missing')
+    console.error(`browser figures skipped: ${CHROMIUM} is missing`)
   }
   await v1.close()
   await v2.close()

@@ -6,7 +6,7 @@
 import { api } from './api'
 import type { MediaEntry } from './api'
 import { clear, h, stepSlider } from './dom'
-import { fresh } from './liveview'
+import { fresh, sectionedView } from './liveview'
 import type { LiveLogView } from './liveview'
 
 function item(key: string, m: MediaEntry): HTMLElement {
@@ -66,27 +66,6 @@ class MediaSection {
   }
 }
 
-export async function renderMedia(body: HTMLElement, key: string, names: string[]): Promise<LiveLogView> {
-  const sections = new Map<string, MediaSection>()
-  const empty = h('p', { class: 'empty' }, 'No media logged.')
-  body.append(empty)
-  const setNames = async (now: string[]) => {
-    for (const name of now) {
-      if (sections.has(name)) continue
-      const section = new MediaSection(key, name, await api.media(key, name))
-      sections.set(name, section)
-      // Sections stay in name order as names arrive.
-      const next = [...sections.values()].filter((s) => s.name > name).sort((a, b) => (a.name < b.name ? -1 : 1))[0]
-      if (next) next.el.before(section.el)
-      else body.append(section.el)
-    }
-    empty.hidden = sections.size > 0
-  }
-  await setNames(names)
-  return {
-    kind: 'media',
-    watches: () => [...sections.values()].map((s) => ({ name: s.name, have: s.entries.length })),
-    append: (name, from, entries) => sections.get(name)?.append(from, entries as MediaEntry[]),
-    setNames,
-  }
+export function renderMedia(body: HTMLElement, key: string, names: string[]): Promise<LiveLogView> {
+  return sectionedView<MediaEntry>('media', body, 'No media logged.', names, async (name) => new MediaSection(key, name, await api.media(key, name)))
 }

@@ -6,7 +6,7 @@
 import { api } from './api'
 import type { TableEntry } from './api'
 import { clear, fmtNum, h, stepSlider } from './dom'
-import { fresh } from './liveview'
+import { fresh, sectionedView } from './liveview'
 import type { LiveLogView } from './liveview'
 
 function cell(v: unknown): string {
@@ -55,27 +55,7 @@ class TableSection {
   }
 }
 
-export async function renderTables(body: HTMLElement, key: string, names: string[]): Promise<LiveLogView> {
-  const sections = new Map<string, TableSection>()
-  const empty = h('p', { class: 'empty' }, 'No tables logged.')
-  body.append(empty)
-  const setNames = async (now: string[]) => {
-    for (const name of now) {
-      if (sections.has(name)) continue
-      // The server answers in step order already (ORDER BY step, id).
-      const section = new TableSection(name, await api.tables(key, name))
-      sections.set(name, section)
-      const next = [...sections.values()].filter((s) => s.name > name).sort((a, b) => (a.name < b.name ? -1 : 1))[0]
-      if (next) next.el.before(section.el)
-      else body.append(section.el)
-    }
-    empty.hidden = sections.size > 0
-  }
-  await setNames(names)
-  return {
-    kind: 'tables',
-    watches: () => [...sections.values()].map((s) => ({ name: s.name, have: s.entries.length })),
-    append: (name, from, entries) => sections.get(name)?.append(from, entries as TableEntry[]),
-    setNames,
-  }
+export function renderTables(body: HTMLElement, key: string, names: string[]): Promise<LiveLogView> {
+  // The server answers in step order already (ORDER BY step, id).
+  return sectionedView<TableEntry>('tables', body, 'No tables logged.', names, async (name) => new TableSection(name, await api.tables(key, name)))
 }

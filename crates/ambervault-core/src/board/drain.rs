@@ -87,20 +87,9 @@ impl Drainer {
             if e.path().is_dir() && !self.tails.iter().any(|t| t.id == id) {
                 // A writer's first segment may be a later one if earlier ones were consumed and
                 // deleted by a previous owner: start at the lowest present.
-                let first = std::fs::read_dir(e.path())
-                    .map(|r| {
-                        r.flatten()
-                            .filter_map(|f| {
-                                f.file_name()
-                                    .to_str()?
-                                    .strip_suffix(".log")?
-                                    .parse::<u64>()
-                                    .ok()
-                            })
-                            .min()
-                    })
-                    .ok()
-                    .flatten()
+                let first = logfile::segment_seqs(&self.run_dir, &id)
+                    .into_iter()
+                    .min()
                     .unwrap_or(0);
                 self.tails.push(Tail {
                     id,

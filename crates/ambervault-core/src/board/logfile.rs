@@ -98,11 +98,12 @@ pub struct Segment {
     _lock: std::fs::File,
 }
 
-/// Sequence number of the newest segment in `writer`'s folder, if any.
-pub fn newest_segment(run_dir: &Path, writer: &str) -> Option<u64> {
-    std::fs::read_dir(writer_dir(run_dir, writer))
-        .ok()?
-        .flatten()
+/// Sequence numbers of the segments present in `writer`'s folder (none if it is gone).
+pub fn segment_seqs(run_dir: &Path, writer: &str) -> Vec<u64> {
+    let Ok(rd) = std::fs::read_dir(writer_dir(run_dir, writer)) else {
+        return Vec::new();
+    };
+    rd.flatten()
         .filter_map(|f| {
             f.file_name()
                 .to_str()?
@@ -110,7 +111,12 @@ pub fn newest_segment(run_dir: &Path, writer: &str) -> Option<u64> {
                 .parse::<u64>()
                 .ok()
         })
-        .max()
+        .collect()
+}
+
+/// Sequence number of the newest segment in `writer`'s folder, if any.
+pub fn newest_segment(run_dir: &Path, writer: &str) -> Option<u64> {
+    segment_seqs(run_dir, writer).into_iter().max()
 }
 
 /// Is `writer` gone for good (a worker terminated, a process killed)? True when nobody holds

@@ -102,30 +102,31 @@ function pragmas(db: any) {
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')
 }
-if (Database) {
-  // The ceiling: the same bytes as plain blobs of the chunk size, one transaction.
+
+/**
+ * The raw SQLite ceiling: a better-sqlite3 file of plain blobs, and `write`, which stores bytes as
+ * blobs of our maximum chunk size (16 MiB) in one transaction.
+ */
+function blobTable(Db: any, file: string): { db: any; write: (bytes: Uint8Array) => void } {
   const CH = 16 * 1024 * 1024
-  const extend = runs(() => {
-    const db = new Database(fresh('blob'))
-    pragmas(db)
-    db.exec('CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB NOT NULL)')
-    const ins = db.prepare('INSERT INTO b(id, data) VALUES (?, ?)')
-    return [
-      () =>
-        db.transaction(() => {
-          for (let k = 0; k * CH < bigBytes.length; k++) ins.run(k, bigBytes.subarray(k * CH, (k + 1) * CH))
-        })(),
-      () => db.close(),
-    ]
-  })
-  const file = fresh('blob-read')
-  const db = new Database(file)
+  const db = new Db(file)
   pragmas(db)
   db.exec('CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB NOT NULL)')
   const ins = db.prepare('INSERT INTO b(id, data) VALUES (?, ?)')
-  db.transaction(() => {
-    for (let k = 0; k * CH < bigBytes.length; k++) ins.run(k, bigBytes.subarray(k * CH, (k + 1) * CH))
-  })()
+  const write = (bytes: Uint8Array) =>
+    db.transaction(() => {
+      for (let k = 0; k * CH < bytes.length; k++) ins.run(k, bytes.subarray(k * CH, (k + 1) * CH))
+    })()
+  return { db, write }
+}
+if (Database) {
+  // The ceiling: the same bytes as plain blobs of the chunk size, one transaction.
+  const extend = runs(() => {
+    const b = blobTable(Database, fresh('blob'))
+    return [() => b.write(bigBytes), () => b.db.close()]
+  })
+  const { db, write } = blobTable(Database, fresh('blob-read'))
+  write(bigBytes)
   const sel = db.prepare('SELECT data FROM b ORDER BY id').pluck()
   const read = runs(() => () => {
     const parts = sel.all() as Buffer[]
@@ -447,21 +448,11 @@ function blobCeilingSmall(): Rows | null {
   const Db = PEERS_SMALL ? betterSqlite() : null
   if (!Db) return null
   const res: Rows = {}
-  const CH = 16 * 1024 * 1024
   for (const dtype of ['i64', 'f64', 'bytes:32', 'str:utf8', 'msgpack']) {
     const bytes = new DataPacker(dtype).packMany(valuesFor(dtype, N_SMALL))
     const t = runs(() => {
-      const db = new Db(fresh('blob-small'))
-      pragmas(db)
-      db.exec('CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB NOT NULL)')
-      const ins = db.prepare('INSERT INTO b(id, data) VALUES (?, ?)')
-      return [
-        () =>
-          db.transaction(() => {
-            for (let k = 0; k * CH < bytes.length; k++) ins.run(k, bytes.subarray(k * CH, (k + 1) * CH))
-          })(),
-        () => db.close(),
-      ]
+      const b = blobTable(Db, fresh('blob-small'))
+      return [() => b.write(bytes), () => b.db.close()]
     })
     res[`${dtype}|append_cached`] = t
     res[`${dtype}|extend`] = t

@@ -1,9 +1,10 @@
 //! Reading every writer's log from its committed position and handing the records to the store
 //! in bursts. Used by the writer thread and by replay after a crash.
 
+use super::batch::{NameSlots, ScalarBatches};
 use super::logfile::{self, position, split_position, SegmentReader, HEADER_SIZE};
 use super::records::{self, Record, FLAG_NO_STEP_ROW};
-use super::store::{Burst, Entry, Item, Store};
+use super::store::{Burst, Entry, Store};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ struct Tail {
     offset: u64,
     seg: Option<SegmentReader>,
     names: HashMap<u32, Arc<str>>,
+    slots: NameSlots,
 }
 
 impl Tail {
@@ -42,6 +44,8 @@ pub struct Drainer {
     run_dir: PathBuf,
     store: Store,
     tails: Vec<Tail>,
+    /// The scalars of the burst being read, per metric (buffers kept between bursts).
+    batches: ScalarBatches,
     stalled: HashMap<String, Error>,
     /// The last burst stopped at its byte budget: more is waiting.
     backlog: bool,
@@ -64,6 +68,7 @@ impl Drainer {
                         .into_iter()
                         .map(|(id, n)| (id, Arc::from(n)))
                         .collect(),
+                    slots: NameSlots::default(),
                 }
             })
             .collect();
@@ -71,6 +76,7 @@ impl Drainer {
             run_dir: run_dir.to_path_buf(),
             store,
             tails,
+            batches: ScalarBatches::default(),
             stalled: HashMap::new(),
             backlog: false,
         })
@@ -97,6 +103,7 @@ impl Drainer {
                     offset: HEADER_SIZE as u64,
                     seg: None,
                     names: HashMap::new(),
+                    slots: NameSlots::default(),
                 });
             }
         }
@@ -126,7 +133,9 @@ impl Drainer {
             if count == 0 {
                 Ok((0, at_end))
             } else {
-                self.store.commit(burst).map(|_| (count, at_end))
+                self.store
+                    .commit(burst, &self.batches)
+                    .map(|_| (count, at_end))
             }
         });
         match result {
@@ -150,11 +159,20 @@ impl Drainer {
 
     fn read_burst(&mut self) -> Result<(usize, Burst)> {
         let mut burst = Burst::default();
+        self.batches.clear();
         let mut count = 0usize;
         let mut bytes = 0u64;
         let run_dir = self.run_dir.clone();
         for (wi, t) in self.tails.iter_mut().enumerate() {
-            let read = read_tail(&run_dir, wi, t, &mut burst, &mut count, &mut bytes);
+            let read = read_tail(
+                &run_dir,
+                wi,
+                t,
+                &mut burst,
+                &mut self.batches,
+                &mut count,
+                &mut bytes,
+            );
             if matches!(read, Ok(true)) {
                 burst.at_end.push(wi);
             }
@@ -263,6 +281,7 @@ fn read_tail(
     wi: usize,
     t: &mut Tail,
     burst: &mut Burst,
+    batches: &mut ScalarBatches,
     count: &mut usize,
     bytes: &mut u64,
 ) -> Result<bool> {
@@ -271,10 +290,10 @@ fn read_tail(
             return Ok(false);
         }
         let (seq, offset) = (t.seq, t.offset);
-        let id = t.id.clone();
         if !t.ensure_segment(run_dir)? {
             return Ok(true);
         }
+        let id = &t.id;
         let Some(seg) = t.seg.as_ref() else {
             return Ok(true);
         };
@@ -299,29 +318,33 @@ fn read_tail(
             Record::Name { id: nid, name } => {
                 burst.names.push((wi, nid, name.clone()));
                 t.names.insert(nid, Arc::from(name));
+                t.slots.forget(nid);
             }
             Record::Scalars {
                 stamp,
                 flags,
                 values,
             } => {
-                let mut named = Vec::with_capacity(values.len());
-                for (nid, v) in values {
-                    let name = t.names.get(&nid).ok_or_else(|| {
-                        Error::corrupt(format!("writer {id}: metric id {nid} used before its name"))
-                    })?;
-                    named.push((name.clone(), v));
+                if flags & FLAG_NO_STEP_ROW == 0 {
+                    burst.steps.push(stamp);
                 }
-                let item = Item::Scalars {
-                    stamp,
-                    step_row: flags & FLAG_NO_STEP_ROW == 0,
-                    values: named,
-                };
-                burst.entries.push(Entry {
-                    writer: wi,
-                    pos,
-                    item,
-                });
+                for (nid, v) in values {
+                    let slot = match t.slots.get(nid) {
+                        Some(s) => s,
+                        None => {
+                            // First value of this id in this writer: the one name lookup.
+                            let name = t.names.get(&nid).ok_or_else(|| {
+                                Error::corrupt(format!(
+                                    "writer {id}: metric id {nid} used before its name"
+                                ))
+                            })?;
+                            let s = batches.slot(run_dir, name);
+                            t.slots.set(nid, s);
+                            s
+                        }
+                    };
+                    batches.push(slot, wi, pos, &stamp, v);
+                }
             }
             Record::Payload {
                 stamp,
@@ -335,17 +358,14 @@ fn read_tail(
                     .get(&name_id)
                     .map(|n| n.to_string())
                     .unwrap_or_default();
-                let item = Item::Payload {
+                burst.entries.push(Entry {
+                    writer: wi,
+                    pos,
                     stamp,
                     name,
                     subkind,
                     meta,
                     data: data.to_vec(),
-                };
-                burst.entries.push(Entry {
-                    writer: wi,
-                    pos,
-                    item,
                 });
             }
         }
@@ -495,6 +515,86 @@ mod tests {
             .filter(|f| f.contains(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn bursts_with_more_metrics_than_the_budget_reopen_only_the_files_past_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        run::create_layout(dir).unwrap();
+        run::update_metadata(dir, run::status_patch("finished", Some(0))).unwrap();
+        let (n, budget, steps) = (40u32, 16usize, 4i64);
+        let mut w = W {
+            map: create_segment(dir, "w", 0, 0).unwrap(),
+            off: HEADER_SIZE,
+        };
+        for i in 0..n {
+            w.name(i, &format!("m/{i}"));
+        }
+        let mut d = Drainer::open(dir).unwrap();
+        d.store.set_max_open_files(budget);
+        let mut opened_before = 0;
+        for step in 0..steps {
+            for i in 0..n {
+                w.scalar(step, i, f64::from(i) * 10.0 + step as f64);
+            }
+            d.drain_once().unwrap();
+            let (open, opened) = d.store.open_files();
+            assert!(open <= budget, "{open} files open, budget {budget}");
+            // The first burst creates the files (built closed, opened on next use), the second
+            // opens each once; later ones find budget - 1 files still open and reopen only the
+            // rest (through the one slot left), each once.
+            let expect = match step {
+                0 => 0,
+                1 => n as usize,
+                _ => n as usize - (budget - 1),
+            };
+            assert_eq!(opened - opened_before, expect as u64, "burst {step}");
+            opened_before = opened;
+        }
+        d.close().unwrap();
+        for i in [0, 14, 15, 39] {
+            let expect: Vec<f64> = (0..steps).map(|s| f64::from(i) * 10.0 + s as f64).collect();
+            assert_eq!(values(dir, &format!("m/{i}")), expect, "m/{i}");
+        }
+    }
+
+    #[test]
+    fn closing_with_many_open_metric_files_leaves_them_checkpointed_and_complete() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        run::create_layout(dir).unwrap();
+        run::update_metadata(dir, run::status_patch("finished", Some(0))).unwrap();
+        // More than the count from which closing syncs the file system once, not each file.
+        let n = 2 * super::super::store::SYNC_WHOLE_FS_FROM as u32;
+        let mut w = W {
+            map: create_segment(dir, "w", 0, 0).unwrap(),
+            off: HEADER_SIZE,
+        };
+        for i in 0..n {
+            w.name(i, &format!("m/{i}"));
+            w.scalar(0, i, f64::from(i));
+        }
+        let mut d = Drainer::open(dir).unwrap();
+        d.drain_once().unwrap();
+        // The second step appends to open files: their rows sit in the WAL until closing.
+        for i in 0..n {
+            w.scalar(1, i, f64::from(i) + 0.5);
+        }
+        d.drain_once().unwrap();
+        assert_eq!(d.store.open_files().0, n as usize);
+        d.close().unwrap();
+        for i in 0..n {
+            let path = super::super::store::metric_path(dir, &format!("m/{i}"));
+            let mut wal = path.clone().into_os_string();
+            wal.push("-wal");
+            let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+            assert_eq!(wal_len, 0, "m/{i} left {wal_len} bytes in its WAL");
+            assert_eq!(
+                values(dir, &format!("m/{i}")),
+                vec![f64::from(i), f64::from(i) + 0.5]
+            );
+        }
     }
 
     #[test]

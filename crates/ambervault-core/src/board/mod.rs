@@ -2,11 +2,15 @@
 //!
 //! - `logfile`: the memory-mapped, append-only log segments that `log()` writes into.
 //! - `records`: the record layouts inside a segment.
-//! - `drain` + `store`: reading logs from the committed positions into the SQLite files.
+//! - `batch`: a burst's scalars gathered per metric.
+//! - `drain` + `store`: reading logs from the committed positions into the SQLite files
+//!   (`descriptors`: how many of them stay open).
 //! - `writer`: the owner's writer thread; `run`: metadata.json, the owner lock, writer.log.
 //! - `payloads`: histogram bins, PNG, .npy, kernel density, content hashes.
 //! - `reader`: the read side (list runs, scalars with downsampling, media, tables, tensors).
 
+pub mod batch;
+pub mod descriptors;
 pub mod drain;
 pub mod logfile;
 pub mod payloads;

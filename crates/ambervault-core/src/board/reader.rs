@@ -193,7 +193,7 @@ impl RunReader {
                 self.run_dir.display()
             )));
         }
-        let c = ColumnFile::open(&path, true)?;
+        let c = ColumnFile::open_readonly(&path)?;
         // The four columns grow in one transaction; reading up to `value`'s length keeps them
         // aligned even if a burst commits between the reads.
         let n = c.len("value")?;
@@ -229,7 +229,7 @@ impl RunReader {
                 self.run_dir.display()
             )));
         }
-        let c = ColumnFile::open(&path, true)?;
+        let c = ColumnFile::open_readonly(&path)?;
         let col = |s: &str| format!("{name}:{s}");
         let rows = c.len(&col("bins"))?;
         if rows == 0 {
@@ -459,7 +459,7 @@ mod tests {
             .flat_map(|i| (i as f64 * 0.5).to_le_bytes())
             .collect();
         let zeros = le_i(&vec![0; 10_000]);
-        let mut c = ColumnFile::open(&metric_path(dir, "m"), false).unwrap();
+        let mut c = ColumnFile::open_for_writing(&metric_path(dir, "m")).unwrap();
         c.append(
             &[
                 ("step", ColType::I64, &le_i(&steps)),

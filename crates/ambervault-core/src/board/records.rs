@@ -56,6 +56,36 @@ impl Subkind {
     }
 }
 
+/// Bytes of one `(u32 name_id | u32 0 | f64 value)` entry of a SCALARS record.
+const SCALAR_BYTES: usize = 16;
+
+/// The `(name_id, value)` pairs of a SCALARS record, read in place from the log: the writer
+/// decodes millions of them per second, so no record gets a vector of its own. The length was
+/// checked against the record when it was decoded.
+#[derive(Debug, Clone)]
+pub struct ScalarValues<'a> {
+    pairs: std::slice::ChunksExact<'a, u8>,
+}
+
+impl Iterator for ScalarValues<'_> {
+    type Item = (u32, f64);
+
+    fn next(&mut self) -> Option<(u32, f64)> {
+        let p = self.pairs.next()?;
+        let (id, value) = (p[..4].try_into(), p[8..].try_into());
+        Some((
+            u32::from_le_bytes(id.unwrap_or_default()),
+            f64::from_le_bytes(value.unwrap_or_default()),
+        ))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.pairs.size_hint()
+    }
+}
+
+impl ExactSizeIterator for ScalarValues<'_> {}
+
 #[derive(Debug)]
 pub enum Record<'a> {
     Name {
@@ -65,7 +95,7 @@ pub enum Record<'a> {
     Scalars {
         stamp: Stamp,
         flags: u32,
-        values: Vec<(u32, f64)>,
+        values: ScalarValues<'a>,
     },
     Payload {
         stamp: Stamp,
@@ -100,12 +130,9 @@ pub fn decode<'a>(raw: &RawRecord<'a>) -> Result<Record<'a>> {
             let stamp = stamp(&mut f)?;
             let count = f.u32()? as usize;
             let flags = f.u32()?;
-            let mut values = Vec::with_capacity(count);
-            for _ in 0..count {
-                let id = f.u32()?;
-                f.u32()?;
-                values.push((id, f.f64()?));
-            }
+            let values = ScalarValues {
+                pairs: f.bytes(count * SCALAR_BYTES)?.chunks_exact(SCALAR_BYTES),
+            };
             Record::Scalars {
                 stamp,
                 flags,

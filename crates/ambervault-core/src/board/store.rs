@@ -7,6 +7,7 @@
 //! crash between two commits skips the records a file already has. KV writes (media blobs,
 //! tensors) are upserts keyed by content or step, so replaying them is harmless.
 
+use super::batch::{MetricRows, ScalarBatches};
 use super::payloads::{self, Bins};
 use super::records::{Stamp, Subkind};
 use super::sink::{self, ColType, ColumnFile};
@@ -18,7 +19,6 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Largest media payload accepted (the TS layer checks it first; this guards replayed logs).
 pub const MAX_MEDIA_BYTES: usize = 256 << 20;
@@ -96,30 +96,15 @@ pub fn open_metadata_db(run_dir: &Path) -> Result<Connection> {
 /// A writer's committed position and its interned metric names.
 pub type WriterProgress = (String, u64, Vec<(u32, String)>);
 
-/// One scalar on its way to a metric file: writer index, log position, stamp, value.
-type Point = (usize, u64, Stamp, f64);
-
-/// One decoded record ready to store.
-pub enum Item {
-    Scalars {
-        stamp: Stamp,
-        step_row: bool,
-        /// Names are shared (`Arc`): millions of scalars must not mean millions of strings.
-        values: Vec<(Arc<str>, f64)>,
-    },
-    Payload {
-        stamp: Stamp,
-        name: String,
-        subkind: Subkind,
-        meta: Value,
-        data: Vec<u8>,
-    },
-}
-
+/// One payload record (histogram, media, table, tensor, density, output) ready to store.
 pub struct Entry {
     pub writer: usize,
     pub pos: u64,
-    pub item: Item,
+    pub stamp: Stamp,
+    pub name: String,
+    pub subkind: Subkind,
+    pub meta: Value,
+    pub data: Vec<u8>,
 }
 
 /// What one drain of the logs produced.
@@ -128,6 +113,8 @@ pub struct Burst {
     /// Writer ids and the position each has been read up to.
     pub writers: Vec<(String, u64)>,
     pub names: Vec<(usize, u32, String)>,
+    /// Stamps of the scalar records that take a row in `steps`.
+    pub steps: Vec<Stamp>,
     pub entries: Vec<Entry>,
     /// Indexes of the writers whose log was read to its end.
     pub at_end: Vec<usize>,
@@ -138,38 +125,6 @@ struct ColumnTarget {
     applied: HashMap<String, u64>,
     /// `Store::clock` when last used, to close the least recently used file.
     used: u64,
-}
-
-/// Most column files kept open at once. Each open file holds three descriptors (database, WAL,
-/// shared memory), and a run may have 10,000 metrics against a typical limit of 1,024-20,000.
-const MAX_OPEN_COLUMN_FILES: usize = 2048;
-
-#[derive(Default)]
-struct MetricRows {
-    step: Vec<u8>,
-    global_step: Vec<u8>,
-    timestamp: Vec<u8>,
-    value: Vec<u8>,
-}
-impl MetricRows {
-    fn reserve(&mut self, n: usize) {
-        for c in [
-            &mut self.step,
-            &mut self.global_step,
-            &mut self.timestamp,
-            &mut self.value,
-        ] {
-            c.reserve(n * 8);
-        }
-    }
-
-    fn push(&mut self, s: &Stamp, v: f64) {
-        self.step.extend_from_slice(&s.step.to_le_bytes());
-        self.global_step
-            .extend_from_slice(&s.global_step.to_le_bytes());
-        self.timestamp.extend_from_slice(&s.timestamp.to_le_bytes());
-        self.value.extend_from_slice(&v.to_le_bytes());
-    }
 }
 
 /// Histogram columns of one name inside its namespace file.
@@ -189,7 +144,14 @@ pub struct Store {
     meta: Connection,
     columns: HashMap<PathBuf, ColumnTarget>,
     clock: u64,
+    /// Most column files kept open at once (`descriptors::open_file_budget`).
     max_open: usize,
+    /// Files opened during the current burst, newest last: the ones to close first when the
+    /// budget is reached (see `make_room`).
+    opened_this_burst: Vec<PathBuf>,
+    /// Column files opened so far (tests check files within the budget stay open).
+    #[cfg(test)]
+    files_opened: u64,
     kv: HashMap<PathBuf, KvStore>,
     /// Partial output lines per (writer, stream), waiting for their newline.
     pending_output: HashMap<(usize, bool), String>,
@@ -201,14 +163,20 @@ impl Store {
         let meta_path = run_dir.join("data/metadata.db");
         if !meta_path.exists() {
             // Someone else creating it meanwhile is fine: the schema is the same.
-            sink::create_db_complete(&meta_path, |c| Ok(c.execute_batch(META_SCHEMA)?))?;
+            sink::create_db_complete(&meta_path, |c| {
+                c.execute_batch(META_SCHEMA)?;
+                Ok(c)
+            })?;
         }
         Ok(Store {
             run_dir: run_dir.to_path_buf(),
             meta: open_metadata_db(run_dir)?,
             columns: HashMap::new(),
             clock: 0,
-            max_open: MAX_OPEN_COLUMN_FILES,
+            max_open: super::descriptors::open_file_budget(),
+            opened_this_burst: Vec::new(),
+            #[cfg(test)]
+            files_opened: 0,
             kv: HashMap::new(),
             pending_output: HashMap::new(),
         })
@@ -244,9 +212,14 @@ impl Store {
         self.clock += 1;
         if !self.columns.contains_key(path) {
             if self.columns.len() >= self.max_open {
-                self.close_least_used();
+                self.make_room();
             }
-            let file = ColumnFile::open(path, false)?;
+            self.opened_this_burst.push(path.to_path_buf());
+            #[cfg(test)]
+            {
+                self.files_opened += 1;
+            }
+            let file = ColumnFile::open_for_writing(path)?;
             let applied = file.with_conn(|c| {
                 c.execute_batch(APPLIED_SCHEMA)?;
                 let mut st = c.prepare("SELECT writer, pos FROM board_applied")?;
@@ -311,7 +284,18 @@ impl Store {
         Ok(())
     }
 
-    fn close_least_used(&mut self) {
+    /// Close one column file. A burst touching more files than the budget would, with plain
+    /// LRU, close every file before the next burst needs it again and reopen all of them each
+    /// burst; instead the file opened last in this burst goes first (it is done for this burst),
+    /// so the files that fit stay open across bursts and only the ones past the budget cycle
+    /// through a slot. The least recently used file goes when none was opened in this burst.
+    fn make_room(&mut self) {
+        while let Some(p) = self.opened_this_burst.pop() {
+            if let Some(f) = self.columns.remove(&p) {
+                f.file.close_unsynced();
+                return;
+            }
+        }
         let oldest = self
             .columns
             .iter()
@@ -320,6 +304,12 @@ impl Store {
         if let Some(f) = oldest.and_then(|p| self.columns.remove(&p)) {
             f.file.close_unsynced();
         }
+    }
+
+    /// Column files open now, and opened so far.
+    #[cfg(test)]
+    pub fn open_files(&self) -> (usize, u64) {
+        (self.columns.len(), self.files_opened)
     }
 
     fn kv_file(&mut self, path: &Path) -> Result<&mut KvStore> {
@@ -337,103 +327,38 @@ impl Store {
 
     /// Store one burst. Errors leave the committed positions where they were, so the records are
     /// read again by the next burst (or the next open).
-    pub fn commit(&mut self, burst: Burst) -> Result<()> {
+    pub fn commit(&mut self, burst: Burst, scalars: &ScalarBatches) -> Result<()> {
+        self.opened_this_burst.clear();
         let writer_ids: Vec<String> = burst.writers.iter().map(|w| w.0.clone()).collect();
-        // Points per metric. Calls usually repeat the same names in the same order, so the slot
-        // of the j-th value of the last call is tried first (a pointer compare, no hashing).
-        let mut by_metric: Vec<(Arc<str>, Vec<Point>)> = Vec::new();
-        let mut index: HashMap<Arc<str>, usize> = HashMap::new();
-        let mut hint: Vec<usize> = Vec::new();
-        let mut metrics: BTreeMap<PathBuf, (Vec<usize>, MetricRows)> = BTreeMap::new();
         let mut hists: BTreeMap<PathBuf, (Vec<usize>, BTreeMap<String, HistRows>)> =
             BTreeMap::new();
         let mut kv_puts: BTreeMap<PathBuf, Vec<(String, Vec<u8>)>> = BTreeMap::new();
-        let mut steps: Vec<Stamp> = Vec::new();
         let mut meta_rows: Vec<MetaRow> = Vec::new();
         let mut output = String::new();
 
         for e in burst.entries {
-            match e.item {
-                Item::Scalars {
-                    stamp,
-                    step_row,
-                    values,
-                } => {
-                    if step_row {
-                        steps.push(stamp);
-                    }
-                    for (j, (name, v)) in values.into_iter().enumerate() {
-                        if hint.len() <= j {
-                            hint.push(usize::MAX);
-                        }
-                        let slot = match by_metric.get(hint[j]) {
-                            Some((n, _)) if Arc::ptr_eq(n, &name) => hint[j],
-                            _ => {
-                                let next = by_metric.len();
-                                let slot = *index.entry(name.clone()).or_insert(next);
-                                if slot == next {
-                                    by_metric.push((name, Vec::new()));
-                                }
-                                hint[j] = slot;
-                                slot
-                            }
-                        };
-                        by_metric[slot].1.push((e.writer, e.pos, stamp, v));
-                    }
-                }
-                Item::Payload {
-                    stamp,
-                    name,
-                    subkind,
-                    meta,
-                    data,
-                } => {
-                    let result = self.classify_payload(
-                        &stamp,
-                        &name,
-                        subkind,
-                        &meta,
-                        &data,
-                        e.writer,
-                        e.pos,
-                        &writer_ids,
-                        &mut hists,
-                        &mut kv_puts,
-                        &mut meta_rows,
-                        &mut output,
-                    );
-                    if let Err(err) = result {
-                        // One bad payload must not block the log behind it: report and move on.
-                        super::run::writer_log(
-                            &self.run_dir,
-                            &format!("dropped {name} at step {}: {err}", stamp.step),
-                        );
-                    }
-                }
+            let result = self.classify_payload(
+                &e,
+                &writer_ids,
+                &mut hists,
+                &mut kv_puts,
+                &mut meta_rows,
+                &mut output,
+            );
+            if let Err(err) = result {
+                // One bad payload must not block the log behind it: report and move on.
+                super::run::writer_log(
+                    &self.run_dir,
+                    &format!("dropped {} at step {}: {err}", e.name, e.stamp.step),
+                );
             }
         }
 
-        // Per metric (not per value): its file, and which records that file already has.
-        for (name, points) in by_metric {
-            let path = metric_path(&self.run_dir, &name);
-            let applied = self.applied(&path)?;
-            let skip_below: Vec<u64> = writer_ids
-                .iter()
-                .map(|id| applied.get(id).copied().unwrap_or(0))
-                .collect();
-            let slot = metrics.entry(path).or_default();
-            slot.1.reserve(points.len());
-            for (w, pos, stamp, v) in points {
-                if pos < skip_below[w] {
-                    continue;
-                }
-                if !slot.0.contains(&w) {
-                    slot.0.push(w);
-                }
-                slot.1.push(&stamp, v);
-            }
-        }
-        for (path, (writers, rows)) in metrics {
+        for m in scalars.touched() {
+            let applied = self.applied(&m.path)?;
+            let (writers, filtered) =
+                m.unapplied(|w| applied.get(&writer_ids[w]).copied().unwrap_or(0));
+            let rows = filtered.as_ref().unwrap_or(&m.rows);
             if rows.value.is_empty() {
                 continue;
             }
@@ -443,7 +368,7 @@ impl Store {
                 ("timestamp", ColType::I64, &rows.timestamp),
                 ("value", ColType::F64, &rows.value),
             ];
-            self.commit_columns(&path, &METRIC_COLUMNS, &writers, &burst.writers, &cols)?;
+            self.commit_columns(&m.path, &METRIC_COLUMNS, &writers, &burst.writers, &cols)?;
         }
         for (path, (writers, per_name)) in hists {
             let mut names: Vec<String> = Vec::new();
@@ -491,11 +416,7 @@ impl Store {
 
         let tx = self.meta.unchecked_transaction()?;
         {
-            let mut st = tx
-                .prepare_cached("INSERT INTO steps(step, global_step, timestamp) VALUES (?,?,?)")?;
-            for s in &steps {
-                st.execute(params![s.step, s.global_step, s.timestamp])?;
-            }
+            insert_steps(&tx, &burst.steps)?;
             for row in &meta_rows {
                 row.insert(&tx)?;
             }
@@ -515,22 +436,17 @@ impl Store {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn classify_payload(
         &mut self,
-        stamp: &Stamp,
-        name: &str,
-        subkind: Subkind,
-        meta: &Value,
-        data: &[u8],
-        writer: usize,
-        pos: u64,
+        e: &Entry,
         writer_ids: &[String],
         hists: &mut BTreeMap<PathBuf, (Vec<usize>, BTreeMap<String, HistRows>)>,
         kv_puts: &mut BTreeMap<PathBuf, Vec<(String, Vec<u8>)>>,
         meta_rows: &mut Vec<MetaRow>,
         output: &mut String,
     ) -> Result<()> {
+        let (stamp, name, meta, data) = (&e.stamp, e.name.as_str(), &e.meta, e.data.as_slice());
+        let (writer, pos, subkind) = (e.writer, e.pos, e.subkind);
         match subkind {
             Subkind::HistogramValues | Subkind::HistogramBins => {
                 let bins = if subkind == Subkind::HistogramValues {
@@ -778,15 +694,77 @@ impl Store {
     }
 
     /// Fold WAL files back into the databases (end of a run, so a copied folder is complete).
+    /// A checkpoint fsyncs its WAL and its database: with thousands of metric files that is
+    /// thousands of fsyncs. From `SYNC_WHOLE_FS_FROM` open files on, one syncfs makes every WAL
+    /// durable, the checkpoints run without fsync, and a second syncfs makes the databases
+    /// durable.
     pub fn checkpoint_all(&mut self) {
         let _ = conn::checkpoint(&self.meta);
+        let whole_fs = self.columns.len() >= SYNC_WHOLE_FS_FROM && sync_filesystem(&self.run_dir);
         for f in self.columns.values() {
+            if whole_fs {
+                let _ = f
+                    .file
+                    .with_conn(|c| Ok(c.execute_batch("PRAGMA synchronous=OFF")?));
+            }
             let _ = f.file.checkpoint();
+        }
+        if whole_fs {
+            sync_filesystem(&self.run_dir);
         }
         for kv in self.kv.values_mut() {
             let _ = kv.checkpoint();
         }
     }
+}
+
+/// Open column files from which the end of a run syncs the file system instead of each file.
+pub(super) const SYNC_WHOLE_FS_FROM: usize = 64;
+
+/// Flush every dirty page of the file system holding `dir` to disk; false where that is not
+/// available (then each checkpoint syncs its own file).
+#[cfg(target_os = "linux")]
+fn sync_filesystem(dir: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(d) = std::fs::File::open(dir) else {
+        return false;
+    };
+    // SAFETY: syncfs takes a descriptor that stays open for the call.
+    unsafe { libc::syncfs(d.as_raw_fd()) == 0 }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_filesystem(_dir: &Path) -> bool {
+    false
+}
+
+/// Rows of `steps` per INSERT: one statement per step row was a visible part of a burst of
+/// small log() calls.
+const STEP_ROWS_PER_INSERT: usize = 256;
+
+fn insert_steps(c: &Connection, steps: &[Stamp]) -> Result<()> {
+    let mut chunks = steps.chunks_exact(STEP_ROWS_PER_INSERT);
+    if chunks.len() > 0 {
+        let sql = format!(
+            "INSERT INTO steps(step, global_step, timestamp) VALUES {}",
+            vec!["(?,?,?)"; STEP_ROWS_PER_INSERT].join(",")
+        );
+        let mut st = c.prepare_cached(&sql)?;
+        for chunk in chunks.by_ref() {
+            for (i, s) in chunk.iter().enumerate() {
+                st.raw_bind_parameter(3 * i + 1, s.step)?;
+                st.raw_bind_parameter(3 * i + 2, s.global_step)?;
+                st.raw_bind_parameter(3 * i + 3, s.timestamp)?;
+            }
+            st.raw_execute()?;
+        }
+    }
+    let mut st =
+        c.prepare_cached("INSERT INTO steps(step, global_step, timestamp) VALUES (?,?,?)")?;
+    for s in chunks.remainder() {
+        st.execute(params![s.step, s.global_step, s.timestamp])?;
+    }
+    Ok(())
 }
 
 struct StoredMedia {

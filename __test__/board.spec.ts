@@ -196,15 +196,24 @@ test.serial('a metric file is listed only once it can be read, even while new me
   const board = new Board({ baseDir: tmp(), captureOutput: false })
   const run = openRun(board.runDir)
   let reads = 0
-  for (let i = 0; i < 60; i++) {
-    board.log({ [`new/m${i}`]: i })
-    // The writer thread creates files meanwhile: every name listed must be readable.
-    await new Promise((r) => setImmediate(r))
+  const readAll = () => {
     for (const name of run.metrics()) {
       t.notThrows(() => run.scalars(name), name)
       reads++
     }
   }
+  for (let i = 0; i < 60; i++) {
+    board.log({ [`new/m${i}`]: i })
+    // The writer thread creates files meanwhile: every name listed must be readable.
+    await new Promise((r) => setImmediate(r))
+    readAll()
+  }
+  // On a loaded machine the loop above can end before the writer's first burst: keep reading
+  // while it catches up, so the listing is checked while files are being created either way.
+  do {
+    await new Promise((r) => setTimeout(r, 1))
+    readAll()
+  } while (run.metrics().length < 60)
   await board.finish()
   t.is(run.metrics().length, 60)
   t.deepEqual([...run.scalars('new/m59').value], [59])

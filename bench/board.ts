@@ -9,9 +9,11 @@
  *     224x224 RGB, 200 tensors of 131k f32): time to durable (finish/flush returned) and the
  *     time the training thread spent inside log()
  *   - stress: 10M scalars (1M calls of 10) sustained to durable disk, scalars/s
+ *   - many names (ambervault only, printed under the table): 5,000 metric names logged at each of
+ *     10 steps, time to durable (one metric file per name)
  * Peers run in a venv this script creates (bench/.venv-board, or $BOARD_BENCH_VENV) with pip:
  * kohakuboard, tensorboardX, mlflow (file store). A peer that cannot install or run is reported,
- * not hidden. Use a release build (`npm run build`) for meaningful numbers. Every tracker runs
+ * not hidden; BOARD_BENCH_PEERS=0 skips them (quick runs of ours alone). Use a release build (`npm run build`) for meaningful numbers. Every tracker runs
  * `--repeat` times (default 3), alternating, each time in a fresh folder; the table shows medians.
  */
 import * as fs from 'node:fs'
@@ -110,6 +112,26 @@ async function stress(baseDir: string): Promise<Row> {
   return { scalars: STRESS_CALLS * 10, log_ms: logged, total_ms: total, scalars_per_s: (STRESS_CALLS * 10) / (total / 1000) }
 }
 
+async function manyNames(baseDir: string): Promise<Row> {
+  const names = quick ? 1_000 : 5_000
+  const steps = 10
+  const t0 = performance.now()
+  const board = new Board({ baseDir, project: 'bench', runId: 'names', captureOutput: false })
+  const vals: Record<string, number> = {}
+  for (let s = 0; s < steps; s++) {
+    for (let k = 0; k < names; k++) vals[`layer${k % 50}/m${k}`] = s + k
+    board.log(vals)
+    board.step()
+  }
+  await board.finish()
+  const total = performance.now() - t0
+  const run = openRun(board.runDir)
+  if (run.metrics().length !== names || run.scalars(`layer0/m0`).value.length !== steps) {
+    throw new Error('many names: not everything was stored')
+  }
+  return { names, steps, total_ms: total }
+}
+
 function venvPython(): string | null {
   const venv = process.env.BOARD_BENCH_VENV ?? path.join(__dirname, '.venv-board')
   const py = path.join(venv, 'bin', 'python')
@@ -125,6 +147,7 @@ function venvPython(): string | null {
 }
 
 function peers(baseDir: string): Record<string, Record<string, Row | string>> {
+  if (process.env.BOARD_BENCH_PEERS === '0') return {}
   const py = venvPython()
   if (!py) return {}
   const r = spawnSync(py, [path.join(__dirname, 'board_peers.py'), baseDir, String(quick ? 1 : 0)], { encoding: 'utf8', maxBuffer: 1 << 26 })
@@ -170,7 +193,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < REPEAT; r++) {
     const dir = path.join(baseDir, `rep${r}`)
     fs.mkdirSync(dir)
-    const ours = { latency: await latency(dir), workload: await workload(dir), stress: await stress(dir) }
+    const ours = { latency: await latency(dir), workload: await workload(dir), stress: await stress(dir), names: await manyNames(dir) }
     console.error(`rep ${r + 1}/${REPEAT}: ambervault ${JSON.stringify(ours)}`)
     const others = peers(dir)
     console.error(`rep ${r + 1}/${REPEAT}: peers ${JSON.stringify(others)}`)
@@ -195,7 +218,9 @@ async function main(): Promise<void> {
     lines.push(`| ${name} | ${cell(l, 'p50_ns', 'µs', 1e-3, 2)} | ${cell(l, 'p99_ns', 'µs', 1e-3, 2)} | ${cell(w, 'total_ms', 's', 1e-3, 2)} | ${cell(w, 'in_log_ms', 's', 1e-3, 2)} | ${cell(s, 'scalars_per_s', '', 1, 0)} | ${name === 'ambervault' ? '1x' : ratio} |`)
   }
   console.log(lines.join('\n'))
-  console.log(`\nambervault timer overhead (two hrtime calls, included above): ${fmt(ours.latency.timer_overhead_p50_ns, 0)} ns`)
+  const n = ours.names
+  console.log(`\nambervault many names: ${n.names} names x ${n.steps} steps to durable in ${fmt((n.total_ms as number) / 1000, 2)} s`)
+  console.log(`ambervault timer overhead (two hrtime calls, included above): ${fmt(ours.latency.timer_overhead_p50_ns, 0)} ns`)
   console.log('\nraw:', JSON.stringify(reps))
 }
 

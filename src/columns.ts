@@ -77,6 +77,9 @@ interface VaultState {
   intervalMs: number
   staged: Set<Column>
   timer: NodeJS.Timeout | null
+  /** Reads keep a snapshot open in the core between calls; this ends it once the current
+   *  synchronous run of code is over (an idle vault never holds back checkpoints). */
+  readSoon: (n: NativeColumn) => void
 }
 
 export interface CacheOptions {
@@ -157,6 +160,7 @@ export class Column {
   }
   get length(): number {
     this.settleStaged()
+    this.#vault.readSoon(this.n)
     return native(() => this.n.length())
   }
 
@@ -170,9 +174,8 @@ export class Column {
       packNumbers: (v) => n.extendNumbers(v),
       packBigints: (v) => n.extendBigints(v),
       packBools: (v) => n.extendBools(v),
-      packStrings: (v) => n.extendStrings(v),
-      packBuffers: (v) => n.extendBuffers(v),
       packDocs: (v) => n.extendDocs(v),
+      packPackedArray: (a) => n.extendPackedArray(a),
       packVectors: (e, r) => n.extendVectors(e, r),
       packJoinedStrings: (j, l) => n.extendJoinedStrings(j, l),
       packJoinedBuffers: (b, e) => n.extendJoinedBuffers(b, e),
@@ -183,6 +186,10 @@ export class Column {
     return (this.#p ??= new binding.NativePacker(this.n.dtype))
   }
 
+  #integer(v: unknown, what: string): void {
+    if (v !== undefined && !Number.isInteger(v)) throw new InvalidArgumentError(`column "${this.name}": ${what} ${String(v)} is not an integer`)
+  }
+
   #index(i: number, len: number, allowEnd = false): number {
     if (!Number.isInteger(i)) throw new InvalidArgumentError(`column "${this.name}": index ${String(i)} is not an integer`)
     const j = i < 0 ? i + len : i
@@ -191,20 +198,12 @@ export class Column {
     return j
   }
 
-  #range(start: number | undefined, end: number | undefined, len: number): [number, number] {
-    const norm = (v: number | undefined, dflt: number) => {
-      if (v === undefined) return dflt
-      if (!Number.isInteger(v)) throw new InvalidArgumentError(`column "${this.name}": slice bound ${String(v)} is not an integer`)
-      return v < 0 ? Math.max(0, v + len) : Math.min(v, len)
-    }
-    const s = norm(start, 0)
-    return [s, Math.max(s, norm(end, len))]
-  }
-
   /** Element `i` (negative counts from the end). */
   get(i: number, options: ReadOptions = {}): any {
-    const j = this.#index(i, this.length)
-    return this.#read(j, j + 1, options)[0]
+    this.#integer(i, 'index')
+    this.settleStaged()
+    this.#vault.readSoon(this.n)
+    return native(() => this.n.get(i, options.bigint ?? false))
   }
 
   set(i: number, value: unknown): void {
@@ -265,14 +264,17 @@ export class Column {
 
   /** Elements `[start, end)` like Array.prototype.slice: a typed array for numeric dtypes, else an array. */
   slice(start?: number, end?: number, options: ReadOptions = {}): any {
-    const [s, e] = this.#range(start, end, this.length)
-    return this.#read(s, e, options)
+    this.#integer(start, 'slice bound')
+    this.#integer(end, 'slice bound')
+    return this.#read(start, end, options)
   }
 
-  #read(s: number, e: number, options: ReadOptions): any {
+  /** One native call: bounds are resolved against the length in the core (negative from the end). */
+  #read(s: number | undefined, e: number | undefined, options: ReadOptions): any {
     this.settleStaged()
-    if (this.#scalar && this.#scalar !== 'bool') return native(() => this.n.readNumbers(s, e, options.bigint ?? false))
-    return native(() => this.n.readValues(s, e, options.bigint ?? false))
+    this.#vault.readSoon(this.n)
+    if (this.#scalar && this.#scalar !== 'bool') return native(() => this.n.sliceNumbers(s, e, options.bigint ?? false))
+    return native(() => this.n.sliceValues(s, e, options.bigint ?? false))
   }
 
   /** Overwrite elements from `start` with `values` (they must all exist). */
@@ -361,7 +363,25 @@ function isArrayLike(v: unknown): v is ArrayLike<unknown> {
 export class ColumnVault {
   readonly path: string
   #n: NativeColumnVault | null
-  readonly #state: VaultState = { cache: false, intervalMs: 0, staged: new Set(), timer: null }
+  readonly #state: VaultState = { cache: false, intervalMs: 0, staged: new Set(), timer: null, readSoon: (n) => this.#readSoon(n) }
+  /** The column whose read snapshot a queued microtask will end (all share the vault's). */
+  #reader: NativeColumn | null = null
+  readonly #release = (): void => {
+    const n = this.#reader
+    this.#reader = null
+    if (!n || !this.#n) return
+    try {
+      n.releaseRead()
+    } catch {
+      // Ending a read transaction cannot lose data; the next write ends it anyway.
+    }
+  }
+
+  #readSoon(n: NativeColumn): void {
+    if (this.#reader) return
+    this.#reader = n
+    queueMicrotask(this.#release)
+  }
   #unhookExit?: () => void
 
   /** Open (or create) the columns of a SQLite file; `pathOrKVault` may be a KVault (same file). */

@@ -3,6 +3,7 @@
  * this file only sorts JS values into the batch kinds the native packer takes (numbers,
  * BigInts, booleans, strings, buffers, documents, typed-array vectors), one native call per batch.
  */
+import { Packr } from 'msgpackr'
 import binding from './native'
 import { native, InvalidArgumentError } from './errors'
 
@@ -17,15 +18,27 @@ export interface PackTarget<R = Packed> {
   packNumbers(v: Float64Array): R
   packBigints(v: bigint[]): R
   packBools(v: boolean[]): R
-  packStrings(v: string[]): R
-  packBuffers(v: Buffer[]): R
   packDocs(v: unknown[]): R
   packVectors(elems: string[], raws: Buffer[]): R
-  /** Optional: strings joined into one, with each one's length (UTF-16 units): one conversion per batch. */
-  packJoinedStrings?(joined: string, lens: Uint32Array): R
-  /** Optional: byte strings concatenated into one buffer, cut at the exclusive `ends`. */
-  packJoinedBuffers?(bytes: Buffer, ends: Uint32Array): R
+  /** Strings joined into one, with each one's length (UTF-16 units): one conversion per batch. */
+  packJoinedStrings(joined: string, lens: Uint32Array): R
+  /** Byte strings concatenated into one buffer, cut at the exclusive `ends`. */
+  packJoinedBuffers(bytes: Buffer, ends: Uint32Array): R
+  /** msgpack documents as one MessagePack array (the core checks and re-emits each). */
+  packPackedArray(array: Buffer): R
 }
+
+/**
+ * How JS values become MessagePack for msgpack dtypes: plain maps (no msgpackr records) and
+ * JSON's rules for `undefined` (object properties skipped, array items null). Values with no
+ * document form (Date, Map, Set, ...) come out as extensions, which the core refuses.
+ */
+const msgpackOptions: ConstructorParameters<typeof Packr>[0] & { skipValues: unknown[] } = {
+  useRecords: false,
+  skipValues: [undefined], // supported by msgpackr, missing from its type declarations
+  encodeUndefinedAsNil: true,
+}
+export const msgpack = new Packr(msgpackOptions)
 
 const VECTOR_ELEM: [new (...a: any[]) => ArrayBufferView, string][] = [
   [Float32Array, 'f32'],
@@ -78,28 +91,35 @@ export function packBatch<R = Packed>(t: PackTarget<R>, values: ArrayLike<unknow
       return native(() => t.packBools(all as boolean[]))
     case 'str': {
       all.forEach((v, i) => typeof v !== 'string' && bad(t.dtype, `${describe(v)}, not a string`, i))
-      if (!t.packJoinedStrings) return native(() => t.packStrings(all as string[]))
       const lens = new Uint32Array(n)
       for (let i = 0; i < n; i++) lens[i] = (all[i] as string).length
-      return native(() => t.packJoinedStrings!((all as string[]).join(''), lens))
+      return native(() => t.packJoinedStrings((all as string[]).join(''), lens))
     }
     case 'bytes': {
       const bufs = all.map((v, i) => {
         if (v instanceof Uint8Array) return Buffer.isBuffer(v) ? v : bytesOf(v)
         return bad(t.dtype, `${describe(v)}, not a Buffer or Uint8Array`, i)
       })
-      if (!t.packJoinedBuffers) return native(() => t.packBuffers(bufs))
       const ends = new Uint32Array(n)
       let at = 0
       for (let i = 0; i < n; i++) ends[i] = at += bufs[i].length
-      return native(() => t.packJoinedBuffers!(Buffer.concat(bufs, at), ends))
+      return native(() => t.packJoinedBuffers(Buffer.concat(bufs, at), ends))
     }
-    case 'doc':
+    case 'msgpack':
+    case 'doc': {
       all.forEach((v, i) => {
         if (v === undefined || typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint')
           bad(t.dtype, `${describe(v)}, which has no document form`, i)
       })
-      return native(() => t.packDocs(all))
+      if (t.kind === 'doc') return native(() => t.packDocs(all))
+      let array: Buffer
+      try {
+        array = msgpack.pack(all)
+      } catch (e) {
+        throw new InvalidArgumentError(`dtype ${t.dtype}: ${(e as Error).message}`)
+      }
+      return native(() => t.packPackedArray(array))
+    }
     case 'vector': {
       if (all.every((v) => ArrayBuffer.isView(v))) {
         const elems = all.map((v, i) => {

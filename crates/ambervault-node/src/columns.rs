@@ -3,7 +3,7 @@
 
 use crate::errors::IntoNapi;
 use crate::packer::{self, Batch, JsOut, TypedOut};
-use ambervault_core::col::{CacheOptions, ChunkOptions, ColumnHandle, ColumnVault};
+use ambervault_core::col::{Bounds, CacheOptions, ChunkOptions, ColumnHandle, ColumnVault};
 use ambervault_core::conn::OpenOptions;
 use ambervault_core::packer::Value;
 use ambervault_core::packer::{DataPacker, Scalar};
@@ -30,6 +30,21 @@ fn index(v: f64, what: &str) -> Result<u64> {
         return Err(Error::invalid(format!("{what} {v} is not a valid index"))).napi();
     }
     Ok(v as u64)
+}
+
+/// A JS index or slice bound: an integer, negative ones counting from the end.
+fn signed(v: f64, what: &str) -> Result<i64> {
+    if !(v.is_finite() && v.fract() == 0.0 && v.abs() <= 9.007_199_254_740_992e15) {
+        return Err(Error::invalid(format!("{what} {v} is not an integer"))).napi();
+    }
+    Ok(v as i64)
+}
+
+fn slice_bounds(start: Option<f64>, end: Option<f64>) -> Result<Bounds> {
+    Ok(Bounds::Slice(
+        start.map(|v| signed(v, "slice start")).transpose()?,
+        end.map(|v| signed(v, "slice end")).transpose()?,
+    ))
 }
 
 #[napi(object)]
@@ -199,24 +214,29 @@ impl NativeColumn {
             .set_bytes(&self.h, index(start, "start")?, bytes)
             .napi()
     }
-    /// Numbers `[start, end)` of a numeric column as the matching typed array. For i64/u64 a
-    /// Float64Array while every value is within 2^53 (else an error), or BigInt64Array /
-    /// BigUint64Array when `bigint` is set.
+    /// Numbers of a numeric column (JS `slice` bounds: negative from the end, clamped) as the
+    /// matching typed array. For i64/u64 a Float64Array while every value is within 2^53 (else an
+    /// error), or BigInt64Array / BigUint64Array when `bigint` is set.
     #[napi(
         ts_return_type = "Float64Array | Float32Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | Uint32Array | BigInt64Array | BigUint64Array"
     )]
-    pub fn read_numbers(&self, start: f64, end: f64, bigint: bool) -> Result<TypedOut> {
+    pub fn slice_numbers(
+        &self,
+        start: Option<f64>,
+        end: Option<f64>,
+        bigint: bool,
+    ) -> Result<TypedOut> {
         let s = self.h.dtype.scalar().ok_or_else(|| {
             napi::Error::from_reason(format!(
                 "INVALID_ARGUMENT: column \"{}\" ({}) is not numeric",
                 self.h.name, self.h.dtype_str
             ))
         })?;
-        let (st, en) = (index(start, "start")?, index(end, "end")?);
+        let bounds = slice_bounds(start, end)?;
         macro_rules! typed {
             ($t:ty, $variant:ident, $arr:ident) => {
                 TypedOut::$variant($arr::new(
-                    self.vault.read_elements::<$t>(&self.h, st, en, 1).napi()?,
+                    self.vault.read_fixed::<$t>(&self.h, bounds, 1).napi()?,
                 ))
             };
         }
@@ -235,9 +255,9 @@ impl NativeColumn {
                 Scalar::U64 => typed!(u64, J, BigUint64Array),
             });
         }
-        let raw = self.vault.read_elements::<u64>(&self.h, st, en, 1).napi()?;
+        let raw = self.vault.read_fixed::<u64>(&self.h, bounds, 1).napi()?;
         let mut out = Vec::with_capacity(raw.len());
-        for (k, &bits) in raw.iter().enumerate() {
+        for &bits in &raw {
             let v: i128 = if s == Scalar::I64 {
                 bits as i64 as i128
             } else {
@@ -245,15 +265,54 @@ impl NativeColumn {
             };
             if v.abs() > 1 << 53 {
                 return Err(Error::invalid(format!(
-                    "column \"{}\": value {v} at index {} is beyond 2^53; read it with {{ bigint: true }}",
+                    "column \"{}\": value {v} is beyond 2^53; read it with {{ bigint: true }}",
                     self.h.name,
-                    st + k as u64
                 )))
                 .napi();
             }
             out.push(v as f64);
         }
         Ok(TypedOut::A(Float64Array::new(out)))
+    }
+
+    /// The stored bytes of a fixed-size column's elements (JS `slice` bounds).
+    #[napi]
+    pub fn slice_raw(&self, start: Option<f64>, end: Option<f64>) -> Result<Buffer> {
+        let b = self
+            .vault
+            .read_fixed::<u8>(&self.h, slice_bounds(start, end)?, self.h.elem_size())
+            .napi()?;
+        Ok(b.into())
+    }
+
+    /// The stored bytes of element `i` (negative counts from the end; out of range is an error).
+    #[napi]
+    pub fn get_raw(&self, i: f64) -> Result<Buffer> {
+        Ok(self.element(i)?.into())
+    }
+
+    fn element(&self, i: f64) -> Result<Vec<u8>> {
+        let b = Bounds::Index(signed(i, "index")?);
+        if self.h.is_var_size() {
+            Ok(self.vault.read_var_in(&self.h, b).napi()?.0)
+        } else {
+            self.vault
+                .read_fixed::<u8>(&self.h, b, self.h.elem_size())
+                .napi()
+        }
+    }
+
+    /// Element `i` as a JS value, in one call (negative counts from the end).
+    #[napi(ts_return_type = "any")]
+    pub fn get(&self, i: f64, bigint: bool) -> Result<JsOut> {
+        let v = self.packer.unpack(&self.element(i)?).napi()?;
+        packer::value_to_js(v, bigint)
+    }
+
+    /// End the read snapshot reads keep between calls (the TS layer calls it once JS is idle).
+    #[napi]
+    pub fn release_read(&self) -> Result<()> {
+        self.vault.release_read().napi()
     }
 
     /// Numbers given as a Float64Array, range-checked into the column's type, then appended.
@@ -282,52 +341,36 @@ impl NativeColumn {
             .napi()?;
         self.vault.append(&self.h, &bytes, &ends).napi()
     }
-    #[napi]
-    pub fn extend_strings(&self, values: Vec<String>) -> Result<()> {
-        self.append_values(packer::batch_values(Batch::Strings(values))?)
+    /// Append packed elements (`ends` cut variable-size ones), naming the column in errors.
+    fn append_packed(&self, packed: ambervault_core::Result<(Vec<u8>, Vec<usize>)>) -> Result<()> {
+        let (bytes, ends) = packed
+            .map_err(|e| e.context(format!("column \"{}\"", self.h.name)))
+            .napi()?;
+        self.vault.append(&self.h, &bytes, &ends).napi()
     }
     /// Strings handed over joined, as JS holds them (UTF-16), with each one's length in UTF-16
     /// units: one string conversion for the whole batch instead of one napi value per string.
     /// Lone surrogates become U+FFFD, as in every other string conversion.
     #[napi]
     pub fn extend_joined_strings(&self, joined: Utf16String, lens: &[u32]) -> Result<()> {
-        let mut values = Vec::with_capacity(lens.len());
-        let mut at = 0usize;
-        for &n in lens {
-            let end = at + n as usize;
-            let part = joined.get(at..end).ok_or_else(|| {
-                napi::Error::from_reason(format!(
-                    "INVALID_ARGUMENT: column \"{}\": string lengths run past the {} units given",
-                    self.h.name,
-                    joined.len()
-                ))
-            })?;
-            values.push(Value::Str(String::from_utf16_lossy(part)));
-            at = end;
-        }
-        self.append_values(values)
+        self.append_packed(self.packer.pack_utf16_joined(&joined, lens))
     }
     /// Byte strings handed over in one buffer cut at the exclusive `ends`.
     #[napi]
     pub fn extend_joined_buffers(&self, bytes: &[u8], ends: &[u32]) -> Result<()> {
-        let mut values = Vec::with_capacity(ends.len());
-        let mut at = 0usize;
-        for &e in ends {
-            let part = bytes.get(at..e as usize).ok_or_else(|| {
-                napi::Error::from_reason(format!(
-                    "INVALID_ARGUMENT: column \"{}\": element ends are not increasing within the {} bytes given",
-                    self.h.name,
-                    bytes.len()
-                ))
-            })?;
-            values.push(Value::Bytes(part.to_vec()));
-            at = e as usize;
-        }
-        self.append_values(values)
+        let ends: Vec<usize> = ends.iter().map(|e| *e as usize).collect();
+        self.append_packed(self.packer.pack_joined_bytes(bytes, &ends))
     }
+    /// msgpack documents packed in JS as one MessagePack array (checked by the core).
     #[napi]
-    pub fn extend_buffers(&self, values: Vec<Buffer>) -> Result<()> {
-        self.append_values(packer::batch_values(Batch::Buffers(values))?)
+    pub fn extend_packed_array(&self, array: &[u8]) -> Result<()> {
+        self.append_packed(self.packer.accept_packed_array(array))
+    }
+    /// msgpack documents packed in JS back to back, cut at the exclusive `ends` (checked).
+    #[napi]
+    pub fn extend_packed_docs(&self, bytes: &[u8], ends: &[u32]) -> Result<()> {
+        let ends: Vec<usize> = ends.iter().map(|e| *e as usize).collect();
+        self.append_packed(self.packer.accept_packed(bytes, &ends))
     }
     #[napi]
     pub fn extend_docs(&self, values: Vec<serde_json::Value>) -> Result<()> {
@@ -371,14 +414,22 @@ impl NativeColumn {
         }
     }
 
-    /// Elements `[start, end)` unpacked to JS values in one call.
+    /// Elements (JS `slice` bounds) unpacked to JS values in one call.
     #[napi(ts_return_type = "Array<any>")]
-    pub fn read_values(&self, start: f64, end: f64, bigint: bool) -> Result<Vec<JsOut>> {
-        let (s, e) = (index(start, "start")?, index(end, "end")?);
+    pub fn slice_values(
+        &self,
+        start: Option<f64>,
+        end: Option<f64>,
+        bigint: bool,
+    ) -> Result<Vec<JsOut>> {
+        let bounds = slice_bounds(start, end)?;
         let (bytes, offsets) = if self.h.is_var_size() {
-            self.vault.read_var(&self.h, s, e).napi()?
+            self.vault.read_var_in(&self.h, bounds).napi()?
         } else {
-            let b = self.vault.read_bytes(&self.h, s, e).napi()?;
+            let b = self
+                .vault
+                .read_fixed::<u8>(&self.h, bounds, self.h.elem_size())
+                .napi()?;
             let es = self.h.elem_size();
             let offs = (0..=b.len() / es).map(|k| k * es).collect();
             (b, offs)

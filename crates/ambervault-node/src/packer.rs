@@ -22,7 +22,9 @@ pub fn value_kind(d: &DType) -> &'static str {
         DType::Scalar(_) => "number",
         DType::Bytes(_) => "bytes",
         DType::Str { .. } => "str",
-        DType::MsgPack(_) | DType::Cbor(_) => "doc",
+        // msgpack documents are packed in JS (msgpackr) and checked by the core.
+        DType::MsgPack(_) => "msgpack",
+        DType::Cbor(_) => "doc",
         DType::Vector { .. } => "vector",
     }
 }
@@ -38,7 +40,10 @@ pub fn to_u32(v: usize, what: &str) -> Result<u32> {
 }
 
 fn packed(p: &DataPacker, values: &[Value]) -> Result<Packed> {
-    let (bytes, ends) = p.pack_many(values).napi()?;
+    to_packed(p, p.pack_many(values).napi()?)
+}
+
+fn to_packed(p: &DataPacker, (bytes, ends): (Vec<u8>, Vec<usize>)) -> Result<Packed> {
     let ends = ends
         .into_iter()
         .map(|e| to_u32(e, p.dtype_str()))
@@ -69,8 +74,6 @@ pub enum Batch {
     Numbers(Vec<f64>),
     BigInts(Vec<BigInt>),
     Bools(Vec<bool>),
-    Strings(Vec<String>),
-    Buffers(Vec<Buffer>),
     Docs(Vec<serde_json::Value>),
 }
 
@@ -92,8 +95,6 @@ pub fn batch_values(b: Batch) -> Result<Vec<Value>> {
             .map(|b| Ok(Value::Num(Num::Int(bigint_to_i128(b)?))))
             .collect::<Result<_>>()?,
         Batch::Bools(v) => v.into_iter().map(Value::Bool).collect(),
-        Batch::Strings(v) => v.into_iter().map(Value::Str).collect(),
-        Batch::Buffers(v) => v.into_iter().map(|b| Value::Bytes(b.to_vec())).collect(),
         Batch::Docs(v) => v.into_iter().map(Value::Doc).collect(),
     })
 }
@@ -247,7 +248,7 @@ impl NativePacker {
     pub fn is_var_size(&self) -> bool {
         self.inner.is_var_size()
     }
-    /// "number" | "int64" | "bool" | "bytes" | "str" | "doc" | "vector"
+    /// "number" | "int64" | "bool" | "bytes" | "str" | "msgpack" | "doc" | "vector"
     #[napi(getter)]
     pub fn kind(&self) -> String {
         value_kind(self.inner.dtype()).to_string()
@@ -265,13 +266,28 @@ impl NativePacker {
     pub fn pack_bools(&self, values: Vec<bool>) -> Result<Packed> {
         packed(&self.inner, &batch_values(Batch::Bools(values))?)
     }
+    /// Strings joined as JS holds them (UTF-16), with each one's length in UTF-16 units: one
+    /// string conversion for the whole batch.
     #[napi]
-    pub fn pack_strings(&self, values: Vec<String>) -> Result<Packed> {
-        packed(&self.inner, &batch_values(Batch::Strings(values))?)
+    pub fn pack_joined_strings(&self, joined: Utf16String, lens: &[u32]) -> Result<Packed> {
+        to_packed(
+            &self.inner,
+            self.inner.pack_utf16_joined(&joined, lens).napi()?,
+        )
     }
+    /// Byte strings in one buffer cut at the exclusive `ends`.
     #[napi]
-    pub fn pack_buffers(&self, values: Vec<Buffer>) -> Result<Packed> {
-        packed(&self.inner, &batch_values(Batch::Buffers(values))?)
+    pub fn pack_joined_buffers(&self, bytes: &[u8], ends: &[u32]) -> Result<Packed> {
+        let ends: Vec<usize> = ends.iter().map(|e| *e as usize).collect();
+        to_packed(
+            &self.inner,
+            self.inner.pack_joined_bytes(bytes, &ends).napi()?,
+        )
+    }
+    /// msgpack documents packed in JS as one MessagePack array; checked by the core.
+    #[napi]
+    pub fn pack_packed_array(&self, array: &[u8]) -> Result<Packed> {
+        to_packed(&self.inner, self.inner.accept_packed_array(array).napi()?)
     }
     #[napi]
     pub fn pack_docs(&self, values: Vec<serde_json::Value>) -> Result<Packed> {

@@ -8,9 +8,8 @@
 //! size a write needs (see [`put`]). Callers run all of this inside one transaction.
 
 use super::meta::ChunkSpec;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use rusqlite::{params, Connection, OptionalExtension, MAIN_DB};
-use std::mem::MaybeUninit;
 
 /// The storage row of one chunk.
 #[derive(Debug, Clone, Copy)]
@@ -40,10 +39,6 @@ pub fn chunk_row(conn: &Connection, col_id: i64, idx: u64) -> Result<Option<Chun
         actual_size: actual.min(blob_len).max(0) as u64,
         bytes_used: used.max(0) as u64,
     }))
-}
-
-fn corrupt(name: &str, what: String) -> Error {
-    Error::corrupt(format!("column \"{name}\": {what}"))
 }
 
 /// Write `bytes` at logical byte `pos`, creating or growing chunks as needed.
@@ -187,68 +182,6 @@ pub fn put(
 fn blob_write(conn: &Connection, rowid: i64, off: u64, bytes: &[u8]) -> Result<()> {
     let mut blob = conn.blob_open(MAIN_DB, c"col_chunks", c"data", rowid, false)?;
     blob.write_at(bytes, off as usize)?;
-    Ok(())
-}
-
-/// Fill `out` with the logical bytes starting at `pos`. Every byte must lie below the column's
-/// length (callers check); a missing or short chunk there is corruption, reported as such.
-pub fn read_at(
-    conn: &Connection,
-    name: &str,
-    col_id: i64,
-    spec: &ChunkSpec,
-    pos: u64,
-    out: &mut [u8],
-) -> Result<()> {
-    // SAFETY: `read_at_uninit` only ever stores initialised bytes into the slice.
-    let out = unsafe { &mut *(out as *mut [u8] as *mut [MaybeUninit<u8>]) };
-    read_at_uninit(conn, name, col_id, spec, pos, out)
-}
-
-/// [`read_at`] into memory not yet initialised (a fresh vector's spare capacity): SQLite copies
-/// each chunk straight into it, with no zero-fill pass over the output first. On success every
-/// byte of `out` is initialised.
-pub fn read_at_uninit(
-    conn: &Connection,
-    name: &str,
-    col_id: i64,
-    spec: &ChunkSpec,
-    pos: u64,
-    out: &mut [MaybeUninit<u8>],
-) -> Result<()> {
-    let mut pos = pos;
-    let mut done = 0usize;
-    let mut blob: Option<rusqlite::blob::Blob<'_>> = None;
-    while done < out.len() {
-        let idx = pos / spec.max;
-        let off = pos % spec.max;
-        let take = (out.len() - done).min((spec.max - off) as usize);
-        let row = chunk_row(conn, col_id, idx)?
-            .ok_or_else(|| corrupt(name, format!("chunk {idx} is missing")))?;
-        // One open handle, moved from chunk to chunk (sqlite3_blob_reopen is cheaper than open).
-        let b = match blob.as_mut() {
-            Some(b) => {
-                b.reopen(row.rowid)?;
-                b
-            }
-            None => {
-                blob.insert(conn.blob_open(MAIN_DB, c"col_chunks", c"data", row.rowid, true)?)
-            }
-        };
-        if (b.len() as u64) < off + take as u64 {
-            return Err(corrupt(
-                name,
-                format!(
-                    "chunk {idx} holds {} bytes, {} needed",
-                    b.len(),
-                    off + take as u64
-                ),
-            ));
-        }
-        b.raw_read_at_exact(&mut out[done..done + take], off as usize)?;
-        done += take;
-        pos += take as u64;
-    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 
 use super::chunks;
 use super::meta::{self, MetaRow};
+use super::reads::Reader;
 use crate::error::{Error, Result};
 use rusqlite::Connection;
 
@@ -41,31 +42,9 @@ pub fn append(conn: &Connection, m: &MetaRow, bytes: &[u8]) -> Result<u64> {
 
 /// Read elements `[start, start + out.len()/size)`; the caller has checked them against the length.
 pub fn read(conn: &Connection, m: &MetaRow, start: u64, out: &mut [u8]) -> Result<()> {
-    chunks::read_at(
-        conn,
-        &m.name,
-        m.col_id,
-        &m.spec,
-        start * m.spec.elem_size,
-        out,
-    )
-}
-
-/// [`read`] into uninitialised memory (see `chunks::read_at_uninit`).
-pub fn read_uninit(
-    conn: &Connection,
-    m: &MetaRow,
-    start: u64,
-    out: &mut [std::mem::MaybeUninit<u8>],
-) -> Result<()> {
-    chunks::read_at_uninit(
-        conn,
-        &m.name,
-        m.col_id,
-        &m.spec,
-        start * m.spec.elem_size,
-        out,
-    )
+    // SAFETY: the span reads only store initialised bytes into the slice.
+    let out = unsafe { &mut *(out as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+    Reader::transient().read_stream(conn, m, start * m.spec.elem_size, out)
 }
 
 /// Overwrite elements from `start`; they must exist.
@@ -101,7 +80,7 @@ pub fn delete_range(conn: &Connection, m: &MetaRow, start: u64, end: u64) -> Res
     let tail_len = ((len - end) * es) as usize;
     if tail_len > 0 {
         let mut tail = vec![0u8; tail_len];
-        chunks::read_at(conn, &m.name, m.col_id, &m.spec, end * es, &mut tail)?;
+        read(conn, m, end, &mut tail)?;
         chunks::write_at(conn, &m.name, m.col_id, &m.spec, start * es, &tail)?;
     }
     let new_len = len - (end - start);
@@ -124,14 +103,7 @@ pub fn insert(conn: &Connection, m: &MetaRow, at: u64, bytes: &[u8]) -> Result<u
     let mut moved = Vec::with_capacity(bytes.len() + ((len - at) * es) as usize);
     moved.extend_from_slice(bytes);
     moved.resize(moved.capacity(), 0);
-    chunks::read_at(
-        conn,
-        &m.name,
-        m.col_id,
-        &m.spec,
-        at * es,
-        &mut moved[bytes.len()..],
-    )?;
+    read(conn, m, at, &mut moved[bytes.len()..])?;
     chunks::write_at(conn, &m.name, m.col_id, &m.spec, at * es, &moved)?;
     meta::set_length(conn, m.col_id, len + n)?;
     Ok(len + n)

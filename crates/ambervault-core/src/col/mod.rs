@@ -36,6 +36,7 @@ pub mod cache;
 pub mod chunks;
 pub mod fixed;
 pub mod meta;
+pub mod reads;
 pub mod tuning;
 pub mod tx;
 pub mod varsize;
@@ -138,6 +139,66 @@ impl ColumnHandle {
     }
 }
 
+impl ColumnHandle {
+    /// The `col_meta` row whose length is the element count.
+    fn count_row(&self) -> &MetaRow {
+        match &self.storage {
+            Storage::Fixed(m) => m,
+            Storage::Var(v) => &v.idx,
+        }
+    }
+}
+
+/// Which elements a read wants, resolved against the length when the read runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bounds {
+    /// `[start, end)` with `end` clamped to the length; a start past it is an error.
+    Range(u64, u64),
+    /// Like JS `slice` / Python `[a:b]`: negative bounds count from the end, everything is
+    /// clamped, `None` is the start or the end.
+    Slice(Option<i64>, Option<i64>),
+    /// One element; negative counts from the end; out of range is an error.
+    Index(i64),
+}
+
+impl Bounds {
+    pub fn resolve(self, name: &str, len: u64) -> Result<(u64, u64)> {
+        match self {
+            Bounds::Range(start, end) => {
+                let end = end.min(len);
+                if start > end {
+                    return Err(Error::invalid(format!(
+                        "column \"{name}\": slice start {start} is past the length {len}"
+                    )));
+                }
+                Ok((start, end))
+            }
+            Bounds::Slice(start, end) => {
+                let at = |v: Option<i64>, dflt: u64| match v {
+                    None => dflt,
+                    Some(v) if v < 0 => len.saturating_sub(v.unsigned_abs()),
+                    Some(v) => (v as u64).min(len),
+                };
+                let s = at(start, 0);
+                Ok((s, at(end, len).max(s)))
+            }
+            Bounds::Index(i) => {
+                let j = if i < 0 {
+                    len.checked_sub(i.unsigned_abs())
+                } else {
+                    Some(i as u64).filter(|&j| j < len)
+                };
+                match j {
+                    Some(j) => Ok((j, j + 1)),
+                    None => Err(Error::invalid(format!(
+                        "column \"{name}\": index {i} out of range for length {len}"
+                    ))),
+                }
+            }
+        }
+    }
+}
+
 /// One entry of [`ColumnVault::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnSummary {
@@ -147,6 +208,9 @@ pub struct ColumnSummary {
 }
 
 pub struct ColumnVault {
+    /// The held read snapshot and what was read under it (see `reads.rs`). Lock order: `cache`,
+    /// then `conn`, then `reader`; declared before `conn` so its BLOB handle closes first.
+    reader: Mutex<reads::Reader>,
     conn: SharedConn,
     label: String,
     options: ChunkOptions,
@@ -172,7 +236,12 @@ impl ColumnVault {
     pub fn open(path: &Path, opts: &OpenOptions, options: ChunkOptions) -> Result<ColumnVault> {
         let c = conn::open(path, opts)?;
         tuning::apply(&c).map_err(|e| e.context(path.display().to_string()))?;
-        Self::from_shared(Arc::new(Mutex::new(c)), path.display().to_string(), options)
+        Self::build(
+            Arc::new(Mutex::new(c)),
+            path.display().to_string(),
+            options,
+            true,
+        )
     }
 
     /// Use a connection that another store (a KVault) also uses. `label` names the file in
@@ -182,7 +251,16 @@ impl ColumnVault {
         label: impl Into<String>,
         options: ChunkOptions,
     ) -> Result<ColumnVault> {
-        let label = label.into();
+        Self::build(conn, label.into(), options, false)
+    }
+
+    /// `owned`: the connection is this vault's alone, so reads may hold a snapshot on it.
+    fn build(
+        conn: SharedConn,
+        label: String,
+        options: ChunkOptions,
+        owned: bool,
+    ) -> Result<ColumnVault> {
         ChunkSpec::aligned(
             "(defaults)",
             1,
@@ -190,13 +268,15 @@ impl ColumnVault {
             options.max_chunk_bytes,
         )
         .map_err(|e| e.context(&label))?;
-        {
+        let reader = {
             let c = lock(&conn);
             if !c.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
                 meta::ensure_schema(&c).map_err(|e| e.context(&label))?;
             }
-        }
+            reads::Reader::new(&c, owned).map_err(|e| e.context(&label))?
+        };
         Ok(ColumnVault {
+            reader: Mutex::new(reader),
             conn,
             label,
             options,
@@ -218,16 +298,64 @@ impl ColumnVault {
         self.options
     }
 
-    /// Run `f` with the connection, failing with `Closed` after `close()`.
-    pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::closed(format!(
                 "column vault {} is closed",
                 self.label
             )));
         }
+        Ok(())
+    }
+
+    fn lock_reader(&self) -> MutexGuard<'_, reads::Reader> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run `f` with the connection, failing with `Closed` after `close()`. A held read
+    /// snapshot ends first: `f` may write, or run statements of its own.
+    pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.check_open()?;
         let c = lock(&self.conn);
+        self.lock_reader().release(&c)?;
         f(&c)
+    }
+
+    /// Run the read `f` under the held snapshot (begun or renewed as needed: it sees every
+    /// commit made before this call), or in a read transaction of its own when none can be held.
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection, &mut reads::Reader) -> Result<T>,
+    ) -> Result<T> {
+        self.check_open()?;
+        let c = lock(&self.conn);
+        let mut r = self.lock_reader();
+        if r.begin(&c)? {
+            let out = f(&c, &mut r);
+            if out.is_err() {
+                r.forget();
+            }
+            out
+        } else {
+            let out = tx::read_tx(&c, |c| f(c, &mut r));
+            r.forget();
+            out
+        }
+    }
+
+    /// End the read snapshot that reads keep open between calls. Call it when going idle: an
+    /// open read transaction holds back other connections' checkpoints (`reads.rs`).
+    pub fn release_read(&self) -> Result<()> {
+        if self.is_closed() {
+            return Ok(());
+        }
+        let c = lock(&self.conn);
+        self.lock_reader().release(&c)
+    }
+
+    /// Whether reads hold a snapshot right now (tests and diagnostics).
+    pub fn read_held(&self) -> bool {
+        self.lock_reader().is_held()
     }
 
     fn handle_from_rows(&self, c: &Connection, name: &str) -> Result<Option<ColumnHandle>> {
@@ -422,12 +550,12 @@ impl ColumnVault {
     pub fn len(&self, col: &ColumnHandle) -> Result<u64> {
         let cache = lock_cache(&self.cache);
         let pending = cache.as_ref().map_or(0, |s| s.pending_count(&col.name));
-        Ok(self.with_conn(|c| length_of(c, col))? + pending)
+        Ok(self.with_reader(|c, r| r.length(c, col.count_row()))? + pending)
     }
 
     /// Elements `[start, end)` as little-endian bytes (`end` clamped to the length).
     pub fn read_bytes(&self, col: &ColumnHandle, start: u64, end: u64) -> Result<Vec<u8>> {
-        self.read_elements::<u8>(col, start, end, col.elem_size())
+        self.read_fixed::<u8>(col, Bounds::Range(start, end), col.elem_size())
     }
 
     /// Elements `[start, end)` (`end` clamped to the length, cached appends included) read
@@ -441,6 +569,18 @@ impl ColumnVault {
         end: u64,
         per_elem: usize,
     ) -> Result<Vec<T>> {
+        self.read_fixed(col, Bounds::Range(start, end), per_elem)
+    }
+
+    /// The elements of a fixed-size column that `bounds` picks (resolved against the length
+    /// counting cached appends), as `T`s (see [`read_elements`](Self::read_elements)). Stored
+    /// elements are copied by span reads straight into the result, cached ones from the cache.
+    pub fn read_fixed<T: Plain>(
+        &self,
+        col: &ColumnHandle,
+        bounds: Bounds,
+        per_elem: usize,
+    ) -> Result<Vec<T>> {
         let es = col.elem_size();
         if per_elem * std::mem::size_of::<T>() != es {
             return Err(Error::invalid(format!(
@@ -450,75 +590,45 @@ impl ColumnVault {
                 std::mem::size_of::<T>()
             )));
         }
+        let m = col.fixed()?;
         let cache = lock_cache(&self.cache);
         let pending = cache.as_ref().and_then(|s| s.cols.get(&col.name));
-        self.with_conn(|c| {
-            tx::read_tx(c, |c| {
-                let m = col.fixed()?;
-                let stored = meta::length(c, m.col_id, &col.name)?;
-                let len = stored + pending.map_or(0, |p| p.count);
-                let end = end.min(len);
-                if start > end {
-                    return Err(Error::invalid(format!(
-                        "column \"{}\": slice start {start} is past the length {len}",
-                        col.name
-                    )));
-                }
-                // Filled straight from SQLite: no zero pass over the memory first.
-                let count = (end - start) as usize * per_elem;
-                let mut out: Vec<T> = Vec::with_capacity(count);
-                // SAFETY: the slice is exactly the vector's reserved (uninitialised) storage.
-                let bytes = unsafe {
-                    std::slice::from_raw_parts_mut(
-                        out.as_mut_ptr() as *mut std::mem::MaybeUninit<u8>,
-                        count * std::mem::size_of::<T>(),
+        self.with_reader(|c, r| {
+            let stored = r.length(c, m)?;
+            let len = stored + pending.map_or(0, |p| p.count);
+            let (start, end) = bounds.resolve(&col.name, len)?;
+            let count = (end - start) as usize * per_elem;
+            let mut out: Vec<T> = Vec::with_capacity(count);
+            let bytes = &mut out.spare_capacity_mut()[..count];
+            // SAFETY: the same memory seen as bytes; `Plain` types have no padding.
+            let bytes = unsafe {
+                std::slice::from_raw_parts_mut(
+                    bytes.as_mut_ptr() as *mut std::mem::MaybeUninit<u8>,
+                    count * std::mem::size_of::<T>(),
+                )
+            };
+            let split = end.min(stored).max(start);
+            let (db, cached) = bytes.split_at_mut((split - start) as usize * es);
+            r.read_stream(c, m, start * es as u64, db)?;
+            if !cached.is_empty() {
+                let p = pending.ok_or_else(|| {
+                    Error::corrupt(format!("column \"{}\": cached appends vanished", col.name))
+                })?;
+                let from = (start.max(stored) - stored) as usize * es;
+                let src = &p.bytes[from..from + cached.len()];
+                // SAFETY: `src` and `cached` have the same length and do not overlap.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        src.as_ptr(),
+                        cached.as_mut_ptr() as *mut u8,
+                        src.len(),
                     )
                 };
-                let split = end.min(stored).max(start);
-                let (db, cached) = bytes.split_at_mut((split - start) as usize * es);
-                fixed::read_uninit(c, m, start, db)?;
-                if !cached.is_empty() {
-                    let p = pending.ok_or_else(|| {
-                        Error::corrupt(format!("column \"{}\": cached appends vanished", col.name))
-                    })?;
-                    let from = (start.max(stored) - stored) as usize * es;
-                    let src = &p.bytes[from..from + cached.len()];
-                    // SAFETY: `src` and `cached` have the same length and do not overlap.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(
-                            src.as_ptr(),
-                            cached.as_mut_ptr() as *mut u8,
-                            src.len(),
-                        )
-                    };
-                }
-                // SAFETY: `Plain` types accept any bytes, and every byte is now written (the
-                // stored part by SQLite, the rest from the cache).
-                unsafe { out.set_len(count) };
-                Ok(out)
-            })
-        })
-    }
-
-    /// Read elements `[start, start + out.len()/elem_size)` into `out` (for typed buffers the
-    /// caller allocates, e.g. a `Vec<f64>` viewed as bytes). Fails if they are not all present.
-    pub fn read_into(&self, col: &ColumnHandle, start: u64, out: &mut [u8]) -> Result<()> {
-        self.settle()?;
-        let es = col.elem_size() as u64;
-        self.with_conn(|c| {
-            tx::read_tx(c, |c| {
-                let m = col.fixed()?;
-                let len = meta::length(c, m.col_id, &col.name)?;
-                let n = out.len() as u64 / es;
-                if start.checked_add(n).is_none_or(|e| e > len) {
-                    return Err(Error::invalid(format!(
-                        "column \"{}\": range {start}..{} outside 0..{len}",
-                        col.name,
-                        start.saturating_add(n)
-                    )));
-                }
-                fixed::read(c, m, start, out)
-            })
+            }
+            // SAFETY: `Plain` types accept any bytes, and every byte is now written (the
+            // stored part by the span reads, the rest from the cache).
+            unsafe { out.set_len(count) };
+            Ok(out)
         })
     }
 
@@ -565,20 +675,17 @@ impl ColumnVault {
         start: u64,
         end: u64,
     ) -> Result<(Vec<u8>, Vec<usize>)> {
+        self.read_var_in(col, Bounds::Range(start, end))
+    }
+
+    /// Variable-size: the elements `bounds` picks, as bytes plus `n + 1` offsets.
+    pub fn read_var_in(&self, col: &ColumnHandle, bounds: Bounds) -> Result<(Vec<u8>, Vec<usize>)> {
+        let v = col.var()?;
         self.settle()?;
-        self.with_conn(|c| {
-            tx::read_tx(c, |c| {
-                let v = col.var()?;
-                let len = varsize::length(c, v)?;
-                let end = end.min(len);
-                if start > end {
-                    return Err(Error::invalid(format!(
-                        "column \"{}\": slice start {start} is past the length {len}",
-                        col.name
-                    )));
-                }
-                varsize::read_many(c, v, start, end)
-            })
+        self.with_reader(|c, r| {
+            let len = r.length(c, &v.idx)?;
+            let (start, end) = bounds.resolve(&col.name, len)?;
+            varsize::read_many(c, r, v, start, end)
         })
     }
 
@@ -627,6 +734,7 @@ impl ColumnVault {
         }
         self.stop_flusher();
         let flushed = self.flush_cache();
+        let _ = self.release_read();
         self.closed.store(true, Ordering::Release);
         *lock_cache(&self.cache) = None;
         flushed

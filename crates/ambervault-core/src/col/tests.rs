@@ -440,3 +440,134 @@ fn cached_appends_are_coherent_and_flush_in_one_transaction() {
     cv.close().unwrap();
     assert_eq!(other.len(&other.column("c").unwrap()).unwrap(), 42);
 }
+
+#[test]
+fn bounds_resolve_like_js_slices_and_indices() {
+    let r = |b: Bounds, len| b.resolve("c", len);
+    assert_eq!(r(Bounds::Slice(None, None), 5).unwrap(), (0, 5));
+    assert_eq!(r(Bounds::Slice(Some(-2), None), 5).unwrap(), (3, 5));
+    assert_eq!(r(Bounds::Slice(Some(-9), Some(-1)), 5).unwrap(), (0, 4));
+    assert_eq!(r(Bounds::Slice(Some(4), Some(2)), 5).unwrap(), (4, 4));
+    assert_eq!(r(Bounds::Slice(Some(7), Some(9)), 5).unwrap(), (5, 5));
+    assert_eq!(r(Bounds::Index(-1), 5).unwrap(), (4, 5));
+    assert_eq!(r(Bounds::Index(0), 5).unwrap(), (0, 1));
+    for bad in [5, -6, i64::MIN] {
+        assert_eq!(
+            r(Bounds::Index(bad), 5).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+    }
+    assert_eq!(r(Bounds::Range(2, 99), 5).unwrap(), (2, 5));
+    assert!(r(Bounds::Range(6, 9), 5).is_err());
+}
+
+#[test]
+fn spans_read_like_slices_and_indices_across_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    // 8-byte elements in chunks of at most 48 bytes: 6 elements per chunk, many chunks.
+    let cv = vault(&dir, 16, 48);
+    let col = cv.create("x", "i64").unwrap();
+    let model: Vec<i64> = (0..100).map(|i| i * 3 - 7).collect();
+    cv.extend_bytes(&col, &le_i64(&model)).unwrap();
+    let n = model.len() as i64;
+    for (a, b) in [(0, 100), (5, 7), (6, 12), (-13, -1), (95, 200), (-200, 3)] {
+        let got: Vec<i64> = cv
+            .read_fixed::<i64>(&col, Bounds::Slice(Some(a), Some(b)), 1)
+            .unwrap();
+        let (s, e) = Bounds::Slice(Some(a), Some(b)).resolve("x", 100).unwrap();
+        assert_eq!(got, model[s as usize..e as usize], "slice {a}..{b}");
+    }
+    for i in [0, 5, 6, 47, 99, -1, -100] {
+        let got = cv.read_fixed::<i64>(&col, Bounds::Index(i), 1).unwrap();
+        assert_eq!(got, vec![model[(i + if i < 0 { n } else { 0 }) as usize]]);
+    }
+    assert_eq!(
+        cv.read_fixed::<i64>(&col, Bounds::Index(100), 1)
+            .unwrap_err()
+            .kind,
+        ErrorKind::InvalidArgument
+    );
+    // Spans of a range straddling chunks: one per chunk touched, in order, covering the bytes.
+    let m = col.fixed().unwrap().clone();
+    cv.with_reader(|c, r| {
+        let spans = r.stream_spans(c, &m, 5 * 8, 8 * 8)?;
+        assert_eq!(
+            spans.iter().map(|s| (s.offset, s.len)).collect::<Vec<_>>(),
+            vec![(40, 8), (0, 48), (0, 8)]
+        );
+        assert_eq!(spans.iter().map(|s| s.len).sum::<u64>(), 64);
+        let mut out = [std::mem::MaybeUninit::new(0u8); 48];
+        r.read_span(c, spans[1], &mut out)?;
+        // SAFETY: initialised above and overwritten by the read.
+        let out = out.map(|b| unsafe { b.assume_init() });
+        assert_eq!(from_le_i64(&out), model[6..12]);
+        Ok(())
+    })
+    .unwrap();
+    // Variable-size: indices and slices over chunks, negative from the end.
+    let s = cv.create("s", "str").unwrap();
+    let words: Vec<String> = (0..60)
+        .map(|i| "w".repeat(i % 11) + &i.to_string())
+        .collect();
+    let (bytes, ends) = strs(&words.iter().map(|w| w.as_str()).collect::<Vec<_>>());
+    cv.extend_var(&s, &bytes, &ends).unwrap();
+    let (b, offs) = cv.read_var_in(&s, Bounds::Index(-3)).unwrap();
+    assert_eq!((b.as_slice(), offs.len()), (words[57].as_bytes(), 2));
+    let (b, offs) = cv
+        .read_var_in(&s, Bounds::Slice(Some(-12), Some(-2)))
+        .unwrap();
+    let got: Vec<&str> = offs
+        .windows(2)
+        .map(|w| std::str::from_utf8(&b[w[0]..w[1]]).unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        words[48..58].iter().map(|w| w.as_str()).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn held_reads_see_other_connections_writes_and_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = vault(&dir, 16, 64);
+    let col = a.create("x", "i64").unwrap();
+    a.extend_bytes(&col, &le_i64(&[1, 2, 3])).unwrap();
+    assert_eq!(a.len(&col).unwrap(), 3);
+    assert!(a.read_held(), "a read keeps its snapshot");
+    assert_eq!(from_le_i64(&a.read_bytes(&col, 0, 9).unwrap()), [1, 2, 3]);
+
+    // Another connection appends (growing a chunk and adding new ones) and rewrites one element.
+    let b = vault(&dir, 16, 64);
+    let bc = b.column("x").unwrap();
+    b.extend_bytes(&bc, &le_i64(&(4..=20).collect::<Vec<_>>()))
+        .unwrap();
+    b.set_bytes(&bc, 0, &le_i64(&[-1])).unwrap();
+    // The very next read sees both, through fresh chunk rowids and lengths.
+    assert_eq!(a.len(&col).unwrap(), 20);
+    let mut want: Vec<i64> = (1..=20).collect();
+    want[0] = -1;
+    assert_eq!(from_le_i64(&a.read_bytes(&col, 0, 99).unwrap()), want);
+    assert_eq!(
+        from_le_i64(&a.read_fixed::<u8>(&col, Bounds::Index(-1), 8).unwrap()),
+        [20]
+    );
+
+    // Our own writes end the snapshot and are seen too.
+    a.extend_bytes(&col, &le_i64(&[21])).unwrap();
+    assert_eq!(a.len(&col).unwrap(), 21);
+    // A clear elsewhere drops the chunks we had cached.
+    b.clear(&bc).unwrap();
+    assert_eq!(a.len(&col).unwrap(), 0);
+    assert!(a.read_bytes(&col, 0, 5).unwrap().is_empty());
+
+    // Released, the snapshot no longer holds back a truncating checkpoint.
+    assert!(a.read_held());
+    a.release_read().unwrap();
+    assert!(!a.read_held());
+    b.checkpoint().unwrap();
+    let wal = dir.path().join("c.db-wal");
+    assert_eq!(std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0), 0);
+    // Reads after a release begin a new snapshot.
+    b.extend_bytes(&bc, &le_i64(&[7])).unwrap();
+    assert_eq!(from_le_i64(&a.read_bytes(&col, 0, 5).unwrap()), [7]);
+}

@@ -11,6 +11,7 @@
 use super::chunks::{self, ChunkRow};
 use super::fixed;
 use super::meta::{self, MetaRow, IDX_ELEM_SIZE};
+use super::reads::{self, Reader};
 use crate::error::{Error, Result};
 use rusqlite::{params, Connection, MAIN_DB};
 
@@ -176,23 +177,28 @@ pub fn append_many(conn: &Connection, v: &VarRows, bytes: &[u8], ends: &[usize])
     fixed::append(conn, &v.idx, &idx)
 }
 
-/// Elements `[start, end)` as one buffer plus `n + 1` offsets into it.
-pub fn read_many(
+/// Elements `[start, end)` as one buffer plus `n + 1` offsets into it (caller checked the
+/// range). A run of elements stored back to back in one chunk is one span read.
+pub(crate) fn read_many(
     conn: &Connection,
+    r: &mut Reader,
     v: &VarRows,
     start: u64,
     end: u64,
 ) -> Result<(Vec<u8>, Vec<usize>)> {
-    let es = entries(conn, v, start, end)?;
-    let total: u64 = es.iter().map(|e| e.end - e.start).sum();
-    let mut out = vec![0u8; total as usize];
+    let raw = reads::filled(((end - start) * IDX_ELEM_SIZE) as usize, |o| {
+        r.read_stream(conn, &v.idx, start * IDX_ELEM_SIZE, o)
+    })?;
+    let es = raw
+        .chunks_exact(IDX_ELEM_SIZE as usize)
+        .map(|b| decode(v, b))
+        .collect::<Result<Vec<Entry>>>()?;
     let mut offsets = Vec::with_capacity(es.len() + 1);
     offsets.push(0usize);
-    let mut blob: Option<(i64, rusqlite::blob::Blob<'_>)> = None;
-    let mut pos = 0usize;
+    let mut runs = Vec::new();
+    let mut total = 0u64;
     let mut k = 0;
     while k < es.len() {
-        // A run of elements stored back to back in one chunk is one read.
         let first = es[k];
         let mut last = k;
         while last + 1 < es.len()
@@ -201,48 +207,25 @@ pub fn read_many(
         {
             last += 1;
         }
-        let span = (es[last].end - first.start) as usize;
-        if span > 0 {
-            if blob.as_ref().is_none_or(|(c, _)| *c != first.chunk) {
-                let row = chunks::chunk_row(conn, v.data.col_id, first.chunk as u64)?.ok_or_else(
-                    || {
-                        Error::corrupt(format!(
-                            "column \"{}\": data chunk {} is missing",
-                            v.name, first.chunk
-                        ))
-                    },
-                )?;
-                match blob.as_mut() {
-                    Some((c, b)) => {
-                        b.reopen(row.rowid)?;
-                        *c = first.chunk;
-                    }
-                    None => {
-                        blob = Some((
-                            first.chunk,
-                            conn.blob_open(MAIN_DB, c"col_chunks", c"data", row.rowid, true)?,
-                        ))
-                    }
-                }
-            }
-            let (_, b) = blob.as_ref().expect("opened above");
-            if (b.len() as u64) < es[last].end {
-                return Err(Error::corrupt(format!(
-                    "column \"{}\": data chunk {} holds {} bytes, an element ends at {}",
-                    v.name,
-                    first.chunk,
-                    b.len(),
-                    es[last].end
-                )));
-            }
-            b.read_at_exact(&mut out[pos..pos + span], first.start as usize)?;
-        }
         for e in &es[k..=last] {
-            pos += (e.end - e.start) as usize;
-            offsets.push(pos);
+            total += e.end - e.start;
+            offsets.push(total as usize);
         }
+        runs.push((first.chunk, first.start, es[last].end - first.start));
         k = last + 1;
     }
+    let out = reads::filled(total as usize, |o| {
+        let mut at = 0usize;
+        for &(chunk, from, len) in &runs {
+            if len == 0 {
+                continue;
+            }
+            let s = r.span(conn, &v.data, chunk as u64, from, len)?;
+            r.read_span(conn, s, &mut o[at..at + len as usize])?;
+            at += len as usize;
+        }
+        Ok(())
+    })?;
     Ok((out, offsets))
 }
 
@@ -331,7 +314,7 @@ pub fn clear(conn: &Connection, v: &VarRows) -> Result<()> {
 /// Rewrite every element into fresh, tightly packed chunks (drops fragments).
 pub fn compact(conn: &Connection, v: &VarRows) -> Result<()> {
     let len = length(conn, v)?;
-    let (bytes, offsets) = read_many(conn, v, 0, len)?;
+    let (bytes, offsets) = read_many(conn, &mut Reader::transient(), v, 0, len)?;
     clear(conn, v)?;
     append_many(conn, v, &bytes, &offsets[1..])?;
     Ok(())

@@ -28,7 +28,7 @@
 pub mod cache;
 pub mod header;
 pub mod range;
-mod snapshot;
+pub(crate) mod snapshot;
 pub mod store;
 pub mod stream;
 

@@ -95,6 +95,13 @@ impl ReadSnapshot {
     pub(crate) fn is_held(&self) -> bool {
         self.held.get()
     }
+
+    /// Whether a snapshot is held and nobody has committed since it began, i.e. what was read
+    /// under it is still the file's current state (column readers cache lengths on this).
+    pub(crate) fn is_current(&self) -> bool {
+        // SAFETY: as in `refresh`: `region` stays mapped while the snapshot is held.
+        self.held.get() && unsafe { read_header(self.region.get() as *const u8) } == self.seen.get()
+    }
 }
 
 /// Region 0 of the wal-index (`-shm`) of `conn`'s main database, or None when it is not mapped

@@ -12,6 +12,8 @@
 
 pub mod doc;
 pub mod dtype;
+pub mod joined;
+pub mod packed;
 pub mod scalar;
 pub mod text;
 pub mod vector;

@@ -171,3 +171,191 @@ fn many() {
     assert_eq!(i.unpack_count(&b, 4, 1).unwrap(), vec![int(-2)]);
     assert!(i.unpack_count(&b, 4, 2).is_err());
 }
+
+fn docs() -> Vec<Value> {
+    [
+        json!({"a": 1, "b": [1, 2.5, "x"], "c": {"d": null}}),
+        json!(null),
+        json!("text"),
+        json!(-42),
+        json!(70000),
+        json!(-3_000_000_000i64),
+        json!(18_000_000_000_000_000_000u64),
+        json!([true, false, 0.125]),
+        json!("é".repeat(40)),
+    ]
+    .into_iter()
+    .map(Value::Doc)
+    .collect()
+}
+
+/// One MessagePack array header for `n` documents.
+fn array_of(n: usize, body: &[u8]) -> Vec<u8> {
+    let mut a = if n < 16 {
+        vec![0x90 | n as u8]
+    } else {
+        let mut h = vec![0xdc];
+        h.extend_from_slice(&(n as u16).to_be_bytes());
+        h
+    };
+    a.extend_from_slice(body);
+    a
+}
+
+#[test]
+fn packed_documents_are_checked_and_stored_as_single_packing_stores_them() {
+    for d in ["msgpack", "msgpack:96"] {
+        let pk = p(d);
+        let vals = docs();
+        let (want, want_ends) = pk.pack_many(&vals).unwrap();
+        // Back to back, cut at their ends, and as one array: the same elements.
+        let (raw, raw_ends) = p("msgpack").pack_many(&vals).unwrap();
+        assert_eq!(
+            pk.accept_packed(&raw, &raw_ends).unwrap(),
+            (want.clone(), want_ends.clone()),
+            "{d}"
+        );
+        assert_eq!(
+            pk.accept_packed_array(&array_of(vals.len(), &raw)).unwrap(),
+            (want, want_ends),
+            "{d}"
+        );
+    }
+    // Other encoders' choices (msgpackr: map16 / str16 headers, integral floats, float32, bin)
+    // come out in the canonical form.
+    let loose = [
+        0xde, 0x00, 0x02, // map16 of 2
+        0xda, 0x00, 0x01, b'a', // str16 "a"
+        0xcb, 0x40, 0x14, 0, 0, 0, 0, 0, 0, // float64 5.0
+        0xa1, b'b', // "b"
+        0xdc, 0x00, 0x03, // array16 of 3
+        0xca, 0x3f, 0xc0, 0, 0, // float32 1.5
+        0xd1, 0xff, 0xf0, // int16 -16
+        0xc4, 0x02, 7, 200, // bin8 [7, 200]
+    ];
+    let want = p("msgpack")
+        .pack(&Value::Doc(json!({"a": 5, "b": [1.5, -16, [7, 200]]})))
+        .unwrap();
+    let (got, ends) = p("msgpack")
+        .accept_packed_array(&array_of(1, &loose))
+        .unwrap();
+    assert_eq!((got, ends), (want.clone(), vec![want.len()]));
+    // Padded for msgpack:N; a document longer than N is refused.
+    let (got, _) = p("msgpack:40").accept_packed(&want, &[want.len()]).unwrap();
+    assert_eq!(got.len(), 40);
+    assert_eq!(
+        p("msgpack:40").unpack(&got).unwrap(),
+        Value::Doc(json!({"a": 5, "b": [1.5, -16, [7, 200]]}))
+    );
+    let e = p("msgpack:4")
+        .accept_packed(&want, &[want.len()])
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e}");
+}
+
+#[test]
+fn bad_packed_documents_are_invalid_arguments() {
+    let bad: [(&str, Vec<u8>); 9] = [
+        ("truncated", array_of(1, &[0x92, 0x01])),
+        ("trailing", [array_of(1, &[0x01]), vec![0x02]].concat()),
+        ("extension", array_of(1, &[0xd4, 0x00, 0x00])),
+        ("date", array_of(1, &[0xd6, 0xff, 0, 0, 0, 1])),
+        ("reserved", array_of(1, &[0xc1])),
+        ("utf8", array_of(1, &[0xa2, 0xc3, 0x28])),
+        ("key", array_of(1, &[0x81, 0x01, 0x02])),
+        ("not an array", vec![0x81, 0xa1, b'a', 0x01]),
+        ("huge count", vec![0xdd, 0xff, 0xff, 0xff, 0xff, 0x01]),
+    ];
+    for (what, b) in bad {
+        let e = p("msgpack").accept_packed_array(&b).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument, "{what}: {e}");
+    }
+    let deep = [vec![0x91; 600], vec![0x01]].concat();
+    assert!(p("msgpack")
+        .accept_packed_array(&array_of(1, &deep))
+        .is_err());
+    // Ends that cut a document, or run past the bytes.
+    let e = p("msgpack")
+        .accept_packed(&[0x92, 0x01, 0x02, 0x03], &[2, 4])
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    assert!(p("msgpack").accept_packed(&[0x01], &[2]).is_err());
+    // Only msgpack dtypes take packed documents; a schema still applies.
+    assert!(p("cbor").accept_packed(&[0x01], &[1]).is_err());
+    let s = DataPacker::with_json_schema(&json!({"type": "object", "required": ["a"]})).unwrap();
+    let ok = p("msgpack").pack(&Value::Doc(json!({"a": 1}))).unwrap();
+    assert!(s.accept_packed(&ok, &[ok.len()]).is_ok());
+    let e = s.accept_packed(&[0x80], &[1]).unwrap_err();
+    assert!(e.message.contains("JSON Schema"), "{e}");
+}
+
+#[test]
+fn joined_strings_and_bytes_pack_like_single_values() {
+    let words = ["", "abc", "héllo", "日本語", "😀x", "a\u{0}b"];
+    let units: Vec<u16> = words.iter().flat_map(|w| w.encode_utf16()).collect();
+    let lens: Vec<u32> = words
+        .iter()
+        .map(|w| w.encode_utf16().count() as u32)
+        .collect();
+    let values: Vec<Value> = words.iter().map(|w| Value::Str(w.to_string())).collect();
+    for d in [
+        "str",
+        "str:utf8",
+        "str:16",
+        "str:utf16le",
+        "str:12:utf16be",
+        "str:latin1",
+    ] {
+        let pk = p(d);
+        let single = pk.pack_many(&values);
+        let joined = pk.pack_utf16_joined(&units, &lens);
+        match (single, joined) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{d}"),
+            (Err(a), Err(b)) => assert_eq!(
+                (a.kind, b.kind),
+                (ErrorKind::InvalidArgument, ErrorKind::InvalidArgument),
+                "{d}"
+            ),
+            (a, b) => panic!("{d}: single {a:?} vs joined {b:?}"),
+        }
+    }
+    // Too long for str:N; lengths past the units; a lone surrogate becomes U+FFFD.
+    assert_eq!(
+        p("str:4")
+            .pack_utf16_joined(&units, &lens)
+            .unwrap_err()
+            .kind,
+        ErrorKind::InvalidArgument
+    );
+    assert!(p("str").pack_utf16_joined(&units, &[999]).is_err());
+    let (b, _) = p("str")
+        .pack_utf16_joined(&[0x61, 0xd800, 0x62], &[3])
+        .unwrap();
+    assert_eq!(b, "a\u{fffd}b".as_bytes());
+
+    let bufs: [&[u8]; 4] = [b"", b"\x00\x01", b"abc", &[0xff; 5]];
+    let joined: Vec<u8> = bufs.concat();
+    let ends: Vec<usize> = bufs
+        .iter()
+        .scan(0, |a, b| {
+            *a += b.len();
+            Some(*a)
+        })
+        .collect();
+    let values: Vec<Value> = bufs.iter().map(|b| Value::Bytes(b.to_vec())).collect();
+    for d in ["bytes", "bytes:5", "msgpack"] {
+        assert_eq!(
+            p(d).pack_many(&values).unwrap(),
+            p(d).pack_joined_bytes(&joined, &ends).unwrap(),
+            "{d}"
+        );
+    }
+    assert_eq!(
+        p("bytes:4")
+            .pack_joined_bytes(&joined, &ends)
+            .unwrap_err()
+            .kind,
+        ErrorKind::InvalidArgument
+    );
+    assert!(p("bytes").pack_joined_bytes(&joined, &[3, 2]).is_err());
+}

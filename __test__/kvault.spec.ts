@@ -39,6 +39,56 @@ test('values come back as what was put (auto-pack)', (t) => {
   kv.close()
 })
 
+test('point reads return exact bytes for every key and value size around the read buffer', (t) => {
+  // Keys and values cross napi through a 64 KiB exchange buffer per vault (kvault.ts, #io):
+  // sizes on each side of its half and of its end, and past it, take every path (value
+  // copied through it, value as its own Buffer, buffer grown for a long key).
+  const io = 64 << 10
+  const sizes = [0, 1, io / 2 - 1, io / 2, io / 2 + 1, io - 1, io, io + 1, 4 * io]
+  const bytes = (n: number, seed: number) => {
+    const b = Buffer.allocUnsafe(n)
+    for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff
+    return b
+  }
+  const file = tmp()
+  for (const cache of [false, true]) {
+    for (const [ki, klen] of sizes.entries()) {
+      // A fresh vault per key size, so every key meets the first, unmet buffer size.
+      const kv = new KVault(file, { cache: cache && { flushIntervalMs: 0 } })
+      const key = bytes(klen, ki + 1)
+      for (const [vi, vlen] of sizes.entries()) {
+        const value = bytes(vlen, vi + 100)
+        kv.put(key, value)
+        t.deepEqual(kv.get(key), value, `key ${klen} B, value ${vlen} B, cache ${cache}`)
+        t.deepEqual(kv.getBytes(key), value)
+        t.true(kv.has(key))
+      }
+      // Multi-byte text on both sides, near the same edges (é: 2 bytes, ✓: 3, 😀: 4).
+      for (const [ci, ch] of ['é', '✓', '😀'].entries()) {
+        const skey = `${ch.repeat(Math.floor(klen / Buffer.byteLength(ch)))}#${ci}`
+        for (const vlen of [1, io / 2 - 1, io / 2 + 1, io - 1, io + 1]) {
+          const text = `${ch.repeat(Math.floor(vlen / Buffer.byteLength(ch)))}|${vlen}`
+          kv.put(skey, text)
+          t.is(kv.get(skey), text, `string key ${Buffer.byteLength(skey)} B, text ${Buffer.byteLength(text)} B`)
+          t.deepEqual(kv.get(Buffer.from(skey)), text)
+          t.deepEqual(kv.getBytes(skey), Buffer.from(text))
+        }
+        t.true(kv.delete(skey))
+        t.false(kv.has(skey))
+        t.is(kv.get(skey), undefined)
+      }
+      t.true(kv.delete(key))
+      t.is(kv.get(key), undefined)
+      t.is(kv.getBytes(key), undefined)
+      kv.close()
+    }
+  }
+  // Every key went away again, through and past the cache.
+  const kv = new KVault(file)
+  t.is(kv.size, 0)
+  kv.close()
+})
+
 test('a string key and its UTF-8 bytes are one key; Map-like surface', (t) => {
   const kv = new KVault(tmp())
   t.is(kv.set('a', 1), kv)

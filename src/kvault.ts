@@ -68,6 +68,16 @@ const DEFAULT_CACHE = { capBytes: 64 << 20, flushThreshold: 16 << 20, flushInter
 const STREAM_CHUNK = 1 << 20
 const FIRST_PAGE = 64
 const MAX_PAGE = 2048
+/** First size of a vault's io exchange Buffer (see `#io`). */
+const IO_BYTES = 64 << 10
+/** What the native get returns for a missing key (an encoding no value has). */
+const ABSENT = 7
+
+/**
+ * Node's Buffer has `utf8Write` (what `write` calls after parsing its arguments), which
+ * @types/node does not list.
+ */
+type IoBuffer = Buffer & { utf8Write(s: string, offset: number, length?: number): number }
 
 /**
  * Releases of read snapshots queued by the vaults of this thread. A checkpoint runs them first:
@@ -119,8 +129,18 @@ export class KVault implements Iterable<[Buffer, unknown]> {
   #timer: NodeJS.Timeout | undefined
   #unhookExit: (() => void) | undefined
   #closed = false
-  /** Where the native get writes the encoding of the value it returns. */
-  readonly #encoding = new Uint8Array(1)
+  /**
+   * The io exchange, bound once to the native store: single-key calls write the key's bytes at
+   * its start and pass only their length, and small values come back after the key, so a call
+   * crosses napi with numbers instead of a string or Buffer to convert. Grown for long keys.
+   */
+  #io!: IoBuffer
+  /** String keys up to this many UTF-16 units surely fit in half of io (3 UTF-8 bytes per unit at most). */
+  #stringKeyRoom = 0
+  /** Length of the key the last #lookup wrote into io. */
+  #keyLen = 0
+  /** Encoding of the payload the last #payload returned. */
+  #encoding = 0
   /** A release of the read snapshot is queued for the end of this synchronous run. */
   #releaseQueued = false
   readonly #release = (): void => {
@@ -154,7 +174,33 @@ export class KVault implements Iterable<[Buffer, unknown]> {
       durability,
       busyTimeoutMs: Math.min(checkCount(busyTimeoutMs, 'busyTimeoutMs'), 2 ** 31 - 1),
     }))
+    this.#bindIo(IO_BYTES)
     if (cache) this.enableCache(cache === (true as unknown) ? {} : cache)
+  }
+
+  #bindIo(bytes: number): void {
+    const io = Buffer.allocUnsafeSlow(bytes) as IoBuffer
+    this.#n.bindIo(io)
+    this.#io = io
+    this.#stringKeyRoom = Math.floor(bytes / 6)
+  }
+
+  /** Write the key's bytes at the start of io (growing io when the key is over half of it); returns their count. */
+  #writeKey(key: KvKey): number {
+    if (typeof key === 'string') {
+      if (key.length > this.#stringKeyRoom) this.#fitKey(Buffer.byteLength(key, 'utf8'))
+      return this.#io.utf8Write(key, 0)
+    }
+    if (key.length > this.#io.length >>> 1) this.#fitKey(key.length)
+    this.#io.set(key, 0)
+    return key.length
+  }
+
+  /** Make io at least twice a key of `bytes` bytes, so values still have room after it. */
+  #fitKey(bytes: number): void {
+    let size = this.#io.length
+    while (bytes > size >>> 1) size *= 2
+    if (size !== this.#io.length) this.#bindIo(size)
   }
 
   #call<T>(fn: (n: NativeKv) => T): T {
@@ -173,14 +219,33 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     queueMicrotask(this.#release)
   }
 
-  /** The payload of `key` (encoding in `#encoding[0]`) or null. The hot path of get(). */
-  #read(key: KvKey): Buffer | null {
+  /**
+   * Look `key` up: the native result is `len << 3 | encoding` for a payload it copied into io
+   * after the key (which is `#keyLen` bytes), ABSENT, or a Buffer of its own for a big payload
+   * (encoding in io[0]).
+   */
+  #lookup(key: KvKey): number | Buffer {
     this.#releaseSoon()
+    const keyLen = (this.#keyLen = this.#writeKey(key))
     try {
-      return this.#n.get(key, this.#encoding)
+      return this.#n.get(keyLen)
     } catch (e) {
-      return retryAfter(this.#retry, e, () => this.#n.get(key, this.#encoding))
+      return retryAfter(this.#retry, e, () => this.#n.get(this.#writeKey(key)))
     }
+  }
+
+  /** A payload of its own for a #lookup result (its encoding in `#encoding`), or null. */
+  #payload(r: number | Buffer): Buffer | null {
+    if (typeof r !== 'number') {
+      this.#encoding = this.#io[0]
+      return r
+    }
+    if (r === ABSENT) return null
+    this.#encoding = r & 7
+    const start = this.#keyLen
+    const out = Buffer.allocUnsafe(r >>> 3)
+    this.#io.copy(out, 0, start, start + out.length)
+    return out
   }
 
   // ---- single keys ----------------------------------------------------------------------
@@ -188,16 +253,21 @@ export class KVault implements Iterable<[Buffer, unknown]> {
   /** The value stored under `key` (decoded), or `undefined`. */
   get(key: KvKey): unknown {
     if (typeof key !== 'string' && !(key instanceof Uint8Array)) checkKey(key)
-    const payload = this.#read(key)
+    const r = this.#lookup(key)
+    if (typeof r === 'number' && (r & 7) === Enc.Utf8) {
+      // Text is decoded straight out of io, without a payload copy.
+      return this.#io.toString('utf8', this.#keyLen, this.#keyLen + (r >>> 3))
+    }
+    const payload = this.#payload(r)
     if (payload === null) return undefined
-    const enc = this.#encoding[0]
+    const enc = this.#encoding
     return enc === Enc.Raw ? payload : decodeValue(enc, payload, key)
   }
 
   /** The stored payload bytes of `key` (header removed), or `undefined`. */
   getBytes(key: KvKey): Buffer | undefined {
     checkKey(key)
-    return this.#read(key) ?? undefined
+    return this.#payload(this.#lookup(key)) ?? undefined
   }
 
   /** Store a value (Map style); returns this. */
@@ -210,30 +280,44 @@ export class KVault implements Iterable<[Buffer, unknown]> {
   put(key: KvKey, value: KvValue): void {
     if (typeof key !== 'string' && !(key instanceof Uint8Array)) checkKey(key)
     if (value instanceof Uint8Array) return this.#put(key, value, Enc.Raw)
+    if (typeof value === 'string') return this.#putString(key, value)
     const [enc, payload] = classify(key, value)
-    if (typeof payload === 'string') this.#call((n) => n.putString(key, payload))
-    else this.#put(key, payload, enc)
+    this.#put(key, payload as Uint8Array, enc)
   }
 
   /** The hot path of put(): the binding is called directly, the retry only built on failure. */
   #put(key: KvKey, payload: Uint8Array, enc: Enc): void {
     try {
-      this.#n.put(key, payload, enc)
+      this.#n.put(this.#writeKey(key), payload, enc)
     } catch (e) {
-      retryAfter(this.#retry, e, () => this.#n.put(key, payload, enc))
+      retryAfter(this.#retry, e, () => this.#n.put(this.#writeKey(key), payload, enc))
+    }
+  }
+
+  /** A string value is encoded into io after the key (a long one goes as its own Buffer). */
+  #putString(key: KvKey, value: string): void {
+    const keyLen = this.#writeKey(key)
+    if (value.length * 3 > this.#io.length - keyLen) return this.#put(key, Buffer.from(value, 'utf8'), Enc.Utf8)
+    try {
+      this.#n.putString(keyLen, this.#io.utf8Write(value, keyLen))
+    } catch (e) {
+      retryAfter(this.#retry, e, () => {
+        const k = this.#writeKey(key)
+        this.#n.putString(k, this.#io.utf8Write(value, k))
+      })
     }
   }
 
   has(key: KvKey): boolean {
     checkKey(key)
     this.#releaseSoon()
-    return this.#call((n) => n.has(key))
+    return this.#call((n) => n.has(this.#writeKey(key)))
   }
 
   /** Remove `key`; true when it was there. */
   delete(key: KvKey): boolean {
     checkKey(key)
-    return this.#call((n) => n.delete(key))
+    return this.#call((n) => n.delete(this.#writeKey(key)))
   }
 
   /** Number of keys. */

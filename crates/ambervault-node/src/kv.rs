@@ -88,25 +88,58 @@ fn split<'a, E: Copy + TryInto<usize>>(data: &'a [u8], ends: &'a [E]) -> Result<
     Ok(out)
 }
 
+/// `get` result for a missing key: encoding 7 is no encoding, so no found value reads as it.
+const ABSENT: u32 = 7;
+/// Largest payload `get` returns through io: its length must fit in `u32 >> 3`.
+const MAX_INLINE: usize = (u32::MAX >> 3) as usize;
+
 #[napi]
 pub struct NativeKv {
     inner: Shared,
     path: String,
+    /// The io exchange: a Buffer the TS layer allocates once per vault and binds here. The
+    /// single-key calls find the key's bytes at its start and receive only the key length, so
+    /// a call passes numbers across napi instead of converting a string or Buffer each time;
+    /// small values come back through it too. Holding the `Buffer` keeps a reference, so its
+    /// memory stays valid; it is only touched by synchronous calls on the JS thread.
+    io: Option<Buffer>,
+}
+
+/// The key (`key_len` bytes at the start of io) and the room after it.
+fn io_split(io: &mut Option<Buffer>, key_len: u32) -> Result<(&[u8], &mut [u8])> {
+    let io = io
+        .as_deref_mut()
+        .ok_or_else(|| to_napi(CoreError::invalid("KVault io buffer is not bound")))?;
+    let n = key_len as usize;
+    if n > io.len() {
+        return Err(to_napi(CoreError::invalid(format!(
+            "key length {n} is past the io buffer ({} bytes)",
+            io.len()
+        ))));
+    }
+    let (key, rest) = io.split_at_mut(n);
+    Ok((key, rest))
+}
+
+fn with_store<R>(
+    inner: &Shared,
+    path: &str,
+    f: impl FnOnce(&mut KvStore) -> ambervault_core::Result<R>,
+) -> Result<R> {
+    let mut guard = inner
+        .lock()
+        .map_err(|_| to_napi(CoreError::io(format!("{path}: store lock poisoned"))))?;
+    match guard.as_mut() {
+        Some(store) => f(store).napi(),
+        None => Err(to_napi(CoreError::closed(format!(
+            "KVault {path} is closed"
+        )))),
+    }
 }
 
 impl NativeKv {
     fn with<R>(&self, f: impl FnOnce(&mut KvStore) -> ambervault_core::Result<R>) -> Result<R> {
-        let mut guard = self
-            .inner
-            .lock()
-            .map_err(|_| to_napi(CoreError::io(format!("{}: store lock poisoned", self.path))))?;
-        match guard.as_mut() {
-            Some(store) => f(store).napi(),
-            None => Err(to_napi(CoreError::closed(format!(
-                "KVault {} is closed",
-                self.path
-            )))),
-        }
+        with_store(&self.inner, &self.path, f)
     }
 }
 
@@ -140,44 +173,65 @@ impl NativeKv {
         Ok(NativeKv {
             inner: Arc::new(Mutex::new(Some(store))),
             path,
+            io: None,
         })
     }
 
+    /// Bind the io exchange Buffer of this vault (see `Io`); binding again replaces it (the
+    /// TS layer grows it for long keys).
     #[napi]
-    pub fn put(&self, key: Either<String, &[u8]>, value: &[u8], encoding_tag: u32) -> Result<()> {
+    pub fn bind_io(&mut self, io: Buffer) {
+        self.io = Some(io);
+    }
+
+    /// Store `value` under the key at the start of io.
+    #[napi]
+    pub fn put(&mut self, key_len: u32, value: &[u8], encoding_tag: u32) -> Result<()> {
         let enc = encoding(encoding_tag)?;
-        self.with(|s| s.put_encoded(key_bytes(&key), enc, value))
+        let (key, _) = io_split(&mut self.io, key_len)?;
+        with_store(&self.inner, &self.path, |s| s.put_encoded(key, enc, value))
     }
 
-    /// A string value (encoding 06) without a round trip through a JS Buffer.
+    /// Store a string (encoding 06) whose UTF-8 bytes the caller wrote into io right after the
+    /// key: no JS string crosses napi.
     #[napi]
-    pub fn put_string(&self, key: Either<String, &[u8]>, value: String) -> Result<()> {
-        self.with(|s| s.put_encoded(key_bytes(&key), Encoding::Utf8, value.as_bytes()))
+    pub fn put_string(&mut self, key_len: u32, value_len: u32) -> Result<()> {
+        let (key, rest) = io_split(&mut self.io, key_len)?;
+        let value = rest.get(..value_len as usize).ok_or_else(|| {
+            to_napi(CoreError::invalid(
+                "putString: value runs past the io buffer",
+            ))
+        })?;
+        with_store(&self.inner, &self.path, |s| {
+            s.put_encoded(key, Encoding::Utf8, value)
+        })
     }
 
-    /// The payload of `key` (header removed), or null when the key is absent; its encoding
-    /// byte is written to `encoding[0]`, so the Buffer is the value itself (no slicing in JS).
-    #[napi]
-    pub fn get<'e>(
-        &self,
-        env: &'e Env,
-        key: Either<String, &[u8]>,
-        mut encoding: Uint8ArraySlice<'e>,
-    ) -> Result<Option<BufferSlice<'e>>> {
-        // SAFETY: a synchronous call on the JS thread: no JS runs while we write the byte.
-        let encoding = unsafe { encoding.as_mut() };
-        let mut out = None;
-        self.with(|s| {
-            s.get_with(key_bytes(&key), |enc, payload| {
-                if let Some(slot) = encoding.first_mut() {
-                    *slot = enc as u8;
+    /// Look up the key at the start of io. A payload that fits in io after the key is copied
+    /// there and the result is `len << 3 | encoding` (`ABSENT` when the key is missing), so the
+    /// common case returns a number; a bigger one comes back as its own Buffer, with its
+    /// encoding byte written to io[0].
+    #[napi(ts_return_type = "number | Buffer")]
+    pub fn get<'e>(&mut self, env: &'e Env, key_len: u32) -> Result<Either<u32, BufferSlice<'e>>> {
+        let (key, rest) = io_split(&mut self.io, key_len)?;
+        let mut out = Ok(Either::A(ABSENT));
+        let mut big_encoding = None;
+        with_store(&self.inner, &self.path, |s| {
+            s.get_with(key, |enc, payload| {
+                let n = payload.len();
+                if n <= rest.len() && n <= MAX_INLINE {
+                    rest[..n].copy_from_slice(payload);
+                    out = Ok(Either::A(((n as u32) << 3) | enc as u32));
+                } else {
+                    big_encoding = Some(enc as u8);
+                    out = new_buffer(env, n, |b| b.copy_from_slice(payload)).map(Either::B);
                 }
-                out = Some(new_buffer(env, payload.len(), |b| {
-                    b.copy_from_slice(payload)
-                }));
             })
         })?;
-        out.transpose()
+        if let (Some(enc), Some(io)) = (big_encoding, self.io.as_mut()) {
+            io[0] = enc;
+        }
+        out
     }
 
     /// End the read snapshot that point reads keep open (call when idle).
@@ -186,14 +240,18 @@ impl NativeKv {
         self.with(|s| s.release_read())
     }
 
+    /// Whether the key at the start of io exists.
     #[napi]
-    pub fn has(&self, key: Either<String, &[u8]>) -> Result<bool> {
-        self.with(|s| s.has(key_bytes(&key)))
+    pub fn has(&mut self, key_len: u32) -> Result<bool> {
+        let (key, _) = io_split(&mut self.io, key_len)?;
+        with_store(&self.inner, &self.path, |s| s.has(key))
     }
 
+    /// Delete the key at the start of io; true when it existed.
     #[napi]
-    pub fn delete(&self, key: Either<String, &[u8]>) -> Result<bool> {
-        self.with(|s| s.delete(key_bytes(&key)))
+    pub fn delete(&mut self, key_len: u32) -> Result<bool> {
+        let (key, _) = io_split(&mut self.io, key_len)?;
+        with_store(&self.inner, &self.path, |s| s.delete(key))
     }
 
     #[napi]

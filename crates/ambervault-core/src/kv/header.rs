@@ -69,7 +69,7 @@ pub fn raw_needs_header(payload: &[u8]) -> bool {
 }
 
 /// The 10 header bytes for an encoding.
-pub fn header(encoding: Encoding) -> [u8; HEADER_LEN] {
+pub const fn header(encoding: Encoding) -> [u8; HEADER_LEN] {
     [
         MAGIC[0],
         MAGIC[1],
@@ -82,6 +82,28 @@ pub fn header(encoding: Encoding) -> [u8; HEADER_LEN] {
         TRAILER[0],
         TRAILER[1],
     ]
+}
+
+/// Every header, by encoding byte, so `head` can hand out a borrowed one.
+static HEADERS: [[u8; HEADER_LEN]; 7] = [
+    header(Encoding::Raw),
+    header(Encoding::Pickle),
+    header(Encoding::Packed),
+    header(Encoding::Json),
+    header(Encoding::MsgPack),
+    header(Encoding::Cbor),
+    header(Encoding::Utf8),
+];
+
+/// What goes in front of a payload when it is stored: nothing for raw bytes without the
+/// magic, the header otherwise. Stored bytes are `head + payload`, so writers can copy the two
+/// parts where they go instead of framing into a new buffer first.
+pub fn head(encoding: Encoding, payload: &[u8]) -> &'static [u8] {
+    if encoding == Encoding::Raw && !raw_needs_header(payload) {
+        &[]
+    } else {
+        &HEADERS[encoding as usize]
+    }
 }
 
 /// Length of the stored form of a payload.
@@ -151,6 +173,20 @@ mod tests {
         // A lone magic (shorter than a header) still round-trips.
         let f = frame(Encoding::Raw, &[0x89, 0x4B]);
         assert_eq!(parse(&f).unwrap(), (Encoding::Raw, &[0x89u8, 0x4B][..]));
+    }
+
+    #[test]
+    fn head_is_what_frame_puts_in_front() {
+        for (enc, payload) in [
+            (Encoding::Raw, &b"plain"[..]),
+            (Encoding::Raw, &[0x89, 0x4B, 7][..]),
+            (Encoding::MsgPack, &[0x90][..]),
+            (Encoding::Utf8, &b""[..]),
+        ] {
+            let mut joined = head(enc, payload).to_vec();
+            joined.extend_from_slice(payload);
+            assert_eq!(joined, frame(enc, payload));
+        }
     }
 
     #[test]

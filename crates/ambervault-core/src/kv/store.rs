@@ -99,6 +99,8 @@ struct Sql {
     get: String,
     has: String,
     upsert: String,
+    /// `upsert` of `UPSERT_ROWS` rows at once.
+    upsert_rows: String,
     delete: String,
     count: String,
     clear: String,
@@ -115,6 +117,11 @@ impl Sql {
             upsert: format!(
                 "INSERT INTO {q}(key, value) VALUES (?1, ?2) \
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+            ),
+            upsert_rows: format!(
+                "INSERT INTO {q}(key, value) VALUES {} \
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                vec!["(?, ?)"; UPSERT_ROWS].join(", ")
             ),
             delete: format!("DELETE FROM {q} WHERE key = ?1"),
             count: format!("SELECT COUNT(*) FROM {q}"),
@@ -259,33 +266,37 @@ impl KvStore {
     /// Store an already-encoded payload under `encoding` (the header is added here).
     pub fn put_encoded(&mut self, key: &[u8], encoding: Encoding, payload: &[u8]) -> Result<()> {
         self.writable("put", Some(key))?;
-        if self.cache.is_none() && header::framed_len(encoding, payload) == payload.len() {
-            // Bare raw bytes without a cache: bind the caller's slice, no copy.
-            return self.write_direct(key, Some(payload));
-        }
-        let stored = header::frame(encoding, payload);
-        self.put_stored(key, stored)
-    }
-
-    fn put_stored(&mut self, key: &[u8], stored: Vec<u8>) -> Result<()> {
+        let head = header::head(encoding, payload);
+        let stored_len = head.len() + payload.len();
         let Some(cache) = self.cache.as_ref() else {
-            return self.write_direct(key, Some(&stored));
+            return self.write_framed(key, head, payload);
         };
-        if !cache.accepts(key, stored.len()) {
+        if !cache.accepts(key, stored_len) {
             // Too big to ever cache: write through, then drop any older pending entry.
-            self.write_direct(key, Some(&stored))?;
+            self.write_framed(key, head, payload)?;
             self.forget_cached(key);
             return Ok(());
         }
-        if !cache.fits(key, stored.len()) {
+        if !cache.fits(key, stored_len) {
             self.flush_cache()?;
         }
         let cache = self.cache.as_mut().expect("cache checked above");
-        cache.record(key, Some(stored));
+        cache.record_put(key, &[head, payload]);
         if cache.over_threshold() {
             self.flush_cache()?;
         }
         Ok(())
+    }
+
+    /// Write `head + payload` now; bare raw bytes are bound as they are, without a copy.
+    fn write_framed(&self, key: &[u8], head: &[u8], payload: &[u8]) -> Result<()> {
+        if head.is_empty() {
+            return self.write_direct(key, Some(payload));
+        }
+        let mut stored = Vec::with_capacity(head.len() + payload.len());
+        stored.extend_from_slice(head);
+        stored.extend_from_slice(payload);
+        self.write_direct(key, Some(&stored))
     }
 
     fn write_direct(&self, key: &[u8], stored: Option<&[u8]>) -> Result<()> {
@@ -320,27 +331,12 @@ impl KvStore {
         if let Some(cache) = &self.cache {
             write_cache(&tx, &self.sql, cache).map_err(|e| e.context(&path))?;
         }
-        let mut n = 0;
-        {
-            let mut st = tx
-                .prepare_cached(&self.sql.upsert)
-                .map_err(|e| Error::from(e).context(&path))?;
-            let mut buf = Vec::new();
-            for (key, enc, payload) in entries {
-                let stored: &[u8] = if header::framed_len(enc, payload) == payload.len() {
-                    payload
-                } else {
-                    buf.clear();
-                    buf.extend_from_slice(&header::header(enc));
-                    buf.extend_from_slice(payload);
-                    &buf
-                };
-                st.execute(params![key, stored]).map_err(|e| {
-                    Error::from(e).context(format!("{path}: putMany key {}", show_key(key)))
-                })?;
-                n += 1;
-            }
+        let mut rows = RowWriter::new(&tx, &self.sql).map_err(|e| e.context(&path))?;
+        for (key, enc, payload) in entries {
+            rows.upsert(key, header::head(enc, payload), payload)
+                .map_err(|e| e.context(&path))?;
         }
+        let n = rows.finish().map_err(|e| e.context(&path))?;
         tx.commit().map_err(|e| Error::from(e).context(&path))?;
         if let Some(c) = self.cache.as_mut() {
             c.clear();
@@ -363,7 +359,7 @@ impl KvStore {
         let existed = self.has(key)?;
         if existed {
             let cache = self.cache.as_mut().expect("cache checked above");
-            cache.record(key, None);
+            cache.record_delete(key);
             if cache.over_threshold() || cache.bytes() > cache.opts.cap_bytes {
                 self.flush_cache()?;
             }
@@ -711,15 +707,87 @@ fn blob_at<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r [u8
     }
 }
 
+/// Write every pending cache entry: puts through `RowWriter`, deletes one by one.
 fn write_cache(conn: &Connection, sql: &Sql, cache: &WriteCache) -> Result<()> {
-    let mut up = conn.prepare_cached(&sql.upsert)?;
+    let mut rows = RowWriter::new(conn, sql)?;
     let mut del = conn.prepare_cached(&sql.delete)?;
-    for (key, value) in cache.iter() {
-        let r = match value {
-            Some(v) => up.execute(params![key, v]),
-            None => del.execute(params![key]),
-        };
-        r.map_err(|e| Error::from(e).context(format!("key {}", show_key(key))))?;
+    for (key, stored) in cache.iter() {
+        match stored {
+            Some(v) => rows.upsert(key, &[], v)?,
+            None => {
+                del.execute(params![key])
+                    .map_err(|e| Error::from(e).context(format!("key {}", show_key(key))))?;
+            }
+        }
     }
+    rows.finish()?;
     Ok(())
+}
+
+/// Rows per statement of a batched upsert. One statement run costs a reset, a VDBE start and
+/// the upsert's setup whatever its row count, so batches write their rows in groups.
+const UPSERT_ROWS: usize = 64;
+
+/// Upserts rows in groups of `UPSERT_ROWS` per statement, the tail one per statement. A row is
+/// `head + payload`; bindings copy (SQLITE_TRANSIENT), so one scratch buffer frames them all.
+struct RowWriter<'c, 'a> {
+    rows: rusqlite::CachedStatement<'c>,
+    one: rusqlite::CachedStatement<'c>,
+    /// Rows waiting for a full group.
+    group: Vec<(&'a [u8], &'static [u8], &'a [u8])>,
+    written: usize,
+    scratch: Vec<u8>,
+}
+
+impl<'c, 'a> RowWriter<'c, 'a> {
+    fn new(conn: &'c Connection, sql: &Sql) -> Result<Self> {
+        Ok(RowWriter {
+            rows: conn.prepare_cached(&sql.upsert_rows)?,
+            one: conn.prepare_cached(&sql.upsert)?,
+            group: Vec::with_capacity(UPSERT_ROWS),
+            written: 0,
+            scratch: Vec::new(),
+        })
+    }
+
+    fn upsert(&mut self, key: &'a [u8], head: &'static [u8], payload: &'a [u8]) -> Result<()> {
+        self.group.push((key, head, payload));
+        if self.group.len() < UPSERT_ROWS {
+            return Ok(());
+        }
+        for (i, &(key, head, payload)) in self.group.iter().enumerate() {
+            let stored = frame_into(&mut self.scratch, head, payload);
+            self.rows.raw_bind_parameter(2 * i + 1, key)?;
+            self.rows.raw_bind_parameter(2 * i + 2, stored)?;
+        }
+        self.rows.raw_execute().map_err(|e| {
+            let first = show_key(self.group[0].0);
+            Error::from(e).context(format!("{UPSERT_ROWS} keys from {first}"))
+        })?;
+        self.written += UPSERT_ROWS;
+        self.group.clear();
+        Ok(())
+    }
+
+    /// Write the rows of the last, partial group; returns how many rows were written in all.
+    fn finish(mut self) -> Result<usize> {
+        for &(key, head, payload) in &self.group {
+            let stored = frame_into(&mut self.scratch, head, payload);
+            self.one
+                .execute(params![key, stored])
+                .map_err(|e| Error::from(e).context(format!("key {}", show_key(key))))?;
+        }
+        Ok(self.written + self.group.len())
+    }
+}
+
+/// `head + payload` as one slice: the payload itself when there is no head.
+fn frame_into<'s>(scratch: &'s mut Vec<u8>, head: &[u8], payload: &'s [u8]) -> &'s [u8] {
+    if head.is_empty() {
+        return payload;
+    }
+    scratch.clear();
+    scratch.extend_from_slice(head);
+    scratch.extend_from_slice(payload);
+    scratch
 }

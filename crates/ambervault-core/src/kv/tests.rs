@@ -317,3 +317,63 @@ fn a_rollback_journal_file_reads_without_a_held_snapshot() {
     c.execute("UPDATE kv SET value = x'7632'", []).unwrap();
     assert_eq!(ro.get(b"k").unwrap().unwrap().payload, b"v2");
 }
+
+#[test]
+fn batches_span_whole_row_groups_and_a_tail() {
+    // put_many and cache flushes write 64 rows per statement and the rest one by one: sizes
+    // on both sides of a group, repeated keys inside one group, and values that need a header.
+    let dir = tempfile::tempdir().unwrap();
+    let mut kv = open(&dir);
+    let key = |i: usize| format!("k{i:04}").into_bytes();
+    let value = |i: usize, round: u8| {
+        let mut v = vec![round; i % 50];
+        if i % 3 == 0 {
+            v.splice(0..0, [0x89, 0x4B]); // raw bytes that get a raw header
+        }
+        v
+    };
+    for n in [63, 64, 65, 200] {
+        let ks: Vec<_> = (0..n).map(key).collect();
+        let vs: Vec<_> = (0..n).map(|i| value(i, n as u8)).collect();
+        let mut entries: Vec<_> = (0..n)
+            .map(|i| (&ks[i][..], Encoding::Raw, &vs[i][..]))
+            .collect();
+        // A key written twice in one group: the later value wins.
+        let again = b"later".to_vec();
+        entries.insert(5, (&ks[1][..], Encoding::Utf8, &again[..]));
+        entries.push((&ks[1][..], Encoding::Utf8, &again[..]));
+        assert_eq!(kv.put_many(entries).unwrap(), n + 2);
+        for i in 0..n {
+            let want = if i == 1 {
+                (Encoding::Utf8, again.clone())
+            } else {
+                (Encoding::Raw, vs[i].clone())
+            };
+            let got = kv.get(&ks[i]).unwrap().unwrap();
+            assert_eq!((got.encoding, got.payload), want, "batch {n}, key {i}");
+        }
+    }
+    kv.enable_cache(CacheOptions::default()).unwrap();
+    for i in 0..130 {
+        if i % 4 == 0 {
+            assert!(kv.delete(&key(i)).unwrap());
+        } else {
+            kv.put_encoded(&key(i), Encoding::MsgPack, &[i as u8])
+                .unwrap();
+        }
+    }
+    assert_eq!(kv.flush_cache().unwrap(), 130);
+    kv.disable_cache().unwrap();
+    for i in 0..130 {
+        let got = kv.get(&key(i)).unwrap();
+        if i % 4 == 0 {
+            assert_eq!(got, None);
+        } else {
+            assert_eq!(
+                got.map(|v| (v.encoding, v.payload)),
+                Some((Encoding::MsgPack, vec![i as u8]))
+            );
+        }
+    }
+    assert_eq!(kv.len().unwrap(), 200 - 130 / 4 - 1);
+}

@@ -327,7 +327,7 @@ fn batches_span_whole_row_groups_and_a_tail() {
     let key = |i: usize| format!("k{i:04}").into_bytes();
     let value = |i: usize, round: u8| {
         let mut v = vec![round; i % 50];
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             v.splice(0..0, [0x89, 0x4B]); // raw bytes that get a raw header
         }
         v

@@ -6,7 +6,8 @@
 //!   cargo run --release -p ambervault-core --example board_stress -- <dir> names [names] [steps]
 //!
 //! `stress`: `calls` log() calls of `per_call` scalars each (bench/board's stress: 1M x 10).
-//! `names`: `steps` steps, each logging `names` distinct metrics (one metric file per name).
+//! `names`: `steps` steps, each logging `names` distinct metrics (one metric file per name) and
+//! waiting until the writer stored it, as steps spaced out in time would (one burst per step).
 //! Prints one JSON object: scalars, seconds from the first record to `finish()` returning, and
 //! scalars per second to durable disk.
 
@@ -125,6 +126,11 @@ fn main() {
             i as i64,
             (0..per_call as u32).map(|k| (k, i as f64 + f64::from(k))),
         );
+        if mode == "names" {
+            shared
+                .wait_committed("main", log.position())
+                .expect("step stored");
+        }
     }
     let logged = t0.elapsed().as_secs_f64();
     shared

@@ -274,12 +274,19 @@ impl Store {
                 f.append(cols, record)
             });
         }
+        let many_open = self.columns.len() >= RELEASE_CACHE_FROM;
         let f = self.column_file(path)?;
         f.file
             .append(cols, record)
             .map_err(|e| e.context(path.display()))?;
         for &w in touched {
             f.applied.insert(writers[w].0.clone(), writers[w].1);
+        }
+        if many_open {
+            // Thousands of open files each keeping ten 32 KiB pages cached was gigabytes of
+            // RSS; the next burst reads its few pages back from the OS cache instead.
+            f.file
+                .with_conn(|c| Ok(c.execute_batch("PRAGMA shrink_memory")?))?;
         }
         Ok(())
     }
@@ -717,6 +724,9 @@ impl Store {
         }
     }
 }
+
+/// Open column files from which each releases its page cache after its commit.
+const RELEASE_CACHE_FROM: usize = 256;
 
 /// Open column files from which the end of a run syncs the file system instead of each file.
 pub(super) const SYNC_WHOLE_FS_FROM: usize = 64;

@@ -82,6 +82,12 @@ test('msgpack batches are packed in JS once and checked by the core; bad documen
   for (const bad of [[{ when: new Date(0) }], [1, new Map([[1, 2]])], [{ f: () => 1 }, undefined]])
     t.throws(() => m.extend(bad), { instanceOf: InvalidArgumentError })
   t.is(m.length, before)
+  // Single appends go over as one packed document, checked at their own call.
+  m.append({ single: [1, 'two'] })
+  t.deepEqual(m.get(-1), { single: [1, 'two'] })
+  t.throws(() => m.append(new Date(0)), { instanceOf: InvalidArgumentError })
+  t.throws(() => m.append(undefined), { instanceOf: InvalidArgumentError })
+  t.is(m.length, before + 1)
 
   const fixed = cv.createColumn('f', 'msgpack:16')
   fixed.extend([{ a: 1 }, 'short'])
@@ -95,7 +101,7 @@ test('msgpack batches are packed in JS once and checked by the core; bad documen
   t.throws(() => m.append({ when: new Date(0) }), { instanceOf: InvalidArgumentError })
   cv.flushCache()
   t.deepEqual(m.get(-1), { ok: true })
-  t.is(m.length, before + 1)
+  t.is(m.length, before + 2)
 
   const schema = DataPacker.withJsonSchema({ type: 'object', required: ['id'] })
   t.notThrows(() => schema.packMany([{ id: 1 }]))

@@ -65,12 +65,15 @@ impl CacheState {
         // allocate a copy of the name on every call.
         let p = match self.cols.get_mut(&col.name) {
             Some(p) => p,
-            None => self.cols.entry(col.name.clone()).or_insert_with(|| Pending {
-                handle: col.clone(),
-                bytes: Vec::new(),
-                ends: Vec::new(),
-                count: 0,
-            }),
+            None => self
+                .cols
+                .entry(col.name.clone())
+                .or_insert_with(|| Pending {
+                    handle: col.clone(),
+                    bytes: Vec::new(),
+                    ends: Vec::new(),
+                    count: 0,
+                }),
         };
         let base = p.bytes.len();
         p.bytes.extend_from_slice(bytes);

@@ -5,9 +5,13 @@ import path from 'node:path'
 
 import { ColumnVault, DataPacker, InvalidArgumentError } from '../src/index'
 
+const dirs: string[] = []
 function tmp(name = 'c.db'): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'av-reads-')), name)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'av-reads-'))
+  dirs.push(dir)
+  return path.join(dir, name)
 }
+test.after.always(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
 const tick = () => new Promise((r) => setImmediate(r))
 
 test('get and slice resolve indices and bounds like arrays, for every kind of column', (t) => {

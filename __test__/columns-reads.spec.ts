@@ -5,9 +5,13 @@ import path from 'node:path'
 
 import { ColumnVault, DataPacker, InvalidArgumentError } from '../src/index'
 
+const dirs: string[] = []
 function tmp(name = 'c.db'): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'av-reads-')), name)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'av-reads-'))
+  dirs.push(dir)
+  return path.join(dir, name)
 }
+test.after.always(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
 const tick = () => new Promise((r) => setImmediate(r))
 
 test('get and slice resolve indices and bounds like arrays, for every kind of column', (t) => {
@@ -82,6 +86,12 @@ test('msgpack batches are packed in JS once and checked by the core; bad documen
   for (const bad of [[{ when: new Date(0) }], [1, new Map([[1, 2]])], [{ f: () => 1 }, undefined]])
     t.throws(() => m.extend(bad), { instanceOf: InvalidArgumentError })
   t.is(m.length, before)
+  // Single appends go over as one packed document, checked at their own call.
+  m.append({ single: [1, 'two'] })
+  t.deepEqual(m.get(-1), { single: [1, 'two'] })
+  t.throws(() => m.append(new Date(0)), { instanceOf: InvalidArgumentError })
+  t.throws(() => m.append(undefined), { instanceOf: InvalidArgumentError })
+  t.is(m.length, before + 1)
 
   const fixed = cv.createColumn('f', 'msgpack:16')
   fixed.extend([{ a: 1 }, 'short'])
@@ -95,7 +105,7 @@ test('msgpack batches are packed in JS once and checked by the core; bad documen
   t.throws(() => m.append({ when: new Date(0) }), { instanceOf: InvalidArgumentError })
   cv.flushCache()
   t.deepEqual(m.get(-1), { ok: true })
-  t.is(m.length, before + 1)
+  t.is(m.length, before + 2)
 
   const schema = DataPacker.withJsonSchema({ type: 'object', required: ['id'] })
   t.notThrows(() => schema.packMany([{ id: 1 }]))

@@ -6,7 +6,7 @@
  */
 import binding from './native'
 import { native, InvalidArgumentError, ClosedError } from './errors'
-import { packBatch, bytesOf, type PackTarget } from './packer'
+import { packBatch, packDocs, bytesOf, type PackTarget } from './packer'
 import { onExit } from './exit-hooks'
 
 type NativeColumn = InstanceType<typeof binding.NativeColumn>
@@ -103,6 +103,9 @@ export class Column {
    *  strings, so a reused buffer cannot change them), handed over as one batch. */
   #held: unknown[] = []
   readonly #holdable: ((v: unknown) => boolean) | null
+  /** msgpack columns: single appends go over as one packed document (its end in here). */
+  readonly #docEnd: Uint32Array | null
+  readonly #docDtype: string
 
   /** @internal Columns come from a ColumnVault (`createColumn`, `ensure`, `column`). */
   constructor(n: NativeColumn, vault: VaultState) {
@@ -111,6 +114,8 @@ export class Column {
     this.#scalar = n.scalar ?? null
     this.#bounds = this.#scalar ? BOUNDS[this.#scalar] ?? null : null
     this.#holdable = holdableTest(n.kind, n.dtype, n.elemSize)
+    this.#docEnd = n.kind === 'msgpack' ? new Uint32Array(1) : null
+    this.#docDtype = this.#docEnd ? n.dtype : ''
   }
 
   /** Hand every column's staged appends (this vault) over before any other call, in append order per column. */
@@ -228,6 +233,15 @@ export class Column {
         if (this.#held.length === STAGE_SIZE) this.drain()
         return
       }
+    }
+    if (this.#docEnd) {
+      // One document packed in JS and checked by the core at this call (bad ones fail here).
+      this.settleStaged()
+      const doc = packDocs(this.#docDtype, value)
+      const end = this.#docEnd
+      end[0] = doc.length
+      native(() => this.n.extendPackedDocs(doc, end))
+      return
     }
     this.extend([value])
   }

@@ -31,14 +31,30 @@ export interface PackTarget<R = Packed> {
 /**
  * How JS values become MessagePack for msgpack dtypes: plain maps (no msgpackr records) and
  * JSON's rules for `undefined` (object properties skipped, array items null). Values with no
- * document form (Date, Map, Set, ...) come out as extensions, which the core refuses.
+ * document form (a Date, ...) come out as extensions, which the core refuses.
  */
 const msgpackOptions: ConstructorParameters<typeof Packr>[0] & { skipValues: unknown[] } = {
   useRecords: false,
   skipValues: [undefined], // supported by msgpackr, missing from its type declarations
   encodeUndefinedAsNil: true,
 }
-export const msgpack = new Packr(msgpackOptions)
+const msgpack = new Packr(msgpackOptions)
+
+function checkDoc(dtype: string, v: unknown, i: number): void {
+  if (v === undefined || typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint')
+    bad(dtype, `${describe(v)}, which has no document form`, i)
+}
+
+/** `value` (one document, or an array of them when `many`) as MessagePack; the core checks it. */
+export function packDocs(dtype: string, value: unknown, many = false): Buffer {
+  if (many) (value as unknown[]).forEach((v, i) => checkDoc(dtype, v, i))
+  else checkDoc(dtype, value, 0)
+  try {
+    return msgpack.pack(value)
+  } catch (e) {
+    throw new InvalidArgumentError(`dtype ${dtype}: ${(e as Error).message}`)
+  }
+}
 
 const VECTOR_ELEM: [new (...a: any[]) => ArrayBufferView, string][] = [
   [Float32Array, 'f32'],
@@ -105,21 +121,13 @@ export function packBatch<R = Packed>(t: PackTarget<R>, values: ArrayLike<unknow
       for (let i = 0; i < n; i++) ends[i] = at += bufs[i].length
       return native(() => t.packJoinedBuffers(Buffer.concat(bufs, at), ends))
     }
-    case 'msgpack':
-    case 'doc': {
-      all.forEach((v, i) => {
-        if (v === undefined || typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint')
-          bad(t.dtype, `${describe(v)}, which has no document form`, i)
-      })
-      if (t.kind === 'doc') return native(() => t.packDocs(all))
-      let array: Buffer
-      try {
-        array = msgpack.pack(all)
-      } catch (e) {
-        throw new InvalidArgumentError(`dtype ${t.dtype}: ${(e as Error).message}`)
-      }
+    case 'msgpack': {
+      const array = packDocs(t.dtype, all, true)
       return native(() => t.packPackedArray(array))
     }
+    case 'doc':
+      all.forEach((v, i) => checkDoc(t.dtype, v, i))
+      return native(() => t.packDocs(all))
     case 'vector': {
       if (all.every((v) => ArrayBuffer.isView(v))) {
         const elems = all.map((v, i) => {

@@ -61,15 +61,20 @@ impl CacheState {
     /// Add appends; returns true when the column passed the flush threshold.
     pub fn push(&mut self, col: &ColumnHandle, bytes: &[u8], ends: &[usize], count: u64) -> bool {
         self.last_append = Instant::now();
-        let p = self
-            .cols
-            .entry(col.name.clone())
-            .or_insert_with(|| Pending {
-                handle: col.clone(),
-                bytes: Vec::new(),
-                ends: Vec::new(),
-                count: 0,
-            });
+        // Look up before inserting: single appends come here one by one, and `entry` would
+        // allocate a copy of the name on every call.
+        let p = match self.cols.get_mut(&col.name) {
+            Some(p) => p,
+            None => self
+                .cols
+                .entry(col.name.clone())
+                .or_insert_with(|| Pending {
+                    handle: col.clone(),
+                    bytes: Vec::new(),
+                    ends: Vec::new(),
+                    count: 0,
+                }),
+        };
         let base = p.bytes.len();
         p.bytes.extend_from_slice(bytes);
         p.ends.extend(ends.iter().map(|e| e + base));

@@ -337,9 +337,12 @@ impl ColumnVault {
             }
             out
         } else {
-            let out = tx::read_tx(&c, |c| f(c, &mut r));
-            r.forget();
-            out
+            // Close the BLOB handles (open statements) before the read transaction commits.
+            tx::read_tx(&c, |c| {
+                let out = f(c, &mut r);
+                r.forget();
+                out
+            })
         }
     }
 

@@ -5,7 +5,9 @@
 //! the length and the chunk row with two SELECTs and open a BLOB handle (`sqlite3_blob_open`
 //! compiles a statement every time), all to copy a few bytes. Under a held snapshot none of that
 //! changes, so it is done once: an element is then a [`Span`] resolved from the cached layout
-//! and one `sqlite3_blob_read` straight into the caller's (uninitialised) output.
+//! and one `sqlite3_blob_read` straight into the caller's (uninitialised) output. Two handles
+//! are kept, so reads of a variable-size column (its index chunk, then a data chunk) do not
+//! move one handle back and forth.
 //!
 //! Coherence: the snapshot is the KV store's (`kv/snapshot.rs`): each read first checks the
 //! file's WAL index, and when anyone committed since the snapshot began, everything cached here
@@ -69,8 +71,11 @@ pub(crate) struct Reader {
     /// None for a connection shared with other stores: never hold a snapshot on it.
     snap: Option<ReadSnapshot>,
     layouts: HashMap<i64, Layout>,
-    blob: Option<RawBlob>,
+    /// Open BLOB handles, most recently used first (at most [`BLOB_HANDLES`]).
+    blobs: Vec<RawBlob>,
 }
+
+const BLOB_HANDLES: usize = 2;
 
 impl Reader {
     pub(crate) fn new(conn: &Connection, owned: bool) -> Result<Reader> {
@@ -81,7 +86,7 @@ impl Reader {
                 None
             },
             layouts: HashMap::new(),
-            blob: None,
+            blobs: Vec::new(),
         })
     }
 
@@ -91,7 +96,7 @@ impl Reader {
         Reader {
             snap: None,
             layouts: HashMap::new(),
-            blob: None,
+            blobs: Vec::new(),
         }
     }
 
@@ -102,7 +107,7 @@ impl Reader {
         match &self.snap {
             Some(s) if s.is_current() => Ok(true),
             Some(s) => {
-                self.blob = None;
+                self.blobs.clear();
                 self.layouts.clear();
                 Ok(s.refresh(conn)?)
             }
@@ -115,7 +120,7 @@ impl Reader {
 
     /// Drop what was read under the current snapshot (the BLOB handle included).
     pub(crate) fn forget(&mut self) {
-        self.blob = None;
+        self.blobs.clear();
         self.layouts.clear();
     }
 
@@ -241,17 +246,20 @@ impl Reader {
         if span.len == 0 {
             return Ok(());
         }
-        let blob = match self.blob.as_mut() {
-            Some(b) if b.rowid == span.rowid => b,
-            Some(b) => {
+        let at = match self.blobs.iter().position(|b| b.rowid == span.rowid) {
+            Some(k) => k,
+            None if self.blobs.len() == BLOB_HANDLES => {
+                // Move the least recently used handle to this row.
+                let k = BLOB_HANDLES - 1;
                 // SAFETY: a live handle of this connection (see RawBlob).
-                let rc = unsafe { ffi::sqlite3_blob_reopen(b.ptr.as_ptr(), span.rowid) };
+                let rc =
+                    unsafe { ffi::sqlite3_blob_reopen(self.blobs[k].ptr.as_ptr(), span.rowid) };
                 if rc != ffi::SQLITE_OK {
-                    self.blob = None;
+                    self.blobs.remove(k);
                     return Err(sqlite_err(rc));
                 }
-                b.rowid = span.rowid;
-                b
+                self.blobs[k].rowid = span.rowid;
+                k
             }
             None => {
                 let mut p: *mut ffi::sqlite3_blob = std::ptr::null_mut();
@@ -274,12 +282,18 @@ impl Reader {
                     }
                     return Err(sqlite_err(rc));
                 };
-                self.blob.insert(RawBlob {
+                self.blobs.push(RawBlob {
                     ptr,
                     rowid: span.rowid,
-                })
+                });
+                self.blobs.len() - 1
             }
         };
+        if at != 0 {
+            let b = self.blobs.remove(at);
+            self.blobs.insert(0, b);
+        }
+        let blob = &self.blobs[0];
         // Chunks are at most i32::MAX bytes (ChunkSpec::aligned), so these fit a c_int.
         // SAFETY: `out` is writable for `span.len` bytes; SQLite only writes into it.
         let rc = unsafe {
@@ -291,7 +305,7 @@ impl Reader {
             )
         };
         if rc != ffi::SQLITE_OK {
-            self.blob = None;
+            self.blobs.remove(0);
             return Err(sqlite_err(rc));
         }
         Ok(())

@@ -1,9 +1,10 @@
 //! `KvStore`: one KV table in one SQLite file, with the optional write-back cache.
 //!
-//! Every write goes through `frame` (header.rs), so the stored bytes are always what the
-//! Python library reads. With the cache on, writes land in `WriteCache` and reach the table in
-//! one transaction per flush; reads of single keys consult the cache first, and whole-table
-//! reads (size, scans) flush first, so the cache never shows in results, only in speed.
+//! Every write stores `header::head` + payload (header.rs), so the stored bytes are always
+//! what the Python library reads. With the cache on, writes land in `WriteCache` and reach the
+//! table in one transaction per flush; reads of single keys consult the cache first, and
+//! whole-table reads (size, scans) flush first, so the cache never shows in results, only in
+//! speed.
 
 use super::cache::{CacheOptions, Cached, WriteCache};
 use super::header::{self, Encoding};

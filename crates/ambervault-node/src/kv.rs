@@ -1,6 +1,7 @@
 //! Bindings for `ambervault_core::kv::KvStore`: argument conversion, handles and error mapping
 //! only. Batches and scan pages cross the boundary as one packed Buffer each (layouts below),
-//! so a batch costs one napi call, not one per element.
+//! so a batch costs one napi call, not one per element; single-key calls take their key from
+//! the vault's io exchange Buffer (`NativeKv::io`): only numbers (and a put's value) cross.
 
 use crate::errors::{to_napi, IntoNapi};
 use ambervault_core::conn::Durability;

@@ -17,6 +17,7 @@
 //! - `store`: `KvStore` (open, put/get/delete/has, put_many/get_many, scan, cache control,
 //!   checkpoint/optimize/close).
 //! - `cache`: the write-back cache (puts and tombstones in key order).
+//! - `point_read`: the held statement of point reads (no statement-cache lookup, no key copy).
 //! - `snapshot`: the read transaction point reads keep open while the file is unchanged.
 //! - `range`: key ranges for ordered scans and keyset paging (prefix bounds).
 //! - `stream`: large values in chunks (put_reader/put_file, into_reader/get_to_writer).
@@ -27,6 +28,7 @@
 
 pub mod cache;
 pub mod header;
+mod point_read;
 pub mod range;
 pub(crate) mod snapshot;
 pub mod store;

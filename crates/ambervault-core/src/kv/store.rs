@@ -1,12 +1,14 @@
 //! `KvStore`: one KV table in one SQLite file, with the optional write-back cache.
 //!
-//! Every write goes through `frame` (header.rs), so the stored bytes are always what the
-//! Python library reads. With the cache on, writes land in `WriteCache` and reach the table in
-//! one transaction per flush; reads of single keys consult the cache first, and whole-table
-//! reads (size, scans) flush first, so the cache never shows in results, only in speed.
+//! Every write stores `header::head` + payload (header.rs), so the stored bytes are always
+//! what the Python library reads. With the cache on, writes land in `WriteCache` and reach the
+//! table in one transaction per flush; reads of single keys consult the cache first, and
+//! whole-table reads (size, scans) flush first, so the cache never shows in results, only in
+//! speed.
 
 use super::cache::{CacheOptions, Cached, WriteCache};
 use super::header::{self, Encoding};
+use super::point_read::{Found, PointRead};
 use super::range::KeyRange;
 use super::snapshot::ReadSnapshot;
 use crate::conn::{self, Durability, OpenOptions};
@@ -139,6 +141,8 @@ impl Sql {
 /// per thread (SQLite's busy timeout and WAL handle several connections on one file).
 #[derive(Debug)]
 pub struct KvStore {
+    /// Declared before `conn` so it is finalized before the connection closes.
+    point_read: PointRead,
     pub(crate) conn: Connection,
     path: PathBuf,
     table: String,
@@ -165,17 +169,20 @@ impl KvStore {
             .map_err(|e| Error::from(e).context(path.display()))?;
         let snapshot =
             ReadSnapshot::new(&conn).map_err(|e| Error::from(e).context(path.display()))?;
-        let store = KvStore {
+        ensure_schema(&conn, &path, &opts.table, open.readonly)?;
+        let sql = Sql::new(&opts.table);
+        let point_read = PointRead::prepare(&conn, &sql.get)
+            .map_err(|e| Error::from(e).context(path.display()))?;
+        Ok(KvStore {
+            point_read,
             conn,
             snapshot,
-            sql: Sql::new(&opts.table),
+            sql,
             table: opts.table,
             path,
             open,
             cache: opts.cache.map(WriteCache::new),
-        };
-        store.ensure_schema()?;
-        Ok(store)
+        })
     }
 
     /// A second connection to the same table, without a cache: long stream work runs on it so
@@ -193,37 +200,6 @@ impl KvStore {
                 mmap_bytes: 0,
             },
         )
-    }
-
-    fn ensure_schema(&self) -> Result<()> {
-        let ctx = |e: Error| e.context(self.path.display());
-        if self.open.readonly {
-            let found: Option<i64> = self
-                .conn
-                .query_row(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                    [&self.table],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|e| ctx(e.into()))?;
-            if found.is_none() {
-                return Err(Error::not_found(format!(
-                    "{}: no KV table {:?} (opened readonly, so it is not created)",
-                    self.path.display(),
-                    self.table
-                )));
-            }
-            return Ok(());
-        }
-        // Same statements as the Python library, so either side may create the file.
-        self.conn
-            .execute_batch(&format!(
-                "CREATE TABLE IF NOT EXISTS kohakuvault_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                 CREATE TABLE IF NOT EXISTS \"{}\" (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL);",
-                self.table
-            ))
-            .map_err(|e| ctx(e.into()))
     }
 
     pub fn path(&self) -> &Path {
@@ -437,17 +413,18 @@ impl KvStore {
                 Cached::Unknown => {}
             }
         }
-        let mut st = self
-            .conn
-            .prepare_cached(&self.sql.get)
-            .map_err(|e| keyed(e.into()))?;
-        let mut rows = st.query(params![key]).map_err(|e| keyed(e.into()))?;
-        let Some(row) = rows.next().map_err(|e| keyed(e.into()))? else {
-            return Ok(None);
-        };
-        let stored = blob_at(row, 0).map_err(|e| keyed(e.into()))?;
-        let (enc, payload) = header::parse(stored).map_err(keyed)?;
-        Ok(Some(f(enc, payload)))
+        let found = self.point_read.lookup(key, |found| match found {
+            None => Ok(None),
+            Some(Found::Value(stored)) => {
+                header::parse(stored).map(|(enc, payload)| Some(f(enc, payload)))
+            }
+            Some(Found::NotBytes(t)) => Err(Error::from(rusqlite::Error::InvalidColumnType(
+                0,
+                "value".into(),
+                sql_type(t),
+            ))),
+        });
+        found.map_err(|e| keyed(e.into()))?.map_err(keyed)
     }
 
     /// The value of a key, or `None`.
@@ -690,6 +667,49 @@ impl KvStore {
         if let Some(c) = self.cache.as_mut() {
             c.forget(key);
         }
+    }
+}
+
+/// Create the meta and KV tables unless readonly (then the KV table must exist).
+fn ensure_schema(conn: &Connection, path: &Path, table: &str, readonly: bool) -> Result<()> {
+    let ctx = |e: Error| e.context(path.display());
+    if readonly {
+        let found: Option<i64> = conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| ctx(e.into()))?;
+        if found.is_none() {
+            return Err(Error::not_found(format!(
+                "{}: no KV table {:?} (opened readonly, so it is not created)",
+                path.display(),
+                table
+            )));
+        }
+        return Ok(());
+    }
+    // Same statements as the Python library, so either side may create the file.
+    conn
+        .execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS kohakuvault_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS \"{}\" (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL);",
+            table
+        ))
+        .map_err(|e| ctx(e.into()))
+}
+
+/// rusqlite's name of a SQLite type code (for the error of a non-bytes value).
+fn sql_type(code: std::os::raw::c_int) -> rusqlite::types::Type {
+    use rusqlite::types::Type;
+    match code {
+        rusqlite::ffi::SQLITE_INTEGER => Type::Integer,
+        rusqlite::ffi::SQLITE_FLOAT => Type::Real,
+        rusqlite::ffi::SQLITE_TEXT => Type::Text,
+        rusqlite::ffi::SQLITE_BLOB => Type::Blob,
+        _ => Type::Null,
     }
 }
 

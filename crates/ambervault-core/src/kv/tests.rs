@@ -354,8 +354,8 @@ fn batches_span_whole_row_groups_and_a_tail() {
         }
     }
     kv.enable_cache(CacheOptions::default()).unwrap();
-    for i in 0..130 {
-        if i % 4 == 0 {
+    for i in 0..130usize {
+        if i.is_multiple_of(4) {
             assert!(kv.delete(&key(i)).unwrap());
         } else {
             kv.put_encoded(&key(i), Encoding::MsgPack, &[i as u8])
@@ -364,9 +364,9 @@ fn batches_span_whole_row_groups_and_a_tail() {
     }
     assert_eq!(kv.flush_cache().unwrap(), 130);
     kv.disable_cache().unwrap();
-    for i in 0..130 {
+    for i in 0..130usize {
         let got = kv.get(&key(i)).unwrap();
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             assert_eq!(got, None);
         } else {
             assert_eq!(
@@ -376,4 +376,23 @@ fn batches_span_whole_row_groups_and_a_tail() {
         }
     }
     assert_eq!(kv.len().unwrap(), 200 - 130 / 4 - 1);
+}
+
+#[test]
+fn point_reads_take_rows_other_tools_wrote() {
+    // The held point-read statement reads columns itself: TEXT comes back as its bytes, a
+    // number is a typed error that names the key, and an error leaves the statement usable.
+    let dir = tempfile::tempdir().unwrap();
+    let mut kv = open(&dir);
+    kv.put(b"ok", b"v").unwrap();
+    let c = rusqlite::Connection::open(dir.path().join("kv.db")).unwrap();
+    c.execute_batch("INSERT INTO kv VALUES (x'74', 'text'), (x'6e', 42)")
+        .unwrap();
+    let t = kv.get(b"t").unwrap().unwrap();
+    assert_eq!((t.encoding, t.payload), (Encoding::Raw, b"text".to_vec()));
+    let e = kv.get(b"n").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    assert!(e.to_string().contains("\"n\""), "{e}");
+    assert_eq!(kv.get(b"ok").unwrap().unwrap().payload, b"v");
+    assert_eq!(kv.get(b"absent").unwrap(), None);
 }

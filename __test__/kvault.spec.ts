@@ -5,9 +5,13 @@ import path from 'node:path'
 
 import { KVault, InvalidArgumentError, ClosedError, VaultIoError, CorruptDataError, NotFoundError, VaultError } from '../src/index'
 
+const dirs: string[] = []
 function tmp(name = 'kv.db'): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvtest-')), name)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvtest-'))
+  dirs.push(dir)
+  return path.join(dir, name)
 }
+test.after.always(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
 
 test('values come back as what was put (auto-pack)', (t) => {
   const kv = new KVault(tmp())

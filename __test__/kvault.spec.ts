@@ -147,6 +147,28 @@ test('putMany is atomic and getMany returns undefined for missing keys', (t) => 
   t.is(kv.putMany(new Map<string, unknown>([['a', 1], ['b', 'two'], ['m', Buffer.from([0x89, 0x4b, 1])]]) as never), 3)
   t.deepEqual(kv.getMany(['a', 'nope', 'b', Buffer.from('keep'), 'm']), [1, undefined, 'two', 'yes', Buffer.from([0x89, 0x4b, 1])])
   t.deepEqual(kv.getMany([]), [])
+  // Values reach the core as they are: a view into a larger ArrayBuffer must store only its
+  // own bytes, and a long string must come back whole (as its own Buffer, past 4 KiB).
+  const backing = Buffer.alloc(64, 0x61)
+  backing.fill(0x62, 8, 24)
+  const long = 'é'.repeat(3000)
+  t.is(kv.putMany([['view', new Uint8Array(backing.buffer, backing.byteOffset + 8, 16)], ['long', long], ['empty', Buffer.alloc(0)]]), 3)
+  t.deepEqual(kv.getMany(['view', 'long', 'empty']), [Buffer.alloc(16, 0x62), long, Buffer.alloc(0)])
+  t.is(kv.get('long'), long)
+  // The staging area grows past its first MiB, survives a rejected batch, and a putMany run
+  // from inside the entries of another one does not disturb it.
+  const big = Array.from({ length: 40 }, (_, i) => [`big${i}`, Buffer.alloc(40_000, i)] as const)
+  t.throws(() => kv.putMany([...big, ['bad', undefined as never]]), { instanceOf: InvalidArgumentError })
+  t.is(kv.get('big0'), undefined)
+  function* nested(): Generator<[string, string]> {
+    yield ['outer1', 'a']
+    kv.putMany([['inner', 'b']])
+    yield ['outer2', 'c']
+  }
+  t.is(kv.putMany(nested()), 2)
+  t.is(kv.putMany(big), 40)
+  t.deepEqual(kv.getMany(['outer1', 'inner', 'outer2']), ['a', 'b', 'c'])
+  t.deepEqual(kv.get('big39'), Buffer.alloc(40_000, 39))
   kv.close()
 })
 

@@ -120,6 +120,80 @@ function classify(key: KvKey, value: unknown): [Enc, Uint8Array | string] {
   return [Enc.MsgPack, packValue(value, key)]
 }
 
+/** First size, and largest size kept between calls, of a putMany staging area. */
+const STAGING_FIRST = 1 << 20
+const STAGING_KEEP = 16 << 20
+
+/**
+ * A putMany batch packed for the native call: key 0, value 0, key 1, ... back to back in one
+ * growing Buffer, with the end offset of each and the encoding of each value.
+ */
+class Staging {
+  #buf = Buffer.allocUnsafeSlow(STAGING_FIRST) as IoBuffer
+  #off = 0
+  #ends = new Float64Array(256)
+  #encs = new Uint8Array(128)
+  #n = 0
+
+  add(key: KvKey, payload: Uint8Array | string, enc: Enc): void {
+    if (this.#n === this.#encs.length) this.#growLists()
+    this.#ends[2 * this.#n] = this.#write(key)
+    this.#ends[2 * this.#n + 1] = this.#write(payload)
+    this.#encs[this.#n++] = enc
+  }
+
+  data(): Buffer {
+    return this.#buf.subarray(0, this.#off)
+  }
+
+  ends(): Float64Array {
+    return this.#ends.subarray(0, 2 * this.#n)
+  }
+
+  encodings(): Uint8Array {
+    return this.#encs.subarray(0, this.#n)
+  }
+
+  /** Empty it for the next batch; false when it grew too big to keep. */
+  reset(): boolean {
+    this.#off = 0
+    this.#n = 0
+    return this.#buf.length <= STAGING_KEEP
+  }
+
+  /** Append bytes or a string's UTF-8; returns the new end offset. */
+  #write(item: Uint8Array | string): number {
+    if (typeof item === 'string') {
+      this.#room(item.length * 3)
+      this.#off += this.#buf.utf8Write(item, this.#off)
+    } else {
+      this.#room(item.length)
+      this.#buf.set(item, this.#off)
+      this.#off += item.length
+    }
+    return this.#off
+  }
+
+  #room(bytes: number): void {
+    const need = this.#off + bytes
+    if (need <= this.#buf.length) return
+    let size = this.#buf.length
+    while (need > size) size *= 2
+    const buf = Buffer.allocUnsafeSlow(size) as IoBuffer
+    this.#buf.copy(buf, 0, 0, this.#off)
+    this.#buf = buf
+  }
+
+  #growLists(): void {
+    const ends = new Float64Array(this.#ends.length * 2)
+    ends.set(this.#ends)
+    this.#ends = ends
+    const encs = new Uint8Array(this.#encs.length * 2)
+    encs.set(this.#encs)
+    this.#encs = encs
+  }
+}
+
 export class KVault implements Iterable<[Buffer, unknown]> {
   readonly path: string
   readonly table: string
@@ -141,6 +215,8 @@ export class KVault implements Iterable<[Buffer, unknown]> {
   #keyLen = 0
   /** Encoding of the payload the last #payload returned. */
   #encoding = 0
+  /** The reusable staging area of putMany (see Staging); absent while a putMany uses it. */
+  #staging: Staging | undefined
   /** A release of the read snapshot is queued for the end of this synchronous run. */
   #releaseQueued = false
   readonly #release = (): void => {
@@ -337,32 +413,24 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     if (entries === null || typeof (entries as Iterable<unknown>)[Symbol.iterator] !== 'function') {
       throw new InvalidArgumentError('putMany expects an iterable of [key, value] pairs')
     }
-    const keys: Buffer[] = []
-    const values: Uint8Array[] = []
-    const encs: number[] = []
-    let i = 0
-    for (const entry of entries) {
-      if (!Array.isArray(entry) || entry.length < 2) throw new InvalidArgumentError(`putMany entry ${i} is not a [key, value] pair`)
-      const [key, value] = entry
-      checkKey(key, `putMany entry ${i} key`)
-      const [enc, payload] = classify(key, value)
-      keys.push(keyBuffer(key))
-      values.push(typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload)
-      encs.push(enc)
-      i++
+    // Keys and values are written straight into one staging area (no Buffer per key, no concat);
+    // it is taken out of the vault for the call, so a putMany run from inside `entries` gets its own.
+    const st = this.#staging ?? new Staging()
+    this.#staging = undefined
+    try {
+      let i = 0
+      for (const entry of entries) {
+        if (!Array.isArray(entry) || entry.length < 2) throw new InvalidArgumentError(`putMany entry ${i} is not a [key, value] pair`)
+        const [key, value] = entry
+        checkKey(key, `putMany entry ${i} key`)
+        const [enc, payload] = classify(key, value)
+        st.add(key, payload, enc)
+        i++
+      }
+      return this.#call((n) => n.putMany(st.data(), st.ends(), st.encodings()))
+    } finally {
+      if (st.reset()) this.#staging = st
     }
-    const keyEnds = new Uint32Array(keys.length)
-    const valueEnds = new Float64Array(values.length)
-    let k = 0
-    let v = 0
-    for (let j = 0; j < keys.length; j++) {
-      keyEnds[j] = k += keys[j].length
-      valueEnds[j] = v += values[j].length
-    }
-    const keyBuf = Buffer.concat(keys, k)
-    const valueBuf = Buffer.concat(values, v)
-    const encBuf = Uint8Array.from(encs)
-    return this.#call((n) => n.putMany(keyBuf, keyEnds, valueBuf, valueEnds, encBuf))
   }
 
   /** Values of many keys (undefined where absent), read in one transaction. */

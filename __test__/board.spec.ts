@@ -7,9 +7,13 @@ import {
   InvalidArgumentError, ClosedError, NotFoundError, VaultIoError,
 } from '../src/index'
 
+const dirs: string[] = []
 function tmp(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'amber-board-'))
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-board-'))
+  dirs.push(dir)
+  return dir
 }
+test.after.always(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
 
 test('scalars round-trip with step, global_step, NaN and Infinity kept', async (t) => {
   const baseDir = tmp()

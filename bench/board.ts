@@ -201,6 +201,7 @@ async function main(): Promise<void> {
     // Each repeat's runs are measured; their files only fill the disk afterwards.
     fs.rmSync(dir, { recursive: true, force: true })
   }
+  fs.rmSync(baseDir, { recursive: true, force: true })
   const all = medians(reps)
   const ours = all.ambervault as Record<string, Row>
   const lines: string[] = []

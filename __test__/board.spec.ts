@@ -1,19 +1,13 @@
 import test from 'ava'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import {
   Board, Histogram, Media, Table, TensorLog, KernelDensity, listRuns, openRun,
   InvalidArgumentError, ClosedError, NotFoundError, VaultIoError,
 } from '../src/index'
+import { tempDirs } from './temp-dirs'
 
-const dirs: string[] = []
-function tmp(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-board-'))
-  dirs.push(dir)
-  return dir
-}
-test.after.always(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+const tmp = tempDirs('amber-board-')
 
 test('scalars round-trip with step, global_step, NaN and Infinity kept', async (t) => {
   const baseDir = tmp()

@@ -1,17 +1,14 @@
 import test from 'ava'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 
 import { ColumnVault, DataPacker, InvalidArgumentError } from '../src/index'
+import { tempDirs } from './temp-dirs'
 
-const dirs: string[] = []
+const tempDir = tempDirs('av-reads-')
 function tmp(name = 'c.db'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'av-reads-'))
-  dirs.push(dir)
-  return path.join(dir, name)
+  return path.join(tempDir(), name)
 }
-test.after.always(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
 const tick = () => new Promise((r) => setImmediate(r))
 
 test('get and slice resolve indices and bounds like arrays, for every kind of column', (t) => {

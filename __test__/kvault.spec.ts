@@ -1,17 +1,14 @@
 import test from 'ava'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 
 import { KVault, InvalidArgumentError, ClosedError, VaultIoError, CorruptDataError, NotFoundError, VaultError } from '../src/index'
+import { tempDirs } from './temp-dirs'
 
-const dirs: string[] = []
+const tempDir = tempDirs('kvtest-')
 function tmp(name = 'kv.db'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvtest-'))
-  dirs.push(dir)
-  return path.join(dir, name)
+  return path.join(tempDir(), name)
 }
-test.after.always(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
 
 test('values come back as what was put (auto-pack)', (t) => {
   const kv = new KVault(tmp())

@@ -370,10 +370,13 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     }
   }
 
-  /** A string value is encoded into io after the key (a long one goes as its own Buffer). */
+  /**
+   * A string value is encoded into io after the key. One that might not fit in the half of io a
+   * key leaves free (keys never take more) goes as its own Buffer, decided before the key is written.
+   */
   #putString(key: KvKey, value: string): void {
+    if (value.length * 3 > this.#io.length >>> 1) return this.#put(key, Buffer.from(value, 'utf8'), Enc.Utf8)
     const keyLen = this.#writeKey(key)
-    if (value.length * 3 > this.#io.length - keyLen) return this.#put(key, Buffer.from(value, 'utf8'), Enc.Utf8)
     try {
       this.#n.putString(keyLen, this.#io.utf8Write(value, keyLen))
     } catch (e) {

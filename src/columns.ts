@@ -17,6 +17,12 @@ export interface ColumnVaultOptions {
   minChunkBytes?: number
   /** Largest chunk (default 16 MiB, aligned down to the element size). */
   maxChunkBytes?: number
+  /**
+   * Page size of a new file: a power of two from 512 to 65536 (default 32768, the format's).
+   * An existing file keeps its own. Every commit writes whole pages, so 4096 makes a single
+   * uncached append about 3x cheaper; the default makes big slices and extends faster.
+   */
+  pageSize?: number
 }
 
 export interface ColumnInfo {
@@ -408,7 +414,7 @@ export class ColumnVault {
       if (v !== undefined && (!Number.isInteger(v) || v <= 0)) throw new InvalidArgumentError(`${path}: ${k} ${String(v)} is not a positive integer`)
     }
     this.path = path
-    this.#n = native(() => new binding.NativeColumnVault(path, { minChunkBytes: options.minChunkBytes, maxChunkBytes: options.maxChunkBytes }))
+    this.#n = native(() => new binding.NativeColumnVault(path, { minChunkBytes: options.minChunkBytes, maxChunkBytes: options.maxChunkBytes, pageSize: options.pageSize }))
   }
 
   get #v(): NativeColumnVault {

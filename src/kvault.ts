@@ -46,6 +46,12 @@ export interface KVaultOptions {
   /** SQLite synchronous NORMAL (default) or FULL. */
   durability?: 'normal' | 'full'
   readonly?: boolean
+  /**
+   * Page size of a new file: a power of two from 512 to 65536 (default 32768, the format's).
+   * An existing file keeps its own. Every commit writes whole pages, so 4096 makes a single
+   * uncached put cheaper; big pages make big values and scans faster.
+   */
+  pageSize?: number
 }
 
 export interface KvIterOptions {
@@ -236,7 +242,7 @@ export class KVault implements Iterable<[Buffer, unknown]> {
       throw new InvalidArgumentError(`KVault path must be a non-empty string, got ${String(filePath)}`)
     }
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('KVault options must be an object')
-    const { table = 'kv', retries = 4, backoffMs = 20, busyTimeoutMs = 5000, cache, durability = 'normal', readonly = false } = options
+    const { table = 'kv', retries = 4, backoffMs = 20, busyTimeoutMs = 5000, cache, durability = 'normal', readonly = false, pageSize } = options
     this.#retry = { retries: checkCount(retries, 'retries'), backoffMs: checkCount(backoffMs, 'backoffMs') }
     if (durability !== 'normal' && durability !== 'full') {
       throw new InvalidArgumentError(`durability must be 'normal' or 'full', got ${String(durability)}`)
@@ -249,6 +255,7 @@ export class KVault implements Iterable<[Buffer, unknown]> {
       readonly: this.readonly,
       durability,
       busyTimeoutMs: Math.min(checkCount(busyTimeoutMs, 'busyTimeoutMs'), 2 ** 31 - 1),
+      pageSize,
     }))
     this.#bindIo(IO_BYTES)
     if (cache) this.enableCache(cache === (true as unknown) ? {} : cache)

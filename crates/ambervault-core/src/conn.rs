@@ -1,5 +1,6 @@
 //! Opening SQLite files the way FORMAT.md says: WAL, synchronous NORMAL (FULL on request),
-//! a 5 s busy timeout, 32 KiB pages for new files, parent folder created on open.
+//! a 5 s busy timeout, 32 KiB pages for new files (or the page size asked for), parent folder
+//! created on open.
 
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OpenFlags};
@@ -19,6 +20,10 @@ pub struct OpenOptions {
     pub durability: Durability,
     /// Busy timeout; None means the 5 s default of the format.
     pub busy_timeout: Option<Duration>,
+    /// Page size of a new file; None means the format's 32 KiB. An existing file keeps its own.
+    /// Every commit writes whole pages to the WAL, so small pages make small transactions (a
+    /// single uncached append or put) cheaper, and big pages make big reads and writes faster.
+    pub page_size: Option<u32>,
 }
 
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,6 +32,9 @@ pub const NEW_FILE_PAGE_SIZE: u32 = 32768;
 /// Open (or create) a database file with the connection settings of the format.
 pub fn open(path: &Path, opts: &OpenOptions) -> Result<Connection> {
     let shown = path.display();
+    if let Some(size) = opts.page_size {
+        check_page_size(u64::from(size)).map_err(|e| e.context(&shown))?;
+    }
     if opts.readonly {
         if !path.exists() {
             return Err(Error::io(format!(
@@ -59,13 +67,34 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Connection> {
     Ok(conn)
 }
 
+/// SQLite takes a power of two from 512 to 65536 and silently ignores anything else; a size the
+/// caller asked for and did not get must be an error instead.
+pub fn check_page_size(size: u64) -> Result<u32> {
+    if size.is_power_of_two() && (512..=65536).contains(&size) {
+        Ok(size as u32)
+    } else {
+        Err(bad_page_size(size))
+    }
+}
+
+/// The error for a page size SQLite would not take (`shown` as the caller got it).
+pub fn bad_page_size(shown: impl std::fmt::Display) -> Error {
+    Error::invalid(format!(
+        "page size {shown} is not a power of two from 512 to 65536"
+    ))
+}
+
 fn configure(conn: &Connection, opts: &OpenOptions) -> Result<()> {
     conn.busy_timeout(opts.busy_timeout.unwrap_or(DEFAULT_BUSY_TIMEOUT))?;
     // Reading the schema is the first thing that fails on a file that is not SQLite.
     let page_count: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
     if !opts.readonly {
         if page_count == 0 {
-            conn.pragma_update(None, "page_size", NEW_FILE_PAGE_SIZE)?;
+            conn.pragma_update(
+                None,
+                "page_size",
+                opts.page_size.unwrap_or(NEW_FILE_PAGE_SIZE),
+            )?;
             // Switching a new, empty file to WAL writes its first page through a rollback
             // journal; at the default synchronous=FULL that costs four fsyncs (journal, folder,
             // journal, file) for a file with no data to protect yet.
@@ -110,6 +139,43 @@ mod tests {
             .unwrap();
         assert_eq!(ps, 32768);
         assert_eq!(jm, "wal");
+    }
+
+    #[test]
+    fn page_size_applies_to_new_files_only_and_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("small.db");
+        let small = OpenOptions {
+            page_size: Some(4096),
+            ..Default::default()
+        };
+        let c = open(&path, &small).unwrap();
+        c.execute_batch("CREATE TABLE t(x)").unwrap();
+        drop(c);
+        // Reopened with another size asked for, the file keeps the one it was made with.
+        let c = open(
+            &path,
+            &OpenOptions {
+                page_size: Some(65536),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let ps: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        assert_eq!(ps, 4096);
+        for bad in [0, 1000, 256, 131072] {
+            let e = open(
+                &dir.path().join("bad.db"),
+                &OpenOptions {
+                    page_size: Some(bad),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidArgument, "{bad}: {e}");
+            assert!(e.to_string().contains("page size"), "{e}");
+        }
+        assert!(!dir.path().join("bad.db").exists());
     }
 
     #[test]

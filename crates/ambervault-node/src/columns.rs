@@ -4,7 +4,7 @@
 use crate::errors::IntoNapi;
 use crate::packer::{self, Batch, JsOut, TypedOut};
 use ambervault_core::col::{Bounds, CacheOptions, ChunkOptions, ColumnHandle, ColumnVault};
-use ambervault_core::conn::OpenOptions;
+use ambervault_core::conn::{self, OpenOptions};
 use ambervault_core::packer::Value;
 use ambervault_core::packer::{DataPacker, Scalar};
 use ambervault_core::Error;
@@ -23,6 +23,7 @@ pub struct ColumnInfo {
 pub struct NativeVaultOptions {
     pub min_chunk_bytes: Option<f64>,
     pub max_chunk_bytes: Option<f64>,
+    pub page_size: Option<f64>,
 }
 
 fn index(v: f64, what: &str) -> Result<u64> {
@@ -30,6 +31,18 @@ fn index(v: f64, what: &str) -> Result<u64> {
         return Err(Error::invalid(format!("{what} {v} is not a valid index"))).napi();
     }
     Ok(v as u64)
+}
+
+/// A page size asked for: a whole number the core accepts as a SQLite page size.
+pub(crate) fn page_size(v: Option<f64>) -> Result<Option<u32>> {
+    v.map(|v| {
+        if v.fract() == 0.0 && (0.0..=65536.0).contains(&v) {
+            conn::check_page_size(v as u64).napi()
+        } else {
+            Err(conn::bad_page_size(v)).napi()
+        }
+    })
+    .transpose()
 }
 
 /// A JS index or slice bound: an integer, negative ones counting from the end.
@@ -65,7 +78,9 @@ impl NativeColumnVault {
     #[napi(constructor)]
     pub fn new(path: String, options: Option<NativeVaultOptions>) -> Result<Self> {
         let mut chunk = ChunkOptions::default();
+        let mut open = OpenOptions::default();
         if let Some(o) = options {
+            open.page_size = page_size(o.page_size)?;
             if let Some(v) = o.min_chunk_bytes {
                 chunk.min_chunk_bytes = index(v, "minChunkBytes")?;
             }
@@ -73,7 +88,7 @@ impl NativeColumnVault {
                 chunk.max_chunk_bytes = index(v, "maxChunkBytes")?;
             }
         }
-        let inner = ColumnVault::open(path.as_ref(), &OpenOptions::default(), chunk).napi()?;
+        let inner = ColumnVault::open(path.as_ref(), &open, chunk).napi()?;
         Ok(NativeColumnVault {
             inner: Arc::new(inner),
         })

@@ -33,6 +33,7 @@ pub struct KvOpenOptions {
     /// "normal" (default) or "full".
     pub durability: Option<String>,
     pub busy_timeout_ms: Option<u32>,
+    pub page_size: Option<f64>,
 }
 
 #[napi(object)]
@@ -169,6 +170,7 @@ impl NativeKv {
                     .busy_timeout_ms
                     .map(|ms| Duration::from_millis(ms as u64)),
                 cache: None,
+                page_size: crate::columns::page_size(opts.page_size)?,
                 ..KvOptions::default()
             },
         )

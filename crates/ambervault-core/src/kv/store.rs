@@ -29,6 +29,8 @@ pub struct KvOptions {
     pub busy_timeout: Option<Duration>,
     /// Start with the write-back cache on.
     pub cache: Option<CacheOptions>,
+    /// Page size of a new file (see [`OpenOptions::page_size`]); `None` is the format's 32 KiB.
+    pub page_size: Option<u32>,
     /// SQLite page cache of this connection in KiB (default 64 MiB; SQLite's own default of
     /// 2 MiB holds only 64 of our 32 KiB pages, so point reads would go to the OS every time).
     pub page_cache_kib: u32,
@@ -55,6 +57,7 @@ impl Default for KvOptions {
             durability: Durability::Normal,
             busy_timeout: None,
             cache: None,
+            page_size: None,
             page_cache_kib: 64 * 1024,
             mmap_bytes: MMAP_CEILING,
         }
@@ -162,6 +165,7 @@ impl KvStore {
             readonly: opts.readonly,
             durability: opts.durability,
             busy_timeout: opts.busy_timeout,
+            page_size: opts.page_size,
         };
         let conn = conn::open(&path, &open)?;
         conn.pragma_update(None, "cache_size", -i64::from(opts.page_cache_kib))
@@ -196,6 +200,7 @@ impl KvStore {
                 durability: self.open.durability,
                 busy_timeout: self.open.busy_timeout,
                 cache: None,
+                page_size: self.open.page_size,
                 page_cache_kib: STREAM_PAGE_CACHE_KIB,
                 mmap_bytes: 0,
             },

@@ -13,6 +13,11 @@
  *    uncached) and, for the rows that write a batch, the raw blob ceiling (the same packed bytes
  *    inserted as plain blobs in one transaction).
  *
+ * 3. Uncached single appends at equal page sizes. Every commit writes whole pages to the WAL;
+ *    an append must write two (the chunk and `col_meta.length`, FORMAT.md), a one-row INSERT one.
+ *    Table 2 runs at the format's 32 KiB pages; here ambervault with `pageSize: 4096` against
+ *    better-sqlite3 at 4 KiB and kohakuvault (which makes 4 KiB pages itself).
+ *
  * Env: N_BIG (10_000_000), N_SMALL (100_000), N_APPEND (10_000: uncached single appends),
  * RUNS (3), PEERS_BIG=0 skips the peers of table 1, PEERS_SMALL=0 those of table 2.
  */
@@ -443,6 +448,33 @@ async function duckSmall(): Promise<Rows | null> {
   return res
 }
 
+/** Table 3: uncached single appends of the first N_APPEND values, every file at 4 KiB pages. */
+function smallPageAppends(): { ours: Rows; bsq: Rows } {
+  const ours: Rows = {}
+  const bsq: Rows = {}
+  const Db = PEERS_SMALL ? betterSqlite() : null
+  for (const dtype of ['i64', 'f64', 'bytes:32', 'str:utf8', 'msgpack']) {
+    const vals = valuesFor(dtype, N_APPEND)
+    ours[dtype] = runs(() => {
+      const cv = new ColumnVault(fresh('small-pages'), { pageSize: 4096 })
+      const c = cv.createColumn('c', dtype)
+      return [() => vals.forEach((v) => c.append(v)), () => cv.close()]
+    })
+    if (!Db || !msgpackr) continue
+    const rows = vals.map((v) => sqlValue(dtype, v))
+    bsq[dtype] = runs(() => {
+      const db = new Db(fresh('bs-small-pages'))
+      db.pragma('page_size = 4096')
+      db.pragma('journal_mode = WAL')
+      db.pragma('synchronous = NORMAL')
+      db.exec(`CREATE TABLE t(v ${sqlType(dtype)[0]} NOT NULL)`)
+      const ins = db.prepare('INSERT INTO t(v) VALUES (?)')
+      return [() => rows.forEach((v) => ins.run(v)), () => db.close()]
+    })
+  }
+  return { ours, bsq }
+}
+
 /** The ceiling of the rows that write a batch: the same packed bytes as plain blobs, one transaction. */
 function blobCeilingSmall(): Rows | null {
   const Db = PEERS_SMALL ? betterSqlite() : null
@@ -468,6 +500,7 @@ async function main() {
   const bs = betterSqliteSmall()
   const dk = await duckSmall()
   const ceilSmall = blobCeilingSmall()
+  const small = smallPageAppends()
 
   const mb = (N_BIG * 8) / 1e6
   console.log(`\n## 1. ${N_BIG.toLocaleString()} f64 values (${mb.toFixed(0)} MB): extend, then a full slice read (median of ${RUNS})\n`)
@@ -500,6 +533,16 @@ async function main() {
     )
   }
   console.log(behind.length ? `\nrows where a peer is faster: ${behind.join(', ')}` : '\nambervault is ahead of every peer on every row')
+  console.log(
+    `\n## 3. ${N_APPEND.toLocaleString()} uncached single appends, every file at 4 KiB pages (median of ${RUNS}). ` +
+      `An append commits two pages (chunk + col_meta.length), a one-row INSERT one. Peer / ambervault in brackets.\n`,
+  )
+  console.log('| dtype | ambervault (pageSize 4096) | same, format default 32 KiB | kohakuvault | better-sqlite3 (4 KiB) |')
+  console.log('|---|---|---|---|---|')
+  for (const [dtype, t] of Object.entries(small.ours)) {
+    const key = `${dtype}|append`
+    console.log(`| ${dtype} | ${fmt(t)} | ${fmt(mine[key])} | ${cell(py?.[key], t!)} | ${cell(small.bsq[dtype], t!)} |`)
+  }
   console.log(`\ncached single f64 appends: ${(1e6 / mine['f64|append_cached_1M'] / 1e6).toFixed(1)} M values/s (goal >= 10)`)
   fs.rmSync(DIR, { recursive: true, force: true })
 }

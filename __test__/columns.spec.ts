@@ -329,3 +329,58 @@ test('cached string and byte-string appends are held in JS, handed over in one b
   t.is(again.column('b4').length, 3)
   again.close()
 })
+
+test('cached msgpack appends are held in JS and handed over in batches; bad ones still fail at their own call', (t) => {
+  const file = tmp()
+  const cv = new ColumnVault(file)
+  const plain = new ColumnVault(tmp('plain.db'))
+  const m = cv.createColumn('m', 'msgpack')
+  const ref = plain.createColumn('m', 'msgpack')
+  cv.enableCache({ flushIntervalMs: 0 })
+  const nullProto = Object.assign(Object.create(null), { n: 1 })
+  const docs = [{ i: 1, tag: 'x' }, null, 'text', 2 ** 40, -(2 ** 33), -0.5, true, [1, [2, { a: 'é😀' }]], { u: undefined, k: 1 }, nullProto, 'y'.repeat(300), {}, []]
+  for (const d of docs) {
+    m.append(d)
+    ref.append(d)
+  }
+  // Packed at its own call: a later change to the value does not reach the column.
+  const mutable = { k: 1, list: [1] }
+  m.append(mutable)
+  ref.append({ k: 1, list: [1] })
+  mutable.k = 2
+  mutable.list.push(2)
+  // Values the fast path leaves to the core: each is accepted or refused at its own call exactly
+  // as without the cache, and nothing appended before it is lost.
+  const odd: unknown[] = [{ when: new Date(0) }, new Map([[1, 2]]), new Map([['s', 2]]), '\ud800', { k: 'a\udc00' }, { ['\ud800']: 1 }, [1, , 3], Buffer.from([1, 2]), undefined, () => 1, 10n]
+  const outcome = (f: () => void) => {
+    try {
+      f()
+      return 'stored'
+    } catch (e) {
+      return (e as Error).constructor.name
+    }
+  }
+  let stored = 0
+  for (const v of odd) {
+    const got = outcome(() => m.append(v))
+    t.is(got, outcome(() => ref.append(v)), `same outcome for ${String(v)}`)
+    if (got === 'stored') stored++
+  }
+  t.is(outcome(() => m.append({ when: new Date(0) })), 'InvalidArgumentError')
+  t.is(m.length, ref.length)
+  t.deepEqual(m.toArray(), ref.toArray())
+  t.deepEqual(m.get(docs.length), { k: 1, list: [1] })
+  // Past the stage size: length, get and slice see every held document, in order.
+  for (let k = 0; k < 20_000; k++) m.append({ k })
+  t.is(m.length, ref.length + 20_000)
+  t.deepEqual(m.get(-1), { k: 19_999 })
+  t.deepEqual(m.slice(-3), [{ k: 19_997 }, { k: 19_998 }, { k: 19_999 }])
+  m.append({ last: true })
+  cv.close()
+  plain.close()
+  const again = new ColumnVault(file)
+  const back = again.column('m')
+  t.is(back.length, docs.length + 1 + stored + 20_001)
+  t.deepEqual(back.get(-1), { last: true })
+  again.close()
+})

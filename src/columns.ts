@@ -58,6 +58,10 @@ const NATIVE_ARRAY: Record<string, new (...a: any[]) => NumericArray> = {
 
 const ITER_BATCH = 4096
 const STAGE_SIZE = 8192
+/** Bytes of held msgpack documents that start a hand-over (the buffer grows for a larger one). */
+const DOC_STAGE_BYTES = 1 << 20
+/** Held documents nest no deeper than this (the core takes 512 levels; deeper ones go over at their own call). */
+const DOC_HOLD_DEPTH = 64
 
 /** Integer bounds of the numeric dtypes whose single appends can be staged in JS. */
 const BOUNDS: Record<string, [number, number]> = {
@@ -106,6 +110,13 @@ export class Column {
   /** msgpack columns: single appends go over as one packed document (its end in here). */
   readonly #docEnd: Uint32Array | null
   readonly #docDtype: string
+  /** Unsized msgpack columns with the cache on: documents packed at their own append call
+   *  (so later changes to the value do not leak in) and held back to back, handed over as one
+   *  batch. Only documents the core cannot reject are held (`plainDoc`). */
+  #docBytes: Buffer | null = null
+  #docEnds: Uint32Array | null = null
+  #docs = 0
+  readonly #docHoldable: boolean
 
   /** @internal Columns come from a ColumnVault (`createColumn`, `ensure`, `column`). */
   constructor(n: NativeColumn, vault: VaultState) {
@@ -116,6 +127,8 @@ export class Column {
     this.#holdable = holdableTest(n.kind, n.dtype, n.elemSize)
     this.#docEnd = n.kind === 'msgpack' ? new Uint32Array(1) : null
     this.#docDtype = this.#docEnd ? n.dtype : ''
+    // Sized msgpack pads and length-checks each document in the core: not held.
+    this.#docHoldable = this.#docEnd !== null && n.elemSize === 0
   }
 
   /** Hand every column's staged appends (this vault) over before any other call, in append order per column. */
@@ -140,6 +153,24 @@ export class Column {
       this.#held = []
       packBatch(this.#appender(), held)
     }
+    if (this.#docs > 0) {
+      const ends = this.#docEnds!.subarray(0, this.#docs)
+      const bytes = this.#docBytes!.subarray(0, ends[this.#docs - 1])
+      this.#docs = 0
+      native(() => this.n.extendPackedDocs(bytes, ends))
+    }
+  }
+
+  /** Hold one packed document (the cache is on and `plainDoc` said the core takes it). */
+  #holdDoc(doc: Buffer): void {
+    const ends = (this.#docEnds ??= new Uint32Array(STAGE_SIZE))
+    const buf = (this.#docBytes ??= Buffer.allocUnsafe(DOC_STAGE_BYTES))
+    if (this.#docs > 0 && ends[this.#docs - 1] + doc.length > buf.length) this.drain()
+    const at = this.#docs === 0 ? 0 : ends[this.#docs - 1]
+    buf.set(doc, at)
+    ends[this.#docs++] = at + doc.length
+    if (this.#docs === 1) this.#noteStaged()
+    if (this.#docs === STAGE_SIZE) this.drain()
   }
 
   /** The first value staged since the last drain starts the interval timer. */
@@ -235,9 +266,14 @@ export class Column {
       }
     }
     if (this.#docEnd) {
-      // One document packed in JS and checked by the core at this call (bad ones fail here).
-      this.settleStaged()
+      // Packed in JS at this call: later changes to the value do not leak in.
       const doc = packDocs(this.#docDtype, value)
+      if (this.#vault.cache && this.#docHoldable && doc.length <= DOC_STAGE_BYTES && plainDoc(value, 0)) {
+        this.#holdDoc(doc)
+        return
+      }
+      // Checked by the core at this call (bad ones fail here), after what is held.
+      this.settleStaged()
       const end = this.#docEnd
       end[0] = doc.length
       native(() => this.n.extendPackedDocs(doc, end))
@@ -369,6 +405,44 @@ function holdableTest(kind: string, dtype: string, elemSize: number): ((v: unkno
   if (enc === 'utf16le' || enc === 'utf16be') return (v) => typeof v === 'string' && (elemSize === 0 || v.length * 2 <= elemSize)
   return null
 }
+
+/**
+ * Whether what msgpackr makes of `v` is sure to pass the core's check of packed documents
+ * (packed.rs), so a cached append may hold it without asking the core: JSON-like values only
+ * (numbers, booleans, null, well-formed strings and keys, arrays and plain objects, properties
+ * that are undefined being skipped), nested no deeper than DOC_HOLD_DEPTH. Anything else (a
+ * Date, a Map, a lone surrogate, an array hole, ...) goes over at its own call, where the core
+ * accepts or rejects it.
+ */
+function plainDoc(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'number':
+    case 'boolean':
+      return true
+    case 'string':
+      return (v as WellFormed).isWellFormed()
+    case 'object':
+      break
+    default:
+      return false
+  }
+  if (v === null) return true
+  if (depth === DOC_HOLD_DEPTH) return false
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!plainDoc(v[i], depth + 1)) return false
+    return true
+  }
+  const proto = Object.getPrototypeOf(v)
+  if (proto !== Object.prototype && proto !== null) return false
+  const o = v as Record<string, unknown>
+  for (const k in o) {
+    const x = o[k]
+    if (x !== undefined && !((k as WellFormed).isWellFormed() && plainDoc(x, depth + 1))) return false
+  }
+  return true
+}
+/** String.prototype.isWellFormed (Node 20), missing from the ES2022 lib declarations. */
+type WellFormed = string & { isWellFormed(): boolean }
 
 function isArrayLike(v: unknown): v is ArrayLike<unknown> {
   return Array.isArray(v) || ArrayBuffer.isView(v) || (typeof v === 'object' && v !== null && typeof (v as { length?: unknown }).length === 'number')

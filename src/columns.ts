@@ -60,6 +60,8 @@ const ITER_BATCH = 4096
 const STAGE_SIZE = 8192
 /** Bytes of held msgpack documents that start a hand-over (the buffer grows for a larger one). */
 const DOC_STAGE_BYTES = 1 << 20
+/** First guess at the size of a variable-size `bytes` element read by `get`. */
+const BYTES_GUESS = 256
 /** Held documents nest no deeper than this (the core takes 512 levels; deeper ones go over at their own call). */
 const DOC_HOLD_DEPTH = 64
 
@@ -117,6 +119,12 @@ export class Column {
   #docEnds: Uint32Array | null = null
   #docs = 0
   readonly #docHoldable: boolean
+  /** bytes and UTF-8 str columns: slices come back joined (one native value) and are cut here. */
+  readonly #joined: boolean
+  /** bytes columns: `get` reads into a Buffer allocated here. */
+  readonly #bytes: boolean
+  /** Fixed for the column's life; kept here, as reads use it on every call. */
+  readonly #elemSize: number
 
   /** @internal Columns come from a ColumnVault (`createColumn`, `ensure`, `column`). */
   constructor(n: NativeColumn, vault: VaultState) {
@@ -129,6 +137,9 @@ export class Column {
     this.#docDtype = this.#docEnd ? n.dtype : ''
     // Sized msgpack pads and length-checks each document in the core: not held.
     this.#docHoldable = this.#docEnd !== null && n.elemSize === 0
+    this.#elemSize = n.elemSize
+    this.#bytes = n.kind === 'bytes'
+    this.#joined = this.#bytes || (n.kind === 'str' && strEncoding(n.dtype) === 'utf8')
   }
 
   /** Hand every column's staged appends (this vault) over before any other call, in append order per column. */
@@ -192,7 +203,7 @@ export class Column {
   }
   /** Bytes per element (0 for variable-size columns). */
   get elemSize(): number {
-    return this.n.elemSize
+    return this.#elemSize
   }
   get length(): number {
     this.settleStaged()
@@ -239,7 +250,19 @@ export class Column {
     this.#integer(i, 'index')
     this.settleStaged()
     this.#vault.readSoon(this.n)
+    if (this.#bytes) return this.#getBytes(i)
     return native(() => this.n.get(i, options.bigint ?? false))
+  }
+
+  /** A `bytes` element read into a Buffer allocated here (Node's pool serves small ones). */
+  #getBytes(i: number): Buffer {
+    let out = Buffer.allocUnsafe(this.elemSize || BYTES_GUESS)
+    for (;;) {
+      const b = out
+      const n = native(() => this.n.getBytesInto(i, b))
+      if (n <= out.length) return n === out.length ? out : out.subarray(0, n)
+      out = Buffer.allocUnsafe(n)
+    }
   }
 
   set(i: number, value: unknown): void {
@@ -324,6 +347,7 @@ export class Column {
     this.settleStaged()
     this.#vault.readSoon(this.n)
     if (this.#scalar && this.#scalar !== 'bool') return native(() => this.n.sliceNumbers(s, e, options.bigint ?? false))
+    if (this.#joined) return cut(native(() => this.n.sliceJoined(s, e)))
     return native(() => this.n.sliceValues(s, e, options.bigint ?? false))
   }
 
@@ -399,8 +423,7 @@ export class VarSizeColumn extends Column {
 function holdableTest(kind: string, dtype: string, elemSize: number): ((v: unknown) => boolean) | null {
   if (kind === 'bytes') return (v) => v instanceof Uint8Array && (elemSize === 0 || v.length <= elemSize)
   if (kind !== 'str') return null
-  const last = dtype.split(':').pop()!
-  const enc = /^[a-z]/.test(last) && last !== 'str' ? last : 'utf8'
+  const enc = strEncoding(dtype)
   if (enc === 'utf8') return (v) => typeof v === 'string' && (elemSize === 0 || Buffer.byteLength(v, 'utf8') <= elemSize)
   if (enc === 'utf16le' || enc === 'utf16be') return (v) => typeof v === 'string' && (elemSize === 0 || v.length * 2 <= elemSize)
   return null
@@ -443,6 +466,33 @@ function plainDoc(v: unknown, depth: number): boolean {
 }
 /** String.prototype.isWellFormed (Node 20), missing from the ES2022 lib declarations. */
 type WellFormed = string & { isWellFormed(): boolean }
+
+/** The encoding of a `str` dtype (`str`, `str:N`, `str:enc`, `str:N:enc`). */
+function strEncoding(dtype: string): string {
+  const last = dtype.split(':').pop()!
+  return /^[a-z]/.test(last) && last !== 'str' ? last : 'utf8'
+}
+
+/** A joined slice cut into its elements: views of one Buffer, or the parts of one string
+ *  whose elements are each followed by its last character (a slice too large to join arrives
+ *  as its values). */
+function cut(j: { bytes: Buffer; ends: Uint32Array } | string | unknown[]): unknown[] {
+  if (typeof j === 'string') {
+    if (j.length === 0) return []
+    const parts = j.split(j[j.length - 1])
+    parts.length-- // the empty string after the last separator
+    return parts
+  }
+  if (Array.isArray(j)) return j
+  const { bytes, ends } = j
+  const out = new Array(ends.length)
+  let at = 0
+  for (let k = 0; k < ends.length; k++) {
+    out[k] = bytes.subarray(at, ends[k])
+    at = ends[k]
+  }
+  return out
+}
 
 function isArrayLike(v: unknown): v is ArrayLike<unknown> {
   return Array.isArray(v) || ArrayBuffer.isView(v) || (typeof v === 'object' && v !== null && typeof (v as { length?: unknown }).length === 'number')

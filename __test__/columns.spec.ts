@@ -338,7 +338,18 @@ test('cached msgpack appends are held in JS and handed over in batches; bad ones
   const ref = plain.createColumn('m', 'msgpack')
   cv.enableCache({ flushIntervalMs: 0 })
   const nullProto = Object.assign(Object.create(null), { n: 1 })
-  const docs = [{ i: 1, tag: 'x' }, null, 'text', 2 ** 40, -(2 ** 33), -0.5, true, [1, [2, { a: 'é😀' }]], { u: undefined, k: 1 }, nullProto, 'y'.repeat(300), {}, []]
+  // Every size class of the encoding: integers, strings, arrays and maps around each boundary.
+  const ints = [0, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, -0]
+  const lens = [0, 1, 31, 32, 255, 256, 65535, 65536]
+  const strs = lens.flatMap((n) => ['a'.repeat(n), 'é'.repeat(n >> 1), '😀'.repeat(n >> 2)])
+  const wide = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, k) => [`k${k}`, k]))
+  const nest = (d: number): unknown => (d === 0 ? 'leaf' : [nest(d - 1)])
+  const docs = [
+    { i: 1, tag: 'x' }, null, 'text', -0.5, 1.5e300, true, false, [1, [2, { a: 'é😀' }]], { u: undefined, k: 1 }, nullProto, {}, [],
+    ...ints, ...strs, { [strs[9]]: strs[10] },
+    ...[15, 16, 65535, 65536].flatMap((n) => [wide(n), Array.from({ length: n }, (_, k) => k % 3)]),
+    { a: { b: wide(20) } }, nest(63), nest(64), nest(70), 'z'.repeat(3 << 20),
+  ]
   for (const d of docs) {
     m.append(d)
     ref.append(d)

@@ -8,6 +8,7 @@ import binding from './native'
 import { native, InvalidArgumentError, ClosedError } from './errors'
 import { packBatch, packDocs, bytesOf, type PackTarget } from './packer'
 import { onExit } from './exit-hooks'
+import { DocStage, HELD, NO_ROOM, STAGE_DOCS } from './doc-stage'
 
 type NativeColumn = InstanceType<typeof binding.NativeColumn>
 type NativeColumnVault = InstanceType<typeof binding.NativeColumnVault>
@@ -58,12 +59,8 @@ const NATIVE_ARRAY: Record<string, new (...a: any[]) => NumericArray> = {
 
 const ITER_BATCH = 4096
 const STAGE_SIZE = 8192
-/** Bytes of held msgpack documents that start a hand-over (the buffer grows for a larger one). */
-const DOC_STAGE_BYTES = 1 << 20
 /** First guess at the size of a variable-size `bytes` element read by `get`. */
 const BYTES_GUESS = 256
-/** Held documents nest no deeper than this (the core takes 512 levels; deeper ones go over at their own call). */
-const DOC_HOLD_DEPTH = 64
 
 /** Integer bounds of the numeric dtypes whose single appends can be staged in JS. */
 const BOUNDS: Record<string, [number, number]> = {
@@ -112,12 +109,8 @@ export class Column {
   /** msgpack columns: single appends go over as one packed document (its end in here). */
   readonly #docEnd: Uint32Array | null
   readonly #docDtype: string
-  /** Unsized msgpack columns with the cache on: documents packed at their own append call
-   *  (so later changes to the value do not leak in) and held back to back, handed over as one
-   *  batch. Only documents the core cannot reject are held (`plainDoc`). */
-  #docBytes: Buffer | null = null
-  #docEnds: Uint32Array | null = null
-  #docs = 0
+  /** Unsized msgpack columns with the cache on: single appends encoded and held in JS. */
+  #docStage: DocStage | null = null
   readonly #docHoldable: boolean
   /** bytes and UTF-8 str columns: slices come back joined (one native value) and are cut here. */
   readonly #joined: boolean
@@ -164,24 +157,24 @@ export class Column {
       this.#held = []
       packBatch(this.#appender(), held)
     }
-    if (this.#docs > 0) {
-      const ends = this.#docEnds!.subarray(0, this.#docs)
-      const bytes = this.#docBytes!.subarray(0, ends[this.#docs - 1])
-      this.#docs = 0
+    if (this.#docStage && this.#docStage.count > 0) {
+      const { bytes, ends } = this.#docStage.take()
       native(() => this.n.extendPackedDocs(bytes, ends))
     }
   }
 
-  /** Hold one packed document (the cache is on and `plainDoc` said the core takes it). */
-  #holdDoc(doc: Buffer): void {
-    const ends = (this.#docEnds ??= new Uint32Array(STAGE_SIZE))
-    const buf = (this.#docBytes ??= Buffer.allocUnsafe(DOC_STAGE_BYTES))
-    if (this.#docs > 0 && ends[this.#docs - 1] + doc.length > buf.length) this.drain()
-    const at = this.#docs === 0 ? 0 : ends[this.#docs - 1]
-    buf.set(doc, at)
-    ends[this.#docs++] = at + doc.length
-    if (this.#docs === 1) this.#noteStaged()
-    if (this.#docs === STAGE_SIZE) this.drain()
+  /** Hold a document when it is JSON-like (the cache is on); false sends it on its own. */
+  #holdDoc(value: unknown): boolean {
+    const stage = (this.#docStage ??= new DocStage())
+    let r = stage.add(value)
+    if (r === NO_ROOM && stage.count > 0) {
+      this.drain()
+      r = stage.add(value)
+    }
+    if (r !== HELD) return false
+    if (stage.count === 1) this.#noteStaged()
+    if (stage.count === STAGE_DOCS) this.drain()
+    return true
   }
 
   /** The first value staged since the last drain starts the interval timer. */
@@ -289,14 +282,10 @@ export class Column {
       }
     }
     if (this.#docEnd) {
-      // Packed in JS at this call: later changes to the value do not leak in.
-      const doc = packDocs(this.#docDtype, value)
-      if (this.#vault.cache && this.#docHoldable && doc.length <= DOC_STAGE_BYTES && plainDoc(value, 0)) {
-        this.#holdDoc(doc)
-        return
-      }
-      // Checked by the core at this call (bad ones fail here), after what is held.
+      if (this.#vault.cache && this.#docHoldable && this.#holdDoc(value)) return
+      // Packed in JS and checked by the core at this call (bad ones fail here), after what is held.
       this.settleStaged()
+      const doc = packDocs(this.#docDtype, value)
       const end = this.#docEnd
       end[0] = doc.length
       native(() => this.n.extendPackedDocs(doc, end))
@@ -428,44 +417,6 @@ function holdableTest(kind: string, dtype: string, elemSize: number): ((v: unkno
   if (enc === 'utf16le' || enc === 'utf16be') return (v) => typeof v === 'string' && (elemSize === 0 || v.length * 2 <= elemSize)
   return null
 }
-
-/**
- * Whether what msgpackr makes of `v` is sure to pass the core's check of packed documents
- * (packed.rs), so a cached append may hold it without asking the core: JSON-like values only
- * (numbers, booleans, null, well-formed strings and keys, arrays and plain objects, properties
- * that are undefined being skipped), nested no deeper than DOC_HOLD_DEPTH. Anything else (a
- * Date, a Map, a lone surrogate, an array hole, ...) goes over at its own call, where the core
- * accepts or rejects it.
- */
-function plainDoc(v: unknown, depth: number): boolean {
-  switch (typeof v) {
-    case 'number':
-    case 'boolean':
-      return true
-    case 'string':
-      return (v as WellFormed).isWellFormed()
-    case 'object':
-      break
-    default:
-      return false
-  }
-  if (v === null) return true
-  if (depth === DOC_HOLD_DEPTH) return false
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (!plainDoc(v[i], depth + 1)) return false
-    return true
-  }
-  const proto = Object.getPrototypeOf(v)
-  if (proto !== Object.prototype && proto !== null) return false
-  const o = v as Record<string, unknown>
-  for (const k in o) {
-    const x = o[k]
-    if (x !== undefined && !((k as WellFormed).isWellFormed() && plainDoc(x, depth + 1))) return false
-  }
-  return true
-}
-/** String.prototype.isWellFormed (Node 20), missing from the ES2022 lib declarations. */
-type WellFormed = string & { isWellFormed(): boolean }
 
 /** The encoding of a `str` dtype (`str`, `str:N`, `str:enc`, `str:N:enc`). */
 function strEncoding(dtype: string): string {

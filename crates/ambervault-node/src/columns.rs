@@ -1,5 +1,5 @@
 //! ColumnVault / Column bindings: raw little-endian bytes and packed batches in, typed arrays and
-//! Buffers out (built from Rust vectors, handed over without a copy). Conversion only.
+//! Buffers out (handover.rs: large ones over the Rust vectors without a copy). Conversion only.
 
 use crate::errors::IntoNapi;
 use crate::handover::{self, CopiedBuffer, CopiedU32s, Text};

@@ -1,12 +1,12 @@
 import test from 'ava'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 
 import { ColumnVault, Column, VarSizeColumn, InvalidArgumentError, NotFoundError, ClosedError } from '../src/index'
+import { tempDirs } from './temp-dirs'
 
+const tempDir = tempDirs('av-cols-')
 function tmp(name = 'c.db'): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'av-cols-')), name)
+  return path.join(tempDir(), name)
 }
 
 test('create, ensure, column, has, listColumns, deleteColumn', (t) => {

@@ -5,9 +5,9 @@
  * document as it does for any packed batch (packed.rs).
  *
  * Only JSON-like values are encoded here: numbers, booleans, null, well-formed strings and
- * keys, arrays and plain objects (own properties; undefined ones skipped, as the other paths
- * do), nested no deeper than MAX_DEPTH. Those are sure to pass the core's check, so nothing
- * held can be refused later. For anything else `add` says NOT_PLAIN and the column sends the
+ * keys, arrays and plain objects (own enumerable properties; undefined ones skipped, as the
+ * other paths do), nested no deeper than MAX_DEPTH. Those are sure to pass the core's check, so
+ * nothing held can be refused later. For anything else `add` says NOT_PLAIN and the column sends the
  * value on its own (msgpackr, then the core), where it is accepted or refused at its own call.
  *
  * Why not msgpackr here: its per-call set-up costs several times the encoding of a small
@@ -102,8 +102,9 @@ export class DocStage {
     if (!this.#fits(1)) return false
     this.#pos++
     let n = 0
-    for (const k in o) {
-      if (!Object.hasOwn(o, k)) continue
+    const keys = Object.keys(o)
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]
       const x = o[k]
       if (x === undefined) continue
       if (!((k as WellFormed).isWellFormed() && this.#string(k) && this.#value(x, depth + 1))) return false

@@ -136,3 +136,73 @@ test('joined strings and byte strings pack like single values', (t) => {
   t.deepEqual(b.toArray().map((x: Buffer) => [...x]), [[97, 98], [1, 2, 3]])
   cv.close()
 })
+
+test('bytes and UTF-8 str reads come back joined and cut in JS: same values as one by one, across chunks', (t) => {
+  const file = tmp()
+  // Small chunks: a 100-element slice spans many data chunks, and index entries straddle them.
+  const cv = new ColumnVault(file, { minChunkBytes: 16, maxChunkBytes: 64 })
+  const words = ['', 'a', 'héllo', '日本語', '😀x', 'a\0b', '', 'y'.repeat(40), 'end']
+  const strs = Array.from({ length: 120 }, (_, i) => words[i % words.length] + (i % 4 === 0 ? '' : String(i)))
+  const s = cv.createColumn('s', 'str')
+  const s16 = cv.createColumn('s16', 'str:16')
+  const b = cv.createColumn('b', 'bytes')
+  const b32 = cv.createColumn('b32', 'bytes:32')
+  s.extend(strs)
+  s16.extend(strs.map((x) => x.slice(0, 4)))
+  // One element holding every ASCII character: no separator is left, the values come one by one.
+  const every = cv.createColumn('every', 'str')
+  every.extend(['x', String.fromCharCode(...Array.from({ length: 128 }, (_, k) => k)), ''])
+  const bufs = Array.from({ length: 120 }, (_, i) => Buffer.from(Array.from({ length: i % 7 === 0 ? 0 : i * 3 }, (_, k) => (k * 7 + i) & 0xff)))
+  b.extend(bufs)
+  // Fixed size: zero padding (and trailing zero bytes of the value itself) are dropped on read.
+  const fixed = Array.from({ length: 120 }, (_, i) => Buffer.from([i, 1, 2, 3, i % 3 === 0 ? 0 : 9]))
+  b32.extend(fixed)
+  const trimmed = (x: Buffer) => x.subarray(0, x.length - (x.at(-1) === 0 ? 1 : 0))
+  for (const [a, z] of [[0, 120], [3, 103], [-17, -1], [50, 51], [60, 60]] as const) {
+    t.deepEqual(s.slice(a, z), strs.slice(a, z), `str ${a}..${z}`)
+    t.deepEqual(s16.slice(a, z), strs.slice(a, z).map((x) => x.slice(0, 4)))
+    t.deepEqual(b.slice(a, z).map((x: Buffer) => [...x]), bufs.slice(a, z).map((x) => [...x]), `bytes ${a}..${z}`)
+    t.deepEqual(b32.slice(a, z).map((x: Buffer) => [...x]), fixed.slice(a, z).map((x) => [...trimmed(x)]))
+  }
+  t.deepEqual(every.toArray(), ['x', String.fromCharCode(...Array.from({ length: 128 }, (_, k) => k)), ''])
+  t.true(b.slice(1, 2)[0] instanceof Buffer)
+  // get of bytes: every element, the large ones read again into a larger Buffer.
+  for (let i = 0; i < 120; i++) {
+    t.deepEqual([...b.get(i)], [...bufs[i]], `bytes get ${i}`)
+    t.deepEqual([...b32.get(i - 120)], [...trimmed(fixed[i])], `bytes:32 get ${i}`)
+    t.is(s.get(i), strs[i])
+  }
+  // Each result is its own: changing one leaves the column and the others alone.
+  const got = b32.get(5) as Buffer
+  got[0] = 99
+  t.is(b32.get(5)[0], 5)
+  // Cached appends are read the same way.
+  cv.enableCache({ flushIntervalMs: 0 })
+  s.append('cached é')
+  b.append(Buffer.from([1, 2, 3]))
+  t.deepEqual(s.slice(-2), [strs[119], 'cached é'])
+  t.deepEqual([...b.get(-1)], [1, 2, 3])
+  t.deepEqual(b.slice(-1).map((x: Buffer) => [...x]), [[1, 2, 3]])
+  cv.close()
+})
+
+test('a str column whose text is not UTF-8 is a CorruptDataError for joined slices too', (t) => {
+  const file = tmp()
+  const cv = new ColumnVault(file)
+  cv.createColumn('s', 'str').extend(['ok', 'fine'])
+  cv.close()
+  // Overwrite the stored bytes of 'fine' with a byte that is not UTF-8.
+  const Database = require('better-sqlite3')
+  const db = new Database(file)
+  const row = db.prepare("SELECT rowid, data FROM col_chunks WHERE col_id = (SELECT col_id FROM col_meta WHERE name = 's_data')").get()
+  const data = Buffer.from(row.data)
+  data[data.indexOf('fine')] = 0xff
+  db.prepare('UPDATE col_chunks SET data = ? WHERE rowid = ?').run(data, row.rowid)
+  db.close()
+  const again = new ColumnVault(file)
+  const s = again.column('s')
+  t.is(s.get(0), 'ok')
+  t.throws(() => s.slice(), { code: 'CORRUPT' })
+  t.throws(() => s.get(1), { code: 'CORRUPT' })
+  again.close()
+})

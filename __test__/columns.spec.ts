@@ -1,12 +1,12 @@
 import test from 'ava'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 
 import { ColumnVault, Column, VarSizeColumn, InvalidArgumentError, NotFoundError, ClosedError } from '../src/index'
+import { tempDirs } from './temp-dirs'
 
+const tempDir = tempDirs('av-cols-')
 function tmp(name = 'c.db'): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'av-cols-')), name)
+  return path.join(tempDir(), name)
 }
 
 test('create, ensure, column, has, listColumns, deleteColumn', (t) => {
@@ -327,5 +327,71 @@ test('cached string and byte-string appends are held in JS, handed over in one b
   const again = new ColumnVault(file)
   t.is(again.column('s').get(-1), 'after read')
   t.is(again.column('b4').length, 3)
+  again.close()
+})
+
+test('cached msgpack appends are held in JS and handed over in batches; bad ones still fail at their own call', (t) => {
+  const file = tmp()
+  const cv = new ColumnVault(file)
+  const plain = new ColumnVault(tmp('plain.db'))
+  const m = cv.createColumn('m', 'msgpack')
+  const ref = plain.createColumn('m', 'msgpack')
+  cv.enableCache({ flushIntervalMs: 0 })
+  const nullProto = Object.assign(Object.create(null), { n: 1 })
+  // Every size class of the encoding: integers, strings, arrays and maps around each boundary.
+  const ints = [0, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, -0]
+  const lens = [0, 1, 31, 32, 255, 256, 65535, 65536]
+  const strs = lens.flatMap((n) => ['a'.repeat(n), 'é'.repeat(n >> 1), '😀'.repeat(n >> 2)])
+  const wide = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, k) => [`k${k}`, k]))
+  const nest = (d: number): unknown => (d === 0 ? 'leaf' : [nest(d - 1)])
+  const docs = [
+    { i: 1, tag: 'x' }, null, 'text', -0.5, 1.5e300, true, false, [1, [2, { a: 'é😀' }]], { u: undefined, k: 1 }, nullProto, {}, [],
+    ...ints, ...strs, { [strs[9]]: strs[10] },
+    ...[15, 16, 65535, 65536].flatMap((n) => [wide(n), Array.from({ length: n }, (_, k) => k % 3)]),
+    { a: { b: wide(20) } }, nest(63), nest(64), nest(70), 'z'.repeat(3 << 20),
+  ]
+  for (const d of docs) {
+    m.append(d)
+    ref.append(d)
+  }
+  // Packed at its own call: a later change to the value does not reach the column.
+  const mutable = { k: 1, list: [1] }
+  m.append(mutable)
+  ref.append({ k: 1, list: [1] })
+  mutable.k = 2
+  mutable.list.push(2)
+  // Values the fast path leaves to the core: each is accepted or refused at its own call exactly
+  // as without the cache, and nothing appended before it is lost.
+  const odd: unknown[] = [{ when: new Date(0) }, new Map([[1, 2]]), new Map([['s', 2]]), '\ud800', { k: 'a\udc00' }, { ['\ud800']: 1 }, [1, , 3], Buffer.from([1, 2]), undefined, () => 1, 10n]
+  const outcome = (f: () => void) => {
+    try {
+      f()
+      return 'stored'
+    } catch (e) {
+      return (e as Error).constructor.name
+    }
+  }
+  let stored = 0
+  for (const v of odd) {
+    const got = outcome(() => m.append(v))
+    t.is(got, outcome(() => ref.append(v)), `same outcome for ${String(v)}`)
+    if (got === 'stored') stored++
+  }
+  t.is(outcome(() => m.append({ when: new Date(0) })), 'InvalidArgumentError')
+  t.is(m.length, ref.length)
+  t.deepEqual(m.toArray(), ref.toArray())
+  t.deepEqual(m.get(docs.length), { k: 1, list: [1] })
+  // Past the stage size: length, get and slice see every held document, in order.
+  for (let k = 0; k < 20_000; k++) m.append({ k })
+  t.is(m.length, ref.length + 20_000)
+  t.deepEqual(m.get(-1), { k: 19_999 })
+  t.deepEqual(m.slice(-3), [{ k: 19_997 }, { k: 19_998 }, { k: 19_999 }])
+  m.append({ last: true })
+  cv.close()
+  plain.close()
+  const again = new ColumnVault(file)
+  const back = again.column('m')
+  t.is(back.length, docs.length + 1 + stored + 20_001)
+  t.deepEqual(back.get(-1), { last: true })
   again.close()
 })

@@ -8,6 +8,7 @@ import binding from './native'
 import { native, InvalidArgumentError, ClosedError } from './errors'
 import { packBatch, packDocs, bytesOf, type PackTarget } from './packer'
 import { onExit } from './exit-hooks'
+import { DocStage, HELD, NO_ROOM, STAGE_DOCS } from './doc-stage'
 
 type NativeColumn = InstanceType<typeof binding.NativeColumn>
 type NativeColumnVault = InstanceType<typeof binding.NativeColumnVault>
@@ -64,6 +65,8 @@ const NATIVE_ARRAY: Record<string, new (...a: any[]) => NumericArray> = {
 
 const ITER_BATCH = 4096
 const STAGE_SIZE = 8192
+/** First guess at the size of a variable-size `bytes` element read by `get`. */
+const BYTES_GUESS = 256
 
 /** Integer bounds of the numeric dtypes whose single appends can be staged in JS. */
 const BOUNDS: Record<string, [number, number]> = {
@@ -112,6 +115,15 @@ export class Column {
   /** msgpack columns: single appends go over as one packed document (its end in here). */
   readonly #docEnd: Uint32Array | null
   readonly #docDtype: string
+  /** Unsized msgpack columns with the cache on: single appends encoded and held in JS. */
+  #docStage: DocStage | null = null
+  readonly #docHoldable: boolean
+  /** bytes and UTF-8 str columns: slices come back joined (one native value) and are cut here. */
+  readonly #joined: boolean
+  /** bytes columns: `get` reads into a Buffer allocated here. */
+  readonly #bytes: boolean
+  /** Fixed for the column's life; kept here, as reads use it on every call. */
+  readonly #elemSize: number
 
   /** @internal Columns come from a ColumnVault (`createColumn`, `ensure`, `column`). */
   constructor(n: NativeColumn, vault: VaultState) {
@@ -122,6 +134,11 @@ export class Column {
     this.#holdable = holdableTest(n.kind, n.dtype, n.elemSize)
     this.#docEnd = n.kind === 'msgpack' ? new Uint32Array(1) : null
     this.#docDtype = this.#docEnd ? n.dtype : ''
+    // Sized msgpack pads and length-checks each document in the core: not held.
+    this.#docHoldable = this.#docEnd !== null && n.elemSize === 0
+    this.#elemSize = n.elemSize
+    this.#bytes = n.kind === 'bytes'
+    this.#joined = this.#bytes || (n.kind === 'str' && strEncoding(n.dtype) === 'utf8')
   }
 
   /** Hand every column's staged appends (this vault) over before any other call, in append order per column. */
@@ -146,6 +163,24 @@ export class Column {
       this.#held = []
       packBatch(this.#appender(), held)
     }
+    if (this.#docStage && this.#docStage.count > 0) {
+      const { bytes, ends } = this.#docStage.take()
+      native(() => this.n.extendPackedDocs(bytes, ends))
+    }
+  }
+
+  /** Hold a document when it is JSON-like (the cache is on); false sends it on its own. */
+  #holdDoc(value: unknown): boolean {
+    const stage = (this.#docStage ??= new DocStage())
+    let r = stage.add(value)
+    if (r === NO_ROOM && stage.count > 0) {
+      this.drain()
+      r = stage.add(value)
+    }
+    if (r !== HELD) return false
+    if (stage.count === 1) this.#noteStaged()
+    if (stage.count === STAGE_DOCS) this.drain()
+    return true
   }
 
   /** The first value staged since the last drain starts the interval timer. */
@@ -167,7 +202,7 @@ export class Column {
   }
   /** Bytes per element (0 for variable-size columns). */
   get elemSize(): number {
-    return this.n.elemSize
+    return this.#elemSize
   }
   get length(): number {
     this.settleStaged()
@@ -214,7 +249,19 @@ export class Column {
     this.#integer(i, 'index')
     this.settleStaged()
     this.#vault.readSoon(this.n)
+    if (this.#bytes) return this.#getBytes(i)
     return native(() => this.n.get(i, options.bigint ?? false))
+  }
+
+  /** A `bytes` element read into a Buffer allocated here (Node's pool serves small ones). */
+  #getBytes(i: number): Buffer {
+    let out = Buffer.allocUnsafe(this.elemSize || BYTES_GUESS)
+    for (;;) {
+      const b = out
+      const n = native(() => this.n.getBytesInto(i, b))
+      if (n <= out.length) return n === out.length ? out : out.subarray(0, n)
+      out = Buffer.allocUnsafe(n)
+    }
   }
 
   set(i: number, value: unknown): void {
@@ -241,7 +288,8 @@ export class Column {
       }
     }
     if (this.#docEnd) {
-      // One document packed in JS and checked by the core at this call (bad ones fail here).
+      if (this.#vault.cache && this.#docHoldable && this.#holdDoc(value)) return
+      // Packed in JS and checked by the core at this call (bad ones fail here), after what is held.
       this.settleStaged()
       const doc = packDocs(this.#docDtype, value)
       const end = this.#docEnd
@@ -294,6 +342,7 @@ export class Column {
     this.settleStaged()
     this.#vault.readSoon(this.n)
     if (this.#scalar && this.#scalar !== 'bool') return native(() => this.n.sliceNumbers(s, e, options.bigint ?? false))
+    if (this.#joined) return cut(native(() => this.n.sliceJoined(s, e)))
     return native(() => this.n.sliceValues(s, e, options.bigint ?? false))
   }
 
@@ -369,11 +418,37 @@ export class VarSizeColumn extends Column {
 function holdableTest(kind: string, dtype: string, elemSize: number): ((v: unknown) => boolean) | null {
   if (kind === 'bytes') return (v) => v instanceof Uint8Array && (elemSize === 0 || v.length <= elemSize)
   if (kind !== 'str') return null
-  const last = dtype.split(':').pop()!
-  const enc = /^[a-z]/.test(last) && last !== 'str' ? last : 'utf8'
+  const enc = strEncoding(dtype)
   if (enc === 'utf8') return (v) => typeof v === 'string' && (elemSize === 0 || Buffer.byteLength(v, 'utf8') <= elemSize)
   if (enc === 'utf16le' || enc === 'utf16be') return (v) => typeof v === 'string' && (elemSize === 0 || v.length * 2 <= elemSize)
   return null
+}
+
+/** The encoding of a `str` dtype (`str`, `str:N`, `str:enc`, `str:N:enc`). */
+function strEncoding(dtype: string): string {
+  const last = dtype.split(':').pop()!
+  return /^[a-z]/.test(last) && last !== 'str' ? last : 'utf8'
+}
+
+/** A joined slice cut into its elements: views of one Buffer, or the parts of one string
+ *  whose elements are each followed by its last character (a slice too large to join arrives
+ *  as its values). */
+function cut(j: { bytes: Buffer; ends: Uint32Array } | string | unknown[]): unknown[] {
+  if (typeof j === 'string') {
+    if (j.length === 0) return []
+    const parts = j.split(j[j.length - 1])
+    parts.length-- // the empty string after the last separator
+    return parts
+  }
+  if (Array.isArray(j)) return j
+  const { bytes, ends } = j
+  const out = new Array(ends.length)
+  let at = 0
+  for (let k = 0; k < ends.length; k++) {
+    out[k] = bytes.subarray(at, ends[k])
+    at = ends[k]
+  }
+  return out
 }
 
 function isArrayLike(v: unknown): v is ArrayLike<unknown> {

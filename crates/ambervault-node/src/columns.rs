@@ -1,12 +1,13 @@
 //! ColumnVault / Column bindings: raw little-endian bytes and packed batches in, typed arrays and
-//! Buffers out (built from Rust vectors, handed over without a copy). Conversion only.
+//! Buffers out (handover.rs: large ones over the Rust vectors without a copy). Conversion only.
 
 use crate::errors::IntoNapi;
+use crate::handover::{self, CopiedBuffer, CopiedU32s, Text};
 use crate::packer::{self, Batch, JsOut, TypedOut};
 use ambervault_core::col::{Bounds, CacheOptions, ChunkOptions, ColumnHandle, ColumnVault};
 use ambervault_core::conn::{self, OpenOptions};
 use ambervault_core::packer::Value;
-use ambervault_core::packer::{DataPacker, Scalar};
+use ambervault_core::packer::{DataPacker, Joined, Scalar};
 use ambervault_core::Error;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -58,6 +59,43 @@ fn slice_bounds(start: Option<f64>, end: Option<f64>) -> Result<Bounds> {
         start.map(|v| signed(v, "slice start")).transpose()?,
         end.map(|v| signed(v, "slice end")).transpose()?,
     ))
+}
+
+/// Byte strings in one Buffer, each ending at its entry of `ends` (exclusive).
+#[napi(object, object_from_js = false)]
+pub struct JoinedBytes {
+    #[napi(ts_type = "Buffer")]
+    pub bytes: Either<CopiedBuffer, Buffer>,
+    #[napi(ts_type = "Uint32Array")]
+    pub ends: Either<CopiedU32s, Uint32Array>,
+}
+
+/// The most bytes a joined slice takes: less than V8's longest string (2^29 - 24 code units;
+/// UTF-8 text never has more code units than bytes, and a separator is added per element),
+/// which also keeps every end within a u32.
+const MAX_JOINED: usize = 1 << 28;
+
+/// Strings as one: each followed by a separator, an ASCII character none of them holds, so JS
+/// cuts them with one `split` on the last character (no ends to hand over). None when every
+/// ASCII character occurs in them.
+fn separated(text: &str, ends: &[usize]) -> Option<String> {
+    let sep = if !text.as_bytes().contains(&0) {
+        0
+    } else {
+        let mut seen = [false; 128];
+        for &b in text.as_bytes() {
+            seen[(b & 0x7f) as usize] |= b < 0x80;
+        }
+        (0u8..0x80).find(|&c| !seen[c as usize])?
+    };
+    let mut out = String::with_capacity(text.len() + ends.len());
+    let mut at = 0;
+    for &e in ends {
+        out.push_str(&text[at..e]);
+        out.push(sep as char);
+        at = e;
+    }
+    Some(out)
 }
 
 #[napi(object)]
@@ -324,6 +362,24 @@ impl NativeColumn {
         packer::value_to_js(v, bigint)
     }
 
+    /// Element `i` of a `bytes` column (padding dropped) copied into `out` if it fits; returns
+    /// its length either way. The TS layer allocates `out` (from Node's Buffer pool, far
+    /// cheaper than a Buffer made here) and calls again with a larger one when it did not fit.
+    #[napi]
+    pub fn get_bytes_into(&self, i: f64, mut out: BufferSlice) -> Result<f64> {
+        let Value::Bytes(b) = self.packer.unpack(&self.element(i)?).napi()? else {
+            return Err(Error::invalid(format!(
+                "column \"{}\" ({}) does not hold bytes",
+                self.h.name, self.h.dtype_str
+            )))
+            .napi();
+        };
+        if let Some(dst) = out.get_mut(..b.len()) {
+            dst.copy_from_slice(&b);
+        }
+        Ok(b.len() as f64)
+    }
+
     /// End the read snapshot reads keep between calls (the TS layer calls it once JS is idle).
     #[napi]
     pub fn release_read(&self) -> Result<()> {
@@ -429,6 +485,62 @@ impl NativeColumn {
         }
     }
 
+    /// The stored bytes of the elements (JS `slice` bounds) and their `n + 1` offsets.
+    fn read_slice(&self, start: Option<f64>, end: Option<f64>) -> Result<(Vec<u8>, Vec<usize>)> {
+        let bounds = slice_bounds(start, end)?;
+        if self.h.is_var_size() {
+            return self.vault.read_var_in(&self.h, bounds).napi();
+        }
+        let b = self
+            .vault
+            .read_fixed::<u8>(&self.h, bounds, self.h.elem_size())
+            .napi()?;
+        let es = self.h.elem_size();
+        let offs = (0..=b.len() / es).map(|k| k * es).collect();
+        Ok((b, offs))
+    }
+
+    /// Elements (JS `slice` bounds) of a `bytes` column, padding dropped, in one Buffer cut at
+    /// `ends`; of a `str` column in UTF-8, one string of them each followed by a separator
+    /// (see `separated`). The TS layer cuts them: one JS value made here per slice instead of
+    /// one per element. A slice too large to join, or text holding every ASCII character,
+    /// comes back as an array of its values.
+    #[napi(ts_return_type = "JoinedBytes | string | Array<any>")]
+    pub fn slice_joined(
+        &self,
+        start: Option<f64>,
+        end: Option<f64>,
+    ) -> Result<Either3<JoinedBytes, Text, Vec<JsOut>>> {
+        let (bytes, offsets) = self.read_slice(start, end)?;
+        if bytes.len() + offsets.len() > MAX_JOINED {
+            return Ok(Either3::C(self.unpacked(&bytes, &offsets, false)?));
+        }
+        let joined = self
+            .packer
+            .unpack_joined(&bytes, &offsets)
+            .map_err(|e| e.context(format!("column \"{}\"", self.h.name)))
+            .napi()?;
+        Ok(match joined {
+            Joined::Bytes { bytes, ends } => Either3::A(JoinedBytes {
+                bytes: handover::buffer(bytes),
+                ends: handover::u32s(ends.into_iter().map(|x| x as u32).collect()),
+            }),
+            Joined::Text { text, ends } => match separated(&text, &ends) {
+                Some(s) => Either3::B(Text(s)),
+                None => Either3::C(self.unpacked(&bytes, &offsets, false)?),
+            },
+        })
+    }
+
+    fn unpacked(&self, bytes: &[u8], offsets: &[usize], bigint: bool) -> Result<Vec<JsOut>> {
+        self.packer
+            .unpack_offsets(bytes, offsets)
+            .napi()?
+            .into_iter()
+            .map(|v| packer::value_to_js(v, bigint))
+            .collect()
+    }
+
     /// Elements (JS `slice` bounds) unpacked to JS values in one call.
     #[napi(ts_return_type = "Array<any>")]
     pub fn slice_values(
@@ -437,24 +549,8 @@ impl NativeColumn {
         end: Option<f64>,
         bigint: bool,
     ) -> Result<Vec<JsOut>> {
-        let bounds = slice_bounds(start, end)?;
-        let (bytes, offsets) = if self.h.is_var_size() {
-            self.vault.read_var_in(&self.h, bounds).napi()?
-        } else {
-            let b = self
-                .vault
-                .read_fixed::<u8>(&self.h, bounds, self.h.elem_size())
-                .napi()?;
-            let es = self.h.elem_size();
-            let offs = (0..=b.len() / es).map(|k| k * es).collect();
-            (b, offs)
-        };
-        self.packer
-            .unpack_offsets(&bytes, &offsets)
-            .napi()?
-            .into_iter()
-            .map(|v| packer::value_to_js(v, bigint))
-            .collect()
+        let (bytes, offsets) = self.read_slice(start, end)?;
+        self.unpacked(&bytes, &offsets, bigint)
     }
 
     #[napi]

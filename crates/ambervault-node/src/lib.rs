@@ -4,6 +4,7 @@
 mod board;
 mod columns;
 mod errors;
+mod handover;
 mod kv;
 mod packer;
 

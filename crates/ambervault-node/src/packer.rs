@@ -2,6 +2,7 @@
 //! buffer plus end offsets, and back. Conversion only; every rule lives in the core packer.
 
 use crate::errors::IntoNapi;
+use crate::handover::CopiedBuffer;
 use ambervault_core::packer::{DType, DataPacker, Num, Scalar, Value, VectorValue};
 use ambervault_core::Error;
 use napi::bindgen_prelude::*;
@@ -128,40 +129,6 @@ fn offsets_of(offsets: &[u32]) -> Result<Vec<usize>> {
 /// An unpacked value as JS sees it.
 pub type JsOut =
     Either5<f64, BigInt, bool, String, Either3<CopiedBuffer, serde_json::Value, TypedOut>>;
-
-/// Element bytes handed to JS as a Buffer holding a copy. Values are small (one element), and
-/// copying them is several times cheaper than an external Buffer over the Rust vector, which
-/// registers a finalizer per value (it dominated reads of `bytes` slices).
-pub struct CopiedBuffer(pub Vec<u8>);
-
-impl TypeName for CopiedBuffer {
-    fn type_name() -> &'static str {
-        "Buffer"
-    }
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
-}
-
-impl ToNapiValue for CopiedBuffer {
-    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
-        let mut data = std::ptr::null_mut();
-        let mut out = std::ptr::null_mut();
-        napi::check_status!(
-            unsafe {
-                napi::sys::napi_create_buffer_copy(
-                    env,
-                    val.0.len(),
-                    val.0.as_ptr().cast(),
-                    &mut data,
-                    &mut out,
-                )
-            },
-            "Failed to create a Buffer"
-        )?;
-        Ok(out)
-    }
-}
 
 /// Numeric arrays out, typed by element.
 pub type TypedOut = Either10<

@@ -1,10 +1,21 @@
 //! Batches handed over joined, as the JS layer holds them: strings as one run of UTF-16 code
 //! units with each one's length, byte strings as one buffer cut at each one's end. They are
 //! packed straight into the output (no `String` or `Vec` per value) for the dtypes that store
-//! them as they are (`str` in UTF-8, `bytes`); other dtypes take the general path.
+//! them as they are (`str` in UTF-8, `bytes`); other dtypes take the general path. Reads of
+//! those dtypes come back joined the same way ([`DataPacker::unpack_joined`]): one string or
+//! one buffer per batch instead of one JS value made natively per element.
 
-use super::{DType, DataPacker, Encoding, Value};
-use crate::error::Result;
+use super::{trim, DType, DataPacker, Encoding, Value};
+use crate::error::{Error, Result};
+
+/// Elements unpacked in one piece, each ending at its entry of `ends` (exclusive).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Joined {
+    /// `bytes` elements back to back, zero padding dropped.
+    Bytes { bytes: Vec<u8>, ends: Vec<usize> },
+    /// `str` elements in UTF-8 as one string, padding dropped.
+    Text { text: String, ends: Vec<usize> },
+}
 
 impl DataPacker {
     /// Pad the element that began at `mark` to the fixed size, or refuse it if it is longer.
@@ -100,5 +111,50 @@ impl DataPacker {
             out_ends.push(out.len());
         }
         Ok((out, out_ends))
+    }
+
+    /// The elements of `b` between consecutive `offsets` in one piece, for the dtypes stored as
+    /// they are (`bytes`, `str` in UTF-8); other dtypes are an `InvalidArgument` (unpack them
+    /// one by one). Text that is not UTF-8 is corruption, as in [`unpack`](Self::unpack).
+    pub fn unpack_joined(&self, b: &[u8], offsets: &[usize]) -> Result<Joined> {
+        let (fixed, text) = match self.dtype {
+            DType::Bytes(size) => (size.is_some(), false),
+            DType::Str {
+                size,
+                encoding: Encoding::Utf8,
+            } => (size.is_some(), true),
+            _ => return Err(self.err("only bytes and UTF-8 str elements unpack joined")),
+        };
+        let n = offsets.len().saturating_sub(1);
+        let mut bytes = Vec::with_capacity(b.len());
+        let mut ends = Vec::with_capacity(n);
+        for (i, w) in offsets.windows(2).enumerate() {
+            if w[0] > w[1] || w[1] > b.len() {
+                return Err(self.err(format!(
+                    "offsets {}..{} of element {i} are outside the {} bytes given",
+                    w[0],
+                    w[1],
+                    b.len()
+                )));
+            }
+            let e = trim(&b[w[0]..w[1]], fixed);
+            // Each element on its own: a concatenation can be UTF-8 when its parts are not.
+            if text {
+                std::str::from_utf8(e).map_err(|why| {
+                    Error::corrupt(format!("dtype {}: element {i}: {why}", self.spelled))
+                })?;
+            }
+            bytes.extend_from_slice(e);
+            ends.push(bytes.len());
+        }
+        Ok(if text {
+            // Each element was checked above, so this cannot fail; it checks the whole once
+            // more rather than trusting that with `unsafe`.
+            let text = String::from_utf8(bytes)
+                .map_err(|why| Error::corrupt(format!("dtype {}: {why}", self.spelled)))?;
+            Joined::Text { text, ends }
+        } else {
+            Joined::Bytes { bytes, ends }
+        })
     }
 }

@@ -19,6 +19,7 @@ pub mod text;
 pub mod vector;
 
 pub use dtype::{DType, Encoding, Scalar};
+pub use joined::Joined;
 pub use scalar::Num;
 pub use vector::VectorValue;
 

@@ -359,3 +359,64 @@ fn joined_strings_and_bytes_pack_like_single_values() {
     );
     assert!(p("bytes").pack_joined_bytes(&joined, &[3, 2]).is_err());
 }
+
+#[test]
+fn joined_unpacking_matches_single_values() {
+    let words = ["", "abc", "héllo", "日本語", "😀x", "a\u{0}b", ""];
+    for d in ["str", "str:utf8", "str:16", "bytes", "bytes:16"] {
+        let pk = p(d);
+        let values: Vec<Value> = words
+            .iter()
+            .map(|w| {
+                if d.starts_with("str") {
+                    Value::Str(w.to_string())
+                } else {
+                    Value::Bytes(w.as_bytes().to_vec())
+                }
+            })
+            .collect();
+        let (packed, ends) = pk.pack_many(&values).unwrap();
+        let offsets: Vec<usize> = std::iter::once(0).chain(ends).collect();
+        let singles = pk.unpack_offsets(&packed, &offsets).unwrap();
+        let (joined, ends) = match pk.unpack_joined(&packed, &offsets).unwrap() {
+            Joined::Text { text, ends } => (text.into_bytes(), ends),
+            Joined::Bytes { bytes, ends } => (bytes, ends),
+        };
+        let mut at = 0;
+        for (k, v) in singles.iter().enumerate() {
+            let part = joined[at..ends[k]].to_vec();
+            at = ends[k];
+            match v {
+                Value::Str(s) => assert_eq!(s.as_bytes(), part, "{d} {k}"),
+                Value::Bytes(b) => assert_eq!(*b, part, "{d} {k}"),
+                other => panic!("{d}: {other:?}"),
+            }
+        }
+        assert_eq!(at, joined.len(), "{d}");
+    }
+    // No elements; offsets outside the bytes; other dtypes.
+    assert_eq!(
+        p("str").unpack_joined(b"", &[0]).unwrap(),
+        Joined::Text {
+            text: String::new(),
+            ends: vec![]
+        }
+    );
+    assert!(p("bytes").unpack_joined(b"ab", &[0, 3]).is_err());
+    assert_eq!(
+        p("str:latin1")
+            .unpack_joined(b"ab", &[0, 2])
+            .unwrap_err()
+            .kind,
+        ErrorKind::InvalidArgument
+    );
+    // Text that is not UTF-8 is corruption, also when only the cut makes it so: "é" split
+    // between two elements joins back into valid UTF-8, but neither element is.
+    let e = "é".as_bytes();
+    for (bytes, offsets) in [(&[0x61, 0xff][..], &[0, 2][..]), (e, &[0, 1, 2][..])] {
+        assert_eq!(
+            p("str").unpack_joined(bytes, offsets).unwrap_err().kind,
+            ErrorKind::Corrupt
+        );
+    }
+}

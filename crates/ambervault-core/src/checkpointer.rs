@@ -9,10 +9,10 @@
 //!
 //! The WAL only restarts from its beginning when a write transaction begins after a complete
 //! checkpoint, which a thread racing a busy writer rarely achieves, so the writer still
-//! checkpoints itself (as SQLite's own hook would) once the WAL passes `INLINE_FRAMES`; the
-//! thread then pauses, the writer's checkpoint finds little left to copy and completes, and
-//! the WAL restarts. So the WAL stays bounded, and the file format and crash safety are those
-//! of any SQLite checkpoint.
+//! checkpoints itself (as SQLite's own hook would) once the WAL passes `INLINE_FRAMES`: it
+//! waits for the thread's pass to end, finds little left to copy, completes, and the WAL
+//! restarts. So the WAL stays bounded, and the file format and crash safety are those of any
+//! SQLite checkpoint.
 
 use rusqlite::{ffi, Connection, OpenFlags};
 use std::os::raw::{c_char, c_int, c_void};
@@ -35,13 +35,20 @@ struct State {
     failed: bool,
     /// The thread is running (spawned on the first request).
     started: bool,
+    /// The thread is in a checkpoint.
+    busy: bool,
+    /// The writer is checkpointing itself: the thread starts none until it is done.
+    paused: bool,
 }
 
 #[derive(Debug)]
 struct Shared {
     path: PathBuf,
     state: Mutex<State>,
+    /// The thread waits here for a request (or stop).
     wake: Condvar,
+    /// The writer waits here for the thread's checkpoint to end.
+    idle: Condvar,
     /// Checkpoints the thread has run.
     passes: AtomicUsize,
 }
@@ -80,6 +87,31 @@ impl Shared {
         true
     }
 
+    /// Wait until the thread is not in a checkpoint and keep it from starting one until
+    /// `resume`. A PASSIVE checkpoint fails at once while another one runs, so without this
+    /// the writer could keep missing its turn while the thread is always mid-pass.
+    fn pause(&self) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        st.paused = true;
+        while st.busy {
+            st = match self.idle.wait(st) {
+                Ok(g) => g,
+                Err(_) => return,
+            };
+        }
+    }
+
+    fn resume(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.paused = false;
+            if st.wanted {
+                self.wake.notify_one();
+            }
+        }
+    }
+
     fn run(&self) {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -98,7 +130,7 @@ impl Shared {
                 let Ok(mut st) = self.state.lock() else {
                     return;
                 };
-                while !st.wanted && !st.stop {
+                while (!st.wanted || st.paused) && !st.stop {
                     st = match self.wake.wait(st) {
                         Ok(g) => g,
                         Err(_) => return,
@@ -108,11 +140,17 @@ impl Shared {
                     return;
                 }
                 st.wanted = false;
+                st.busy = true;
             }
             // PASSIVE never waits: it copies what no reader still needs and returns; a busy
-            // result (another checkpoint is running) just means there is nothing to do now.
+            // result (another connection is checkpointing) just means there is nothing to do now.
             let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             self.passes.fetch_add(1, Ordering::Relaxed);
+            let Ok(mut st) = self.state.lock() else {
+                return;
+            };
+            st.busy = false;
+            self.idle.notify_all();
         }
     }
 }
@@ -144,6 +182,7 @@ impl Checkpointer {
                 path: path.to_path_buf(),
                 state: Mutex::new(State::default()),
                 wake: Condvar::new(),
+                idle: Condvar::new(),
                 passes: AtomicUsize::new(0),
             }),
             thread: Mutex::new(None),
@@ -176,9 +215,13 @@ unsafe extern "C" fn on_commit(
 ) -> c_int {
     // SAFETY: `arg` is the `Hook` registered in `attach`, alive until the hook is removed.
     let hook = unsafe { &*(arg as *const Hook) };
-    if frames >= INLINE_FRAMES || (frames >= TRIGGER_FRAMES && !hook.shared.request(&hook.thread)) {
-        // What SQLite's default hook does. A busy result (the thread is mid-checkpoint) is
-        // fine: the next commit tries again, and the thread takes no new request meanwhile.
+    let inline =
+        frames >= INLINE_FRAMES || (frames >= TRIGGER_FRAMES && !hook.shared.request(&hook.thread));
+    if inline {
+        // What SQLite's default hook does, once the thread is out of the way (it has copied
+        // most frames by now, so little is left). Still busy means another connection is
+        // checkpointing: the next commit tries again.
+        hook.shared.pause();
         unsafe {
             ffi::sqlite3_wal_checkpoint_v2(
                 db,
@@ -188,6 +231,7 @@ unsafe extern "C" fn on_commit(
                 std::ptr::null_mut(),
             );
         }
+        hook.shared.resume();
     }
     ffi::SQLITE_OK
 }

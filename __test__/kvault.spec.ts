@@ -166,6 +166,20 @@ test('putMany is atomic and getMany returns undefined for missing keys', (t) => 
   t.is(kv.putMany(big), 40)
   t.deepEqual(kv.getMany(['outer1', 'inner', 'outer2']), ['a', 'b', 'c'])
   t.deepEqual(kv.get('big39'), Buffer.alloc(40_000, 39))
+  // getMany stages its keys in the same area: keys past its first MiB, a getMany run from
+  // inside the keys of another, and a bad key that leaves the area usable.
+  const longKey = 'k'.repeat(1_500_000)
+  kv.put(longKey, 'far')
+  function* keysWithNested(): Generator<string> {
+    yield 'outer1'
+    t.deepEqual(kv.getMany(['inner', 'nope']), ['b', undefined])
+    yield longKey
+    yield 'outer2'
+  }
+  t.deepEqual(kv.getMany(keysWithNested()), ['a', 'far', 'c'])
+  t.throws(() => kv.getMany(['a', 5 as never]), { instanceOf: InvalidArgumentError, message: /getMany key 1/ })
+  t.throws(() => kv.getMany(null as never), { instanceOf: InvalidArgumentError })
+  t.deepEqual(kv.getMany(new Set(['a', 'b'])), [1, 'two'])
   kv.close()
 })
 

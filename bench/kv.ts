@@ -7,6 +7,11 @@
  * the systems (a slow minute hurts all of them alike), and the table shows medians of
  * KV_REPEATS rounds. Ratios are peer time / our time: > 1 means we are faster.
  *
+ * Like for like: our putMany and cache-on puts compare with the batched peers (better-sqlite3
+ * and lmdb with 1000 puts per transaction); our uncached single put is one durable transaction
+ * per call, so it compares with better-sqlite3 in autocommit (one INSERT per transaction, same
+ * pragmas) and with Python kohakuvault's cache-off puts, which are the same.
+ *
  * The "floor" rows are the same 50k gets done by Rust alone (examples/kv_floor.rs in the core,
  * release build): a held SQLite statement with one read transaction per get (with and without
  * mmap), the same inside one read transaction, and `KvStore::get_with` (our core without
@@ -60,9 +65,11 @@ function drop(file: string) {
   for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { recursive: true, force: true })
 }
 
-const OURS_PUTMANY = 'ambervault cache off (putMany x1000)'
-const OURS_SINGLE = 'ambervault cache off (single puts)'
-const OURS_CACHE = 'ambervault cache on'
+const OURS_PUTMANY = 'ambervault putMany x1000 (cache off)'
+const OURS_SINGLE = 'ambervault put, cache off (1 txn per put)'
+const OURS_CACHE = 'ambervault put, cache on'
+const BSQ_BATCHED = 'better-sqlite3 (txn x1000)'
+const BSQ_AUTOCOMMIT = 'better-sqlite3 autocommit (1 txn per put)'
 
 function amberRound(size: number, value: Buffer) {
   const variants: [string, (kv: KVault) => void][] = [
@@ -92,28 +99,43 @@ function amberRound(size: number, value: Buffer) {
   }
 }
 
-function betterSqliteRound(size: number, value: Buffer) {
-  const file = fresh('bsq.db')
+/** A better-sqlite3 file with our table and the pragmas of FORMAT.md. */
+function betterSqliteOpen(file: string) {
   const db = new Database(file)
   db.pragma('page_size = 32768')
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')
   db.exec('CREATE TABLE kv (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL)')
   const up = db.prepare('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+  return { db, up }
+}
+
+function betterSqliteRound(size: number, value: Buffer) {
+  const file = fresh('bsq.db')
+  const { db, up } = betterSqliteOpen(file)
   const get = db.prepare('SELECT value FROM kv WHERE key = ?').pluck()
   const batch = db.transaction((ks: string[]) => {
     for (const k of ks) up.run(Buffer.from(k), value)
   })
-  add('better-sqlite3 (txn x1000)', 'put', size, time(() => {
+  add(BSQ_BATCHED, 'put', size, time(() => {
     for (let i = 0; i < N; i += BATCH) batch(keys.slice(i, i + BATCH))
   }))
   let last: Buffer | undefined
-  add('better-sqlite3 (txn x1000)', 'get', size, time(() => {
+  add(BSQ_BATCHED, 'get', size, time(() => {
     for (const k of keys) last = get.get(Buffer.from(k)) as Buffer
   }))
   if (last?.length !== size) throw new Error('better-sqlite3 get returned the wrong value')
   db.close()
   drop(file)
+
+  // The peer of our uncached single put: one INSERT per transaction (its gets are the above).
+  const file1 = fresh('bsq1.db')
+  const one = betterSqliteOpen(file1)
+  add(BSQ_AUTOCOMMIT, 'put', size, time(() => {
+    for (const k of keys) one.up.run(Buffer.from(k), value)
+  }))
+  one.db.close()
+  drop(file1)
 }
 
 async function lmdbRound(size: number, value: Buffer) {
@@ -200,7 +222,7 @@ function printTable(size: number) {
     return xs ? median(xs) : undefined
   }
   const ours = [OURS_PUTMANY, OURS_SINGLE, OURS_CACHE]
-  const header = ['op', 'size', 'system', 'ops/s', 'MB/s', 'peer/ours: putMany | single | cache on']
+  const header = ['op', 'size', 'system', 'ops/s', 'MB/s', 'peer time / ours: putMany | single put | cache on']
   const rows: string[][] = [header]
   for (const op of ['put', 'get'] as const) {
     for (const system of order) {
@@ -220,6 +242,7 @@ function printTable(size: number) {
   console.log(line(rows[0]))
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
   for (const r of rows.slice(1)) console.log(line(r))
+  console.log('like for like: putMany and cache on vs the (txn x1000) peers and kohakuvault cache on; single put vs better-sqlite3 autocommit and kohakuvault cache off')
 }
 
 async function main() {

@@ -131,21 +131,34 @@ const STAGING_FIRST = 1 << 20
 const STAGING_KEEP = 16 << 20
 
 /**
- * A putMany batch packed for the native call: key 0, value 0, key 1, ... back to back in one
- * growing Buffer, with the end offset of each and the encoding of each value.
+ * A batch packed for one native call: items (putMany: key 0, value 0, key 1, ...; getMany:
+ * the keys) back to back in one growing Buffer, with the end offset of each item and, for
+ * putMany, the encoding of each value. Keys and strings are written straight into it, so a
+ * batch makes no Buffer per key and no concat.
  */
 class Staging {
   #buf = Buffer.allocUnsafeSlow(STAGING_FIRST) as IoBuffer
   #off = 0
   #ends = new Float64Array(256)
+  #items = 0
   #encs = new Uint8Array(128)
   #n = 0
 
+  /** A putMany entry. */
   add(key: KvKey, payload: Uint8Array | string, enc: Enc): void {
-    if (this.#n === this.#encs.length) this.#growLists()
-    this.#ends[2 * this.#n] = this.#write(key)
-    this.#ends[2 * this.#n + 1] = this.#write(payload)
+    if (this.#n === this.#encs.length) {
+      const encs = new Uint8Array(this.#encs.length * 2)
+      encs.set(this.#encs)
+      this.#encs = encs
+    }
+    this.#end(this.#write(key))
+    this.#end(this.#write(payload))
     this.#encs[this.#n++] = enc
+  }
+
+  /** A getMany key. */
+  addKey(key: KvKey): void {
+    this.#end(this.#write(key))
   }
 
   data(): Buffer {
@@ -153,7 +166,7 @@ class Staging {
   }
 
   ends(): Float64Array {
-    return this.#ends.subarray(0, 2 * this.#n)
+    return this.#ends.subarray(0, this.#items)
   }
 
   encodings(): Uint8Array {
@@ -163,8 +176,18 @@ class Staging {
   /** Empty it for the next batch; false when it grew too big to keep. */
   reset(): boolean {
     this.#off = 0
+    this.#items = 0
     this.#n = 0
     return this.#buf.length <= STAGING_KEEP
+  }
+
+  #end(offset: number): void {
+    if (this.#items === this.#ends.length) {
+      const ends = new Float64Array(this.#ends.length * 2)
+      ends.set(this.#ends)
+      this.#ends = ends
+    }
+    this.#ends[this.#items++] = offset
   }
 
   /** Append bytes or a string's UTF-8; returns the new end offset. */
@@ -188,15 +211,6 @@ class Staging {
     const buf = Buffer.allocUnsafeSlow(size) as IoBuffer
     this.#buf.copy(buf, 0, 0, this.#off)
     this.#buf = buf
-  }
-
-  #growLists(): void {
-    const ends = new Float64Array(this.#ends.length * 2)
-    ends.set(this.#ends)
-    this.#ends = ends
-    const encs = new Uint8Array(this.#encs.length * 2)
-    encs.set(this.#encs)
-    this.#encs = encs
   }
 }
 
@@ -445,16 +459,25 @@ export class KVault implements Iterable<[Buffer, unknown]> {
 
   /** Values of many keys (undefined where absent), read in one transaction. */
   getMany(keys: Iterable<KvKey>): unknown[] {
-    const list = [...keys]
-    const bufs = list.map((key, i) => {
-      checkKey(key, `getMany key ${i}`)
-      return keyBuffer(key)
-    })
-    const keyEnds = new Uint32Array(bufs.length)
-    let end = 0
-    for (let j = 0; j < bufs.length; j++) keyEnds[j] = end += bufs[j].length
-    this.#releaseSoon()
-    const packed = this.#call((n) => n.getMany(Buffer.concat(bufs, end), keyEnds))
+    if (keys === null || typeof (keys as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+      throw new InvalidArgumentError('getMany expects an iterable of keys')
+    }
+    // The keys go through the staging area of putMany (see there).
+    const st = this.#staging ?? new Staging()
+    this.#staging = undefined
+    const list: KvKey[] = []
+    let packed: Buffer
+    try {
+      for (const key of keys) {
+        checkKey(key, `getMany key ${list.length}`)
+        st.addKey(key)
+        list.push(key)
+      }
+      this.#releaseSoon()
+      packed = this.#call((n) => n.getMany(st.data(), st.ends()))
+    } finally {
+      if (st.reset()) this.#staging = st
+    }
     const out: unknown[] = new Array(list.length)
     let off = 0
     for (let j = 0; j < list.length; j++) {

@@ -4,6 +4,7 @@
 //! bindings in `ambervault-node` are a thin layer over these types.
 
 pub mod board;
+mod checkpointer;
 pub mod col;
 pub mod conn;
 pub mod error;

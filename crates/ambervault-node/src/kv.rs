@@ -292,15 +292,17 @@ impl NativeKv {
         self.with(|s| s.put_many(entries)).map(|n| n as u32)
     }
 
-    /// Per key: `[encoding byte or 0xFF if absent][u32 LE length][payload]`.
+    /// `keys` holds the keys back to back and `key_ends` the end offset of each (the layout
+    /// of `put_many`'s `data`). Per key: `[encoding byte or 0xFF if absent][u32 LE length][payload]`.
     #[napi]
     pub fn get_many<'e>(
         &self,
         env: &'e Env,
         keys: &[u8],
-        key_ends: &[u32],
+        key_ends: &[f64],
     ) -> Result<BufferSlice<'e>> {
-        let ks = split(keys, key_ends)?;
+        let ends: Vec<u64> = key_ends.iter().map(|&e| e as u64).collect();
+        let ks = split(keys, &ends)?;
         let mut out = Vec::new();
         self.with(|s| {
             s.get_many_with(ks.iter().copied(), |found| match found {

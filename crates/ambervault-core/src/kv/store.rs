@@ -11,6 +11,7 @@ use super::header::{self, Encoding};
 use super::point_read::{Found, PointRead};
 use super::range::KeyRange;
 use super::snapshot::ReadSnapshot;
+use crate::checkpointer::Checkpointer;
 use crate::conn::{self, Durability, OpenOptions};
 use crate::error::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -39,6 +40,9 @@ pub struct KvOptions {
     /// `pread` each once they fall out of the page cache, and system calls are what point
     /// reads on a virtual machine pay most for. It costs address space only.
     pub mmap_bytes: u64,
+    /// Checkpoint the WAL on a thread of the store's own instead of inside the commits that
+    /// fill it (checkpointer.rs). Ignored when readonly.
+    pub background_checkpoint: bool,
 }
 
 /// SQLITE_MAX_MMAP_SIZE of the bundled build on 64-bit Linux, macOS and Windows; SQLite
@@ -60,6 +64,7 @@ impl Default for KvOptions {
             page_size: None,
             page_cache_kib: 64 * 1024,
             mmap_bytes: MMAP_CEILING,
+            background_checkpoint: true,
         }
     }
 }
@@ -146,6 +151,9 @@ impl Sql {
 pub struct KvStore {
     /// Declared before `conn` so it is finalized before the connection closes.
     point_read: PointRead,
+    /// Declared before `conn` so its hook is removed and its thread joined before the
+    /// connection closes (the last connection to close does the final checkpoint).
+    checkpointer: Option<Checkpointer>,
     pub(crate) conn: Connection,
     path: PathBuf,
     table: String,
@@ -177,8 +185,11 @@ impl KvStore {
         let sql = Sql::new(&opts.table);
         let point_read = PointRead::prepare(&conn, &sql.get)
             .map_err(|e| Error::from(e).context(path.display()))?;
+        let checkpointer = (opts.background_checkpoint && !open.readonly)
+            .then(|| Checkpointer::attach(&conn, &path));
         Ok(KvStore {
             point_read,
+            checkpointer,
             conn,
             snapshot,
             sql,
@@ -203,6 +214,8 @@ impl KvStore {
                 page_size: self.open.page_size,
                 page_cache_kib: STREAM_PAGE_CACHE_KIB,
                 mmap_bytes: 0,
+                // Short-lived: SQLite's own checkpoints, no thread to start and join.
+                background_checkpoint: false,
             },
         )
     }
@@ -397,6 +410,12 @@ impl KvStore {
 
     fn end_read(&self) -> Result<()> {
         self.snapshot.end(&self.conn).map_err(|e| self.ctx(e))
+    }
+
+    /// Checkpoints run off the writer's thread so far (tests and diagnostics).
+    #[doc(hidden)]
+    pub fn background_checkpoints(&self) -> usize {
+        self.checkpointer.as_ref().map_or(0, Checkpointer::passes)
     }
 
     /// Whether a read snapshot is open (tests and diagnostics).

@@ -41,6 +41,7 @@ pub mod tuning;
 pub mod tx;
 pub mod varsize;
 
+use crate::checkpointer::Checkpointer;
 use crate::conn::{self, OpenOptions};
 use crate::error::{Error, Result};
 use crate::packer::DType;
@@ -211,6 +212,9 @@ pub struct ColumnVault {
     /// The held read snapshot and what was read under it (see `reads.rs`). Lock order: `cache`,
     /// then `conn`, then `reader`; declared before `conn` so its BLOB handle closes first.
     reader: Mutex<reads::Reader>,
+    /// Checkpoints of a vault's own connection run on a thread (checkpointer.rs); declared
+    /// before `conn` so it lets go of the connection first.
+    checkpointer: Mutex<Option<Checkpointer>>,
     conn: SharedConn,
     label: String,
     options: ChunkOptions,
@@ -236,12 +240,15 @@ impl ColumnVault {
     pub fn open(path: &Path, opts: &OpenOptions, options: ChunkOptions) -> Result<ColumnVault> {
         let c = conn::open(path, opts)?;
         tuning::apply(&c).map_err(|e| e.context(path.display().to_string()))?;
-        Self::build(
+        let checkpointer = (!opts.readonly).then(|| Checkpointer::attach(&c, path));
+        let mut vault = Self::build(
             Arc::new(Mutex::new(c)),
             path.display().to_string(),
             options,
             true,
-        )
+        )?;
+        vault.checkpointer = Mutex::new(checkpointer);
+        Ok(vault)
     }
 
     /// Use a connection that another store (a KVault) also uses. `label` names the file in
@@ -277,6 +284,7 @@ impl ColumnVault {
         };
         Ok(ColumnVault {
             reader: Mutex::new(reader),
+            checkpointer: Mutex::new(None),
             conn,
             label,
             options,
@@ -284,6 +292,16 @@ impl ColumnVault {
             cache: Mutex::new(None),
             flusher: Mutex::new(None),
         })
+    }
+
+    /// Checkpoints run off the writer's thread so far (tests and diagnostics).
+    #[doc(hidden)]
+    pub fn background_checkpoints(&self) -> usize {
+        self.checkpointer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map_or(0, Checkpointer::passes)
     }
 
     pub fn shared_connection(&self) -> SharedConn {
@@ -740,6 +758,11 @@ impl ColumnVault {
         let _ = self.release_read();
         self.closed.store(true, Ordering::Release);
         *lock_cache(&self.cache) = None;
+        // Join the checkpoint thread now, not when the last reference goes.
+        self.checkpointer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         flushed
     }
 

@@ -571,3 +571,52 @@ fn held_reads_see_other_connections_writes_and_release() {
     b.extend_bytes(&bc, &le_i64(&[7])).unwrap();
     assert_eq!(from_le_i64(&a.read_bytes(&col, 0, 5).unwrap()), [7]);
 }
+
+/// Big extends leave their checkpoints to the vault's checkpoint thread (checkpointer.rs): the
+/// frames reach the database file without another write, the WAL stays bounded over a long
+/// load, and close joins the thread with everything readable after reopening.
+#[test]
+fn checkpoints_run_off_the_writer_and_the_wal_stays_bounded() {
+    use crate::checkpointer::{INLINE_FRAMES, TRIGGER_FRAMES};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let wal = dir.path().join("c.db-wal");
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let cv = vault(&dir, 1 << 17, 1 << 24);
+    let col = cv.create("x", "i64").unwrap();
+    // A little past the trigger: only the thread copies these frames into the file.
+    let frame_values = 32768 / 8;
+    let first: Vec<i64> = (0..(TRIGGER_FRAMES as i64 + 50) * frame_values).collect();
+    cv.extend_bytes(&col, &le_i64(&first)).unwrap();
+    let t0 = Instant::now();
+    while size(&path) < first.len() as u64 * 8 || cv.background_checkpoints() == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the database file never received the WAL's frames ({} bytes)",
+            size(&path)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A long load of many small extends: the WAL never grows far past the inline limit.
+    let mut largest = 0;
+    let batch: Vec<i64> = (0..frame_values * 8).collect();
+    let rounds = (2 * INLINE_FRAMES / 8) as usize;
+    for _ in 0..rounds {
+        cv.extend_bytes(&col, &le_i64(&batch)).unwrap();
+        largest = largest.max(size(&wal));
+    }
+    let bound = (INLINE_FRAMES as u64 + 64) * (32768 + 24);
+    assert!(
+        largest <= bound,
+        "WAL grew to {largest} bytes (bound {bound})"
+    );
+    cv.close().unwrap();
+    drop(cv);
+    let cv = vault(&dir, 1 << 17, 1 << 24);
+    let col = cv.column("x").unwrap();
+    let total = first.len() as u64 + rounds as u64 * batch.len() as u64;
+    assert_eq!(cv.len(&col).unwrap(), total);
+    let tail = from_le_i64(&cv.read_bytes(&col, total - 3, total).unwrap());
+    assert_eq!(tail, batch[batch.len() - 3..]);
+}

@@ -129,15 +129,7 @@ impl DataPacker {
         let mut bytes = Vec::with_capacity(b.len());
         let mut ends = Vec::with_capacity(n);
         for (i, w) in offsets.windows(2).enumerate() {
-            if w[0] > w[1] || w[1] > b.len() {
-                return Err(self.err(format!(
-                    "offsets {}..{} of element {i} are outside the {} bytes given",
-                    w[0],
-                    w[1],
-                    b.len()
-                )));
-            }
-            let e = trim(&b[w[0]..w[1]], fixed);
+            let e = trim(self.element(b, i, w)?, fixed);
             // Each element on its own: a concatenation can be UTF-8 when its parts are not.
             if text {
                 std::str::from_utf8(e).map_err(|why| {

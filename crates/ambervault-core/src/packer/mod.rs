@@ -255,18 +255,21 @@ impl DataPacker {
         offsets
             .windows(2)
             .enumerate()
-            .map(|(i, w)| {
-                if w[0] > w[1] || w[1] > b.len() {
-                    return Err(self.err(format!(
-                        "offsets {}..{} of element {i} are outside the {} bytes given",
-                        w[0],
-                        w[1],
-                        b.len()
-                    )));
-                }
-                self.unpack(&b[w[0]..w[1]])
-            })
+            .map(|(i, w)| self.unpack(self.element(b, i, w)?))
             .collect()
+    }
+
+    /// Element `i` of `b`, delimited by the offset pair `w`; an error when it falls outside `b`.
+    pub(crate) fn element<'a>(&self, b: &'a [u8], i: usize, w: &[usize]) -> Result<&'a [u8]> {
+        if w[0] > w[1] || w[1] > b.len() {
+            return Err(self.err(format!(
+                "offsets {}..{} of element {i} are outside the {} bytes given",
+                w[0],
+                w[1],
+                b.len()
+            )));
+        }
+        Ok(&b[w[0]..w[1]])
     }
 }
 

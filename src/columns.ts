@@ -8,6 +8,7 @@ import binding from './native'
 import { native, InvalidArgumentError, ClosedError } from './errors'
 import { packBatch, packDocs, bytesOf, type PackTarget } from './packer'
 import { onExit } from './exit-hooks'
+import { ReadRelease, releaseQueuedReads } from './read-release'
 import { DocStage, HELD, NO_ROOM, STAGE_DOCS } from './doc-stage'
 
 type NativeColumn = InstanceType<typeof binding.NativeColumn>
@@ -88,7 +89,7 @@ interface VaultState {
   timer: NodeJS.Timeout | null
   /** Reads keep a snapshot open in the core between calls; this ends it once the current
    *  synchronous run of code is over (an idle vault never holds back checkpoints). */
-  readSoon: (n: NativeColumn) => void
+  readSoon: () => void
 }
 
 export interface CacheOptions {
@@ -206,7 +207,7 @@ export class Column {
   }
   get length(): number {
     this.settleStaged()
-    this.#vault.readSoon(this.n)
+    this.#vault.readSoon()
     return native(() => this.n.length())
   }
 
@@ -248,7 +249,7 @@ export class Column {
   get(i: number, options: ReadOptions = {}): any {
     this.#integer(i, 'index')
     this.settleStaged()
-    this.#vault.readSoon(this.n)
+    this.#vault.readSoon()
     if (this.#bytes) return this.#getBytes(i)
     return native(() => this.n.get(i, options.bigint ?? false))
   }
@@ -340,7 +341,7 @@ export class Column {
   /** One native call: bounds are resolved against the length in the core (negative from the end). */
   #read(s: number | undefined, e: number | undefined, options: ReadOptions): any {
     this.settleStaged()
-    this.#vault.readSoon(this.n)
+    this.#vault.readSoon()
     if (this.#scalar && this.#scalar !== 'bool') return native(() => this.n.sliceNumbers(s, e, options.bigint ?? false))
     if (this.#joined) return cut(native(() => this.n.sliceJoined(s, e)))
     return native(() => this.n.sliceValues(s, e, options.bigint ?? false))
@@ -458,25 +459,9 @@ function isArrayLike(v: unknown): v is ArrayLike<unknown> {
 export class ColumnVault {
   readonly path: string
   #n: NativeColumnVault | null
-  readonly #state: VaultState = { cache: false, intervalMs: 0, staged: new Set(), timer: null, readSoon: (n) => this.#readSoon(n) }
-  /** The column whose read snapshot a queued microtask will end (all share the vault's). */
-  #reader: NativeColumn | null = null
-  readonly #release = (): void => {
-    const n = this.#reader
-    this.#reader = null
-    if (!n || !this.#n) return
-    try {
-      n.releaseRead()
-    } catch {
-      // Ending a read transaction cannot lose data; the next write ends it anyway.
-    }
-  }
-
-  #readSoon(n: NativeColumn): void {
-    if (this.#reader) return
-    this.#reader = n
-    queueMicrotask(this.#release)
-  }
+  /** Ends the read snapshot the vault's reads keep open (see read-release.ts). */
+  readonly #reads = new ReadRelease(() => this.#n?.releaseRead())
+  readonly #state: VaultState = { cache: false, intervalMs: 0, staged: new Set(), timer: null, readSoon: () => this.#reads.soon() }
   #unhookExit?: () => void
 
   /** Open (or create) the columns of a SQLite file; `pathOrKVault` may be a KVault (same file). */
@@ -566,6 +551,7 @@ export class ColumnVault {
   /** Merge the WAL into the main file. */
   checkpoint(): void {
     this.#drainAll()
+    releaseQueuedReads()
     native(() => this.#v.checkpoint())
   }
 

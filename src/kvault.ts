@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises'
 import binding from './native'
 import { InvalidArgumentError, NotFoundError, toVaultError } from './errors'
 import { onExit } from './exit-hooks'
+import { ReadRelease, releaseQueuedReads } from './read-release'
 import { retryAfter, retryAsync, retrySync, type RetryPolicy } from './retry'
 import { decodeValue, Enc, packValue, showKey } from './kv-values'
 
@@ -84,17 +85,6 @@ const ABSENT = 7
  * @types/node does not list.
  */
 type IoBuffer = Buffer & { utf8Write(s: string, offset: number, length?: number): number }
-
-/**
- * Releases of read snapshots queued by the vaults of this thread. A checkpoint runs them first:
- * a TRUNCATE checkpoint waits for every reader of the file, and a vault of this same thread
- * cannot end its snapshot while the checkpoint blocks the thread.
- */
-const queuedReleases = new Set<() => void>()
-
-function releaseQueuedReads(): void {
-  for (const release of queuedReleases) release()
-}
 
 function checkKey(key: unknown, what = 'key'): asserts key is KvKey {
   if (typeof key !== 'string' && !(key instanceof Uint8Array)) {
@@ -237,19 +227,10 @@ export class KVault implements Iterable<[Buffer, unknown]> {
   #encoding = 0
   /** The reusable staging area of putMany (see Staging); absent while a putMany uses it. */
   #staging: Staging | undefined
-  /** A release of the read snapshot is queued for the end of this synchronous run. */
-  #releaseQueued = false
-  readonly #release = (): void => {
-    if (!this.#releaseQueued) return
-    this.#releaseQueued = false
-    queuedReleases.delete(this.#release)
-    if (this.#closed) return
-    try {
-      this.#n.releaseRead()
-    } catch {
-      // Ending a read transaction cannot lose data; the next operation ends it anyway.
-    }
-  }
+  /** Ends the read snapshot point reads keep open (see read-release.ts). */
+  readonly #reads = new ReadRelease(() => {
+    if (!this.#closed) this.#n.releaseRead()
+  })
 
   constructor(filePath: string, options: KVaultOptions = {}) {
     if (typeof filePath !== 'string' || filePath === '') {
@@ -305,24 +286,12 @@ export class KVault implements Iterable<[Buffer, unknown]> {
   }
 
   /**
-   * Point reads keep their read snapshot open in the core (it follows every commit to the
-   * file, so reads stay coherent); it is released once the current synchronous run of code
-   * ends, so an idle vault never holds back checkpoints of other connections.
-   */
-  #releaseSoon(): void {
-    if (this.#releaseQueued) return
-    this.#releaseQueued = true
-    queuedReleases.add(this.#release)
-    queueMicrotask(this.#release)
-  }
-
-  /**
    * Look `key` up: the native result is `len << 3 | encoding` for a payload it copied into io
    * after the key (which is `#keyLen` bytes), ABSENT, or a Buffer of its own for a big payload
    * (encoding in io[0]).
    */
   #lookup(key: KvKey): number | Buffer {
-    this.#releaseSoon()
+    this.#reads.soon()
     const keyLen = (this.#keyLen = this.#writeKey(key))
     try {
       return this.#n.get(keyLen)
@@ -410,7 +379,7 @@ export class KVault implements Iterable<[Buffer, unknown]> {
 
   has(key: KvKey): boolean {
     checkKey(key)
-    this.#releaseSoon()
+    this.#reads.soon()
     return this.#call((n) => n.has(this.#writeKey(key)))
   }
 
@@ -473,7 +442,7 @@ export class KVault implements Iterable<[Buffer, unknown]> {
         st.addKey(key)
         list.push(key)
       }
-      this.#releaseSoon()
+      this.#reads.soon()
       packed = this.#call((n) => n.getMany(st.data(), st.ends()))
     } finally {
       if (st.reset()) this.#staging = st

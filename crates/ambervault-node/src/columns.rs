@@ -200,16 +200,14 @@ impl NativeColumnVault {
     pub fn flush_cache(&self) -> Result<()> {
         self.inner.flush_cache().napi()
     }
+    /// End the read snapshot reads keep between calls (the TS layer calls it once JS is idle).
+    #[napi]
+    pub fn release_read(&self) -> Result<()> {
+        self.inner.release_read().napi()
+    }
     #[napi]
     pub fn close(&self) -> Result<()> {
-        if self.inner.is_closed() {
-            return Ok(());
-        }
-        let flushed = self.inner.flush_cache();
-        // Fold the WAL back so the file is whole on its own (as KohakuVault does on close).
-        let _ = self.inner.checkpoint();
-        self.inner.close().napi()?;
-        flushed.napi()
+        self.inner.close().napi()
     }
 }
 
@@ -378,12 +376,6 @@ impl NativeColumn {
             dst.copy_from_slice(&b);
         }
         Ok(b.len() as f64)
-    }
-
-    /// End the read snapshot reads keep between calls (the TS layer calls it once JS is idle).
-    #[napi]
-    pub fn release_read(&self) -> Result<()> {
-        self.vault.release_read().napi()
     }
 
     /// Numbers given as a Float64Array, range-checked into the column's type, then appended.

@@ -756,13 +756,20 @@ impl ColumnVault {
         self.stop_flusher();
         let flushed = self.flush_cache();
         let _ = self.release_read();
-        self.closed.store(true, Ordering::Release);
-        *lock_cache(&self.cache) = None;
-        // Join the checkpoint thread now, not when the last reference goes.
-        self.checkpointer
+        // A vault with a connection of its own (the one that has a checkpoint thread) joins the
+        // thread now, not when the last reference goes, and folds the WAL back so the file is
+        // whole on its own, as KohakuVault does on close.
+        let own = self
+            .checkpointer
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
+        if own.is_some() {
+            drop(own);
+            let _ = self.checkpoint();
+        }
+        self.closed.store(true, Ordering::Release);
+        *lock_cache(&self.cache) = None;
         flushed
     }
 

@@ -121,8 +121,9 @@ export class Column {
   readonly #docHoldable: boolean
   /** bytes and UTF-8 str columns: slices come back joined (one native value) and are cut here. */
   readonly #joined: boolean
-  /** bytes columns: `get` reads into a Buffer allocated here. */
+  /** bytes columns: `get` reads into a Buffer allocated here, of this many bytes for var-size ones. */
   readonly #bytes: boolean
+  #bytesGuess = BYTES_GUESS
   /** Fixed for the column's life; kept here, as reads use it on every call. */
   readonly #elemSize: number
 
@@ -254,13 +255,16 @@ export class Column {
     return native(() => this.n.get(i, options.bigint ?? false))
   }
 
-  /** A `bytes` element read into a Buffer allocated here (Node's pool serves small ones). */
+  /** A `bytes` element read into a Buffer allocated here (Node's pool serves small ones). An
+   *  element larger than the guess is read again into a Buffer of its size, and the guess grows
+   *  to it, so a column of large elements pays that second read once, not on every get. */
   #getBytes(i: number): Buffer {
-    let out = Buffer.allocUnsafe(this.elemSize || BYTES_GUESS)
+    let out = Buffer.allocUnsafe(this.elemSize || this.#bytesGuess)
     for (;;) {
       const b = out
       const n = native(() => this.n.getBytesInto(i, b))
       if (n <= out.length) return n === out.length ? out : out.subarray(0, n)
+      this.#bytesGuess = n
       out = Buffer.allocUnsafe(n)
     }
   }

@@ -172,20 +172,13 @@ impl Walk<'_> {
                 let shift = 64 - 8 * n as u32;
                 self.sint(((raw << shift) as i64) >> shift)
             }
-            0xdc => {
-                let n = self.be(2)? as usize;
+            // array 16 / 32 and map 16 / 32: a 2- or 4-byte count.
+            0xdc | 0xdd => {
+                let n = self.be(2 << (m - 0xdc))? as usize;
                 self.array(n, depth)?
             }
-            0xdd => {
-                let n = self.be(4)? as usize;
-                self.array(n, depth)?
-            }
-            0xde => {
-                let n = self.be(2)? as usize;
-                self.map(n, depth)?
-            }
-            0xdf => {
-                let n = self.be(4)? as usize;
+            0xde | 0xdf => {
+                let n = self.be(2 << (m - 0xde))? as usize;
                 self.map(n, depth)?
             }
             0xc7..=0xc9 | 0xd4..=0xd8 => {

@@ -54,7 +54,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use cache::CacheOptions;
 pub use meta::{DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MIN_CHUNK_BYTES};
 
-/// Element types `read_elements` can fill directly: plain numbers, stored little-endian.
+/// Element types `read_fixed` can fill directly: plain numbers, stored little-endian.
 ///
 /// # Safety
 /// Implementors must accept every bit pattern of their size (no padding, no invalid values).
@@ -69,7 +69,7 @@ unsafe impl Plain for u64 {}
 unsafe impl Plain for i64 {}
 unsafe impl Plain for f32 {}
 unsafe impl Plain for f64 {}
-// Columns store little-endian numbers; `read_elements` reads them as native ones.
+// Columns store little-endian numbers; `read_fixed` reads them as native ones.
 const _: () = assert!(
     cfg!(target_endian = "little"),
     "ambervault reads columns as native numbers: little-endian targets only"
@@ -579,23 +579,11 @@ impl ColumnVault {
         self.read_fixed::<u8>(col, Bounds::Range(start, end), col.elem_size())
     }
 
-    /// Elements `[start, end)` (`end` clamped to the length, cached appends included) read
-    /// straight into a `Vec<T>`: for numeric columns `T` is the element type itself, so the
-    /// result can be handed to JS as a typed array with no further copy. `per_elem` is how many
-    /// `T` one element takes (`elem_size / size_of::<T>()`).
-    pub fn read_elements<T: Plain>(
-        &self,
-        col: &ColumnHandle,
-        start: u64,
-        end: u64,
-        per_elem: usize,
-    ) -> Result<Vec<T>> {
-        self.read_fixed(col, Bounds::Range(start, end), per_elem)
-    }
-
     /// The elements of a fixed-size column that `bounds` picks (resolved against the length
-    /// counting cached appends), as `T`s (see [`read_elements`](Self::read_elements)). Stored
-    /// elements are copied by span reads straight into the result, cached ones from the cache.
+    /// counting cached appends), as `T`s. For numeric columns `T` is the element type itself,
+    /// so the result goes to JS as a typed array with no further copy; `per_elem` is how many
+    /// `T` one element takes. Stored elements are copied by span reads straight into the
+    /// result, cached ones from the cache.
     pub fn read_fixed<T: Plain>(
         &self,
         col: &ColumnHandle,

@@ -123,7 +123,7 @@ impl NativeColumnVault {
                 chunk.min_chunk_bytes = index(v, "minChunkBytes")?;
             }
             if let Some(v) = o.max_chunk_bytes {
-                chunk.max_chunk_bytes = index(v, "maxChunkBytes")?;
+                chunk.max_chunk_bytes = Some(index(v, "maxChunkBytes")?);
             }
         }
         let inner = ColumnVault::open(path.as_ref(), &open, chunk).napi()?;

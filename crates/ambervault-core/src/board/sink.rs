@@ -33,7 +33,7 @@ impl ColType {
 /// an append into a big chunk walks its long overflow-page chain) for no gain in reads.
 const BOARD_CHUNKS: ChunkOptions = ChunkOptions {
     min_chunk_bytes: 4096,
-    max_chunk_bytes: 256 << 10,
+    max_chunk_bytes: Some(256 << 10),
 };
 
 /// Page cache of a column file the writer holds open: a burst's pages for one file, not more.

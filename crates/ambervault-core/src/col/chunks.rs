@@ -11,34 +11,40 @@ use super::meta::ChunkSpec;
 use crate::error::Result;
 use rusqlite::{params, Connection, OptionalExtension, MAIN_DB};
 
-/// The storage row of one chunk.
+/// Where a chunk is stored and how many bytes its blob holds.
 #[derive(Debug, Clone, Copy)]
 pub struct ChunkRow {
     pub rowid: i64,
-    pub actual_size: u64,
-    pub bytes_used: u64,
+    pub capacity: u64,
 }
 
+/// The chunk's row and capacity. Only the record header is read: `length(data)` comes from the
+/// blob's serial type, whereas any column stored after `data` (`actual_size`, `bytes_used`, ...)
+/// sits behind the blob and costs a walk of its whole overflow-page chain, one page lookup per
+/// page, which made an append's cost grow with the size of the chunk it went into. The blob is
+/// the truth about capacity anyway; `actual_size` only mirrors it.
 pub fn chunk_row(conn: &Connection, col_id: i64, idx: u64) -> Result<Option<ChunkRow>> {
     let mut st = conn.prepare_cached(
-        "SELECT rowid, actual_size, bytes_used, length(data) FROM col_chunks WHERE col_id = ?1 AND chunk_idx = ?2",
+        "SELECT rowid, length(data) FROM col_chunks WHERE col_id = ?1 AND chunk_idx = ?2",
     )?;
     let row = st
         .query_row(params![col_id, idx as i64], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
         })
         .optional()?;
-    Ok(row.map(|(rowid, actual, used, blob_len)| ChunkRow {
+    Ok(row.map(|(rowid, blob_len)| ChunkRow {
         rowid,
-        // The blob itself is the truth about capacity; `actual_size` only mirrors it.
-        actual_size: actual.min(blob_len).max(0) as u64,
-        bytes_used: used.max(0) as u64,
+        capacity: blob_len.max(0) as u64,
     }))
+}
+
+/// A chunk's `bytes_used` (variable-size data chunks append there). This one does walk the
+/// chunk's overflow chain, see [`chunk_row`].
+pub fn bytes_used(conn: &Connection, rowid: i64) -> Result<u64> {
+    let used: i64 = conn
+        .prepare_cached("SELECT bytes_used FROM col_chunks WHERE rowid = ?1")?
+        .query_row([rowid], |r| r.get(0))?;
+    Ok(used.max(0) as u64)
 }
 
 /// Write `bytes` at logical byte `pos`, creating or growing chunks as needed.
@@ -89,8 +95,9 @@ fn write_chunks(
 /// Who knows how many bytes of a chunk are in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Used {
-    /// The chunk's `bytes_used` (variable-size data chunks: appends go where it points).
-    Tracked,
+    /// The chunk's `bytes_used`, given as it is now (variable-size data chunks: appends go where
+    /// it points, KohakuVault's too, so it must be exact after every commit).
+    Tracked(u64),
     /// The column's `length` (fixed-size columns, FORMAT.md: "`length` is authoritative").
     /// `bytes_used` is then set whenever the row is written anyway (insert, growth, truncate) but
     /// not by an in-place write: any UPDATE of the row makes SQLite rebuild the whole record,
@@ -147,9 +154,9 @@ pub fn put(
                 ])?;
             }
         }
-        Some(row) if row.actual_size < end => {
+        Some(row) if row.capacity < end => {
             let cap = cap.max(end);
-            let keep = off.min(row.actual_size);
+            let keep = off.min(row.capacity);
             conn.prepare_cached(
                 "UPDATE col_chunks SET
                    data = CAST(substr(CAST(data AS BLOB), 1, ?1) || zeroblob(?2) || ?3 || zeroblob(?4) AS BLOB),
@@ -170,7 +177,7 @@ pub fn put(
             if !part.is_empty() {
                 blob_write(conn, row.rowid, off, part)?;
             }
-            if used == Used::Tracked && end > row.bytes_used {
+            if matches!(used, Used::Tracked(now) if end > now) {
                 conn.prepare_cached("UPDATE col_chunks SET bytes_used = ?1 WHERE rowid = ?2")?
                     .execute(params![end as i64, row.rowid])?;
             }

@@ -4,7 +4,8 @@
 use crate::error::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// KohakuVault's defaults: chunks start at 128 KiB and never exceed 16 MiB.
+/// KohakuVault's defaults, and what a NULL in `col_meta` means: chunks start at 128 KiB and never
+/// exceed 16 MiB. Columns created here cap theirs lower (`NEW_COLUMN_MAX_CHUNK_BYTES`).
 pub const DEFAULT_MIN_CHUNK_BYTES: u64 = 131_072;
 pub const DEFAULT_MAX_CHUNK_BYTES: u64 = 16_777_216;
 /// Below this a chunk is mostly row overhead; the tests' stress sizes (16 B) still fit.

@@ -52,7 +52,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use cache::CacheOptions;
-pub use meta::{DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MIN_CHUNK_BYTES};
+pub use meta::DEFAULT_MIN_CHUNK_BYTES;
 
 /// Element types `read_fixed` can fill directly: plain numbers, stored little-endian.
 ///
@@ -78,19 +78,44 @@ const _: () = assert!(
 /// A connection several stores (KVault, ColumnVault, the Board writer) may share.
 pub type SharedConn = Arc<Mutex<Connection>>;
 
+/// Largest chunk of a column created without `max_chunk_bytes` (unless one element is larger).
+///
+/// KohakuVault's own default is 16 MiB, but SQLite stores a chunk as a chain of overflow pages
+/// that can only be walked from its start: a write at the end of a chunk (every uncached append)
+/// looks up each page before it, and keeping `bytes_used` of a variable-size data chunk exact
+/// rewrites the whole record. Both cost a time proportional to the chunk, measured at 0.1-0.4 ms
+/// per f64 append and 2-3 ms per string append into full 16 MiB chunks; at 256 KiB they stay
+/// flat, while extends and full reads run at the same speed (they go chunk by chunk either way).
+/// Each column records its sizes in `col_meta`, so KohakuVault follows them.
+pub const NEW_COLUMN_MAX_CHUNK_BYTES: u64 = 256 << 10;
+
 /// Chunk sizes for columns this vault creates (existing columns keep their own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChunkOptions {
     pub min_chunk_bytes: u64,
-    pub max_chunk_bytes: u64,
+    /// None: [`NEW_COLUMN_MAX_CHUNK_BYTES`], raised to the minimum (in whole elements) or to one
+    /// element when either is larger. A size given here is taken as it is (too small for an element is an
+    /// error).
+    pub max_chunk_bytes: Option<u64>,
 }
 
 impl Default for ChunkOptions {
     fn default() -> Self {
         ChunkOptions {
             min_chunk_bytes: DEFAULT_MIN_CHUNK_BYTES,
-            max_chunk_bytes: DEFAULT_MAX_CHUNK_BYTES,
+            max_chunk_bytes: None,
         }
+    }
+}
+
+impl ChunkOptions {
+    /// The largest chunk of a new column whose elements take `elem_size` bytes.
+    pub fn max_for(&self, elem_size: u64) -> u64 {
+        // The minimum rounded up to whole elements: at least one element, and never below
+        // what the minimum aligns to.
+        let min_aligned = self.min_chunk_bytes.max(1).div_ceil(elem_size) * elem_size;
+        self.max_chunk_bytes
+            .unwrap_or(NEW_COLUMN_MAX_CHUNK_BYTES.max(min_aligned))
     }
 }
 
@@ -268,13 +293,8 @@ impl ColumnVault {
         options: ChunkOptions,
         owned: bool,
     ) -> Result<ColumnVault> {
-        ChunkSpec::aligned(
-            "(defaults)",
-            1,
-            options.min_chunk_bytes,
-            options.max_chunk_bytes,
-        )
-        .map_err(|e| e.context(&label))?;
+        ChunkSpec::aligned("(defaults)", 1, options.min_chunk_bytes, options.max_for(1))
+            .map_err(|e| e.context(&label))?;
         let reader = {
             let c = lock(&conn);
             if !c.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
@@ -310,10 +330,6 @@ impl ColumnVault {
 
     pub fn label(&self) -> &str {
         &self.label
-    }
-
-    pub fn options(&self) -> ChunkOptions {
-        self.options
     }
 
     fn check_open(&self) -> Result<()> {
@@ -442,9 +458,15 @@ impl ColumnVault {
         if name.is_empty() {
             return Err(Error::invalid("a column name cannot be empty"));
         }
-        let (min, max) = (self.options.min_chunk_bytes, self.options.max_chunk_bytes);
-        let spec = ChunkSpec::aligned(name, parsed.elem_size().max(1) as u64, min, max)?;
-        let idx_spec = ChunkSpec::aligned(name, meta::IDX_ELEM_SIZE, min, max)?;
+        let elem_size = parsed.elem_size().max(1) as u64;
+        let min = self.options.min_chunk_bytes;
+        let spec = ChunkSpec::aligned(name, elem_size, min, self.options.max_for(elem_size))?;
+        let idx_spec = ChunkSpec::aligned(
+            name,
+            meta::IDX_ELEM_SIZE,
+            min,
+            self.options.max_for(meta::IDX_ELEM_SIZE),
+        )?;
         self.with_conn(|c| {
             tx::write_tx(c, |c| {
                 if self.handle_from_rows(c, name)?.is_some() || meta::by_name(c, name)?.is_some() {

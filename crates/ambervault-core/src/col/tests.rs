@@ -16,7 +16,7 @@ fn vault(dir: &tempfile::TempDir, min: u64, max: u64) -> ColumnVault {
         &OpenOptions::default(),
         ChunkOptions {
             min_chunk_bytes: min,
-            max_chunk_bytes: max,
+            max_chunk_bytes: Some(max),
         },
     )
     .unwrap()
@@ -113,6 +113,66 @@ fn growth_jumps_once_to_the_smallest_size_that_fits() {
             model
         );
     }
+}
+
+/// `col_meta`'s (min, max) of a stored column.
+fn stored_chunk_sizes(cv: &ColumnVault, name: &str) -> (i64, i64) {
+    cv.with_conn(|c| {
+        Ok(c.query_row(
+            "SELECT min_chunk_bytes, max_chunk_bytes FROM col_meta WHERE name = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    })
+    .unwrap()
+}
+
+#[test]
+fn default_chunks_are_capped_low_but_always_fit_an_element() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.db");
+    let cv = ColumnVault::open(&path, &OpenOptions::default(), ChunkOptions::default()).unwrap();
+    let max = NEW_COLUMN_MAX_CHUNK_BYTES as i64;
+    cv.create("f", "f64").unwrap();
+    assert_eq!(stored_chunk_sizes(&cv, "f"), (131_072, max));
+    cv.create("s", "str:utf8").unwrap();
+    assert_eq!(stored_chunk_sizes(&cv, "s_data"), (131_072, max));
+    // The index is aligned to its 12-byte entries, as KohakuVault aligns it.
+    assert_eq!(stored_chunk_sizes(&cv, "s_idx"), (131_076, max / 12 * 12));
+
+    // An element larger than the default cap gets chunks of one element, not an error...
+    let big = cv.create("v", "vec:f32:512:512").unwrap();
+    let es = 1 + (1 << 20); // a type byte and 512 x 512 f32
+    assert_eq!(stored_chunk_sizes(&cv, "v"), (es, es));
+    let elem: Vec<u8> = (0..es).map(|i| (i % 251) as u8).collect();
+    cv.extend_bytes(&big, &[elem.clone(), elem.clone()].concat())
+        .unwrap();
+    assert_eq!(cv.read_bytes(&big, 1, 2).unwrap(), elem);
+    check_chunks(&cv, &big);
+    drop(cv);
+
+    // ...and so does a minimum above it; a maximum given explicitly is taken as it is.
+    let opts = |min, max| ChunkOptions {
+        min_chunk_bytes: min,
+        max_chunk_bytes: max,
+    };
+    let cv = ColumnVault::open(&path, &OpenOptions::default(), opts(1 << 20, None)).unwrap();
+    cv.create("m", "i64").unwrap();
+    assert_eq!(stored_chunk_sizes(&cv, "m"), (1 << 20, 1 << 20));
+    cv.create("m12", "bytes:12").unwrap();
+    let aligned = (1 << 20) / 12 * 12 + 12;
+    assert_eq!(stored_chunk_sizes(&cv, "m12"), (aligned, aligned));
+    drop(cv);
+    let cv = ColumnVault::open(&path, &OpenOptions::default(), opts(4096, Some(8192))).unwrap();
+    let err = cv.create("w", "vec:f32:64:64").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    assert!(
+        err.message.contains("raise maxChunkBytes"),
+        "{}",
+        err.message
+    );
+    cv.create("e", "i64").unwrap();
+    assert_eq!(stored_chunk_sizes(&cv, "e"), (4096, 8192));
 }
 
 #[test]

@@ -65,14 +65,15 @@ pub fn entries(conn: &Connection, v: &VarRows, start: u64, end: u64) -> Result<V
         .collect()
 }
 
-/// The last data chunk: its index, row and capacity.
-fn last_chunk(conn: &Connection, data_id: i64) -> Result<Option<(i64, ChunkRow)>> {
+/// The last data chunk: its index, row and `bytes_used`.
+fn last_chunk(conn: &Connection, data_id: i64) -> Result<Option<(i64, ChunkRow, u64)>> {
     let idx: Option<i64> = conn
         .prepare_cached("SELECT max(chunk_idx) FROM col_chunks WHERE col_id = ?1")?
         .query_row([data_id], |r| r.get(0))?;
-    match idx {
+    let Some(i) = idx else { return Ok(None) };
+    match chunks::chunk_row(conn, data_id, i as u64)? {
         None => Ok(None),
-        Some(i) => Ok(chunks::chunk_row(conn, data_id, i as u64)?.map(|r| (i, r))),
+        Some(row) => Ok(Some((i, row, chunks::bytes_used(conn, row.rowid)?))),
     }
 }
 
@@ -92,12 +93,12 @@ fn place(conn: &Connection, v: &VarRows, bytes: &[u8], ends: &[usize]) -> Result
     let spec = v.data.spec;
     let max = spec.max;
     let mut out = Vec::with_capacity(ends.len());
-    let mut open: Option<Open> = last_chunk(conn, v.data.col_id)?.map(|(idx, row)| Open {
+    let mut open: Option<Open> = last_chunk(conn, v.data.col_id)?.map(|(idx, row, used)| Open {
         idx,
         row: Some(row),
-        cap: row.actual_size,
-        used: row.bytes_used.min(row.actual_size),
-        pending_from: row.bytes_used.min(row.actual_size),
+        cap: row.capacity,
+        used: used.min(row.capacity),
+        pending_from: used.min(row.capacity),
         pending: Vec::new(),
     });
     let mut prev = 0usize;
@@ -163,7 +164,7 @@ fn flush(conn: &Connection, v: &VarRows, o: Open) -> Result<()> {
         o.cap,
         o.pending_from,
         &o.pending,
-        chunks::Used::Tracked,
+        chunks::Used::Tracked(o.pending_from),
     )
 }
 
@@ -229,9 +230,11 @@ pub(crate) fn read_many(
     Ok((out, offsets))
 }
 
+/// Flag a chunk as holding fragments. Skips chunks already flagged: any UPDATE of a chunk row
+/// rebuilds the whole record, blob included.
 fn mark_fragment(conn: &Connection, v: &VarRows, chunk: i64) -> Result<()> {
     conn.prepare_cached(
-        "UPDATE col_chunks SET has_deleted = 1 WHERE col_id = ?1 AND chunk_idx = ?2",
+        "UPDATE col_chunks SET has_deleted = 1 WHERE col_id = ?1 AND chunk_idx = ?2 AND has_deleted = 0",
     )?
     .execute(params![v.data.col_id, chunk])?;
     Ok(())

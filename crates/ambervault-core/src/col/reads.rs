@@ -5,9 +5,10 @@
 //! the length and the chunk row with two SELECTs and open a BLOB handle (`sqlite3_blob_open`
 //! compiles a statement every time), all to copy a few bytes. Under a held snapshot none of that
 //! changes, so it is done once: an element is then a [`Span`] resolved from the cached layout
-//! and one `sqlite3_blob_read` straight into the caller's (uninitialised) output. Two handles
-//! are kept, so reads of a variable-size column (its index chunk, then a data chunk) do not
-//! move one handle back and forth.
+//! and one `sqlite3_blob_read` straight into the caller's (uninitialised) output. Several handles
+//! are kept (most recently used first), so reads of a variable-size column (its index chunk,
+//! then a data chunk) and random reads across a column's chunks do not move one handle back and
+//! forth.
 //!
 //! Coherence: the snapshot is the KV store's (`kv/snapshot.rs`): each read first checks the
 //! file's WAL index, and when anyone committed since the snapshot began, everything cached here
@@ -75,7 +76,11 @@ pub(crate) struct Reader {
     blobs: Vec<RawBlob>,
 }
 
-const BLOB_HANDLES: usize = 2;
+/// Enough for random reads over a few MiB of 256 KiB chunks (index and data chunks of a
+/// variable-size column share them) without moving a handle: moving one seeks the new row and
+/// forgets where its overflow pages are, so the next read walks the chunk's page chain again.
+/// A handle is one open read cursor; the list is searched linearly (16 compares).
+const BLOB_HANDLES: usize = 16;
 
 impl Reader {
     pub(crate) fn new(conn: &Connection, owned: bool) -> Result<Reader> {

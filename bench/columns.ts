@@ -16,9 +16,15 @@
  * 3. Uncached single appends at equal page sizes. Every commit writes whole pages to the WAL;
  *    an append must write two (the chunk and `col_meta.length`, FORMAT.md), a one-row INSERT one.
  *    Table 2 runs at the format's 32 KiB pages; here ambervault with `pageSize: 4096` against
- *    better-sqlite3 at 4 KiB and kohakuvault (which makes 4 KiB pages itself).
+ *    better-sqlite3 at 4 KiB and kohakuvault (which makes 4 KiB pages itself). Below it the Rust
+ *    floor (examples/append_floor.rs): a one-row INSERT, the KohakuVault layout's least commit
+ *    (a BLOB write plus the length UPDATE) and our core, in microseconds per append.
+ *
+ * 4. 1,000 uncached single appends into a column already holding N_DEEP values: an append's cost
+ *    must not grow with the column (a write at the end of a chunk walks the chunk's page chain).
  *
  * Env: N_BIG (10_000_000), N_SMALL (100_000), N_APPEND (10_000: uncached single appends),
+ * N_DEEP (1_000_000),
  * RUNS (3), PEERS_BIG=0 skips the peers of table 1, PEERS_SMALL=0 those of table 2.
  */
 import fs from 'node:fs'
@@ -27,11 +33,13 @@ import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 
 import { ColumnVault, DataPacker } from '../src/index'
+import { floorBinary } from './lib/floor'
 import { median, time } from './lib/timing'
 
 const N_BIG = Number(process.env.N_BIG ?? 10_000_000)
 const N_SMALL = Number(process.env.N_SMALL ?? 100_000)
 const N_APPEND = Number(process.env.N_APPEND ?? 10_000)
+const N_DEEP = Number(process.env.N_DEEP ?? 1_000_000)
 const PEERS_SMALL = process.env.PEERS_SMALL !== '0'
 const RUNS = Number(process.env.RUNS ?? 3)
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'av-bench-'))
@@ -69,24 +77,25 @@ const bigBytes = Buffer.from(big.buffer)
 
 const table1: Record<string, { extend: number | null; read: number | null }> = {}
 
-{
-  let read = 0
+/** Our 10M f64 extend and full read, in a new file of the given page size (default: the format's). */
+function oursBig(pageSize?: number): { extend: number; read: number } {
   const extend = runs(() => {
-    const cv = new ColumnVault(fresh('av-big'))
+    const cv = new ColumnVault(fresh('av-big'), { pageSize })
     const col = cv.createColumn('x', 'f64')
     return [() => col.extend(big), () => cv.close()]
   })
-  const file = fresh('av-big-read')
-  const cv = new ColumnVault(file)
+  const cv = new ColumnVault(fresh('av-big-read'), { pageSize })
   cv.createColumn('x', 'f64').extend(big)
   const col = cv.column('x')
-  read = runs(() => () => {
+  const read = runs(() => () => {
     const s = col.slice() as Float64Array
     if (s.length !== N_BIG || s[N_BIG - 1] !== big[N_BIG - 1]) throw new Error('bad read')
   })
   cv.close()
-  table1['ambervault Column f64'] = { extend, read }
+  return { extend, read }
 }
+table1['ambervault Column f64'] = oursBig()
+table1['ambervault Column f64, pageSize 4096'] = oursBig(4096)
 
 type BetterSqlite = new (p: string) => any
 /** better-sqlite3 when its native addon loads (it is built by its install script). */
@@ -213,7 +222,7 @@ function python(): Record<string, number | null> | null {
   const all: Record<string, number | null>[] = []
   for (let k = 0; k < RUNS; k++) {
     const dir = fs.mkdtempSync(path.join(DIR, 'py-'))
-    const r = spawnSync(py, [path.join(__dirname, 'columns_kv.py'), dir, String(N_SMALL), String(N_BIG), String(N_APPEND)], {
+    const r = spawnSync(py, [path.join(__dirname, 'columns_kv.py'), dir, String(N_SMALL), String(N_BIG), String(N_APPEND), String(N_DEEP)], {
       encoding: 'utf8',
       maxBuffer: 1 << 26,
     })
@@ -475,6 +484,53 @@ function smallPageAppends(): { ours: Rows; bsq: Rows } {
   return { ours, bsq }
 }
 
+/** The Rust floor of table 3 at one page size: microseconds per committed append, or null. */
+function appendFloor(bin: string | null, pageSize: number): Record<string, number> | null {
+  if (!bin) return null
+  const r = spawnSync(bin, [DIR, String(N_APPEND), String(pageSize), String(RUNS)], { encoding: 'utf8' })
+  if (r.status !== 0) {
+    console.warn(`append_floor failed: ${r.stderr}`)
+    return null
+  }
+  return JSON.parse(r.stdout)
+}
+
+/** Table 4: 1,000 uncached single appends into a column (a table) already holding N_DEEP values;
+ *  ambervault at the default page size and at 4 KiB, better-sqlite3 at 4 KiB. */
+function deepAppends(): Record<string, { ours: number; ours4k: number; bsq: number | null }> {
+  const Db = PEERS_SMALL ? betterSqlite() : null
+  const res: Record<string, { ours: number; ours4k: number; bsq: number | null }> = {}
+  for (const dtype of ['f64', 'str:utf8']) {
+    const base = valuesFor(dtype, N_DEEP)
+    const more = valuesFor(dtype, 1_000)
+    const mineAt = (pageSize?: number) =>
+      runs(() => {
+        const cv = new ColumnVault(fresh('deep'), { pageSize })
+        const c = cv.createColumn('c', dtype)
+        c.extend(base as any)
+        return [() => more.forEach((v) => c.append(v as any)), () => cv.close()]
+      })
+    const ours = mineAt()
+    const ours4k = mineAt(4096)
+    let bsq: number | null = null
+    if (Db) {
+      const rows = base.map((v) => sqlValue(dtype, v))
+      const moreRows = more.map((v) => sqlValue(dtype, v))
+      bsq = runs(() => {
+        const db = new Db(fresh('bs-deep'))
+        db.pragma('journal_mode = WAL')
+        db.pragma('synchronous = NORMAL')
+        db.exec(`CREATE TABLE t(v ${sqlType(dtype)[0]} NOT NULL)`)
+        const ins = db.prepare('INSERT INTO t(v) VALUES (?)')
+        db.transaction(() => rows.forEach((v) => ins.run(v)))()
+        return [() => moreRows.forEach((v) => ins.run(v)), () => db.close()]
+      })
+    }
+    res[dtype] = { ours, ours4k, bsq }
+  }
+  return res
+}
+
 /** The ceiling of the rows that write a batch: the same packed bytes as plain blobs, one transaction. */
 function blobCeilingSmall(): Rows | null {
   const Db = PEERS_SMALL ? betterSqlite() : null
@@ -501,6 +557,9 @@ async function main() {
   const dk = await duckSmall()
   const ceilSmall = blobCeilingSmall()
   const small = smallPageAppends()
+  const deep = deepAppends()
+  const floorBin = floorBinary('append_floor')
+  const floors = [4096, 32768].map((p) => [p, appendFloor(floorBin, p)] as const)
 
   const mb = (N_BIG * 8) / 1e6
   console.log(`\n## 1. ${N_BIG.toLocaleString()} f64 values (${mb.toFixed(0)} MB): extend, then a full slice read (median of ${RUNS})\n`)
@@ -543,6 +602,20 @@ async function main() {
     const key = `${dtype}|append`
     console.log(`| ${dtype} | ${fmt(t)} | ${fmt(mine[key])} | ${cell(py?.[key], t!)} | ${cell(small.bsq[dtype], t!)} |`)
   }
+  for (const [p, f] of floors)
+    if (f)
+      console.log(
+        `\nRust floor at ${p / 1024} KiB pages, µs per committed append: one-row INSERT ${f.row_insert.toFixed(1)}, ` +
+          `BLOB write + length UPDATE ${f.blob_and_length.toFixed(1)} (the least this layout commits), ColumnVault core ${f.core.toFixed(1)}`,
+      )
+  console.log(
+    `\n## 4. 1,000 uncached single appends into a column already holding ${N_DEEP.toLocaleString()} values (median of ${RUNS}). ` +
+      `Peer / ambervault (default pages) in brackets.\n`,
+  )
+  console.log('| dtype | ambervault | ambervault (pageSize 4096) | kohakuvault | better-sqlite3 (4 KiB) |')
+  console.log('|---|---|---|---|---|')
+  for (const [dtype, t] of Object.entries(deep))
+    console.log(`| ${dtype} | ${fmt(t.ours)} | ${cell(t.ours4k, t.ours)} | ${cell(py?.[`${dtype}|deep_append`], t.ours)} | ${cell(t.bsq, t.ours)} |`)
   console.log(`\ncached single f64 appends: ${(1e6 / mine['f64|append_cached_1M'] / 1e6).toFixed(1)} M values/s (goal >= 10)`)
   fs.rmSync(DIR, { recursive: true, force: true })
 }

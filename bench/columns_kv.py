@@ -1,6 +1,7 @@
 # The Python kohakuvault side of bench/columns.ts: the same workloads, timed here, printed as
-# JSON ({row: seconds}). Usage: python columns_kv.py DIR N_SMALL N_BIG N_APPEND
-# (uncached single appends use the first N_APPEND values: one transaction each is slow everywhere)
+# JSON ({row: seconds}). Usage: python columns_kv.py DIR N_SMALL N_BIG N_APPEND N_DEEP
+# (uncached single appends use the first N_APPEND values: one transaction each is slow everywhere;
+# `deep_append` is 1,000 of them into a column already holding N_DEEP values)
 import json
 import os
 import random
@@ -9,7 +10,7 @@ import time
 
 from kohakuvault import ColumnVault
 
-out_dir, n_small, n_big, n_append = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+out_dir, n_small, n_big, n_append, n_deep = sys.argv[1], *map(int, sys.argv[2:6])
 res = {}
 
 
@@ -61,6 +62,13 @@ for dtype in ["i64", "f64", "bytes:32", "str:utf8", "msgpack"]:
     timed(f"{dtype}|get", lambda: [col[i] for i in idx])
     starts = [rnd.randrange(n_small - 100) for _ in range(1_000)]
     timed(f"{dtype}|slice100", lambda: [col[s : s + 100] for s in starts])
+
+for dtype in ["f64", "str:utf8"]:
+    cv = ColumnVault(os.path.join(out_dir, f"kv_deep_{dtype.replace(':', '_')}.db"))
+    col = cv.create_column("c", dtype)
+    col.extend(values(dtype, n_deep))
+    more = values(dtype, 1_000)
+    timed(f"{dtype}|deep_append", lambda: [col.append(v) for v in more])
 
 big = [i * 0.5 for i in range(n_big)]
 cv = ColumnVault(os.path.join(out_dir, "kv_big.db"))

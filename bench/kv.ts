@@ -28,6 +28,7 @@ import Database from 'better-sqlite3'
 import { open as lmdbOpen } from 'lmdb'
 
 import { KVault } from '../src/index'
+import { floorBinary } from './lib/floor'
 import { median, time } from './lib/timing'
 
 const N = Number(process.env.KV_N ?? 50000)
@@ -186,21 +187,6 @@ const FLOORS: [string, string][] = [
   ['core', 'floor: Rust, KvStore::get_with + copy'],
 ]
 
-/**
- * Build the Rust floor (release) once; null when cargo is not there. The same explicit target
- * and packages as `npm run build` (napi passes --target) reuse its built dependencies, SQLite
- * included, instead of compiling them again.
- */
-function floorBinary(): string | null {
-  const top = path.join(__dirname, '..')
-  const host = /host: (\S+)/.exec(spawnSync('rustc', ['-vV'], { encoding: 'utf8' }).stdout ?? '')?.[1]
-  if (!host) return null
-  const args = ['build', '--release', '-q', '--target', host, '-p', 'ambervault-core', '-p', 'ambervault-node', '--example', 'kv_floor']
-  const b = spawnSync('cargo', args, { cwd: top, stdio: 'inherit' })
-  const bin = path.join(top, 'target', host, 'release', 'examples', 'kv_floor')
-  return b.status === 0 && fs.existsSync(bin) ? bin : null
-}
-
 function floorRun(bin: string, size: number) {
   const r = spawnSync(bin, [root, String(N), String(size), String(REPEATS)], { encoding: 'utf8' })
   if (r.status !== 0) {
@@ -249,7 +235,7 @@ async function main() {
   console.log(`KVault bench: ${N} puts + ${N} gets per run, median of ${REPEATS} interleaved rounds, node ${process.version}, ${os.cpus().length} cpus`)
   const python = pythonEnv()
   if (!python) console.warn('python kohakuvault unavailable (pip install failed): its rows are left out')
-  const floor = floorBinary()
+  const floor = floorBinary('kv_floor')
   if (!floor) console.warn('cargo build of examples/kv_floor failed: the floor rows are left out')
   for (const size of SIZES) {
     const value = Buffer.alloc(size, 1)

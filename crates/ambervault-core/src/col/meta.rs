@@ -79,7 +79,8 @@ pub struct ChunkSpec {
 
 impl ChunkSpec {
     /// Align `min` up and `max` down to the element size (FORMAT.md), rejecting sizes that leave
-    /// no room for one element.
+    /// no room for one element. When both fall between the same two multiples (min = max = 64 KiB
+    /// for the 12-byte entries of a variable-size index), the chunks are simply `max` aligned down.
     pub fn aligned(name: &str, elem_size: u64, min: u64, max: u64) -> Result<ChunkSpec> {
         if min < SMALLEST_CHUNK_BYTES || max < min {
             return Err(Error::invalid(format!(
@@ -91,9 +92,9 @@ impl ChunkSpec {
                 "column \"{name}\": maxChunkBytes {max} is above the 2 GiB a chunk can address"
             )));
         }
-        let amin = min.div_ceil(elem_size) * elem_size;
         let amax = (max / elem_size) * elem_size;
-        if amax == 0 || amin > amax {
+        let amin = (min.div_ceil(elem_size) * elem_size).min(amax);
+        if amax == 0 {
             return Err(Error::invalid(format!(
                 "column \"{name}\": elements of {elem_size} bytes do not fit chunks of {min}..{max} bytes; raise maxChunkBytes"
             )));

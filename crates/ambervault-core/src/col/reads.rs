@@ -76,11 +76,12 @@ pub(crate) struct Reader {
     blobs: Vec<RawBlob>,
 }
 
-/// Enough for random reads over a few MiB of 256 KiB chunks (index and data chunks of a
+/// Enough for random reads over 16 MiB of 256 KiB chunks (index and data chunks of a
 /// variable-size column share them) without moving a handle: moving one seeks the new row and
 /// forgets where its overflow pages are, so the next read walks the chunk's page chain again.
-/// A handle is one open read cursor; the list is searched linearly (16 compares).
-const BLOB_HANDLES: usize = 16;
+/// A handle is one small open read cursor (opening one costs about half a microsecond); the
+/// list is searched linearly.
+const BLOB_HANDLES: usize = 64;
 
 impl Reader {
     pub(crate) fn new(conn: &Connection, owned: bool) -> Result<Reader> {

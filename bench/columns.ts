@@ -2,7 +2,8 @@
  * Columns benchmark: ambervault side by side with its peers in one run (medians of a few runs,
  * ratios to the best peer). Run on a release build: `npm run build && node --import=tsx bench/columns.ts`.
  *
- * 1. 10M f64 values: one extend and one full slice read, against the raw SQLite blob-write
+ * 1. 10M f64 values: one extend and one full slice read (ours at the format's 32 KiB pages and at
+ *    4 KiB), against the raw SQLite blob-write
  *    ceiling (the same bytes written as plain 16 MiB blobs through better-sqlite3, same pragmas),
  *    better-sqlite3 with a row per value (batched in one transaction), the @duckdb/node-api
  *    appender, and Python kohakuvault 0.8.
@@ -119,7 +120,7 @@ function pragmas(db: any) {
 
 /**
  * The raw SQLite ceiling: a better-sqlite3 file of plain blobs, and `write`, which stores bytes as
- * blobs of our maximum chunk size (16 MiB) in one transaction.
+ * 16 MiB blobs (KohakuVault's default chunk size) in one transaction.
  */
 function blobTable(Db: any, file: string): { db: any; write: (bytes: Uint8Array) => void } {
   const CH = 16 * 1024 * 1024

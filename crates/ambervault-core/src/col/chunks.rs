@@ -38,15 +38,6 @@ pub fn chunk_row(conn: &Connection, col_id: i64, idx: u64) -> Result<Option<Chun
     }))
 }
 
-/// A chunk's `bytes_used` (variable-size data chunks append there). This one does walk the
-/// chunk's overflow chain, see [`chunk_row`].
-pub fn bytes_used(conn: &Connection, rowid: i64) -> Result<u64> {
-    let used: i64 = conn
-        .prepare_cached("SELECT bytes_used FROM col_chunks WHERE rowid = ?1")?
-        .query_row([rowid], |r| r.get(0))?;
-    Ok(used.max(0) as u64)
-}
-
 /// Write `bytes` at logical byte `pos`, creating or growing chunks as needed.
 pub fn write_at(
     conn: &Connection,

@@ -13,7 +13,7 @@ use super::fixed;
 use super::meta::{self, MetaRow, IDX_ELEM_SIZE};
 use super::reads::{self, Reader};
 use crate::error::{Error, Result};
-use rusqlite::{params, Connection, MAIN_DB};
+use rusqlite::{params, Connection, OptionalExtension, MAIN_DB};
 
 /// The two rows of one variable-size column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,16 +65,30 @@ pub fn entries(conn: &Connection, v: &VarRows, start: u64, end: u64) -> Result<V
         .collect()
 }
 
-/// The last data chunk: its index, row and `bytes_used`.
+/// The last data chunk: its index, row and `bytes_used`, in one statement (reading
+/// `bytes_used` walks the chunk's overflow pages, see `chunks::chunk_row`; appends need it).
 fn last_chunk(conn: &Connection, data_id: i64) -> Result<Option<(i64, ChunkRow, u64)>> {
-    let idx: Option<i64> = conn
-        .prepare_cached("SELECT max(chunk_idx) FROM col_chunks WHERE col_id = ?1")?
-        .query_row([data_id], |r| r.get(0))?;
-    let Some(i) = idx else { return Ok(None) };
-    match chunks::chunk_row(conn, data_id, i as u64)? {
-        None => Ok(None),
-        Some(row) => Ok(Some((i, row, chunks::bytes_used(conn, row.rowid)?))),
-    }
+    let row = conn
+        .prepare_cached(
+            "SELECT chunk_idx, rowid, length(data), bytes_used FROM col_chunks
+             WHERE col_id = ?1 ORDER BY chunk_idx DESC LIMIT 1",
+        )?
+        .query_row([data_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .optional()?;
+    Ok(row.map(|(idx, rowid, blob_len, used)| {
+        let row = ChunkRow {
+            rowid,
+            capacity: blob_len.max(0) as u64,
+        };
+        (idx, row, used.max(0) as u64)
+    }))
 }
 
 /// A data chunk being filled by a batch.

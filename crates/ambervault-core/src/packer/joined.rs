@@ -126,27 +126,26 @@ impl DataPacker {
             _ => return Err(self.err("only bytes and UTF-8 str elements unpack joined")),
         };
         let n = offsets.len().saturating_sub(1);
-        let mut bytes = Vec::with_capacity(b.len());
         let mut ends = Vec::with_capacity(n);
-        for (i, w) in offsets.windows(2).enumerate() {
-            let e = trim(self.element(b, i, w)?, fixed);
-            // Each element on its own: a concatenation can be UTF-8 when its parts are not.
-            if text {
-                std::str::from_utf8(e).map_err(|why| {
+        if text {
+            // Each element checked on its own (a concatenation can be UTF-8 when its parts are
+            // not), then appended as the `&str` it is: the whole is never checked again.
+            let mut text = String::with_capacity(b.len());
+            for (i, w) in offsets.windows(2).enumerate() {
+                let e = trim(self.element(b, i, w)?, fixed);
+                let s = std::str::from_utf8(e).map_err(|why| {
                     Error::corrupt(format!("dtype {}: element {i}: {why}", self.spelled))
                 })?;
+                text.push_str(s);
+                ends.push(text.len());
             }
-            bytes.extend_from_slice(e);
+            return Ok(Joined::Text { text, ends });
+        }
+        let mut bytes = Vec::with_capacity(b.len());
+        for (i, w) in offsets.windows(2).enumerate() {
+            bytes.extend_from_slice(trim(self.element(b, i, w)?, fixed));
             ends.push(bytes.len());
         }
-        Ok(if text {
-            // Each element was checked above, so this cannot fail; it checks the whole once
-            // more rather than trusting that with `unsafe`.
-            let text = String::from_utf8(bytes)
-                .map_err(|why| Error::corrupt(format!("dtype {}: {why}", self.spelled)))?;
-            Joined::Text { text, ends }
-        } else {
-            Joined::Bytes { bytes, ends }
-        })
+        Ok(Joined::Bytes { bytes, ends })
     }
 }

@@ -365,15 +365,14 @@ impl NativeColumn {
     /// cheaper than a Buffer made here) and calls again with a larger one when it did not fit.
     #[napi]
     pub fn get_bytes_into(&self, i: f64, mut out: BufferSlice) -> Result<f64> {
-        let Value::Bytes(b) = self.packer.unpack(&self.element(i)?).napi()? else {
-            return Err(Error::invalid(format!(
-                "column \"{}\" ({}) does not hold bytes",
-                self.h.name, self.h.dtype_str
-            )))
-            .napi();
-        };
+        let element = self.element(i)?;
+        let b = self
+            .packer
+            .unpack_bytes(&element)
+            .map_err(|e| e.context(format!("column \"{}\"", self.h.name)))
+            .napi()?;
         if let Some(dst) = out.get_mut(..b.len()) {
-            dst.copy_from_slice(&b);
+            dst.copy_from_slice(b);
         }
         Ok(b.len() as f64)
     }

@@ -194,14 +194,7 @@ impl DataPacker {
 
     /// Decode one element: exactly `elem_size` bytes for fixed dtypes, the whole slice otherwise.
     pub fn unpack(&self, b: &[u8]) -> Result<Value> {
-        let es = self.elem_size();
-        if es != 0 && b.len() < es {
-            return Err(self.err(format!(
-                "{} bytes are fewer than the {es} of one element",
-                b.len()
-            )));
-        }
-        let b = if es != 0 { &b[..es] } else { b };
+        let b = self.one(b)?;
         let corrupt = |w: String| Error::corrupt(format!("dtype {}: {w}", self.spelled));
         Ok(match &self.dtype {
             DType::Scalar(Scalar::Bool) => Value::Bool(b[0] != 0),
@@ -257,6 +250,29 @@ impl DataPacker {
             .enumerate()
             .map(|(i, w)| self.unpack(self.element(b, i, w)?))
             .collect()
+    }
+
+    /// The bytes of one `bytes` element, padding dropped: what [`unpack`](Self::unpack) gives
+    /// as `Value::Bytes`, without a copy. Other dtypes are an `InvalidArgument`.
+    pub fn unpack_bytes<'a>(&self, b: &'a [u8]) -> Result<&'a [u8]> {
+        let b = self.one(b)?;
+        match self.dtype {
+            DType::Bytes(size) => Ok(trim(b, size.is_some())),
+            _ => Err(self.err("not a bytes dtype")),
+        }
+    }
+
+    /// One element's bytes: all of `b` for variable-size dtypes, else the first `elem_size`
+    /// (an error when `b` is shorter).
+    fn one<'a>(&self, b: &'a [u8]) -> Result<&'a [u8]> {
+        let es = self.elem_size();
+        if es != 0 && b.len() < es {
+            return Err(self.err(format!(
+                "{} bytes are fewer than the {es} of one element",
+                b.len()
+            )));
+        }
+        Ok(if es != 0 { &b[..es] } else { b })
     }
 
     /// Element `i` of `b`, delimited by the offset pair `w`; an error when it falls outside `b`.

@@ -420,3 +420,19 @@ fn joined_unpacking_matches_single_values() {
         );
     }
 }
+
+#[test]
+fn unpack_bytes_borrows_what_unpack_copies() {
+    for (d, stored) in [("bytes", &b"a\0b"[..]), ("bytes:5", &b"ab\0\0\0"[..])] {
+        let pk = p(d);
+        let Value::Bytes(copied) = pk.unpack(stored).unwrap() else {
+            panic!("{d}")
+        };
+        assert_eq!(pk.unpack_bytes(stored).unwrap(), &copied[..], "{d}");
+    }
+    assert!(p("bytes:5").unpack_bytes(b"ab").is_err());
+    assert_eq!(
+        p("str").unpack_bytes(b"ab").unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+}

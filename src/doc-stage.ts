@@ -110,38 +110,35 @@ export class DocStage {
       if (!((k as WellFormed).isWellFormed() && this.#string(k) && this.#value(x, depth + 1))) return false
       n++
     }
-    if (n < 16) {
-      this.#buf[at] = 0x80 | n
-      return true
+    const h = headerSize(n)
+    if (h > 1) {
+      if (!this.#fits(h - 1)) return false
+      this.#buf.copyWithin(at + h, at + 1, this.#pos)
+      this.#pos += h - 1
     }
-    const wide = n < 0x10000 ? 2 : 4
-    if (!this.#fits(wide)) return false
-    this.#buf.copyWithin(at + 1 + wide, at + 1, this.#pos)
-    this.#pos += wide
-    if (wide === 2) {
-      this.#buf[at] = 0xde
-      this.#view.setUint16(at + 1, n)
-    } else {
-      this.#buf[at] = 0xdf
-      this.#view.setUint32(at + 1, n)
-    }
+    this.#headerAt(at, n, 0x80, 0xde)
     return true
   }
 
-  /** An array or map header: fix form below 16 entries, else 16- or 32-bit (`m16`, `m16 + 1`). */
+  /** An array or map header at the end: see `#headerAt`. */
   #header(n: number, fix: number, m16: number): boolean {
     if (!this.#fits(5)) return false
-    if (n < 16) this.#buf[this.#pos++] = fix | n
-    else if (n < 0x10000) {
-      this.#buf[this.#pos] = m16
-      this.#view.setUint16(this.#pos + 1, n)
-      this.#pos += 3
-    } else {
-      this.#buf[this.#pos] = m16 + 1
-      this.#view.setUint32(this.#pos + 1, n)
-      this.#pos += 5
-    }
+    this.#headerAt(this.#pos, n, fix, m16)
+    this.#pos += headerSize(n)
     return true
+  }
+
+  /** An array or map header at `at` (room checked): fix form below 16 entries, else 16- or
+   *  32-bit (`m16`, `m16 + 1`). */
+  #headerAt(at: number, n: number, fix: number, m16: number): void {
+    if (n < 16) this.#buf[at] = fix | n
+    else if (n < 0x10000) {
+      this.#buf[at] = m16
+      this.#view.setUint16(at + 1, n)
+    } else {
+      this.#buf[at] = m16 + 1
+      this.#view.setUint32(at + 1, n)
+    }
   }
 
   /** Integers within 32 bits in their smallest form, other numbers as float 64 (the core
@@ -236,6 +233,11 @@ export class DocStage {
     this.#pos = p + h + len
     return true
   }
+}
+
+/** Bytes of an array or map header for `n` entries. */
+function headerSize(n: number): number {
+  return n < 16 ? 1 : n < 0x10000 ? 3 : 5
 }
 
 /** String.prototype.isWellFormed (Node 20), missing from the ES2022 lib declarations. */

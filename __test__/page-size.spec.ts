@@ -13,12 +13,16 @@ function pageSizeOf(file: string): number {
   return n === 1 ? 65536 : n
 }
 
-test('new files get 32 KiB pages by default and the pageSize asked for otherwise', (t) => {
+test('new files get the page size KohakuVault gives them by default and the pageSize asked for otherwise', (t) => {
   const dir = tempDir()
   const kv = new KVault(path.join(dir, 'default.db'))
   kv.put('a', 1)
   kv.close()
   t.is(pageSizeOf(path.join(dir, 'default.db')), 32768)
+  const cols = new ColumnVault(path.join(dir, 'default-cols.db'))
+  cols.createColumn('x', 'f64').append(1)
+  cols.close()
+  t.is(pageSizeOf(path.join(dir, 'default-cols.db')), 4096)
 
   const small = new KVault(path.join(dir, 'kv.db'), { pageSize: 4096 })
   small.put('a', { x: 1 })

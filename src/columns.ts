@@ -20,9 +20,9 @@ export interface ColumnVaultOptions {
   /** Largest chunk (default 256 KiB, or one element when elements are larger; aligned down to the element size). */
   maxChunkBytes?: number
   /**
-   * Page size of a new file: a power of two from 512 to 65536 (default 32768, the format's).
-   * An existing file keeps its own. Every commit writes whole pages, so 4096 makes a single
-   * uncached append about 3x cheaper; the default makes big slices and extends faster.
+   * Page size of a new file: a power of two from 512 to 65536 (default 4096, what KohakuVault
+   * gives its column files). An existing file keeps its own. Every commit writes whole pages, so
+   * the default keeps a single uncached append cheap; 32768 makes a large extend about 2.7x faster.
    */
   pageSize?: number
 }

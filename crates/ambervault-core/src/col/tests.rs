@@ -652,10 +652,24 @@ fn checkpoints_run_off_the_writer_and_the_wal_stays_bounded() {
     let path = dir.path().join("c.db");
     let wal = dir.path().join("c.db-wal");
     let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
-    let cv = vault(&dir, 1 << 17, 1 << 24);
+    // The bound below is in frames: at the format's 32 KiB pages a chunk rewrite (growth of a
+    // 16 MiB chunk) stays within its slack.
+    const PAGE: u64 = 32768;
+    let open = || {
+        let opts = OpenOptions {
+            page_size: Some(PAGE as u32),
+            ..Default::default()
+        };
+        let chunks = ChunkOptions {
+            min_chunk_bytes: 1 << 17,
+            max_chunk_bytes: Some(1 << 24),
+        };
+        ColumnVault::open(&path, &opts, chunks).unwrap()
+    };
+    let cv = open();
     let col = cv.create("x", "i64").unwrap();
     // A little past the trigger: only the thread copies these frames into the file.
-    let frame_values = 32768 / 8;
+    let frame_values = PAGE as i64 / 8;
     let first: Vec<i64> = (0..(TRIGGER_FRAMES as i64 + 50) * frame_values).collect();
     cv.extend_bytes(&col, &le_i64(&first)).unwrap();
     let t0 = Instant::now();
@@ -675,17 +689,42 @@ fn checkpoints_run_off_the_writer_and_the_wal_stays_bounded() {
         cv.extend_bytes(&col, &le_i64(&batch)).unwrap();
         largest = largest.max(size(&wal));
     }
-    let bound = (INLINE_FRAMES as u64 + 64) * (32768 + 24);
+    let bound = (INLINE_FRAMES as u64 + 64) * (PAGE + 24);
     assert!(
         largest <= bound,
         "WAL grew to {largest} bytes (bound {bound})"
     );
     cv.close().unwrap();
     drop(cv);
-    let cv = vault(&dir, 1 << 17, 1 << 24);
+    let cv = open();
     let col = cv.column("x").unwrap();
     let total = first.len() as u64 + rounds as u64 * batch.len() as u64;
     assert_eq!(cv.len(&col).unwrap(), total);
     let tail = from_le_i64(&cv.read_bytes(&col, total - 3, total).unwrap());
     assert_eq!(tail, batch[batch.len() - 3..]);
+}
+
+/// A file the vault creates gets KohakuVault's ColumnVault page size unless another is asked
+/// for; an existing file keeps its own.
+#[test]
+fn new_column_files_get_small_pages_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_of = |cv: &ColumnVault| {
+        cv.with_conn(|c| Ok(c.query_row("PRAGMA page_size", [], |r| r.get::<_, u32>(0))?))
+            .unwrap()
+    };
+    let path = dir.path().join("default.db");
+    let cv = ColumnVault::open(&path, &OpenOptions::default(), ChunkOptions::default()).unwrap();
+    assert_eq!(page_of(&cv), NEW_COLUMN_FILE_PAGE_SIZE);
+    assert_eq!(NEW_COLUMN_FILE_PAGE_SIZE, 4096);
+    drop(cv);
+    let asked = OpenOptions {
+        page_size: Some(32768),
+        ..Default::default()
+    };
+    let cv = ColumnVault::open(&path, &asked, ChunkOptions::default()).unwrap();
+    assert_eq!(page_of(&cv), 4096, "an existing file keeps its page size");
+    let big =
+        ColumnVault::open(&dir.path().join("big.db"), &asked, ChunkOptions::default()).unwrap();
+    assert_eq!(page_of(&big), 32768);
 }

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 /// Page cache for one column file: a large extend stays in memory until its commit instead of
 /// spilling half-written chunk pages to the WAL and writing them again.
 const CACHE_KIB: i64 = 64 * 1024;
-/// Reads map the file instead of copying every 32 KiB page through `pread` (address space only;
+/// Reads map the file instead of copying every page through `pread` (address space only;
 /// pages the OS can drop at will).
 const MMAP_BYTES: i64 = 256 << 20;
 

@@ -46,7 +46,7 @@ pub struct ColumnFile {
 }
 
 impl ColumnFile {
-    /// Open a column file to read, with the usual ColumnVault settings (mapped reads).
+    /// Open a column file to read, with the usual ColumnVault settings.
     pub fn open_readonly(path: &Path) -> Result<Self> {
         let opts = OpenOptions {
             readonly: true,

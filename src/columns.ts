@@ -17,7 +17,7 @@ type NativeColumnVault = InstanceType<typeof binding.NativeColumnVault>
 export interface ColumnVaultOptions {
   /** First size of a chunk (default 128 KiB, aligned up to the element size). */
   minChunkBytes?: number
-  /** Largest chunk (default 256 KiB, or one element when elements are larger; aligned down to the element size). */
+  /** Largest chunk (default 256 KiB, or one element when elements are larger, and 32 KiB for the data of variable-size columns; aligned down to the element size). */
   maxChunkBytes?: number
   /**
    * Page size of a new file: a power of two from 512 to 65536 (default 4096, what KohakuVault

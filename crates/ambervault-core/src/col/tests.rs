@@ -136,7 +136,8 @@ fn default_chunks_are_capped_low_but_always_fit_an_element() {
     cv.create("f", "f64").unwrap();
     assert_eq!(stored_chunk_sizes(&cv, "f"), (131_072, max));
     cv.create("s", "str:utf8").unwrap();
-    assert_eq!(stored_chunk_sizes(&cv, "s_data"), (131_072, max));
+    let data = NEW_DATA_CHUNK_MAX_BYTES as i64;
+    assert_eq!(stored_chunk_sizes(&cv, "s_data"), (data, data));
     // The index is aligned to its 12-byte entries, as KohakuVault aligns it.
     assert_eq!(stored_chunk_sizes(&cv, "s_idx"), (131_076, max / 12 * 12));
 
@@ -162,6 +163,9 @@ fn default_chunks_are_capped_low_but_always_fit_an_element() {
     cv.create("m12", "bytes:12").unwrap();
     let aligned = (1 << 20) / 12 * 12 + 12;
     assert_eq!(stored_chunk_sizes(&cv, "m12"), (aligned, aligned));
+    // Data chunks stay small unless a maximum is given (then they take it like the rest).
+    cv.create("ms", "msgpack").unwrap();
+    assert_eq!(stored_chunk_sizes(&cv, "ms_data"), (data, data));
     drop(cv);
     let cv = ColumnVault::open(&path, &OpenOptions::default(), opts(4096, Some(8192))).unwrap();
     let err = cv.create("w", "vec:f32:64:64").unwrap_err();
@@ -173,6 +177,8 @@ fn default_chunks_are_capped_low_but_always_fit_an_element() {
     );
     cv.create("e", "i64").unwrap();
     assert_eq!(stored_chunk_sizes(&cv, "e"), (4096, 8192));
+    cv.create("es", "str").unwrap();
+    assert_eq!(stored_chunk_sizes(&cv, "es_data"), (4096, 8192));
     drop(cv);
     // Equal sizes that are no multiple of the element: chunks of max aligned down, not an error
     // (here the 12-byte entries of a variable-size index).

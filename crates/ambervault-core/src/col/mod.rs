@@ -492,9 +492,13 @@ impl ColumnVault {
         if name.is_empty() {
             return Err(Error::invalid("a column name cannot be empty"));
         }
-        let elem_size = parsed.elem_size().max(1) as u64;
         let min = self.options.min_chunk_bytes;
-        let spec = ChunkSpec::aligned(name, elem_size, min, self.options.max_for(elem_size))?;
+        let spec = if parsed.is_var_size() {
+            self.options.data_spec(name)?
+        } else {
+            let elem_size = parsed.elem_size() as u64;
+            ChunkSpec::aligned(name, elem_size, min, self.options.max_for(elem_size))?
+        };
         let idx_spec = ChunkSpec::aligned(
             name,
             meta::IDX_ELEM_SIZE,
@@ -519,7 +523,7 @@ impl ColumnVault {
                     }
                     Storage::Var(varsize::VarRows {
                         name: name.to_string(),
-                        data: meta::insert(c, &dn, dtype, self.options.data_spec(name)?)?,
+                        data: meta::insert(c, &dn, dtype, spec)?,
                         idx: meta::insert(c, &xn, meta::IDX_DTYPE, idx_spec)?,
                     })
                 } else {

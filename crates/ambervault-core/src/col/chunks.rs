@@ -18,11 +18,21 @@ pub struct ChunkRow {
     pub capacity: u64,
 }
 
+impl ChunkRow {
+    /// From a row's `rowid` and `length(data)`: the blob is the truth about capacity
+    /// (`actual_size` only mirrors it).
+    pub fn new(rowid: i64, blob_len: i64) -> ChunkRow {
+        ChunkRow {
+            rowid,
+            capacity: blob_len.max(0) as u64,
+        }
+    }
+}
+
 /// The chunk's row and capacity. Only the record header is read: `length(data)` comes from the
 /// blob's serial type, whereas any column stored after `data` (`actual_size`, `bytes_used`, ...)
 /// sits behind the blob and costs a walk of its whole overflow-page chain, one page lookup per
-/// page, which made an append's cost grow with the size of the chunk it went into. The blob is
-/// the truth about capacity anyway; `actual_size` only mirrors it.
+/// page, which made an append's cost grow with the size of the chunk it went into.
 pub fn chunk_row(conn: &Connection, col_id: i64, idx: u64) -> Result<Option<ChunkRow>> {
     let mut st = conn.prepare_cached(
         "SELECT rowid, length(data) FROM col_chunks WHERE col_id = ?1 AND chunk_idx = ?2",
@@ -32,10 +42,7 @@ pub fn chunk_row(conn: &Connection, col_id: i64, idx: u64) -> Result<Option<Chun
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
         })
         .optional()?;
-    Ok(row.map(|(rowid, blob_len)| ChunkRow {
-        rowid,
-        capacity: blob_len.max(0) as u64,
-    }))
+    Ok(row.map(|(rowid, blob_len)| ChunkRow::new(rowid, blob_len)))
 }
 
 /// Write `bytes` at logical byte `pos`, creating or growing chunks as needed.

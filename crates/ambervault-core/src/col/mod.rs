@@ -138,13 +138,15 @@ impl ChunkOptions {
         ChunkSpec::aligned(name, 1, min, max)
     }
 
-    /// The largest chunk of a new column whose elements take `elem_size` bytes.
-    pub fn max_for(&self, elem_size: u64) -> u64 {
-        // The minimum rounded up to whole elements: at least one element, and never below
-        // what the minimum aligns to.
-        let min_aligned = self.min_chunk_bytes.max(1).div_ceil(elem_size) * elem_size;
-        self.max_chunk_bytes
-            .unwrap_or(NEW_COLUMN_MAX_CHUNK_BYTES.max(min_aligned))
+    /// The chunk sizes of a new column (or index) whose elements take `elem_size` bytes.
+    pub fn spec_for(&self, name: &str, elem_size: u64) -> Result<ChunkSpec> {
+        let min = self.min_chunk_bytes;
+        // Without a maximum: the default cap, raised to the minimum rounded up to whole
+        // elements (so at least one element).
+        let max = self.max_chunk_bytes.unwrap_or_else(|| {
+            NEW_COLUMN_MAX_CHUNK_BYTES.max(min.max(1).div_ceil(elem_size) * elem_size)
+        });
+        ChunkSpec::aligned(name, elem_size, min, max)
     }
 }
 
@@ -327,7 +329,8 @@ impl ColumnVault {
         options: ChunkOptions,
         owned: bool,
     ) -> Result<ColumnVault> {
-        ChunkSpec::aligned("(defaults)", 1, options.min_chunk_bytes, options.max_for(1))
+        options
+            .spec_for("(defaults)", 1)
             .map_err(|e| e.context(&label))?;
         let reader = {
             let c = lock(&conn);
@@ -492,19 +495,12 @@ impl ColumnVault {
         if name.is_empty() {
             return Err(Error::invalid("a column name cannot be empty"));
         }
-        let min = self.options.min_chunk_bytes;
         let spec = if parsed.is_var_size() {
             self.options.data_spec(name)?
         } else {
-            let elem_size = parsed.elem_size() as u64;
-            ChunkSpec::aligned(name, elem_size, min, self.options.max_for(elem_size))?
+            self.options.spec_for(name, parsed.elem_size() as u64)?
         };
-        let idx_spec = ChunkSpec::aligned(
-            name,
-            meta::IDX_ELEM_SIZE,
-            min,
-            self.options.max_for(meta::IDX_ELEM_SIZE),
-        )?;
+        let idx_spec = self.options.spec_for(name, meta::IDX_ELEM_SIZE)?;
         self.with_conn(|c| {
             tx::write_tx(c, |c| {
                 if self.handle_from_rows(c, name)?.is_some() || meta::by_name(c, name)?.is_some() {

@@ -83,11 +83,7 @@ fn last_chunk(conn: &Connection, data_id: i64) -> Result<Option<(i64, ChunkRow, 
         })
         .optional()?;
     Ok(row.map(|(idx, rowid, blob_len, used)| {
-        let row = ChunkRow {
-            rowid,
-            capacity: blob_len.max(0) as u64,
-        };
-        (idx, row, used.max(0) as u64)
+        (idx, ChunkRow::new(rowid, blob_len), used.max(0) as u64)
     }))
 }
 

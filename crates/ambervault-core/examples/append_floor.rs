@@ -12,16 +12,12 @@
 //!   layout can commit an append as cheaply as a one-row INSERT.
 //! - `core`: `ColumnVault::extend_bytes` of one f64: everything but napi and TypeScript.
 
+mod floor;
+
 use ambervault_core::col::{ChunkOptions, ColumnVault};
 use ambervault_core::conn::{self, OpenOptions};
 use rusqlite::{params, MAIN_DB};
-use std::path::Path;
 use std::time::Instant;
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
 
 /// Microseconds per call of `f(i)` for `i` in `0..n`.
 fn per_call(n: usize, mut f: impl FnMut(usize)) -> f64 {
@@ -33,14 +29,7 @@ fn per_call(n: usize, mut f: impl FnMut(usize)) -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() != 4 {
-        eprintln!("usage: append_floor <dir> <count> <page_size> <repeats>");
-        std::process::exit(2);
-    }
-    let dir = Path::new(&args[0]);
-    let parse = |s: &str| s.parse::<usize>().expect("a number");
-    let (n, page, repeats) = (parse(&args[1]), parse(&args[2]), parse(&args[3]));
+    let (dir, n, page, repeats) = floor::args("append_floor <dir> <count> <page_size> <repeats>");
     let opts = OpenOptions {
         page_size: Some(page as u32),
         ..Default::default()
@@ -92,8 +81,8 @@ fn main() {
     }
     println!(
         "{{\"row_insert\":{:.2},\"blob_and_length\":{:.2},\"core\":{:.2}}}",
-        median(rows),
-        median(blobs),
-        median(cores)
+        floor::median(rows),
+        floor::median(blobs),
+        floor::median(cores)
     );
 }

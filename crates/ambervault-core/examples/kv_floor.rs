@@ -12,25 +12,14 @@
 //! - `core`: `KvStore::get_with` copying the payload once, as the JS binding does: everything
 //!   but napi and the TypeScript layer.
 
+mod floor;
+
 use ambervault_core::conn::{self, OpenOptions};
 use ambervault_core::kv::{Encoding, KvOptions, KvStore};
-use std::path::Path;
 use std::time::Instant;
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() != 4 {
-        eprintln!("usage: kv_floor <dir> <count> <size> <repeats>");
-        std::process::exit(2);
-    }
-    let dir = Path::new(&args[0]);
-    let parse = |s: &str| s.parse::<usize>().expect("a number");
-    let (n, size, repeats) = (parse(&args[1]), parse(&args[2]), parse(&args[3]));
+    let (dir, n, size, repeats) = floor::args("kv_floor <dir> <count> <size> <repeats>");
     let keys: Vec<Vec<u8>> = (0..n).map(|i| format!("k:{i:08}").into_bytes()).collect();
     let value = vec![1u8; size];
     let (mut sqlite, mut one_txn, mut core) = (Vec::new(), Vec::new(), Vec::new());
@@ -99,9 +88,9 @@ fn main() {
     }
     println!(
         "{{\"sqlite\":{},\"sqlite_no_mmap\":{},\"sqlite_one_txn\":{},\"core\":{}}}",
-        median(sqlite),
-        median(no_mmap),
-        median(one_txn),
-        median(core)
+        floor::median(sqlite),
+        floor::median(no_mmap),
+        floor::median(one_txn),
+        floor::median(core)
     );
 }

@@ -80,7 +80,7 @@ const bigBytes = Buffer.from(big.buffer)
 
 const table1: Record<string, { extend: number | null; read: number | null }> = {}
 
-/** Our 10M f64 extend and full read, in a new file of the given page size (default: the format's). */
+/** Our 10M f64 extend and full read, in a new file of the given page size (default: ColumnVault's). */
 function oursBig(pageSize?: number): { extend: number; read: number } {
   const extend = runs(() => {
     const cv = new ColumnVault(fresh('av-big'), { pageSize })
@@ -559,7 +559,7 @@ async function main() {
   const bigPages = bigPageAppends()
   const deep = deepAppends()
   const floorBin = floorBinary('append_floor')
-  const floors = [4096, 32768].map((p) => [p, appendFloor(floorBin, p)] as const)
+  const floors = [COLUMN_PAGE, BIG_PAGE].map((p) => [p, appendFloor(floorBin, p)] as const)
 
   const mb = (N_BIG * 8) / 1e6
   console.log(`\n## 1. ${N_BIG.toLocaleString()} f64 values (${mb.toFixed(0)} MB): extend, then a full slice read (median of ${RUNS})\n`)

@@ -8,7 +8,7 @@
 //!   row per value). The commit writes one page.
 //! - `blob_and_length`: the KohakuVault layout at its cheapest: an incremental BLOB write at the
 //!   end of a chunk plus the `UPDATE` of the column's length, one transaction each. The commit
-//!   writes two pages (FORMAT.md makes `col_meta.length` authoritative), so no column in this
+//!   writes two pages (docs/format.md makes `col_meta.length` authoritative), so no column in this
 //!   layout can commit an append as cheaply as a one-row INSERT.
 //! - `core`: `ColumnVault::extend_bytes` of one f64: everything but napi and TypeScript.
 

@@ -1,6 +1,6 @@
-//! Opening SQLite files the way FORMAT.md says: WAL, synchronous NORMAL (FULL on request),
-//! a 5 s busy timeout, 32 KiB pages for new files (or the page size asked for), parent folder
-//! created on open.
+//! Opening SQLite files the way docs/format.md ("Connection settings") says: WAL, synchronous
+//! NORMAL (FULL on request), a 5 s busy timeout, 32 KiB pages for new files (or the page size
+//! asked for), parent folder created on open.
 
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OpenFlags};

@@ -15,7 +15,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The stable string code users match on (API.md, Errors).
+    /// The stable string code users match on (docs/api.md, "Errors").
     pub fn code(self) -> &'static str {
         match self {
             ErrorKind::NotFound => "NOT_FOUND",

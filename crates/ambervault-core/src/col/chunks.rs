@@ -1,7 +1,7 @@
-//! A column's bytes as one logical byte stream cut into chunks (FORMAT.md): chunk `k` holds
-//! logical bytes `[k*max, (k+1)*max)`, so every chunk but the last is exactly `max` bytes and
-//! an address needs no lookup table. Fixed-size columns and the index of variable-size columns
-//! both live on this.
+//! A column's bytes as one logical byte stream cut into chunks (docs/format.md, "Chunks"):
+//! chunk `k` holds logical bytes `[k*max, (k+1)*max)`, so every chunk but the last is exactly
+//! `max` bytes and an address needs no lookup table. Fixed-size columns and the index of
+//! variable-size columns both live on this.
 //!
 //! Writes go through SQLite's incremental BLOB I/O into the chunk's preallocated space, so an
 //! append costs the bytes appended, not a rewrite of the chunk; growth is one rewrite at the final
@@ -96,7 +96,7 @@ pub enum Used {
     /// The chunk's `bytes_used`, given as it is now (variable-size data chunks: appends go where
     /// it points, KohakuVault's too, so it must be exact after every commit).
     Tracked(u64),
-    /// The column's `length` (fixed-size columns, FORMAT.md: "`length` is authoritative").
+    /// The column's `length` (fixed-size columns, docs/format.md: "`length` is authoritative").
     /// `bytes_used` is then set whenever the row is written anyway (insert, growth, truncate) but
     /// not by an in-place write: any UPDATE of the row makes SQLite rebuild the whole record,
     /// i.e. copy the entire chunk through memory and write its last page to the WAL again,

@@ -1,5 +1,5 @@
-//! The `col_meta` / `col_chunks` tables of FORMAT.md (the KohakuVault 0.8 layout) and the rows
-//! that describe one stored column.
+//! The `col_meta` / `col_chunks` tables (docs/format.md, "Column tables"; the KohakuVault 0.8
+//! layout) and the rows that describe one stored column.
 
 use crate::error::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -78,9 +78,10 @@ pub struct ChunkSpec {
 }
 
 impl ChunkSpec {
-    /// Align `min` up and `max` down to the element size (FORMAT.md), rejecting sizes that leave
-    /// no room for one element. When both fall between the same two multiples (min = max = 64 KiB
-    /// for the 12-byte entries of a variable-size index), the chunks are simply `max` aligned down.
+    /// Align `min` up and `max` down to the element size (docs/format.md, "Chunks"), rejecting
+    /// sizes that leave no room for one element. When both fall between the same two multiples
+    /// (min = max = 64 KiB for the 12-byte entries of a variable-size index), the chunks are
+    /// simply `max` aligned down.
     pub fn aligned(name: &str, elem_size: u64, min: u64, max: u64) -> Result<ChunkSpec> {
         if min < SMALLEST_CHUNK_BYTES || max < min {
             return Err(Error::invalid(format!(

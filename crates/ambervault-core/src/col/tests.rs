@@ -22,7 +22,8 @@ fn vault(dir: &tempfile::TempDir, min: u64, max: u64) -> ColumnVault {
     .unwrap()
 }
 
-/// Invariants of FORMAT.md: every chunk but the last is exactly MAX, none is larger.
+/// Invariants of docs/format.md ("Chunks"): every chunk but the last is exactly MAX, none is
+/// larger.
 fn check_chunks(cv: &ColumnVault, col: &ColumnHandle) {
     let Storage::Fixed(m) = &col.storage else {
         panic!("fixed")
@@ -74,8 +75,9 @@ fn extend_read_and_reopen() {
 #[test]
 fn growth_jumps_once_to_the_smallest_size_that_fits() {
     // Appends of every size into chunks of 16..4096 bytes: after each one, the last chunk is the
-    // smallest min*2^j holding its bytes (FORMAT.md), `actual_size` mirrors the blob, and the
-    // bytes read back are the model's (growth rewrites splice the new bytes in correctly).
+    // smallest min*2^j holding its bytes (docs/format.md, "Chunks"), `actual_size` mirrors the
+    // blob, and the bytes read back are the model's (growth rewrites splice the new bytes in
+    // correctly).
     let dir = tempfile::tempdir().unwrap();
     let cv = vault(&dir, 16, 4096);
     let col = cv.create("g", "i64").unwrap();

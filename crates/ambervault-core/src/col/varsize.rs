@@ -1,6 +1,6 @@
-//! Variable-size columns (FORMAT.md): element bytes in the chunks of `name_data`, and a
-//! fixed-size index `name_idx` of 12-byte entries `i32 chunk | i32 start | i32 end` (LE, end
-//! exclusive) whose length is the element count.
+//! Variable-size columns (docs/format.md, "Variable-size columns"): element bytes in the chunks
+//! of `name_data`, and a fixed-size index `name_idx` of 12-byte entries
+//! `i32 chunk | i32 start | i32 end` (LE, end exclusive) whose length is the element count.
 //!
 //! Data chunks are filled in order and never grow past MAX: an element that does not fit in the
 //! last chunk starts a new one (an element larger than MAX gets a chunk of exactly its size), so

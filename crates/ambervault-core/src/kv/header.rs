@@ -1,4 +1,4 @@
-//! The 10-byte value header of the KohakuVault 0.8 format (FORMAT.md, "Value header").
+//! The 10-byte value header of the KohakuVault 0.8 format (docs/format.md, "Value header").
 //!
 //! `0x89 0x4B | version 0x01 | encoding | flags 0x00 | 0x00 0x00 0x00 | 0x56 0x4B | payload`.
 //! Raw bytes are stored bare so other tools can read media files as-is, except when they begin

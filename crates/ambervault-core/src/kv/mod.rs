@@ -1,4 +1,4 @@
-//! KV: the key/value blob store of the KohakuVault 0.8 format (FORMAT.md, "KV table").
+//! KV: the key/value blob store of the KohakuVault 0.8 format (docs/format.md, "KV table").
 //!
 //! ```no_run
 //! use ambervault_core::kv::{KvStore, KvOptions, Encoding, CacheOptions};

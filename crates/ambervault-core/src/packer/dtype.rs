@@ -1,4 +1,4 @@
-//! The dtype grammar shared by DataPacker and columns (API.md):
+//! The dtype grammar shared by DataPacker and columns (docs/api.md, "DataPacker"):
 //! `i64 | f64 | i32 | f32 | i16 | i8 | u8 | u16 | u32 | u64 | bool`, `bytes[:N]`,
 //! `str[:N][:enc]`, `msgpack[:N]`, `cbor[:N]`, `vec:<elem>[:d1[:d2...]]`.
 //!
@@ -67,7 +67,8 @@ impl Scalar {
         }
     }
 
-    /// The vector type byte of FORMAT.md (KohakuVault's element type codes). Bool has none.
+    /// The vector type byte (docs/format.md, "Vectors"; KohakuVault's element type codes).
+    /// Bool has none.
     pub fn vector_code(self) -> Option<u8> {
         Some(match self {
             Scalar::F32 => 0x01,

@@ -1,5 +1,6 @@
 //! DataPacker: the dtype grammar and the codecs that turn values into the bytes columns store
-//! (FORMAT.md, Columns: little-endian numbers, zero-padded fixed sizes, vector type bytes).
+//! (docs/format.md, "Element encodings": little-endian numbers, zero-padded fixed sizes, vector
+//! type bytes).
 //!
 //! ```
 //! use ambervault_core::packer::{DataPacker, Value};
@@ -289,7 +290,8 @@ impl DataPacker {
     }
 }
 
-/// Fixed-size bytes are zero padded; the padding is dropped on read (FORMAT.md).
+/// Fixed-size bytes are zero padded; the padding is dropped on read (docs/format.md,
+/// "Element encodings").
 fn trim(b: &[u8], fixed: bool) -> &[u8] {
     if !fixed {
         return b;

@@ -1,5 +1,6 @@
 //! `vec:<elem>[:dims]` values. Fixed shape: `type u8 | raw LE data`. Free shape:
-//! `type u8 | ndim u8 | ndim x u32 LE dims | raw LE data` (FORMAT.md; KohakuVault's codes).
+//! `type u8 | ndim u8 | ndim x u32 LE dims | raw LE data` (docs/format.md, "Vectors";
+//! KohakuVault's codes).
 
 use super::dtype::Scalar;
 use super::scalar::{self, Num};

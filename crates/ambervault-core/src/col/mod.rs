@@ -1,4 +1,4 @@
-//! Columns: typed, chunked, append-friendly arrays in the KohakuVault 0.8 layout (FORMAT.md).
+//! Columns: typed, chunked, append-friendly arrays in the KohakuVault 0.8 layout (docs/format.md).
 //!
 //! # Rust API (used by the bindings and by the Board writer)
 //!

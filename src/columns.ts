@@ -1,8 +1,8 @@
 /**
- * ColumnVault, Column and VarSizeColumn (API.md): typed, chunked, append-friendly columns in the
- * KohakuVault 0.8 layout. Storage, chunking and codecs are in the Rust core; this layer resolves
- * indices (negative ones count from the end), picks the typed-array fast paths and sorts values
- * into native batches (one native call per batch).
+ * ColumnVault, Column and VarSizeColumn (docs/api.md): typed, chunked, append-friendly columns in
+ * the KohakuVault 0.8 layout (docs/format.md). Storage, chunking and codecs are in the Rust core;
+ * this layer resolves indices (negative ones count from the end), picks the typed-array fast paths
+ * and sorts values into native batches (one native call per batch).
  */
 import binding from './native'
 import { native, InvalidArgumentError, ClosedError } from './errors'

@@ -1,8 +1,8 @@
 /**
- * Value encodings of the KV format (FORMAT.md): which encoding a JS value is written with, and
- * how a stored payload comes back as a JS value. The header framing itself is done by the core;
- * payload codecs are well-kept JS libraries (msgpackr, cbor-x), which beat crossing napi with
- * JS objects.
+ * Value encodings of the KV format (docs/format.md, "Encodings" and "What JS values become"):
+ * which encoding a JS value is written with, and how a stored payload comes back as a JS value.
+ * The header framing itself is done by the core; payload codecs are well-kept JS libraries
+ * (msgpackr, cbor-x), which beat crossing napi with JS objects.
  */
 import { Packr } from 'msgpackr'
 import { decode as cborDecode } from 'cbor-x'

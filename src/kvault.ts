@@ -1,5 +1,5 @@
 /**
- * KVault: a Map-like key/value blob store over one SQLite table (API.md, "KVault").
+ * KVault: a Map-like key/value blob store over one SQLite table (docs/api.md, "KVault").
  *
  * This layer validates and classifies JS values, packs batches into one buffer per native call,
  * pages iteration lazily and retries busy files; storage, framing and the write-back cache live

@@ -1,6 +1,6 @@
 /**
- * DataPacker (API.md): values of one dtype to bytes and back. The codecs live in the Rust core;
- * this file only sorts JS values into the batch kinds the native packer takes (numbers,
+ * DataPacker (docs/api.md): values of one dtype to bytes and back. The codecs live in the Rust
+ * core; this file only sorts JS values into the batch kinds the native packer takes (numbers,
  * BigInts, booleans, strings, buffers, documents, typed-array vectors), one native call per batch.
  */
 import { Packr } from 'msgpackr'

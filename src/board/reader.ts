@@ -1,5 +1,5 @@
 /**
- * The read side of runs (API.md, Board: read side), for the viewer, scripts and notebooks.
+ * The read side of runs (docs/api.md, "Reading runs"), for the viewer, scripts and notebooks.
  * Works while a run is being written (SQLite WAL readers); opening a run whose owner died
  * replays its logs first and marks it killed.
  */

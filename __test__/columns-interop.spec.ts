@@ -1,7 +1,7 @@
 /**
  * Files move between ambervault and the Python `kohakuvault` 0.8 package in both directions
- * (FORMAT.md). The package is installed here, into a venv under /tmp; the test is skipped with a
- * message only when that install fails (no network to PyPI).
+ * (docs/format.md). The package is installed here, into a venv under /tmp; the test is skipped
+ * with a message only when that install fails (no network to PyPI).
  */
 import test from 'ava'
 import fs from 'node:fs'
@@ -92,8 +92,9 @@ pyTest('files written here read back in kohakuvault', (t) => {
 })
 
 pyTest('kohakuvault appends after our single appends and batches, and both sides read the same values', (t) => {
-  // Our in-place appends to fixed-size columns leave `bytes_used` to `length` (FORMAT.md: length is
-  // authoritative); kohakuvault must still append after them, in small and default-sized chunks.
+  // Our in-place appends to fixed-size columns leave `bytes_used` to `length` (docs/format.md:
+  // length is authoritative); kohakuvault must still append after them, in small and default-sized
+  // chunks.
   for (const [min, max] of [
     [16, 512],
     [131072, 16777216],

@@ -16,7 +16,7 @@
  *
  * 3. Uncached single appends at 32 KiB pages (`pageSize: 32768`, better-sqlite3 likewise). Every
  *    commit writes whole pages to the WAL; an append must write two (the chunk and
- *    `col_meta.length`, FORMAT.md), a one-row INSERT one. Below it the Rust floor
+ *    `col_meta.length`, docs/format.md), a one-row INSERT one. Below it the Rust floor
  *    (examples/append_floor.rs) at both page sizes: a one-row INSERT, the KohakuVault layout's
  *    least commit (a BLOB write plus the length UPDATE) and our core, in microseconds per append.
  *

@@ -100,7 +100,7 @@ function amberRound(size: number, value: Buffer) {
   }
 }
 
-/** A better-sqlite3 file with our table and the pragmas of FORMAT.md. */
+/** A better-sqlite3 file with our table and our connection pragmas (docs/format.md). */
 function betterSqliteOpen(file: string) {
   const db = new Database(file)
   db.pragma('page_size = 32768')

@@ -1,4 +1,4 @@
-/** ambervault: the public entry point (API.md). */
+/** ambervault: the public entry point (docs/api.md). */
 export {
   VaultError,
   NotFoundError,

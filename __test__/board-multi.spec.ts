@@ -47,13 +47,13 @@ test('4 worker threads and 2 child processes log into one run: nothing lost, no 
   t.false(fs.existsSync(diag) && /busy|failed/i.test(fs.readFileSync(diag, 'utf8')))
 })
 
-test('a corrupt log segment stops only its writer: every other writer keeps being stored', async (t) => {
+test('a corrupt record is set aside and counted: its writer and every other writer keep being stored', async (t) => {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-corrupt-'))
   const board = new Board({ baseDir, runId: 'corrupt', captureOutput: false })
   board.log({ 'main/v': 0 })
   await board.flush()
-  // A second writer's log, written in a scratch folder: two good records, then a third whose
-  // bytes on disk are overwritten (record kind 0xffffffff), moved into the run in one rename.
+  // A second writer's log, written in a scratch folder: a good record, one whose bytes on disk
+  // are overwritten (record kind 0xffffffff), another good one, moved into the run in one rename.
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-corrupt-scratch-'))
   const bad = new LogWriter(scratch, 'bad-writer')
   bad.scalars([['bad/v', 1]], 0, 0, Date.now(), 0)
@@ -63,16 +63,18 @@ test('a corrupt log segment stops only its writer: every other writer keeps bein
   const fd = fs.openSync(segment, 'r+')
   fs.writeSync(fd, Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4, before.offset + 4)
   fs.closeSync(fd)
+  bad.scalars([['bad/v', 3]], 2, 0, Date.now(), 0)
   fs.renameSync(path.join(scratch, 'wal', 'bad-writer'), path.join(board.runDir, 'wal', 'bad-writer'))
 
   for (let i = 1; i <= 1000; i++) board.log({ 'main/v': i })
   await board.flush()
   const run = openRun(board.runDir)
   t.is(run.scalars('main/v').value.length, 1001)
-  // What the bad writer logged before the corrupt record is stored; the rest waits.
-  t.deepEqual([...run.scalars('bad/v').value], [1])
+  // The corrupt record is set aside (in the run, reported and counted); the rest is stored.
+  t.deepEqual([...run.scalars('bad/v').value], [1, 3])
   const log = fs.readFileSync(path.join(board.runDir, 'logs', 'writer.log'), 'utf8')
-  t.regex(log, /writer bad-writer stopped .*bad-writer/)
+  t.regex(log, /set aside a record of writer bad-writer \(undecodable.*unknown log record kind/)
+  t.is(run.metadata.writerErrors, 1)
   board.log({ 'main/v': 1001 })
   await board.finish()
   t.is(openRun(board.runDir).scalars('main/v').value.length, 1002)

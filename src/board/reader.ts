@@ -23,6 +23,10 @@ export interface RunMetadata {
   pid: number
   argv: string[]
   version: string
+  /** 2 for runs written by this version (absent: a 0.1 folder, layout 1). */
+  layoutVersion?: number
+  /** Records the writer could not store and set aside in the run (absent: none). */
+  writerErrors?: number
   [k: string]: unknown
 }
 
@@ -114,6 +118,30 @@ export function listRuns(baseDir: string, opts: { project?: string } = {}): RunI
   }))
 }
 
+/** One metric's summary (`Run.summaries()`); null where the metric has no point yet. */
+export interface MetricSummary {
+  name: string
+  count: number
+  lastStep: number | null
+  lastGlobalStep: number | null
+  lastTimestamp: number | null
+  /** NaN when the last value logged was NaN. */
+  lastValue: number | null
+  /** Over the values that are not NaN (±Infinity included). */
+  min: number | null
+  max: number | null
+}
+
+/**
+ * Convert a run folder written by 0.1 (a file per metric) to the current layout, in place and
+ * crash-safely. Returns false when there was nothing to convert. Refused while a live process
+ * writes the run.
+ */
+export function upgradeRun(runDir: string): boolean {
+  if (typeof runDir !== 'string' || runDir === '') throw new InvalidArgumentError('upgradeRun(runDir): runDir must be a path')
+  return native(() => binding.boardUpgradeRun(path.resolve(runDir)))
+}
+
 export function openRun(runDir: string): Run {
   return new Run(runDir)
 }
@@ -154,9 +182,46 @@ export class Run {
     return JSON.parse(native(() => this.h().metadataJson())) as RunMetadata
   }
 
-  /** Scalar metric names. */
+  /** Scalar metric names, in byte order of their UTF-8. */
   metrics(): string[] {
     return native(() => this.h().metrics())
+  }
+
+  /**
+   * Every metric's summary, kept by the writer as it stores points (no point is read): how many
+   * points, the last one, and the smallest and largest value that is not NaN.
+   */
+  summaries(): MetricSummary[] {
+    return native(() => this.h().summaries()).map((s) => ({
+      name: s.name,
+      count: s.count,
+      lastStep: s.lastStep ?? null,
+      lastGlobalStep: s.lastGlobalStep ?? null,
+      lastTimestamp: s.lastTimestamp ?? null,
+      lastValue: s.lastValue ?? null,
+      min: s.min ?? null,
+      max: s.max ?? null,
+    }))
+  }
+
+  /** A token that changes whenever something is stored in the run (compare it to skip re-reading). */
+  fingerprint(): string {
+    return native(() => this.h().fingerprint())
+  }
+
+  /** The run's captured output (`logs/output.log`), which only grows. */
+  get outputFile(): string {
+    return native(() => this.h().outputFile())
+  }
+
+  /** The run's media store (KVault of media bytes by content hash). */
+  get blobsFile(): string {
+    return native(() => this.h().blobsFile())
+  }
+
+  /** 2 for runs of this version; 1 for a folder written by 0.1, read-only until `amber upgrade`. */
+  get layoutVersion(): number {
+    return native(() => this.h().layoutVersion())
   }
 
   /**

@@ -4,12 +4,10 @@
  * open runs are kept in a small LRU because opening a run costs file opens per request otherwise.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs'
-import { basename, join } from 'node:path'
+import { basename } from 'node:path'
 import { listRuns, openRun } from '../board'
 import type { Run, RunInfo } from '../board'
-import { VaultError } from '../errors'
 import { HttpError, resolveRunDir } from './paths'
-import { lastPoint } from './summary'
 import type { HistogramEntry, MediaEntry, RunRow, Series, TableEntry } from './wire'
 
 export type { RunRow, Series } from './wire'
@@ -49,21 +47,6 @@ const MIME: Record<string, string> = {
 /** Media are served with a type from this list only, never one read from the run (no HTML/SVG). */
 function mimeOf(format: string): string {
   return MIME[String(format).toLowerCase()] ?? 'application/octet-stream'
-}
-
-/** Size and mtime of a file or folder ('-' when it does not exist). */
-function statPrint(f: string): string {
-  try {
-    const st = statSync(f)
-    return `${st.size}:${st.mtimeMs}`
-  } catch {
-    return '-'
-  }
-}
-
-/** A SQLite file and its WAL: appends change one of the two. */
-function dbFingerprint(file: string): string {
-  return `${statPrint(file)}|${statPrint(`${file}-wal`)}`
 }
 
 export class RunStore {
@@ -138,40 +121,18 @@ export class RunStore {
 
   /** The last value of a metric (null when the run does not have it): the run list sorts by it. */
   last(project: string, folder: string, name: string): number | string | null {
-    let p: ReturnType<typeof lastPoint>
-    try {
-      p = lastPoint(this.run(project, folder), name)
-    } catch (e) {
-      if (e instanceof VaultError && e.code === 'NOT_FOUND') return null
-      throw e
-    }
-    return p ? jsonNumber(p.value) : null
+    const s = this.run(project, folder).summaries().find((x) => x.name === name)
+    return s && s.count > 0 && s.lastValue !== null ? jsonNumber(s.lastValue) : null
   }
 
-  /**
-   * A cheap fingerprint of a metric's files (FORMAT.md: data/metrics/<name, '/' as '__'>.db and its
-   * WAL): when it has not changed, nothing was appended, and a live stream skips the read.
-   */
-  metricFingerprint(project: string, folder: string, name: string): string {
-    return dbFingerprint(join(this.runDir(project, folder), 'data', 'metrics', `${name.split('/').join('__')}.db`))
+  /** Every metric's count and last point (no point is read): what a live stream compares. */
+  summaries(project: string, folder: string): ReturnType<Run['summaries']> {
+    return this.run(project, folder).summaries()
   }
 
-  /**
-   * Fingerprint of the data/metrics folder itself: a new metric adds a file, which changes the
-   * folder's mtime, so a live stream lists the (maybe 10,000) names only when this changes.
-   */
-  metricsFolderFingerprint(project: string, folder: string): string {
-    return statPrint(join(this.runDir(project, folder), 'data', 'metrics'))
-  }
-
-  /** Fingerprint of data/metadata.db (FORMAT.md: the media, tables and histogram index rows). */
-  logIndexFingerprint(project: string, folder: string): string {
-    return dbFingerprint(join(this.runDir(project, folder), 'data', 'metadata.db'))
-  }
-
-  /** Fingerprint of the file holding a histogram's entries (one ColumnVault per namespace). */
-  histogramFingerprint(project: string, folder: string, name: string): string {
-    return dbFingerprint(join(this.runDir(project, folder), 'data', 'histograms', `${name.split('/')[0]}.db`))
+  /** Changes whenever the run stores anything: a live stream reads nothing while it stays. */
+  fingerprint(project: string, folder: string): string {
+    return this.run(project, folder).fingerprint()
   }
 
   /**
@@ -216,7 +177,7 @@ export class RunStore {
 
   /** The last `tailBytes` of logs/output.log (a fixed file inside the run folder) and its size. */
   outputLog(project: string, folder: string, tailBytes: number): { text: string; size: number } {
-    const file = join(this.runDir(project, folder), 'logs', 'output.log')
+    const file = this.run(project, folder).outputFile
     let size: number
     try {
       size = statSync(file).size

@@ -3,8 +3,10 @@
  * metrics it draws with the last step it has; the histograms, media and tables it shows with how
  * many entries it has) and the server polls the run and pushes only what was logged after that:
  * new points, new histogram steps, new media items, new table entries, plus status changes, new
- * metric or log names and output growth. Each poll first compares cheap file fingerprints (size
- * and mtime), so a quiet run costs a few stat calls per tick, never a read of its series.
+ * metric or log names and output growth. Each poll first compares the run's fingerprint (it
+ * changes whenever the run stores anything), so a quiet run costs a few stat calls per tick; a
+ * busy one reads its metrics' summaries (counts, no points) and then only the watched metrics
+ * whose count moved.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { VaultError } from '../errors'
@@ -47,11 +49,11 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
     return true
   }
   let status = ''
-  let names: Set<string> = new Set()
   let metricCount = -1
+  /** Per watched metric: its stored count when last read. */
+  const counts = new Map<string, number>()
   let logNames = ''
   let outputSize = -1
-  let ticks = 0
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
 
   const entries = (w: LogWatch): unknown[] => {
@@ -68,35 +70,30 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
         status = st
         send('status', { status, finishedAt: meta.finishedAt ?? null })
       }
-      // The folder's mtime may be coarse on some file systems: list anyway every tenth tick.
-      if (changed('metrics/', store.metricsFolderFingerprint(project, folder)) || ticks++ % 10 === 0) {
-        names = new Set(store.metrics(project, folder))
-        if (names.size !== metricCount) {
-          if (metricCount >= 0) send('metrics', { count: names.size })
-          metricCount = names.size
+      // Nothing stored since the last tick: no summary, point or row to read.
+      const stored = changed('run', store.fingerprint(project, folder))
+      if (stored) {
+        const summaries = store.summaries(project, folder)
+        if (summaries.length !== metricCount) {
+          if (metricCount >= 0) send('metrics', { count: summaries.length })
+          metricCount = summaries.length
         }
-      }
-      for (const [metric, since] of sinceByMetric) {
-        if (!names.has(metric)) continue
-        // Unchanged files mean no new points: skip reading the series (it may hold millions).
-        if (!changed(`metric:${metric}`, store.metricFingerprint(project, folder, metric))) continue
-        const pts = store.scalarsSince(project, folder, metric, since)
-        if (pts.step.length === 0) continue
-        sinceByMetric.set(metric, pts.step[pts.step.length - 1])
-        send('points', { metric, ...pts })
-      }
-      // metadata.db holds the media and table rows and the histogram index; it also changes with
-      // every step, so the rows of the watched names are re-read then, and only the new ones sent.
-      const indexChanged = changed('metadata.db', store.logIndexFingerprint(project, folder))
-      if (indexChanged) {
+        for (const m of summaries) {
+          const since = sinceByMetric.get(m.name)
+          if (since === undefined || counts.get(m.name) === m.count) continue
+          counts.set(m.name, m.count)
+          const pts = store.scalarsSince(project, folder, m.name, since)
+          if (pts.step.length === 0) continue
+          sinceByMetric.set(m.name, pts.step[pts.step.length - 1])
+          send('points', { metric: m.name, ...pts })
+        }
         const now: LogNames = store.logNames(project, folder)
         const text = JSON.stringify(now)
         if (logNames && text !== logNames) send('logs', now)
         logNames = text
       }
       for (const w of logs) {
-        const moved = w.kind === 'histograms' ? changed(`histogram:${w.name}`, store.histogramFingerprint(project, folder, w.name)) : indexChanged
-        if (!moved) continue
+        if (!stored) continue
         let all: unknown[]
         try {
           all = entries(w)

@@ -12,12 +12,14 @@ export interface LastPoint {
   count: number
 }
 
-/** The last logged point of a metric, or null when it has none. */
-export function lastPoint(run: Run, name: string): LastPoint | null {
-  const s = run.scalars(name)
-  const n = s.value.length
-  if (n === 0) return null
-  return { step: Number(s.step[n - 1]), globalStep: Number(s.globalStep[n - 1]), timestamp: Number(s.timestamp[n - 1]), value: s.value[n - 1], count: n }
+/** The last logged point of every metric that has one, from the run's summaries (no point is read). */
+export function lastPoints(run: Run): Map<string, LastPoint> {
+  const out = new Map<string, LastPoint>()
+  for (const s of run.summaries()) {
+    if (s.count === 0 || s.lastStep === null) continue
+    out.set(s.name, { step: s.lastStep, globalStep: s.lastGlobalStep ?? 0, timestamp: s.lastTimestamp ?? 0, value: s.lastValue ?? NaN, count: s.count })
+  }
+  return out
 }
 
 export interface MetricStats {

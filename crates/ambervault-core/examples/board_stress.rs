@@ -139,7 +139,7 @@ fn main() {
     owner.finish("finished", Some(0)).expect("finish");
     let total = t0.elapsed().as_secs_f64();
     let stored = board::reader::RunReader::open(&run_dir)
-        .and_then(|r| r.scalars("m/0", None))
+        .and_then(|mut r| r.scalars("m/0", None))
         .expect("read back")
         .value
         .len() as u64;

@@ -212,13 +212,13 @@ impl RunHandle {
         Ok(serde_json::Value::Object(self.inner.metadata().napi()?).to_string())
     }
     #[napi]
-    pub fn metrics(&self) -> Result<Vec<String>> {
+    pub fn metrics(&mut self) -> Result<Vec<String>> {
         self.inner.metrics().napi()
     }
     /// `since`: only the points after that step; `from`: only the points from that index on.
     #[napi]
     pub fn scalars(
-        &self,
+        &mut self,
         name: String,
         max_points: Option<u32>,
         since: Option<i64>,
@@ -245,7 +245,7 @@ impl RunHandle {
         self.inner.histogram_names().napi()
     }
     #[napi]
-    pub fn histograms(&self, name: String) -> Result<Vec<HistogramStep>> {
+    pub fn histograms(&mut self, name: String) -> Result<Vec<HistogramStep>> {
         let h = self.inner.histograms(&name).napi()?;
         Ok(h.into_iter()
             .map(|e| HistogramStep {
@@ -285,4 +285,62 @@ impl RunHandle {
     pub fn output(&self) -> Result<String> {
         self.inner.output().napi()
     }
+    #[napi]
+    pub fn output_file(&self) -> String {
+        self.inner.output_file().to_string_lossy().into_owned()
+    }
+    #[napi]
+    pub fn blobs_file(&self) -> String {
+        self.inner.blobs_file().to_string_lossy().into_owned()
+    }
+    /// 2, or 1 for a folder written by 0.1 (read-only until `boardUpgradeRun`).
+    #[napi]
+    pub fn layout_version(&self) -> u32 {
+        self.inner.layout_version()
+    }
+    /// Changes whenever something is stored in the run.
+    #[napi]
+    pub fn fingerprint(&self) -> String {
+        self.inner.fingerprint()
+    }
+    /// Every metric's count, last point, min and max, without reading its points.
+    #[napi]
+    pub fn summaries(&mut self) -> Result<Vec<MetricSummary>> {
+        let to_f64 = |v: Option<i64>| v.map(|x| x as f64);
+        Ok(self
+            .inner
+            .summaries()
+            .napi()?
+            .into_iter()
+            .map(|s| MetricSummary {
+                name: s.name,
+                count: s.count as f64,
+                last_step: to_f64(s.last_step),
+                last_global_step: to_f64(s.last_global_step),
+                last_timestamp: to_f64(s.last_timestamp),
+                last_value: s.last_value,
+                min: s.min,
+                max: s.max,
+            })
+            .collect())
+    }
+}
+
+#[napi(object)]
+pub struct MetricSummary {
+    pub name: String,
+    pub count: f64,
+    pub last_step: Option<f64>,
+    pub last_global_step: Option<f64>,
+    pub last_timestamp: Option<f64>,
+    pub last_value: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// Convert a 0.1 run folder (a file per metric) to the current layout in place; false when
+/// there was nothing to convert.
+#[napi]
+pub fn board_upgrade_run(run_dir: String) -> Result<bool> {
+    board::upgrade_run(&PathBuf::from(run_dir)).napi()
 }

@@ -2,9 +2,10 @@
 //! in bursts. Used by the writer thread and by replay after a crash.
 
 use super::batch::{NameSlots, ScalarBatches};
+use super::classify::Entry;
 use super::logfile::{self, position, split_position, SegmentReader, HEADER_SIZE};
 use super::records::{self, Record, FLAG_NO_STEP_ROW};
-use super::store::{Burst, Entry, Store};
+use super::store::{Burst, Rejected, Store};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -268,10 +269,28 @@ impl Drainer {
 
     /// The run is ending: stored partial output lines, WAL merged into the database files.
     pub fn close(mut self) -> Result<()> {
-        self.store.finish_output()?;
-        self.store.checkpoint_all();
-        Ok(())
+        self.store.finish()
     }
+}
+
+/// Longest metric name, in UTF-8 bytes (docs/api.md: the rule for names).
+pub const MAX_NAME_BYTES: usize = 4096;
+
+/// The rule for metric names, checked again here for logs written by other means than `log()`:
+/// non-empty, at most `MAX_NAME_BYTES`, no control characters (UTF-8 rules out lone surrogates).
+pub fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > MAX_NAME_BYTES {
+        return Err(Error::invalid(format!(
+            "metric name of {} bytes (must be 1 to {MAX_NAME_BYTES})",
+            name.len()
+        )));
+    }
+    if name.chars().any(|c| c.is_ascii_control()) {
+        return Err(Error::invalid(format!(
+            "metric name {name:?} has control characters"
+        )));
+    }
+    Ok(())
 }
 
 /// Read one writer's new records into `burst`, up to the burst's byte budget. On an error the
@@ -306,9 +325,21 @@ fn read_tail(
         let pos = position(seq, offset);
         let next = raw.next;
         *bytes += next - offset;
-        match records::decode(&raw)
-            .map_err(|e| e.context(format!("writer {id} at {seq}:{offset}")))?
-        {
+        let record = match records::decode(&raw) {
+            Ok(r) => r,
+            Err(e) => {
+                // The record is whole (its length word is written last) but its content cannot
+                // be read: set it aside and go on, rather than stop this writer for good.
+                let e = e.context(format!("writer {id} at {seq}:{offset}"));
+                burst
+                    .rejected
+                    .push(Rejected::undecodable(wi, pos, raw.body, &e));
+                t.offset = next;
+                *count += 1;
+                continue;
+            }
+        };
+        match record {
             Record::End => {
                 t.seq += 1;
                 t.offset = HEADER_SIZE as u64;
@@ -316,9 +347,17 @@ fn read_tail(
                 continue;
             }
             Record::Name { id: nid, name } => {
-                burst.names.push((wi, nid, name.clone()));
-                t.names.insert(nid, Arc::from(name));
                 t.slots.forget(nid);
+                if let Err(e) = check_name(&name) {
+                    // Its values are set aside too: the id stays undefined.
+                    t.names.remove(&nid);
+                    burst
+                        .rejected
+                        .push(Rejected::undecodable(wi, pos, raw.body, &e));
+                } else {
+                    burst.names.push((wi, nid, name.clone()));
+                    t.names.insert(nid, Arc::from(name));
+                }
             }
             Record::Scalars {
                 stamp,
@@ -328,22 +367,31 @@ fn read_tail(
                 if flags & FLAG_NO_STEP_ROW == 0 {
                     burst.steps.push(stamp);
                 }
+                let mut unknown: Vec<u32> = Vec::new();
                 for (nid, v) in values {
                     let slot = match t.slots.get(nid) {
                         Some(s) => s,
                         None => {
                             // First value of this id in this writer: the one name lookup.
-                            let name = t.names.get(&nid).ok_or_else(|| {
-                                Error::corrupt(format!(
-                                    "writer {id}: metric id {nid} used before its name"
-                                ))
-                            })?;
-                            let s = batches.slot(run_dir, name);
+                            let Some(name) = t.names.get(&nid) else {
+                                unknown.push(nid);
+                                continue;
+                            };
+                            let s = batches.slot(name);
                             t.slots.set(nid, s);
                             s
                         }
                     };
-                    batches.push(slot, wi, pos, &stamp, v);
+                    batches.push(slot, &stamp, v);
+                }
+                if !unknown.is_empty() {
+                    let e = Error::corrupt(format!(
+                        "writer {id}: values of undefined metric ids {unknown:?}"
+                    ));
+                    let mut r = Rejected::undecodable(wi, pos, raw.body, &e);
+                    r.step = Some(stamp.step);
+                    r.kind = "scalars".into();
+                    burst.rejected.push(r);
                 }
             }
             Record::Payload {
@@ -353,11 +401,22 @@ fn read_tail(
                 meta,
                 data,
             } => {
-                let name = t
-                    .names
-                    .get(&name_id)
-                    .map(|n| n.to_string())
-                    .unwrap_or_default();
+                let name = match (name_id, t.names.get(&name_id)) {
+                    (_, Some(n)) => n.to_string(),
+                    (0, None) => String::new(),
+                    (_, None) => {
+                        let e = Error::corrupt(format!(
+                            "writer {id}: payload of undefined metric id {name_id}"
+                        ));
+                        let mut r = Rejected::undecodable(wi, pos, raw.body, &e);
+                        r.step = Some(stamp.step);
+                        r.kind = format!("{subkind:?}");
+                        burst.rejected.push(r);
+                        t.offset = next;
+                        *count += 1;
+                        continue;
+                    }
+                };
                 burst.entries.push(Entry {
                     writer: wi,
                     pos,
@@ -424,7 +483,7 @@ mod tests {
     }
 
     #[test]
-    fn drains_across_segments_exactly_once_even_after_a_lost_offset_commit() {
+    fn drains_across_segments_exactly_once_and_a_new_owner_continues() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         run::create_layout(dir).unwrap();
@@ -455,18 +514,10 @@ mod tests {
         assert!(!logfile::segment_path(dir, "w1", 0).exists());
         assert!(logfile::segment_path(dir, "w1", 1).exists());
 
-        // A crash after the metric file committed but before metadata.db did: the committed
-        // position falls back, the records are read again, and the metric file skips them.
-        let meta = super::super::store::open_metadata_db(dir).unwrap();
-        meta.execute(
-            "UPDATE board_writers SET pos = ?",
-            [position(1, HEADER_SIZE as u64) as i64],
-        )
-        .unwrap();
-        drop(meta);
+        // A new owner continues from the committed position: nothing is stored twice.
         w2.scalar(15, 1, 7.5);
         let mut d = Drainer::open(dir).unwrap();
-        assert_eq!(d.drain_all().unwrap(), 6);
+        assert_eq!(d.drain_all().unwrap(), 1);
         d.close().unwrap();
         let mut expect2 = expect.clone();
         expect2.push(7.5);
@@ -474,127 +525,112 @@ mod tests {
     }
 
     #[test]
-    fn more_metrics_than_open_files_are_all_stored_and_listed_complete() {
+    fn names_are_data_distinct_and_exact_in_one_store() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         run::create_layout(dir).unwrap();
         run::update_metadata(dir, run::status_patch("finished", Some(0))).unwrap();
-        // A crash in the middle of building a metric file left its temporary file behind.
-        let stale = dir.join("data/metrics/m__0.db.tmp");
-        std::fs::write(&stale, b"half a file").unwrap();
-        let n = 40u32;
+        let long = "x".repeat(MAX_NAME_BYTES);
+        let names = [
+            "a/b",
+            "a__b",
+            "A/B",
+            "a b",
+            "..",
+            ".",
+            "a/./b",
+            "\\",
+            "CON",
+            ":*?\"<>|%",
+            "损失/训练",
+            "/lead",
+            "trail/",
+            long.as_str(),
+        ];
         let mut w = W {
             map: create_segment(dir, "w", 0, 0).unwrap(),
             off: HEADER_SIZE,
         };
-        for round in 0..2 {
-            for i in 0..n {
-                if round == 0 {
-                    w.name(i, &format!("m/{i}"));
-                }
-                w.scalar(round, i, f64::from(i) + f64::from(round as u32) / 2.0);
+        for (i, n) in names.iter().enumerate() {
+            w.name(i as u32 + 1, n);
+        }
+        let mut d = Drainer::open(dir).unwrap();
+        for step in 0..3 {
+            for i in 0..names.len() {
+                w.scalar(step, i as u32 + 1, i as f64 * 100.0 + step as f64);
             }
-            let mut d = Drainer::open(dir).unwrap();
-            d.store.set_max_open_files(16); // fewer than the metrics: files get closed and reopened
-            d.drain_all().unwrap();
-            d.close().unwrap();
+            d.drain_once().unwrap();
         }
-        let r = RunReader::open(dir).unwrap();
-        let names = r.metrics().unwrap();
-        assert_eq!(names.len(), n as usize);
-        for i in [0, 1, 17, 39] {
-            assert_eq!(
-                values(dir, &format!("m/{i}")),
-                vec![f64::from(i), f64::from(i) + 0.5]
-            );
+        d.close().unwrap();
+        let mut r = RunReader::open(dir).unwrap();
+        let mut listed = r.metrics().unwrap();
+        listed.sort();
+        let mut want: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        want.sort();
+        assert_eq!(listed, want);
+        for (i, n) in names.iter().enumerate() {
+            let expect: Vec<f64> = (0..3).map(|s| i as f64 * 100.0 + s as f64).collect();
+            assert_eq!(values(dir, n), expect, "{n}");
         }
-        let leftovers: Vec<_> = std::fs::read_dir(dir.join("data/metrics"))
+        // One store whatever the number of names, its WAL folded in at the end.
+        let mut files: Vec<String> = std::fs::read_dir(dir.join("data"))
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().to_string())
-            .filter(|f| f.contains(".tmp"))
             .collect();
-        assert!(leftovers.is_empty(), "{leftovers:?}");
+        files.sort();
+        assert_eq!(files, ["run.db", "run.db-shm", "run.db-wal"][..files.len()]);
+        let wal = std::fs::metadata(dir.join("data/run.db-wal")).map_or(0, |m| m.len());
+        assert_eq!(wal, 0);
+        let summaries = r.summaries().unwrap();
+        let s = summaries.iter().find(|s| s.name == "a__b").unwrap();
+        assert_eq!(
+            (s.count, s.last_step, s.last_value),
+            (3, Some(2), Some(102.0))
+        );
+        assert_eq!((s.min, s.max), (Some(100.0), Some(102.0)));
     }
 
     #[test]
-    fn bursts_with_more_metrics_than_the_budget_reopen_only_the_files_past_it() {
+    fn a_record_that_cannot_be_stored_is_set_aside_and_the_rest_stored() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         run::create_layout(dir).unwrap();
         run::update_metadata(dir, run::status_patch("finished", Some(0))).unwrap();
-        let (n, budget, steps) = (40u32, 16usize, 4i64);
         let mut w = W {
             map: create_segment(dir, "w", 0, 0).unwrap(),
             off: HEADER_SIZE,
         };
-        for i in 0..n {
-            w.name(i, &format!("m/{i}"));
+        w.name(1, "ok");
+        w.scalar(0, 1, 1.0);
+        // A payload whose metadata is not JSON, then values of an id never named.
+        let mut body = Vec::new();
+        for x in [1.0f64, 0.0, 0.0] {
+            body.extend_from_slice(&x.to_le_bytes());
         }
+        for v in [1u32, 3, 5, 0] {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        body.extend_from_slice(b"{nope\0\0\0");
+        w.record(logfile::KIND_PAYLOAD, &body);
+        w.scalar(1, 9, 3.0);
+        w.scalar(2, 1, 2.0);
         let mut d = Drainer::open(dir).unwrap();
-        d.store.set_max_open_files(budget);
-        let mut opened_before = 0;
-        for step in 0..steps {
-            for i in 0..n {
-                w.scalar(step, i, f64::from(i) * 10.0 + step as f64);
-            }
-            d.drain_once().unwrap();
-            let (open, opened) = d.store.open_files();
-            assert!(open <= budget, "{open} files open, budget {budget}");
-            // The first burst creates the files (built closed, opened on next use), the second
-            // opens each once; later ones find budget - 1 files still open and reopen only the
-            // rest (through the one slot left), each once.
-            let expect = match step {
-                0 => 0,
-                1 => n as usize,
-                _ => n as usize - (budget - 1),
-            };
-            assert_eq!(opened - opened_before, expect as u64, "burst {step}");
-            opened_before = opened;
-        }
+        assert_eq!(d.drain_all().unwrap(), 5);
+        assert!(d.stalled().is_empty());
         d.close().unwrap();
-        for i in [0, 14, 15, 39] {
-            let expect: Vec<f64> = (0..steps).map(|s| f64::from(i) * 10.0 + s as f64).collect();
-            assert_eq!(values(dir, &format!("m/{i}")), expect, "m/{i}");
-        }
-    }
-
-    #[test]
-    fn closing_with_many_open_metric_files_leaves_them_checkpointed_and_complete() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
-        run::create_layout(dir).unwrap();
-        run::update_metadata(dir, run::status_patch("finished", Some(0))).unwrap();
-        // More than the count from which closing syncs the file system once, not each file.
-        let n = 2 * super::super::store::SYNC_WHOLE_FS_FROM as u32;
-        let mut w = W {
-            map: create_segment(dir, "w", 0, 0).unwrap(),
-            off: HEADER_SIZE,
-        };
-        for i in 0..n {
-            w.name(i, &format!("m/{i}"));
-            w.scalar(0, i, f64::from(i));
-        }
-        let mut d = Drainer::open(dir).unwrap();
-        d.drain_once().unwrap();
-        // The second step appends to open files: their rows sit in the WAL until closing.
-        for i in 0..n {
-            w.scalar(1, i, f64::from(i) + 0.5);
-        }
-        d.drain_once().unwrap();
-        assert_eq!(d.store.open_files().0, n as usize);
-        d.close().unwrap();
-        for i in 0..n {
-            let path = super::super::store::metric_path(dir, &format!("m/{i}"));
-            let mut wal = path.clone().into_os_string();
-            wal.push("-wal");
-            let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-            assert_eq!(wal_len, 0, "m/{i} left {wal_len} bytes in its WAL");
-            assert_eq!(
-                values(dir, &format!("m/{i}")),
-                vec![f64::from(i), f64::from(i) + 0.5]
-            );
-        }
+        assert_eq!(values(dir, "ok"), vec![1.0, 2.0]);
+        let meta = run::read_metadata(dir).unwrap();
+        assert_eq!(meta["writerErrors"], 2);
+        let c = rusqlite::Connection::open(dir.join("data/run.db")).unwrap();
+        let kinds: Vec<String> = c
+            .prepare("SELECT kind FROM rejected ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(kinds, ["undecodable", "scalars"]);
     }
 
     #[test]

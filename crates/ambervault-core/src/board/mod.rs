@@ -1,23 +1,29 @@
 //! Board: non-blocking, kill-safe experiment logging into run folders (FORMAT.md, Run folder).
 //!
+//! - `layout`: the files and tables of a run folder (layout 2); `legacy`: reading and upgrading
+//!   0.1's folders (layout 1).
 //! - `logfile`: the memory-mapped, append-only log segments that `log()` writes into.
 //! - `records`: the record layouts inside a segment.
-//! - `batch`: a burst's scalars gathered per metric.
-//! - `drain` + `store`: reading logs from the committed positions into the SQLite files
-//!   (`descriptors`: how many of them stay open).
+//! - `batch`: a burst's scalars gathered per metric; `classify`: what a payload record becomes;
+//!   `output`: captured stdout/stderr.
+//! - `drain` + `store`: reading logs from the committed positions into the run's store, one
+//!   transaction per burst (`dbfile`: creating database files complete).
 //! - `writer`: the owner's writer thread; `run`: metadata.json, the owner lock, writer.log.
 //! - `payloads`: histogram bins, PNG, .npy, kernel density, content hashes.
 //! - `reader`: the read side (list runs, scalars with downsampling, media, tables, tensors).
 
 pub mod batch;
-pub mod descriptors;
+pub mod classify;
+pub mod dbfile;
 pub mod drain;
+pub mod layout;
+pub mod legacy;
 pub mod logfile;
+pub mod output;
 pub mod payloads;
 pub mod reader;
 pub mod records;
 pub mod run;
-pub mod sink;
 pub mod store;
 pub mod writer;
 
@@ -34,6 +40,10 @@ pub fn claim(run_dir: &Path) -> Result<Option<run::OwnerLock>> {
     let status = run::read_metadata(run_dir)
         .ok()
         .and_then(|m| m.get("status").and_then(|s| s.as_str()).map(str::to_string));
+    if legacy::is_legacy(run_dir) {
+        // 0.1's folders are converted before anything is stored or replayed into them.
+        legacy::upgrade(run_dir)?;
+    }
     if status.as_deref() == Some("running") {
         replay(run_dir)?;
         run::update_metadata(run_dir, run::status_patch("killed", None))?;
@@ -74,10 +84,24 @@ pub fn create_run(run_dir: &Path, metadata: &str) -> Result<writer::BoardWriter>
         meta.insert("createdAt".into(), run::now_iso().into());
     }
     meta.insert("status".into(), "running".into());
+    meta.insert("layoutVersion".into(), layout::LAYOUT_VERSION.into());
     meta.insert("exitCode".into(), serde_json::Value::Null);
     meta.insert("finishedAt".into(), serde_json::Value::Null);
     run::update_metadata(run_dir, meta)?;
     writer::BoardWriter::start(run_dir, lock)
+}
+
+/// Convert a run folder of layout 1 to layout 2 in place (`amber upgrade`). False when there was
+/// nothing to convert; an `InvalidArgument` error while a live process owns the run.
+pub fn upgrade_run(run_dir: &Path) -> Result<bool> {
+    run::read_metadata(run_dir)?;
+    let _lock = run::try_lock_owner(run_dir)?.ok_or_else(|| {
+        Error::invalid(format!(
+            "{}: run is being written by a live process; upgrade it once that ends",
+            run_dir.display()
+        ))
+    })?;
+    legacy::upgrade(run_dir)
 }
 
 /// Delete a writer's log segments once everything it wrote is stored (its `flush`/`finish`
@@ -116,16 +140,8 @@ pub fn wait_committed_external(
 ) -> Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
     loop {
-        let committed: Option<i64> = {
-            let c = store::open_metadata_db(run_dir)?;
-            c.query_row(
-                "SELECT pos FROM board_writers WHERE writer = ?",
-                [writer],
-                |r| r.get(0),
-            )
-            .ok()
-        };
-        if committed.is_some_and(|p| p as u64 >= pos) {
+        let committed = store::committed_position(run_dir, writer)?;
+        if committed.is_some_and(|p| p >= pos) {
             return Ok(());
         }
         if let Some(_lock) = run::try_lock_owner(run_dir)? {

@@ -1,9 +1,11 @@
 //! The read side: listing runs and reading one, also while it is being written (WAL readers).
-//! Opening a run whose owner is gone replays its logs first (see `claim`).
+//! Opening a run whose owner is gone replays its logs first (see `claim`); a run whose replay
+//! fails still opens, with what is stored, and says why in `logs/writer.log`. Folders of layout 1
+//! (0.1's file per metric) are read through `legacy.rs`, read-only.
 
-use super::sink::{self, ColumnFile};
-use super::store::{self, histogram_path, metric_path};
-use super::{claim, run};
+use super::layout::{self, HISTOGRAM, POINT_FIELDS, SCALAR};
+use super::{claim, dbfile, legacy, run};
+use crate::col::{find_column, fixed, tx};
 use crate::conn::{self, OpenOptions};
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension};
@@ -58,14 +60,18 @@ pub fn list_runs(base_dir: &Path, project: Option<&str>) -> Result<Vec<RunInfo>>
     Ok(out)
 }
 
-/// Replay a run left `running` by an owner that is gone; a live run is left alone.
+/// Replay a run left `running` by an owner that is gone; a live run is left alone, and so is a
+/// run of layout 1 (read-only: `amber upgrade` converts it). A replay that fails is reported in
+/// writer.log and the run is read as it is stored.
 fn settle(run_dir: &Path) -> Result<()> {
     let running = run::read_metadata(run_dir)?
         .get("status")
         .and_then(Value::as_str)
         == Some("running");
-    if running {
-        drop(claim(run_dir)?);
+    if running && layout::version_of(run_dir) == layout::LAYOUT_VERSION {
+        if let Err(e) = claim(run_dir) {
+            run::writer_log(run_dir, &format!("replay on open failed: {e}"));
+        }
     }
     Ok(())
 }
@@ -101,25 +107,26 @@ pub enum Start {
     AfterStep(i64),
 }
 
-/// Index of the first point of the metric's tail whose steps are all `> since`, read backwards
-/// in chunks so a live poll reads only about as many steps as were added.
-fn first_after_step(c: &ColumnFile, n: u64, since: i64) -> Result<u64> {
-    const CHUNK: u64 = 4096;
-    let mut end = n;
-    while end > 0 {
-        let lo = end.saturating_sub(CHUNK);
-        let steps = i64s(&c.read("step", lo, end)?);
-        if let Some(k) = steps.iter().rposition(|&s| s <= since) {
-            return Ok(lo + k as u64 + 1);
-        }
-        end = lo;
-    }
-    Ok(0)
+/// What the store keeps about a metric without reading its points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub name: String,
+    pub count: u64,
+    pub last_step: Option<i64>,
+    pub last_global_step: Option<i64>,
+    pub last_timestamp: Option<i64>,
+    /// NaN when the last value was NaN (SQLite keeps NaN as NULL).
+    pub last_value: Option<f64>,
+    /// Over the values that are not NaN.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
 }
 
 pub struct RunReader {
     pub run_dir: PathBuf,
-    meta_db: Option<Connection>,
+    version: u32,
+    /// Layout 2: the store; layout 1: data/metadata.db. Opened on first use.
+    db: Option<Connection>,
 }
 
 fn ro() -> OpenOptions {
@@ -135,81 +142,125 @@ impl RunReader {
         settle(run_dir)?;
         Ok(RunReader {
             run_dir: run_dir.to_path_buf(),
-            meta_db: None,
+            version: layout::version_of(run_dir),
+            db: None,
         })
+    }
+
+    /// 2, or 1 for a folder written by 0.1 (read-only).
+    pub fn layout_version(&self) -> u32 {
+        self.version
     }
 
     pub fn metadata(&self) -> Result<Map<String, Value>> {
         run::read_metadata(&self.run_dir)
     }
 
-    fn meta_db(&mut self) -> Result<Option<&Connection>> {
-        if self.meta_db.is_none() {
-            let path = self.run_dir.join("data/metadata.db");
+    /// The run's database (None while it has none yet).
+    fn db(&mut self) -> Result<Option<&Connection>> {
+        if self.db.is_none() {
+            let path = if self.version == 1 {
+                legacy::metadata_path(&self.run_dir)
+            } else {
+                layout::store_path(&self.run_dir)
+            };
             if !path.exists() {
                 return Ok(None);
             }
-            self.meta_db = Some(conn::open(&path, &ro())?);
+            self.db = Some(conn::open(&path, &ro())?);
         }
-        Ok(self.meta_db.as_ref())
+        Ok(self.db.as_ref())
     }
 
-    /// Scalar metric names ('__' in file names shown as '/').
-    pub fn metrics(&self) -> Result<Vec<String>> {
-        let mut names: Vec<String> = std::fs::read_dir(self.run_dir.join("data/metrics"))
-            .map(|rd| {
-                rd.flatten()
-                    .filter_map(|e| {
-                        Some(
-                            e.file_name()
-                                .to_str()?
-                                .strip_suffix(".db")?
-                                .replace("__", "/"),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
+    /// A token that changes whenever something is stored in the run (its store commits): a live
+    /// view compares it to skip reading a run that did not change.
+    pub fn fingerprint(&self) -> String {
+        let stat = |p: PathBuf| {
+            std::fs::metadata(p).map_or_else(
+                |_| "-".to_string(),
+                |m| {
+                    let t = m
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos());
+                    format!("{}:{t}", m.len())
+                },
+            )
+        };
+        let files = if self.version == 1 {
+            legacy::fingerprint_paths(&self.run_dir)
+        } else {
+            let store = layout::store_path(&self.run_dir);
+            vec![store.clone(), wal_of(&store)]
+        };
+        files.into_iter().map(stat).collect::<Vec<_>>().join("|")
+    }
+
+    /// Scalar metric names, in byte order.
+    pub fn metrics(&mut self) -> Result<Vec<String>> {
+        if self.version == 1 {
+            return legacy::metrics(&self.run_dir);
+        }
+        let Some(c) = self.db()? else {
+            return Ok(Vec::new());
+        };
+        let mut st = c.prepare_cached("SELECT name FROM series WHERE kind = ? ORDER BY name")?;
+        let names = st
+            .query_map([SCALAR], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(names)
     }
 
-    pub fn scalars(&self, name: &str, max_points: Option<usize>) -> Result<Scalars> {
+    /// Every metric's summary (count, last point, min and max), in name order.
+    pub fn summaries(&mut self) -> Result<Vec<Summary>> {
+        if self.version == 1 {
+            return legacy::summaries(&self.run_dir);
+        }
+        let Some(c) = self.db()? else {
+            return Ok(Vec::new());
+        };
+        let mut st = c.prepare_cached(
+            "SELECT name, count, last_step, last_global_step, last_timestamp, last_value, min, max
+             FROM series WHERE kind = ? ORDER BY name",
+        )?;
+        let rows = st.query_map([SCALAR], |r| {
+            let count: i64 = r.get(1)?;
+            let last_value: Option<f64> = r.get(5)?;
+            Ok(Summary {
+                name: r.get(0)?,
+                count: count.max(0) as u64,
+                last_step: r.get(2)?,
+                last_global_step: r.get(3)?,
+                last_timestamp: r.get(4)?,
+                last_value: last_value.or((count > 0).then_some(f64::NAN)),
+                min: r.get(6)?,
+                max: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn scalars(&mut self, name: &str, max_points: Option<usize>) -> Result<Scalars> {
         self.scalars_from(name, Start::All, max_points)
     }
 
     /// The points of a metric from `start` on (then downsampled to `max_points`). Only the new
-    /// tail is read from SQLite, so polling a live metric costs what was added since.
+    /// tail is read, so polling a live metric costs what was added since.
     pub fn scalars_from(
-        &self,
+        &mut self,
         name: &str,
         start: Start,
         max_points: Option<usize>,
     ) -> Result<Scalars> {
-        let path = metric_path(&self.run_dir, name);
-        if !path.exists() {
-            return Err(Error::not_found(format!(
-                "metric {name} in run {}",
-                self.run_dir.display()
-            )));
-        }
-        let c = ColumnFile::open_readonly(&path)?;
-        // The four columns grow in one transaction; reading up to `value`'s length keeps them
-        // aligned even if a burst commits between the reads.
-        let n = c.len("value")?;
-        let from = match start {
-            Start::All => 0,
-            Start::Index(i) => i.min(n),
-            Start::AfterStep(since) => first_after_step(&c, n, since)?,
-        };
-        if from >= n {
-            return Ok(Scalars::default());
-        }
-        let s = Scalars {
-            step: i64s(&c.read("step", from, n)?),
-            global_step: i64s(&c.read("global_step", from, n)?),
-            timestamp: i64s(&c.read("timestamp", from, n)?),
-            value: f64s(&c.read("value", from, n)?),
+        let s = if self.version == 1 {
+            legacy::scalars_from(&self.run_dir, name, start)?
+        } else {
+            let run_dir = self.run_dir.clone();
+            let missing =
+                || Error::not_found(format!("metric {name} in run {}", run_dir.display()));
+            let c = self.db()?.ok_or_else(missing)?;
+            tx::read_tx(c, |c| read_points(c, &run_dir, name, start))?.ok_or_else(missing)?
         };
         Ok(match max_points {
             Some(m) if s.value.len() > m => downsample(&s, m),
@@ -218,74 +269,57 @@ impl RunReader {
     }
 
     pub fn histogram_names(&mut self) -> Result<Vec<String>> {
-        names_of(self.meta_db()?, "SELECT name FROM histograms ORDER BY name")
+        if self.version == 1 {
+            return names_of(self.db()?, "SELECT name FROM histograms ORDER BY name", &[]);
+        }
+        names_of(
+            self.db()?,
+            "SELECT name FROM series WHERE kind = ? ORDER BY name",
+            &[HISTOGRAM],
+        )
     }
 
-    pub fn histograms(&self, name: &str) -> Result<Vec<HistogramEntry>> {
-        let path = histogram_path(&self.run_dir, name);
-        if !path.exists() {
-            return Err(Error::not_found(format!(
-                "histogram {name} in run {}",
-                self.run_dir.display()
-            )));
+    pub fn histograms(&mut self, name: &str) -> Result<Vec<HistogramEntry>> {
+        let run_dir = self.run_dir.clone();
+        let missing = || Error::not_found(format!("histogram {name} in run {}", run_dir.display()));
+        if self.version == 1 {
+            return legacy::histograms(&self.run_dir, name)?.ok_or_else(missing);
         }
-        let c = ColumnFile::open_readonly(&path)?;
-        let col = |s: &str| format!("{name}:{s}");
-        let rows = c.len(&col("bins"))?;
-        if rows == 0 {
-            return Err(Error::not_found(format!(
-                "histogram {name} in run {}",
-                self.run_dir.display()
-            )));
-        }
-        let read_i = |s: &str| -> Result<Vec<i64>> { Ok(i64s(&c.read(&col(s), 0, rows)?)) };
-        let (step, gs, ts, nan, pi, ni, bins) = (
-            read_i("step")?,
-            read_i("global_step")?,
-            read_i("timestamp")?,
-            read_i("nan")?,
-            read_i("posinf")?,
-            read_i("neginf")?,
-            read_i("bins")?,
-        );
-        let n: u64 = bins.iter().map(|&b| b as u64).sum();
-        let counts = i64s(&c.read(&col("counts"), 0, n)?);
-        let edges = f64s(&c.read(&col("edges"), 0, n + rows)?);
-        let mut out = Vec::with_capacity(rows as usize);
-        let (mut co, mut eo) = (0usize, 0usize);
-        for i in 0..rows as usize {
-            let b = bins[i] as usize;
-            let (Some(cs), Some(es)) = (counts.get(co..co + b), edges.get(eo..eo + b + 1)) else {
-                return Err(Error::corrupt(format!(
-                    "histogram {name}: bins beyond stored counts"
-                )));
-            };
-            out.push(HistogramEntry {
-                step: step[i],
-                global_step: gs[i],
-                timestamp: ts[i],
-                edges: es.to_vec(),
-                counts: cs.to_vec(),
-                nan: nan[i],
-                posinf: pi[i],
-                neginf: ni[i],
-            });
-            co += b;
-            eo += b + 1;
+        let Some(c) = self.db()? else {
+            return Err(missing());
+        };
+        let mut st = c.prepare_cached(
+            "SELECT h.step, h.global_step, h.timestamp, h.edges, h.counts, h.nan, h.posinf, h.neginf
+             FROM histograms h JOIN series s ON s.id = h.series
+             WHERE s.kind = ? AND s.name = ? ORDER BY h.rowid",
+        )?;
+        let rows = st.query_map([HISTOGRAM, name], |r| {
+            Ok(HistogramEntry {
+                step: r.get(0)?,
+                global_step: r.get(1)?,
+                timestamp: r.get(2)?,
+                edges: f64s(&r.get::<_, Vec<u8>>(3)?),
+                counts: i64s(&r.get::<_, Vec<u8>>(4)?),
+                nan: r.get(5)?,
+                posinf: r.get(6)?,
+                neginf: r.get(7)?,
+            })
+        })?;
+        let out: Vec<HistogramEntry> = rows.collect::<rusqlite::Result<_>>()?;
+        if out.is_empty() {
+            return Err(missing());
         }
         Ok(out)
     }
 
-    /// Rows of a metadata.db table for `name` as JSON objects (media, tables, tensors,
-    /// kernel_density), ordered by step.
+    /// Rows of a table for `name` as JSON objects (media, tables, tensors, kernel_density),
+    /// ordered by step.
     pub fn rows(&mut self, table: &str, name: &str) -> Result<Vec<Map<String, Value>>> {
-        if !["media", "tables", "tensors", "kernel_density"].contains(&table) {
-            return Err(Error::invalid(format!("unknown run table {table}")));
-        }
-        let Some(c) = self.meta_db()? else {
+        check_table(table)?;
+        let Some(c) = self.db()? else {
             return Ok(Vec::new());
         };
-        let mut st = c.prepare(&format!(
+        let mut st = c.prepare_cached(&format!(
             "SELECT * FROM {table} WHERE name = ? ORDER BY step, id"
         ))?;
         let cols: Vec<String> = st.column_names().iter().map(|s| s.to_string()).collect();
@@ -308,68 +342,141 @@ impl RunReader {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Names present in one of the metadata.db tables.
+    /// Names present in one of the tables.
     pub fn names(&mut self, table: &str) -> Result<Vec<String>> {
-        if !["media", "tables", "tensors", "kernel_density"].contains(&table) {
-            return Err(Error::invalid(format!("unknown run table {table}")));
-        }
+        check_table(table)?;
         names_of(
-            self.meta_db()?,
+            self.db()?,
             &format!("SELECT DISTINCT name FROM {table} ORDER BY name"),
+            &[],
         )
     }
 
     /// Stored media bytes by key (`<sha256>.<format>`).
     pub fn media_bytes(&self, key: &str) -> Result<Vec<u8>> {
-        sink::kv_get(&store::blobs_path(&self.run_dir), key.as_bytes())?
+        dbfile::kv_get(&layout::blobs_path(&self.run_dir), key.as_bytes())?
             .ok_or_else(|| Error::not_found(format!("media {key} in {}", self.run_dir.display())))
     }
 
     /// .npy bytes of a tensor or KDE row (`kv_file` relative to the run).
     pub fn kv_bytes(&self, kv_file: &str, key: &str) -> Result<Vec<u8>> {
-        if kv_file.contains("..") {
+        if kv_file.contains("..") || Path::new(kv_file).is_absolute() {
             return Err(Error::invalid(format!(
                 "kv file {kv_file} leaves the run folder"
             )));
         }
-        sink::kv_get(&self.run_dir.join(kv_file), key.as_bytes())?
+        dbfile::kv_get(&self.run_dir.join(kv_file), key.as_bytes())?
             .ok_or_else(|| Error::not_found(format!("{key} in {kv_file}")))
     }
 
+    /// The run's captured output (it only grows).
+    pub fn output_file(&self) -> PathBuf {
+        layout::output_path(&self.run_dir)
+    }
+
+    /// The run's media store.
+    pub fn blobs_file(&self) -> PathBuf {
+        layout::blobs_path(&self.run_dir)
+    }
+
     pub fn output(&self) -> Result<String> {
-        match std::fs::read_to_string(self.run_dir.join("logs/output.log")) {
+        match std::fs::read_to_string(layout::output_path(&self.run_dir)) {
             Ok(s) => Ok(s),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-            Err(e) => Err(Error::from(e).context("logs/output.log")),
+            Err(e) => Err(Error::from(e).context(layout::OUTPUT_FILE)),
         }
     }
 }
 
-fn names_of(c: Option<&Connection>, sql: &str) -> Result<Vec<String>> {
-    let Some(c) = c else { return Ok(Vec::new()) };
-    let exists: Option<i64> = c
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE name = 'histograms'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if exists.is_none() {
-        return Ok(Vec::new());
+fn wal_of(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push("-wal");
+    PathBuf::from(p)
+}
+
+fn check_table(table: &str) -> Result<()> {
+    if ["media", "tables", "tensors", "kernel_density"].contains(&table) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("unknown run table {table}")))
     }
-    let mut st = c.prepare(sql)?;
+}
+
+/// Points per backward read when looking for the first point after a step.
+const BACKWARD_POINTS: u64 = 4096;
+
+/// The points of scalar series `name` from `start` on, in one read transaction (None when the
+/// run has no such metric).
+fn read_points(
+    c: &Connection,
+    run_dir: &Path,
+    name: &str,
+    start: Start,
+) -> Result<Option<Scalars>> {
+    let id: Option<i64> = c
+        .prepare_cached("SELECT id FROM series WHERE kind = ? AND name = ?")?
+        .query_row([SCALAR, name], |r| r.get(0))
+        .optional()?;
+    let Some(id) = id else { return Ok(None) };
+    let label = run_dir.display().to_string();
+    let col = find_column(c, &label, &layout::series_column(id))?
+        .ok_or_else(|| Error::corrupt(format!("{label}: metric {name:?} has no column")))?;
+    let m = col.fixed()?;
+    let fields = POINT_FIELDS as u64;
+    let n = crate::col::meta::length(c, m.col_id, &m.name)? / fields;
+    let read = |from: u64, to: u64| -> Result<Vec<f64>> {
+        let mut bytes = vec![0u8; ((to - from) * fields * 8) as usize];
+        fixed::read(c, m, from * fields, &mut bytes)?;
+        Ok(f64s(&bytes))
+    };
+    let from = match start {
+        Start::All => 0,
+        Start::Index(i) => i.min(n),
+        Start::AfterStep(since) => {
+            // Backwards in blocks, so a live poll reads about as many points as were added.
+            let mut end = n;
+            let mut first = 0;
+            while end > 0 {
+                let lo = end.saturating_sub(BACKWARD_POINTS);
+                let block = read(lo, end)?;
+                if let Some(k) = block
+                    .chunks_exact(POINT_FIELDS)
+                    .rposition(|p| p[0] as i64 <= since)
+                {
+                    first = lo + k as u64 + 1;
+                    break;
+                }
+                end = lo;
+            }
+            first
+        }
+    };
+    let points = read(from, n)?;
+    let mut s = Scalars::default();
+    for p in points.chunks_exact(POINT_FIELDS) {
+        s.step.push(p[0] as i64);
+        s.global_step.push(p[1] as i64);
+        s.timestamp.push(p[2] as i64);
+        s.value.push(p[3]);
+    }
+    Ok(Some(s))
+}
+
+fn names_of(c: Option<&Connection>, sql: &str, params: &[&str]) -> Result<Vec<String>> {
+    let Some(c) = c else { return Ok(Vec::new()) };
+    let mut st = c.prepare_cached(sql)?;
     let v = st
-        .query_map([], |r| r.get(0))?
+        .query_map(rusqlite::params_from_iter(params), |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(v)
 }
 
-fn i64s(b: &[u8]) -> Vec<i64> {
+pub(super) fn i64s(b: &[u8]) -> Vec<i64> {
     b.chunks_exact(8)
         .map(|c| i64::from_le_bytes(c.try_into().unwrap_or_default()))
         .collect()
 }
-fn f64s(b: &[u8]) -> Vec<f64> {
+pub(super) fn f64s(b: &[u8]) -> Vec<f64> {
     b.chunks_exact(8)
         .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()))
         .collect()
@@ -443,76 +550,5 @@ mod tests {
         assert!(d.value.len() <= 100);
         assert!(d.value.contains(&1e9) && d.value.contains(&-1e9));
         assert!(d.step.windows(2).all(|w| w[0] < w[1]));
-    }
-
-    #[test]
-    fn scalars_from_starts_at_an_index_or_after_a_step() {
-        use super::sink::ColType;
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
-        run::create_layout(dir).unwrap();
-        run::update_metadata(dir, run::status_patch("finished", Some(0))).unwrap();
-        // 10,000 points (more than one backward chunk); step 7 appears twice (a repeated step).
-        let steps: Vec<i64> = (0..10_000).map(|i| if i > 7 { i - 1 } else { i }).collect();
-        let le_i = |v: &[i64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-        let values: Vec<u8> = (0..10_000)
-            .flat_map(|i| (i as f64 * 0.5).to_le_bytes())
-            .collect();
-        let zeros = le_i(&vec![0; 10_000]);
-        let mut c = ColumnFile::open_for_writing(&metric_path(dir, "m")).unwrap();
-        c.append(
-            &[
-                ("step", ColType::I64, &le_i(&steps)),
-                ("global_step", ColType::I64, &zeros),
-                ("timestamp", ColType::I64, &zeros),
-                ("value", ColType::F64, &values),
-            ],
-            |_| Ok(()),
-        )
-        .unwrap();
-        drop(c);
-        let r = RunReader::open(dir).unwrap();
-        let all = r.scalars("m", None).unwrap();
-        assert_eq!(all.value.len(), 10_000);
-        let tail = r.scalars_from("m", Start::Index(9_990), None).unwrap();
-        assert_eq!(tail.value, all.value[9_990..].to_vec());
-        assert_eq!(tail.step, all.step[9_990..].to_vec());
-        assert!(r
-            .scalars_from("m", Start::Index(10_000), None)
-            .unwrap()
-            .value
-            .is_empty());
-        assert!(r
-            .scalars_from("m", Start::Index(99_999), None)
-            .unwrap()
-            .value
-            .is_empty());
-        // After step 6: both points of step 7 and everything later.
-        let after = r.scalars_from("m", Start::AfterStep(6), None).unwrap();
-        assert_eq!(after.step[..3], [7, 7, 8]);
-        assert_eq!(after.value.len(), 10_000 - 7);
-        // Far back (crosses chunks) and before the first step.
-        let back = r.scalars_from("m", Start::AfterStep(100), None).unwrap();
-        assert_eq!(back.step[0], 101);
-        assert_eq!(back.value, all.value[102..].to_vec());
-        assert_eq!(
-            r.scalars_from("m", Start::AfterStep(-1), None).unwrap(),
-            all
-        );
-        assert!(r
-            .scalars_from("m", Start::AfterStep(9_998), None)
-            .unwrap()
-            .value
-            .is_empty());
-        let ds = r
-            .scalars_from("m", Start::AfterStep(100), Some(50))
-            .unwrap();
-        assert!(ds.value.len() <= 50 && ds.step[0] > 100);
-        assert_eq!(
-            r.scalars_from("nope", Start::Index(0), None)
-                .unwrap_err()
-                .kind,
-            crate::ErrorKind::NotFound
-        );
     }
 }

@@ -37,14 +37,7 @@ pub fn try_lock_owner(run_dir: &Path) -> Result<Option<OwnerLock>> {
 
 /// Create the run folder layout. A `baseDir` that exists as a file is an I/O error naming it.
 pub fn create_layout(run_dir: &Path) -> Result<()> {
-    for sub in [
-        "data/metrics",
-        "data/histograms",
-        "data/tensors",
-        "media",
-        "logs",
-        "wal",
-    ] {
+    for sub in super::layout::FOLDERS {
         let p = run_dir.join(sub);
         std::fs::create_dir_all(&p).map_err(|e| Error::from(e).context(p.display()))?;
     }

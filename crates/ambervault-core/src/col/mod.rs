@@ -176,7 +176,8 @@ impl ColumnHandle {
     pub fn is_var_size(&self) -> bool {
         self.dtype.is_var_size()
     }
-    fn fixed(&self) -> Result<&MetaRow> {
+    /// The `col_meta` row of a fixed-size column (`InvalidArgument` for a variable-size one).
+    pub fn fixed(&self) -> Result<&MetaRow> {
         match &self.storage {
             Storage::Fixed(m) => Ok(m),
             Storage::Var(_) => Err(Error::invalid(format!(
@@ -433,48 +434,7 @@ impl ColumnVault {
     }
 
     fn handle_from_rows(&self, c: &Connection, name: &str) -> Result<Option<ColumnHandle>> {
-        let corrupt =
-            |m: String| Error::corrupt(format!("column \"{name}\" in {}: {m}", self.label));
-        if let Some(row) = meta::by_name(c, name)? {
-            let dtype = DType::parse(&row.dtype).map_err(|e| corrupt(e.message))?;
-            if dtype.is_var_size() || dtype.elem_size() as u64 != row.spec.elem_size {
-                return Err(corrupt(format!(
-                    "dtype {} does not match elem_size {}",
-                    row.dtype, row.spec.elem_size
-                )));
-            }
-            return Ok(Some(ColumnHandle {
-                name: name.to_string(),
-                dtype_str: row.dtype.clone(),
-                dtype,
-                storage: Storage::Fixed(row),
-            }));
-        }
-        let data = meta::by_name(c, &format!("{name}_data"))?;
-        let idx = meta::by_name(c, &format!("{name}_idx"))?;
-        match (data, idx) {
-            (Some(data), Some(idx)) => {
-                let dtype = DType::parse(&data.dtype).map_err(|e| corrupt(e.message))?;
-                if idx.spec.elem_size != meta::IDX_ELEM_SIZE {
-                    return Err(corrupt(format!(
-                        "index entries of {} bytes, not {}",
-                        idx.spec.elem_size,
-                        meta::IDX_ELEM_SIZE
-                    )));
-                }
-                Ok(Some(ColumnHandle {
-                    name: name.to_string(),
-                    dtype_str: data.dtype.clone(),
-                    dtype,
-                    storage: Storage::Var(varsize::VarRows {
-                        name: name.to_string(),
-                        data,
-                        idx,
-                    }),
-                }))
-            }
-            _ => Ok(None),
-        }
+        find_column(c, &self.label, name)
     }
 
     /// The column called `name`, or `NotFound`.
@@ -491,48 +451,7 @@ impl ColumnVault {
 
     /// Create a new column; `InvalidArgument` if the name is taken or the dtype is bad.
     pub fn create(&self, name: &str, dtype: &str) -> Result<ColumnHandle> {
-        let parsed = DType::parse(dtype).map_err(|e| e.context(format!("column \"{name}\"")))?;
-        if name.is_empty() {
-            return Err(Error::invalid("a column name cannot be empty"));
-        }
-        let spec = if parsed.is_var_size() {
-            self.options.data_spec(name)?
-        } else {
-            self.options.spec_for(name, parsed.elem_size() as u64)?
-        };
-        let idx_spec = self.options.spec_for(name, meta::IDX_ELEM_SIZE)?;
-        self.with_conn(|c| {
-            tx::write_tx(c, |c| {
-                if self.handle_from_rows(c, name)?.is_some() || meta::by_name(c, name)?.is_some() {
-                    return Err(Error::invalid(format!(
-                        "column \"{name}\" already exists in {}",
-                        self.label
-                    )));
-                }
-                let storage = if parsed.is_var_size() {
-                    let (dn, xn) = (format!("{name}_data"), format!("{name}_idx"));
-                    if meta::by_name(c, &dn)?.is_some() || meta::by_name(c, &xn)?.is_some() {
-                        return Err(Error::invalid(format!(
-                            "column \"{name}\": {dn} or {xn} already exists in {}",
-                            self.label
-                        )));
-                    }
-                    Storage::Var(varsize::VarRows {
-                        name: name.to_string(),
-                        data: meta::insert(c, &dn, dtype, spec)?,
-                        idx: meta::insert(c, &xn, meta::IDX_DTYPE, idx_spec)?,
-                    })
-                } else {
-                    Storage::Fixed(meta::insert(c, name, dtype, spec)?)
-                };
-                Ok(ColumnHandle {
-                    name: name.to_string(),
-                    dtype_str: dtype.to_string(),
-                    dtype: parsed.clone(),
-                    storage,
-                })
-            })
-        })
+        self.with_conn(|c| create_column(c, &self.label, self.options, name, dtype))
     }
 
     /// The existing column (its dtype must equal `dtype`), or a new one.
@@ -1010,6 +929,16 @@ impl<'c> ColumnWriter<'c> {
         })
     }
 
+    /// The column called `name` (None when absent), read inside the caller's transaction.
+    pub fn column(&self, name: &str) -> Result<Option<ColumnHandle>> {
+        find_column(self.conn, "this file", name)
+    }
+
+    /// Create a column inside the caller's transaction (chunk sizes from `options`).
+    pub fn create(&self, name: &str, dtype: &str, options: ChunkOptions) -> Result<ColumnHandle> {
+        create_column(self.conn, "this file", options, name, dtype)
+    }
+
     pub fn len(&self, col: &ColumnHandle) -> Result<u64> {
         length_of(self.conn, col)
     }
@@ -1020,6 +949,100 @@ fn length_of(c: &Connection, col: &ColumnHandle) -> Result<u64> {
         Storage::Fixed(m) => meta::length(c, m.col_id, &col.name),
         Storage::Var(v) => varsize::length(c, v),
     }
+}
+
+/// The column called `name` as its `col_meta` rows describe it now (None when absent); `label`
+/// names the file in errors.
+pub fn find_column(c: &Connection, label: &str, name: &str) -> Result<Option<ColumnHandle>> {
+    let corrupt = |m: String| Error::corrupt(format!("column \"{name}\" in {}: {m}", label));
+    if let Some(row) = meta::by_name(c, name)? {
+        let dtype = DType::parse(&row.dtype).map_err(|e| corrupt(e.message))?;
+        if dtype.is_var_size() || dtype.elem_size() as u64 != row.spec.elem_size {
+            return Err(corrupt(format!(
+                "dtype {} does not match elem_size {}",
+                row.dtype, row.spec.elem_size
+            )));
+        }
+        return Ok(Some(ColumnHandle {
+            name: name.to_string(),
+            dtype_str: row.dtype.clone(),
+            dtype,
+            storage: Storage::Fixed(row),
+        }));
+    }
+    let data = meta::by_name(c, &format!("{name}_data"))?;
+    let idx = meta::by_name(c, &format!("{name}_idx"))?;
+    match (data, idx) {
+        (Some(data), Some(idx)) => {
+            let dtype = DType::parse(&data.dtype).map_err(|e| corrupt(e.message))?;
+            if idx.spec.elem_size != meta::IDX_ELEM_SIZE {
+                return Err(corrupt(format!(
+                    "index entries of {} bytes, not {}",
+                    idx.spec.elem_size,
+                    meta::IDX_ELEM_SIZE
+                )));
+            }
+            Ok(Some(ColumnHandle {
+                name: name.to_string(),
+                dtype_str: data.dtype.clone(),
+                dtype,
+                storage: Storage::Var(varsize::VarRows {
+                    name: name.to_string(),
+                    data,
+                    idx,
+                }),
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Create column `name` on `c` (one transaction, or a savepoint of the caller's).
+fn create_column(
+    c: &Connection,
+    label: &str,
+    options: ChunkOptions,
+    name: &str,
+    dtype: &str,
+) -> Result<ColumnHandle> {
+    let parsed = DType::parse(dtype).map_err(|e| e.context(format!("column \"{name}\"")))?;
+    if name.is_empty() {
+        return Err(Error::invalid("a column name cannot be empty"));
+    }
+    let spec = if parsed.is_var_size() {
+        options.data_spec(name)?
+    } else {
+        options.spec_for(name, parsed.elem_size() as u64)?
+    };
+    let idx_spec = options.spec_for(name, meta::IDX_ELEM_SIZE)?;
+    tx::write_tx(c, |c| {
+        if find_column(c, label, name)?.is_some() || meta::by_name(c, name)?.is_some() {
+            return Err(Error::invalid(format!(
+                "column \"{name}\" already exists in {label}"
+            )));
+        }
+        let storage = if parsed.is_var_size() {
+            let (dn, xn) = (format!("{name}_data"), format!("{name}_idx"));
+            if meta::by_name(c, &dn)?.is_some() || meta::by_name(c, &xn)?.is_some() {
+                return Err(Error::invalid(format!(
+                    "column \"{name}\": {dn} or {xn} already exists in {label}"
+                )));
+            }
+            Storage::Var(varsize::VarRows {
+                name: name.to_string(),
+                data: meta::insert(c, &dn, dtype, spec)?,
+                idx: meta::insert(c, &xn, meta::IDX_DTYPE, idx_spec)?,
+            })
+        } else {
+            Storage::Fixed(meta::insert(c, name, dtype, spec)?)
+        };
+        Ok(ColumnHandle {
+            name: name.to_string(),
+            dtype_str: dtype.to_string(),
+            dtype: parsed.clone(),
+            storage,
+        })
+    })
 }
 
 impl Drop for ColumnVault {

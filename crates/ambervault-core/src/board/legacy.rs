@@ -274,67 +274,65 @@ fn copy_metrics(c: &Connection, run_dir: &Path) -> Result<()> {
 
 /// Copy the attached `old` metadata.db's rows, histograms and tensor payloads.
 fn copy_metadata(c: &Connection, run_dir: &Path, tensors: &mut Option<KvStore>) -> Result<()> {
-    {
-        for t in COPIED_TABLES {
-            c.execute_batch(&format!("INSERT INTO main.{t} SELECT * FROM old.{t}"))?;
+    for t in COPIED_TABLES {
+        c.execute_batch(&format!("INSERT INTO main.{t} SELECT * FROM old.{t}"))?;
+    }
+    let hist_names: Vec<String> = c
+        .prepare("SELECT name FROM old.histograms ORDER BY name")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for name in hist_names {
+        let Some(entries) = histograms(run_dir, &name)? else {
+            continue;
+        };
+        c.execute(
+            "INSERT INTO series(kind, name, count) VALUES (?, ?, ?)",
+            params![layout::HISTOGRAM, name, entries.len() as i64],
+        )?;
+        let id = c.last_insert_rowid();
+        for h in entries {
+            let edges: Vec<u8> = h.edges.iter().flat_map(|e| e.to_le_bytes()).collect();
+            let counts: Vec<u8> = h.counts.iter().flat_map(|n| n.to_le_bytes()).collect();
+            c.execute(
+                "INSERT INTO histograms(series, step, global_step, timestamp, nan, posinf, neginf, edges, counts)
+                 VALUES (?,?,?,?,?,?,?,?,?)",
+                params![id, h.step, h.global_step, h.timestamp, h.nan, h.posinf, h.neginf, edges, counts],
+            )?;
         }
-        let hist_names: Vec<String> = c
-            .prepare("SELECT name FROM old.histograms ORDER BY name")?
-            .query_map([], |r| r.get(0))?
+    }
+    // Tensor and density payloads move into the one tensor store, keyed as layout 2 keys them.
+    for (table, kind) in [("tensors", "tensor"), ("kernel_density", "kde")] {
+        let rows: Vec<(i64, i64, String, String, String)> = c
+            .prepare(&format!(
+                "SELECT id, step, name, kv_file, kv_key FROM old.{table}"
+            ))?
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
-        for name in hist_names {
-            let Some(entries) = histograms(run_dir, &name)? else {
+        c.execute_batch(&format!(
+            "INSERT INTO main.{table} SELECT * FROM old.{table}"
+        ))?;
+        for (id, step, name, file, key) in rows {
+            if file.contains("..") {
+                continue;
+            }
+            let Some(bytes) = dbfile::kv_get(&run_dir.join(&file), key.as_bytes())? else {
                 continue;
             };
+            let new_key = format!("{kind}/{step}/{name}");
+            let kv = match tensors {
+                Some(kv) => kv,
+                None => tensors.insert(KvStore::open(
+                    layout::tensors_path(run_dir),
+                    KvOptions::default(),
+                )?),
+            };
+            kv.put_many([(new_key.as_bytes(), Encoding::Raw, bytes.as_slice())])?;
             c.execute(
-                "INSERT INTO series(kind, name, count) VALUES (?, ?, ?)",
-                params![layout::HISTOGRAM, name, entries.len() as i64],
+                &format!("UPDATE main.{table} SET kv_file = ?, kv_key = ? WHERE id = ?"),
+                params![layout::TENSORS_FILE, new_key, id],
             )?;
-            let id = c.last_insert_rowid();
-            for h in entries {
-                let edges: Vec<u8> = h.edges.iter().flat_map(|e| e.to_le_bytes()).collect();
-                let counts: Vec<u8> = h.counts.iter().flat_map(|n| n.to_le_bytes()).collect();
-                c.execute(
-                    "INSERT INTO histograms(series, step, global_step, timestamp, nan, posinf, neginf, edges, counts)
-                     VALUES (?,?,?,?,?,?,?,?,?)",
-                    params![id, h.step, h.global_step, h.timestamp, h.nan, h.posinf, h.neginf, edges, counts],
-                )?;
-            }
-        }
-        // Tensor and density payloads move into the one tensor store, keyed as layout 2 keys them.
-        for (table, kind) in [("tensors", "tensor"), ("kernel_density", "kde")] {
-            let rows: Vec<(i64, i64, String, String, String)> = c
-                .prepare(&format!(
-                    "SELECT id, step, name, kv_file, kv_key FROM old.{table}"
-                ))?
-                .query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            c.execute_batch(&format!(
-                "INSERT INTO main.{table} SELECT * FROM old.{table}"
-            ))?;
-            for (id, step, name, file, key) in rows {
-                if file.contains("..") {
-                    continue;
-                }
-                let Some(bytes) = dbfile::kv_get(&run_dir.join(&file), key.as_bytes())? else {
-                    continue;
-                };
-                let new_key = format!("{kind}/{step}/{name}");
-                let kv = match tensors {
-                    Some(kv) => kv,
-                    None => tensors.insert(KvStore::open(
-                        layout::tensors_path(run_dir),
-                        KvOptions::default(),
-                    )?),
-                };
-                kv.put_many([(new_key.as_bytes(), Encoding::Raw, bytes.as_slice())])?;
-                c.execute(
-                    &format!("UPDATE main.{table} SET kv_file = ?, kv_key = ? WHERE id = ?"),
-                    params![layout::TENSORS_FILE, new_key, id],
-                )?;
-            }
         }
     }
     Ok(())
@@ -345,5 +343,138 @@ fn remove_old_files(run_dir: &Path) {
     dbfile::remove_db_files(&metadata_path(run_dir));
     for dir in ["data/metrics", "data/histograms", "data/tensors"] {
         let _ = std::fs::remove_dir_all(run_dir.join(dir));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::board::reader::RunReader;
+
+    fn le<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
+        v.iter().flat_map(|x| f(*x)).collect()
+    }
+
+    /// A folder as 0.1 wrote it: a metric file, a histogram namespace file, a tensor file and
+    /// data/metadata.db.
+    fn layout_1_run(dir: &Path) {
+        run::update_metadata(dir, run::status_patch("finished", Some(0))).unwrap();
+        std::fs::create_dir_all(dir.join("data/metrics")).unwrap();
+        let cv = ColumnVault::open(
+            &metric_path(dir, "a/b"),
+            &OpenOptions::default(),
+            ChunkOptions::default(),
+        )
+        .unwrap();
+        let ints = |v: &[i64]| le(v, i64::to_le_bytes);
+        for (col, ty, bytes) in [
+            ("step", "i64", ints(&[0, 1, 2])),
+            ("global_step", "i64", ints(&[0, 0, 5])),
+            ("timestamp", "i64", ints(&[10, 20, 30])),
+            ("value", "f64", le(&[0.5, f64::NAN, -1.0], f64::to_le_bytes)),
+        ] {
+            let h = cv.ensure(col, ty).unwrap();
+            cv.extend_bytes(&h, &bytes).unwrap();
+        }
+        drop(cv);
+        let hv = ColumnVault::open(
+            &histogram_path(dir, "grads/w"),
+            &OpenOptions::default(),
+            ChunkOptions::default(),
+        )
+        .unwrap();
+        for (part, ty, bytes) in [
+            ("step", "i64", ints(&[4])),
+            ("global_step", "i64", ints(&[1])),
+            ("timestamp", "i64", ints(&[40])),
+            ("nan", "i64", ints(&[0])),
+            ("posinf", "i64", ints(&[0])),
+            ("neginf", "i64", ints(&[0])),
+            ("bins", "i64", ints(&[2])),
+            ("edges", "f64", le(&[0.0, 0.5, 1.0], f64::to_le_bytes)),
+            ("counts", "i64", ints(&[3, 7])),
+        ] {
+            let h = hv.ensure(&format!("grads/w:{part}"), ty).unwrap();
+            hv.extend_bytes(&h, &bytes).unwrap();
+        }
+        drop(hv);
+        let mut kv = KvStore::open(dir.join("data/tensors/t.db"), KvOptions::default()).unwrap();
+        kv.put_many([(&b"3"[..], Encoding::Raw, &b"npy-bytes"[..])])
+            .unwrap();
+        drop(kv);
+        let c = Connection::open(metadata_path(dir)).unwrap();
+        c.execute_batch(layout::STORE_SCHEMA).unwrap();
+        c.execute_batch(
+            "DROP TABLE series; DROP TABLE histograms; DROP TABLE rejected;
+             CREATE TABLE histograms(name TEXT PRIMARY KEY, namespace TEXT NOT NULL);
+             INSERT INTO histograms VALUES ('grads/w', 'grads');
+             INSERT INTO steps VALUES (0, 0, 10), (1, 0, 20), (2, 5, 30);
+             INSERT INTO tensors(step, global_step, timestamp, name, kv_file, kv_key, dtype, shape)
+               VALUES (3, 0, 35, 't', 'data/tensors/t.db', '3', '<f4', '[2]');",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_layout_1_folder_reads_as_it_is_and_upgrades_in_place() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        layout_1_run(dir);
+        let check = |r: &mut RunReader| {
+            assert_eq!(r.metrics().unwrap(), ["a/b"]);
+            let s = r.scalars("a/b", None).unwrap();
+            assert_eq!(s.step, [0, 1, 2]);
+            assert_eq!(s.global_step, [0, 0, 5]);
+            assert_eq!(s.timestamp, [10, 20, 30]);
+            assert_eq!(s.value[0], 0.5);
+            assert!(s.value[1].is_nan());
+            assert_eq!(s.value[2], -1.0);
+            let sum = &r.summaries().unwrap()[0];
+            assert_eq!(
+                (sum.count, sum.last_step, sum.min, sum.max),
+                (3, Some(2), Some(-1.0), Some(0.5))
+            );
+            let h = r.histograms("grads/w").unwrap();
+            assert_eq!((h[0].step, h[0].counts.clone()), (4, vec![3, 7]));
+            assert_eq!(r.histogram_names().unwrap(), ["grads/w"]);
+            let t = r.rows("tensors", "t").unwrap();
+            let file = t[0]["kv_file"].as_str().unwrap().to_string();
+            let key = t[0]["kv_key"].as_str().unwrap().to_string();
+            assert_eq!(r.kv_bytes(&file, &key).unwrap(), b"npy-bytes");
+        };
+        let mut r = RunReader::open(dir).unwrap();
+        assert_eq!(r.layout_version(), 1);
+        check(&mut r);
+        drop(r);
+
+        assert!(crate::board::upgrade_run(dir).unwrap());
+        let mut r = RunReader::open(dir).unwrap();
+        assert_eq!(r.layout_version(), 2);
+        check(&mut r);
+        assert_eq!(run::read_metadata(dir).unwrap()["layoutVersion"], 2);
+        for old in [
+            "data/metadata.db",
+            "data/metrics",
+            "data/histograms",
+            "data/tensors",
+        ] {
+            assert!(!dir.join(old).exists(), "{old} left behind");
+        }
+        assert!(!crate::board::upgrade_run(dir).unwrap());
+    }
+
+    #[test]
+    fn an_upgrade_cut_short_leaves_the_folder_as_it_was() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        layout_1_run(dir);
+        // A metric file that cannot be read makes the upgrade fail half way.
+        std::fs::write(metric_path(dir, "broken"), b"not a database").unwrap();
+        assert!(crate::board::upgrade_run(dir).is_err());
+        assert!(!layout::store_path(dir).exists());
+        assert!(!dbfile::tmp_path(&layout::store_path(dir)).exists());
+        let mut r = RunReader::open(dir).unwrap();
+        assert_eq!(r.layout_version(), 1);
+        assert_eq!(r.scalars("a/b", None).unwrap().step, [0, 1, 2]);
     }
 }

@@ -1,7 +1,8 @@
 /**
  * The viewer in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core): run list,
  * a run page with a drawn chart, smoothing, two runs overlaid, a histogram, a media item, a table,
- * and a point appearing live while a child process logs. Screenshots go to __test__/artifacts/.
+ * and a point appearing live while a child process logs, with no Content-Security-Policy refusal
+ * on the way. Screenshots go to __test__/artifacts/.
  */
 import test from 'ava'
 import { mkdirSync, rmSync } from 'node:fs'
@@ -35,6 +36,10 @@ test.before(async () => {
   ctx = await launchChromium()
   page = ctx.pages()[0] ?? (await ctx.newPage())
   page.on('pageerror', (e) => pageErrors.push(String(e)))
+  // The pages' Content-Security-Policy must allow everything the bundle does: a refusal is an error.
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) pageErrors.push(m.text())
+  })
 })
 test.after.always(async () => {
   await ctx?.close()

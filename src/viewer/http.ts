@@ -1,9 +1,13 @@
 /**
- * HTTP plumbing shared by the viewer and the team server: JSON answers, and listening (127.0.0.1
- * unless told otherwise) and closing (ending live streams and open connections).
+ * HTTP plumbing shared by the viewer and the team server: JSON answers, error answers that never
+ * show the server's file-system paths, and listening (127.0.0.1 unless told otherwise) and
+ * closing (ending live streams and open connections).
  */
-import type { Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { realpathSync } from 'node:fs'
+import { VaultError } from '../errors'
+import { HttpError } from './paths'
 
 /** A JSON answer that is never cached nor sniffed as another type. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -16,6 +20,54 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     ...headers,
   })
   res.end(text)
+}
+
+/** The status an error is answered with. */
+export function errorStatus(e: unknown): number {
+  if (e instanceof HttpError) return e.status
+  if (e instanceof VaultError) return e.code === 'NOT_FOUND' ? 404 : e.code === 'INVALID_ARGUMENT' ? 400 : e.code === 'CLOSED' ? 409 : 500
+  return 500
+}
+
+/** An absolute path of two segments or more (URL paths under /api/ are left alone). */
+const ABSOLUTE_PATH = /(?<=^|[\s'"(=,])(?:[A-Za-z]:)?[\\/](?!api\/)[^\s'"(),;\\/]+(?:[\\/][^\s'"(),;\\/]*)+/g
+
+/**
+ * What a client is told of an error. A 5xx says only what kind of failure it was (the details go
+ * to the server's log); a 4xx keeps its message with the folders under `roots` (the base or data
+ * dir) shown relative to them and any other absolute path replaced by `<path>`.
+ */
+export function publicMessage(e: unknown, status: number, roots: string[]): string {
+  if (status >= 500) return `internal error${e instanceof VaultError ? ` (${e.code})` : ''}: see the server's log`
+  let text = String((e as Error)?.message ?? e)
+  for (const root of roots) {
+    const r = root.replace(/[\\/]+$/, '')
+    if (r) text = text.split(`${r}/`).join('').split(`${r}\\`).join('').split(r).join('.')
+  }
+  return text.replace(ABSOLUTE_PATH, '<path>')
+}
+
+/** `dir` and, when it differs, the folder it really is (symlinks followed): what publicMessage hides. */
+export function pathRoots(dir: string): string[] {
+  try {
+    const real = realpathSync(dir)
+    return real === dir ? [dir] : [dir, real]
+  } catch {
+    return [dir]
+  }
+}
+
+/**
+ * Answer a failed request (`who` names the server in its log). A refused upload may still be
+ * arriving: a 413 is answered, then the connection is dropped.
+ */
+export function sendError(req: IncomingMessage, res: ServerResponse, e: unknown, roots: string[], who: string, headers: Record<string, string> = {}): void {
+  const status = errorStatus(e)
+  if (status >= 500) process.stderr.write(`${who}: ${req.method} ${(req.url ?? '').split('?')[0]}: ${(e as Error)?.stack ?? e}\n`)
+  if (status === 413) headers = { ...headers, connection: 'close' }
+  if (!res.headersSent) sendJson(res, status, { error: publicMessage(e, status, roots) }, headers)
+  else res.end()
+  if (status === 413) res.on('finish', () => req.socket.destroy())
 }
 
 export interface Listening {

@@ -1,13 +1,29 @@
 /**
  * The JSON API, as a table from path segments (after `/api`) to a read on the RunStore. Each
- * handler validates its names before touching the store; nothing here writes.
+ * handler validates its names before touching the store; nothing here writes. Scalar reads are
+ * bounded (MAX_POINTS), and a run that cannot be read fails only the requests about that run.
  */
 import type { RunStore } from './data'
+import type { Series } from './wire'
 import { HttpError, checkMetricName, checkSegment } from './paths'
 
 export type RouteResult = { kind: 'json'; body: unknown } | { kind: 'bytes'; type: string; body: Buffer }
 
 const json = (body: unknown): RouteResult => ({ kind: 'json', body })
+
+/**
+ * Points one scalar read answers with: `maxPoints` defaults to 10,000 (the reader's min/max
+ * downsample, so a spike survives) and may go up to 100,000; a `since` read gives the first
+ * 10,000 points after `since` (ask again from the last step for more). A 1M-point metric is
+ * then a reply of about 1 MB, not 92.
+ */
+export const MAX_POINTS = { default: 10_000, max: 100_000, since: 10_000 } as const
+
+/** The first `n` points of a series. */
+function firstPoints(s: Series, n: number): Series {
+  if (s.step.length <= n) return s
+  return { step: s.step.slice(0, n), globalStep: s.globalStep.slice(0, n), timestamp: s.timestamp.slice(0, n), value: s.value.slice(0, n) }
+}
 
 /** `train/loss` → `train`; a name without a slash is in the '' (top-level) namespace. */
 export function namespaceOf(name: string): string {
@@ -37,7 +53,13 @@ export function apiRoutes(store: RunStore) {
       const metric = checkMetricName(q.get('metric'))
       const project = q.get('project') ? checkSegment('project', q.get('project') ?? '') : undefined
       const out: Record<string, number | string | null> = {}
-      for (const row of store.list(project)) out[row.key] = store.last(row.project, row.folder, metric)
+      for (const row of store.list(project)) {
+        try {
+          out[row.key] = store.last(row.project, row.folder, metric)
+        } catch {
+          out[row.key] = null // a run that cannot be read has no last value; the others still answer
+        }
+      }
       return json(out)
     }
     if (head !== 'runs') throw new HttpError(404, `no such API route: /api/${seg.join('/')}`)
@@ -72,9 +94,9 @@ export function apiRoutes(store: RunStore) {
       if (q.get('since') !== null) {
         const since = Number(q.get('since'))
         if (!Number.isFinite(since)) throw new HttpError(400, 'since must be a number')
-        return json(store.scalarsSince(p, r, name, since))
+        return json(firstPoints(store.scalarsSince(p, r, name, since), MAX_POINTS.since))
       }
-      return json(store.scalars(p, r, name, intParam(q, 'maxPoints', 0, 0, 100000)))
+      return json(store.scalars(p, r, name, intParam(q, 'maxPoints', MAX_POINTS.default, 2, MAX_POINTS.max)))
     }
     if (seg.length === 4 && what === 'histograms') return json(store.histograms(p, r, checkMetricName(q.get('name'))))
     if (seg.length === 4 && what === 'media') return json(store.media(p, r, checkMetricName(q.get('name'))))

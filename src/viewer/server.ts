@@ -1,15 +1,17 @@
 /**
  * The viewer's HTTP server: a read-only JSON API over the runs of one base dir, a live stream per
- * run, and the static front end. It binds 127.0.0.1 unless told otherwise, answers only GET/HEAD,
- * and every project, run or metric name taken from a URL goes through ./paths first.
+ * run, and the static front end. It binds 127.0.0.1 unless told otherwise, answers only GET/HEAD
+ * and only Host headers of ./hosts, holds what one client may open to ./limits, and every project,
+ * run or metric name taken from a URL goes through ./paths first.
  */
-import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import { listen, sendJson } from './http'
+import { listen, pathRoots, sendError, sendJson } from './http'
 import { resolve } from 'node:path'
 import { existsSync, statSync } from 'node:fs'
-import { VaultError } from '../errors'
 import { RunStore } from './data'
+import { hostCheck } from './hosts'
+import { createLimitedServer } from './limits'
+import type { Limits } from './limits'
 import { serveLive } from './live'
 import type { LogWatch } from './live'
 import type { LogKind } from './wire'
@@ -26,6 +28,12 @@ export interface ViewerOptions {
   webDir?: string
   /** How often a live stream looks for new points (default 1000 ms). */
   liveIntervalMs?: number
+  /** Host names answered besides loopback ones (`['*']`: any); see ./hosts. */
+  allowedHosts?: string[]
+  /** Believe `X-Forwarded-For` / `X-Forwarded-Proto` (only behind a proxy that sets them). */
+  trustProxy?: boolean
+  /** Timeouts and per-client caps (defaults: LIMITS of ./limits). */
+  limits?: Partial<Limits>
 }
 
 export interface Viewer {
@@ -51,12 +59,6 @@ function liveLogWatches(params: URLSearchParams): LogWatch[] {
   )
 }
 
-function errorStatus(e: unknown): number {
-  if (e instanceof HttpError) return e.status
-  if (e instanceof VaultError) return e.code === 'NOT_FOUND' ? 404 : e.code === 'INVALID_ARGUMENT' ? 400 : 500
-  return 500
-}
-
 export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   const baseDir = resolve(opts.baseDir)
   if (!existsSync(baseDir) || !statSync(baseDir).isDirectory()) {
@@ -67,8 +69,11 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   const liveIntervalMs = opts.liveIntervalMs ?? 1000
   const routes = apiRoutes(store)
   const open = new Set<ServerResponse>()
+  const hosts = hostCheck(opts.host ?? '127.0.0.1', opts.allowedHosts)
+  const roots = pathRoots(baseDir)
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (!hosts.allows(req.headers.host)) throw new HttpError(403, `Host ${JSON.stringify(req.headers.host ?? '')} is not allowed (start the viewer with --allowed-hosts to add a name)`)
     // The URL parser would quietly resolve `..` and `%2e%2e` segments; a traversal attempt is
     // refused as such instead, before anything else looks at the path.
     const rawPath = (req.url ?? '/').split('?')[0]
@@ -112,16 +117,13 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
     res.end(req.method === 'HEAD' ? undefined : out.body)
   }
 
-  const server = createServer((req, res) => {
+  const server = createLimitedServer((req, res) => {
     try {
       handle(req, res)
     } catch (e) {
-      const status = errorStatus(e)
-      if (status >= 500) process.stderr.write(`amber viewer: ${req.url}: ${(e as Error).stack ?? e}\n`)
-      if (!res.headersSent) sendJson(res, status, { error: (e as Error).message ?? String(e) })
-      else res.end()
+      sendError(req, res, e, roots, 'amber viewer')
     }
-  })
+  }, opts)
 
   const listening = await listen(server, opts, open, () => store.close())
   return { ...listening, server }

@@ -1,6 +1,8 @@
 /**
  * The built front end (web/dist) served read-only. A request path is decoded once, must stay a
  * plain relative path, and is resolved and checked to lie inside web/dist before any file is read.
+ * Every file goes out with PAGE_HEADERS: no framing, and a Content-Security-Policy that lets the
+ * bundle load only from its own origin.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { extname, join, resolve } from 'node:path'
@@ -15,6 +17,33 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
   '.ico': 'image/x-icon',
+}
+
+/**
+ * What the viewer's bundle needs, and nothing else: its own script and stylesheet (uPlot sets
+ * styles through the CSSOM, which style-src does not govern), the API and live stream on the same
+ * origin, media from /api (images, video, audio), the favicon as a data: URL; no plugins, no
+ * <base>, forms only to this origin (the team server's login), and no page may frame it.
+ */
+export const PAGE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "media-src 'self' blob:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ')
+
+export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': PAGE_CSP,
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  // Not no-referrer: with it a browser sends `Origin: null` on the login form's POST.
+  'referrer-policy': 'same-origin',
 }
 
 /** web/dist next to the package root, from src/viewer (tsx) or dist/viewer (built). */
@@ -43,9 +72,9 @@ export function serveStatic(root: string, urlPath: string, res: ServerResponse):
   if (!isFile) throw new HttpError(404, `not found: ${rel}`)
   const body = readFileSync(file)
   res.writeHead(200, {
+    ...PAGE_HEADERS,
     'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
     'content-length': body.length,
-    'x-content-type-options': 'nosniff',
     'cache-control': 'no-cache',
   })
   res.end(body)

@@ -1,13 +1,14 @@
 /**
  * The team server's viewer in headless Chromium (Debian's /usr/bin/chromium via playwright-core),
- * behind its login cookie: without a token the page cannot load runs (401); after /login with a
- * token the run list and a run's chart render from the synced copy; a read-only token reads but
- * its uploads are refused. Screenshots go to __test__/artifacts/.
+ * behind its login cookie: without a token the page cannot load runs (401); after logging in on
+ * the /login form the run list and a run's chart render from the synced copy (with no
+ * Content-Security-Policy refusal); the cookie reads but never uploads, and other cookie writes
+ * need JSON. Screenshots go to __test__/artifacts/.
  */
 import test from 'ava'
 import { mkdirSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import type { BrowserContext } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { syncRun } from '../src/index'
 import { startServer } from '../src/server'
 import type { TeamServer } from '../src/server'
@@ -27,6 +28,17 @@ async function browser(): Promise<BrowserContext> {
   const ctx = await launchChromium()
   contexts.push(ctx)
   return ctx
+}
+
+/** Log in the way a person does: the /login form, token typed in, submitted (a POST). */
+async function logIn(page: Page, token: string): Promise<number> {
+  await page.goto(`${server.url}login`)
+  await page.fill('input[name="token"]', token)
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${server.url}login` && r.request().method() === 'POST'),
+    page.click('button[type="submit"]'),
+  ])
+  return res.status()
 }
 
 test.before(async () => {
@@ -53,8 +65,10 @@ btest('without a token the viewer cannot load runs: the page reports 401 and the
   t.is(await page.locator('tr.run-row').count(), 0)
   const api = await page.evaluate(async () => (await fetch('/api/runs')).status)
   t.is(api, 401)
-  const bad = await page.goto(`${server.url.replace(/\/$/, '')}/login?token=amb_not_a_token`)
-  t.is(bad?.status(), 401)
+  t.is(await logIn(page, 'amb_not_a_token'), 401)
+  await page.waitForSelector('p.error')
+  t.regex(String(await page.textContent('p.error')), /Unknown or revoked token/)
+  t.is((await ctx.cookies()).length, 0)
   await page.screenshot({ path: join(ARTIFACTS, 'serve-no-token.png') })
 })
 
@@ -63,7 +77,10 @@ btest('after logging in with a token the run list and a run chart render from th
   const page = ctx.pages()[0] ?? (await ctx.newPage())
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(String(e)))
-  await page.goto(`${server.url.replace(/\/$/, '')}/login?token=${encodeURIComponent(writeToken)}`)
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) errors.push(m.text())
+  })
+  t.is(await logIn(page, writeToken), 303)
   const cookie = (await ctx.cookies()).find((c) => c.name === 'amber_token')
   t.truthy(cookie)
   t.true(cookie!.httpOnly, 'the token cookie is HttpOnly')
@@ -87,22 +104,29 @@ btest('after logging in with a token the run list and a run chart render from th
   t.deepEqual(errors, [])
 })
 
-btest('a read-only token shows the runs but cannot write', async (t) => {
+btest('the login cookie reads but cannot upload (even a write token), and cookie writes need JSON', async (t) => {
   const ctx = await browser()
   const page = ctx.pages()[0] ?? (await ctx.newPage())
-  await page.goto(`${server.url.replace(/\/$/, '')}/login?token=${encodeURIComponent(readToken)}`)
+  t.is(await logIn(page, readToken), 303)
   await page.waitForSelector('tr.run-row')
   t.is(await page.locator('tr.run-row').count(), 1)
-  const tries = await page.evaluate(async (key) => {
-    const put = await fetch(`/api/sync/runs/${key}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ metadata: { name: 'x' } }) })
-    const fin = await fetch(`/api/sync/runs/${key}/finish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'crashed' }) })
-    const post = await fetch(`/api/runs/${key}`, { method: 'POST' })
-    return { put: put.status, putError: ((await put.json()) as { error: string }).error, finish: fin.status, post: post.status }
-  }, runKey)
-  t.is(tries.put, 403)
-  t.regex(tries.putError, /read-only/)
-  t.is(tries.finish, 403)
-  t.is(tries.post, 405)
+  const tries = async () =>
+    page.evaluate(async (key) => {
+      const put = await fetch(`/api/sync/runs/${key}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ metadata: { name: 'x' } }) })
+      const fin = await fetch(`/api/sync/runs/${key}/finish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'crashed' }) })
+      const post = await fetch(`/api/runs/${key}`, { method: 'POST' })
+      const postJson = await fetch(`/api/runs/${key}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+      return { put: put.status, putError: ((await put.json()) as { error: string }).error, finish: fin.status, post: post.status, postJson: postJson.status }
+    }, runKey)
+  for (const token of [readToken, writeToken]) {
+    if (token === writeToken) t.is(await logIn(page, writeToken), 303)
+    const r = await tries()
+    t.is(r.put, 401)
+    t.regex(r.putError, /Bearer/)
+    t.is(r.finish, 401)
+    t.is(r.post, 403, 'a cookie POST without JSON')
+    t.is(r.postJson, 405, 'same origin and JSON pass; the read route refuses POST')
+  }
   // Nothing changed: the run is still finished, still 120 points.
   const after = await page.evaluate(async (key) => (await (await fetch(`/api/runs/${key}/scalars?name=train%2Floss`)).json()) as { value: number[] }, runKey)
   t.is(after.value.length, 120)

@@ -106,8 +106,8 @@ test('project scopes and read-only tokens: read what the token may see, upload o
   t.is(points(c), 300)
   // The read routes only read.
   t.is((await fetch(`${c.s.url}/api/runs`, { method: 'DELETE', headers: { authorization: `Bearer ${c.write}` } })).status, 405)
-  // The browser logs in once; the cookie then carries the token.
-  const login = await fetch(`${c.s.url}/login?token=${encodeURIComponent(c.readOnly)}`, { redirect: 'manual' })
+  // The browser logs in once (a form POST); the cookie then carries the token.
+  const login = await fetch(`${c.s.url}/login`, { method: 'POST', body: new URLSearchParams({ token: c.readOnly }), redirect: 'manual' })
   t.is(login.status, 303)
   const cookie = login.headers.get('set-cookie')!.split(';')[0]
   t.regex(login.headers.get('set-cookie')!, /HttpOnly/)

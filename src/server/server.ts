@@ -4,23 +4,30 @@
  *   access to the project);
  * - `/api/*`: the viewer's read API (any token of the project, read-only ones included), with
  *   run lists filtered to the projects the token may see;
- * - `/login?token=…`: puts the token in an HttpOnly cookie so the browser front end can read;
+ * - `/login`: a form that takes the token by POST and puts it in an HttpOnly cookie so the
+ *   browser front end can read (./login: what the cookie may and may not do);
  * - everything else: the static front end (code only, no run data).
- * No route answers without a valid token except the front end's files and /login.
+ * No route answers without a valid token except the front end's files and /login, and none
+ * answers a Host header that ../viewer/hosts refuses. Connections, timeouts and bodies are
+ * bounded by ../viewer/limits.
  */
-import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import { listen, sendJson } from '../viewer/http'
+import { listen, pathRoots, sendError, sendJson } from '../viewer/http'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { InvalidArgumentError, VaultError } from '../errors'
+import { InvalidArgumentError } from '../errors'
 import { RunStore } from '../viewer/data'
+import { hostCheck, isHttps } from '../viewer/hosts'
+import { createLimitedServer, readBody } from '../viewer/limits'
+import type { Limits } from '../viewer/limits'
 import { serveLive } from '../viewer/live'
 import { HttpError, checkMetricName, checkSegment } from '../viewer/paths'
 import { apiRoutes } from '../viewer/routes'
 import { findWebDist, serveStatic } from '../viewer/static'
 import { decodeBatch, decodeMediaBatch, decodeRecordBatch } from '../sync/protocol'
 import { GapError, IngestRuns } from './ingest'
+import { checkCookieWrite, handleLogin, presentedToken } from './login'
+import { checkRunMetadata } from './run-metadata'
 import { TokenStore, tokenAllows } from './tokens'
 import type { TokenRecord } from './tokens'
 
@@ -35,6 +42,15 @@ export interface ServerOptions {
   liveIntervalMs?: number
   /** Close a run's writer after this long without a request (default 10 min). */
   idleCloseMs?: number
+  /** Host names answered besides loopback ones (`['*']`: any); see ../viewer/hosts. */
+  allowedHosts?: string[]
+  /**
+   * Believe `X-Forwarded-For` (the client address the per-client caps count) and
+   * `X-Forwarded-Proto` (https: Secure cookies): only behind a proxy that sets them.
+   */
+  trustProxy?: boolean
+  /** Timeouts and per-client caps (defaults: LIMITS of ../viewer/limits). */
+  limits?: Partial<Limits>
 }
 
 export interface TeamServer {
@@ -48,36 +64,6 @@ export interface TeamServer {
 const META_LIMIT = 1 << 20
 const STATUSES = new Set(['running', 'finished', 'crashed', 'killed'])
 
-function errorStatus(e: unknown): number {
-  if (e instanceof HttpError) return e.status
-  if (e instanceof GapError) return 409
-  if (e instanceof VaultError) return e.code === 'NOT_FOUND' ? 404 : e.code === 'INVALID_ARGUMENT' ? 400 : e.code === 'CLOSED' ? 409 : 500
-  return 500
-}
-
-/** The request body, refused with 413 as soon as it is known to be over `max`. */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? NaN)
-  if (declared > max) return Promise.reject(new HttpError(413, `request body of ${declared} bytes is over the ${max} byte limit`))
-  return new Promise((done, fail) => {
-    const parts: Buffer[] = []
-    let size = 0
-    req.on('data', (c: Buffer) => {
-      size += c.length
-      if (size > max) {
-        fail(new HttpError(413, `request body is over the ${max} byte limit`))
-        req.removeAllListeners('data')
-        req.resume()
-        return
-      }
-      parts.push(c)
-    })
-    req.on('end', () => done(Buffer.concat(parts)))
-    req.on('error', fail)
-    req.on('aborted', () => fail(new HttpError(400, 'request aborted')))
-  })
-}
-
 function jsonBody(buf: Buffer): Record<string, unknown> {
   let v: unknown
   try {
@@ -87,17 +73,6 @@ function jsonBody(buf: Buffer): Record<string, unknown> {
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'body must be a JSON object')
   return v as Record<string, unknown>
-}
-
-function presentedToken(req: IncomingMessage): string | null {
-  const auth = req.headers.authorization
-  if (auth) {
-    const m = /^Bearer\s+(\S+)$/i.exec(auth)
-    return m ? m[1] : null
-  }
-  const cookie = req.headers.cookie ?? ''
-  const m = /(?:^|;\s*)amber_token=([^;]+)/.exec(cookie)
-  return m ? decodeURIComponent(m[1]) : null
 }
 
 export async function startServer(opts: ServerOptions): Promise<TeamServer> {
@@ -112,10 +87,19 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
   const webDir = opts.webDir ?? findWebDist()
   const liveIntervalMs = opts.liveIntervalMs ?? 1000
   const live = new Set<ServerResponse>()
+  /** The token hash each live stream was opened with: revoking the token ends the stream. */
+  const liveTokens = new Map<ServerResponse, string>()
+  const trustProxy = opts.trustProxy ?? false
+  const hosts = hostCheck(opts.host ?? '127.0.0.1', opts.allowedHosts)
+  const roots = pathRoots(dataDir)
 
-  const authenticate = (req: IncomingMessage): TokenRecord => {
-    const t = tokens.verify(presentedToken(req))
-    if (!t) throw new HttpError(401, 'a valid token is required (Authorization: Bearer <token>)')
+  /** The token's record; `bearerOnly` for the ingest API, which never takes the login cookie. */
+  const authenticate = (req: IncomingMessage, bearerOnly: boolean): TokenRecord => {
+    const { token, via } = presentedToken(req)
+    if (bearerOnly && via === 'cookie') throw new HttpError(401, 'the ingest API takes the token only as Authorization: Bearer <token>, never the login cookie')
+    const t = tokens.verify(token)
+    if (!t) throw new HttpError(401, 'a valid token is required (Authorization: Bearer <token>, or log in at /login)')
+    if (via === 'cookie') checkCookieWrite(req)
     return t
   }
   const allow = (t: TokenRecord, project: string, write: boolean): void => {
@@ -135,6 +119,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
       const body = jsonBody(await readBody(req, META_LIMIT))
       const metadata = body.metadata
       if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw new HttpError(400, 'PUT a run with { metadata: {...} }')
+      checkRunMetadata(metadata as Record<string, unknown>)
       const run = ingest.open(project, folder, metadata as Record<string, unknown>)
       const state = await run.serial(() => ({ metrics: run.allCounts(), ...run.mediaState(), records: run.recordState(), output: run.outputSize() }))
       return sendJson(res, 200, { run: `${project}/${folder}`, ...state })
@@ -223,7 +208,11 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
       const since = url.searchParams.getAll('since').map(Number)
       if (since.length !== metrics.length || since.some((x) => !Number.isFinite(x))) throw new HttpError(400, 'give one since=<step> per metric=<name>')
       live.add(res)
-      res.on('close', () => live.delete(res))
+      liveTokens.set(res, t.hash)
+      res.on('close', () => {
+        live.delete(res)
+        liveTokens.delete(res)
+      })
       return serveLive(store, { project: p, folder, metrics, since, intervalMs: liveIntervalMs }, req, res)
     }
     const out = routes(seg, url.searchParams)
@@ -242,16 +231,11 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
   }
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!hosts.allows(req.headers.host)) throw new HttpError(403, `Host ${JSON.stringify(req.headers.host ?? '')} is not allowed (start the server with --allowed-hosts to add a name)`)
     const rawPath = (req.url ?? '/').split('?')[0]
     if (rawPath.split('/').some((s) => /^(\.|%2e){1,2}$/i.test(s))) throw new HttpError(400, 'dot segments are not allowed in a path')
     const url = new URL(req.url ?? '/', 'http://amber.local')
-    if (url.pathname === '/login') {
-      const token = url.searchParams.get('token')
-      if (!tokens.verify(token)) throw new HttpError(401, 'unknown token')
-      res.writeHead(303, { location: '/', 'set-cookie': `amber_token=${encodeURIComponent(token!)}; HttpOnly; SameSite=Strict; Path=/`, 'content-length': 0 })
-      res.end()
-      return
-    }
+    if (url.pathname === '/login') return handleLogin(req, res, url, tokens, isHttps(req, trustProxy))
     const raw = url.pathname.split('/').slice(1)
     if (raw[0] !== 'api') {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} refused`)
@@ -264,26 +248,33 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
         throw new HttpError(400, 'bad path encoding')
       }
     })
-    const t = authenticate(req)
-    if (seg[1] === 'sync') return handleSync(req, res, seg.slice(2), url, t)
-    return handleRead(req, res, seg.slice(1), url, t)
+    if (seg[1] === 'sync') return handleSync(req, res, seg.slice(2), url, authenticate(req, true))
+    return handleRead(req, res, seg.slice(1), url, authenticate(req, false))
   }
 
-  const server = createServer((req, res) => {
+  const server = createLimitedServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      const status = errorStatus(e)
-      if (status >= 500) process.stderr.write(`amber serve: ${req.method} ${req.url}: ${(e as Error).stack ?? e}\n`)
-      const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer' } : {}
-      // A refused upload may still be arriving: answer, then drop the connection.
-      if (status === 413) headers.connection = 'close'
-      if (!res.headersSent) sendJson(res, status, { error: (e as Error).message ?? String(e) }, headers)
-      else res.end()
-      if (status === 413) res.on('finish', () => req.socket.destroy())
+      if (e instanceof GapError) e = new HttpError(409, e.message)
+      sendError(req, res, e, roots, 'amber serve', e instanceof HttpError && e.status === 401 ? { 'www-authenticate': 'Bearer' } : {})
     })
-  })
-  server.requestTimeout = 120_000
+  }, opts)
+
+  // Revoking a token ends the live streams opened with it (checked every second).
+  const revocations = setInterval(() => {
+    for (const [res, hash] of liveTokens) {
+      try {
+        if (tokens.isValid(hash)) continue
+      } catch {
+        continue // an unreadable token file: the next check tries again
+      }
+      liveTokens.delete(res)
+      res.end()
+    }
+  }, 1000)
+  revocations.unref()
 
   const listening = await listen(server, opts, live, () => {
+    clearInterval(revocations)
     ingest.closeAll()
     store.close()
   })

@@ -103,6 +103,12 @@ export class TokenStore {
     return this.byHash.get(hashToken(token)) ?? null
   }
 
+  /** True while the token with this hash is not revoked (what ends a live stream opened with it). */
+  isValid(hash: string): boolean {
+    this.reload()
+    return this.byHash.has(hash)
+  }
+
   private reload(): void {
     let stamp = 'none'
     try {

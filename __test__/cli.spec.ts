@@ -7,6 +7,7 @@ import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { loadImage, createCanvas } from '@napi-rs/canvas'
 import { logRun, tempBase } from './viewer-fixtures'
 import type { LoggedRun } from './viewer-fixtures'
@@ -15,8 +16,9 @@ const AMBER = join(__dirname, '..', 'src', 'cli', 'amber.ts')
 let base: string
 let a: LoggedRun
 
-function amber(args: string[], opts: { input?: string } = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', AMBER, ...args], { encoding: 'utf8', timeout: 120000, ...opts })
+function amber(args: string[], opts: { input?: string; cwd?: string } = {}) {
+  // tsx by its file, so a command can run in any working directory.
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, AMBER, ...args], { encoding: 'utf8', timeout: 120000, ...opts })
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
 
@@ -48,6 +50,18 @@ test('missing runs and folders exit 3 with a message that names them', (t) => {
   t.is(d.code, 3)
   t.regex(d.err, /missing/)
   t.is(amber(['analyze', a.runDir, '--metrics', 'nope']).code, 3)
+  // A path names the folder typed, not the default base dir (./amberboard) it was not looked up in.
+  const cwd = tempBase('cli-cwd')
+  const missing = join(base, 'proj', 'no-such-folder')
+  for (const ref of [missing, './gone/run']) {
+    const m = amber(['show', ref], { cwd })
+    t.is(m.code, 3, ref)
+    t.true(m.err.includes(`no such run folder: ${ref}`), m.err)
+    t.false(m.err.includes('amberboard'), m.err)
+  }
+  const notRun = amber(['show', join(base, 'proj')], { cwd })
+  t.is(notRun.code, 3)
+  t.regex(notRun.err, /not a run folder \(no metadata\.json\)/)
 })
 
 test('amber runs prints a table: project, id, name, status, steps, last values, duration', (t) => {

@@ -8,6 +8,7 @@ import { Command, CommanderError, InvalidArgumentError as CommanderArgError, Opt
 import { basename } from 'node:path'
 import { listRuns, openRun } from '../board'
 import type { Run, RunInfo } from '../board'
+import { isLoopbackHost } from '../viewer/hosts'
 import { startViewer } from '../viewer/server'
 import { lastPoint, metricStats } from '../viewer/summary'
 import { openBrowser } from './browser'
@@ -15,16 +16,12 @@ import { runDemoTraining } from './demo'
 import { CliError, EXIT, exitCodeFor } from './errors'
 import { exportRun } from './export'
 import type { ExportFormat } from './export'
-import { duration, fmt, table } from './format'
+import { duration, fmt, table, text } from './format'
+import { list, listenOptions, port } from './options'
+import type { ListenOptions } from './options'
 import { progress } from './progress'
 import { DEFAULT_BASE_DIR, resolveBaseDir, resolveRun } from './resolve'
 import { registerSyncCommands } from './sync'
-
-function port(value: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CommanderArgError('a port is an integer from 0 to 65535')
-  return n
-}
 
 function positiveInt(value: string): number {
   const n = Number(value)
@@ -36,10 +33,6 @@ function fraction(value: string): number {
   const n = Number(value)
   if (!(n >= 0 && n < 1)) throw new CommanderArgError('expected a number in [0, 1)')
   return n
-}
-
-function list(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean)
 }
 
 function withRun<T>(dir: string, fn: (run: Run) => T): T {
@@ -76,9 +69,9 @@ function runDuration(m: Record<string, unknown>): number {
   return (Number.isFinite(f) ? f : Date.now()) - c
 }
 
-async function serve(baseDir: string, o: { host: string; port: number; browser?: boolean }): Promise<void> {
-  const viewer = await startViewer({ baseDir, host: o.host, port: o.port })
-  if (!/^(127\.|::1$|localhost$)/.test(o.host)) process.stderr.write(`warning: listening on ${o.host}: anyone who can reach it can read these runs\n`)
+async function serve(baseDir: string, o: ListenOptions & { browser?: boolean }): Promise<void> {
+  const viewer = await startViewer({ baseDir, host: o.host, port: o.port, allowedHosts: o.allowedHosts, trustProxy: o.trustProxy })
+  if (!isLoopbackHost(o.host)) process.stderr.write(`warning: listening on ${o.host}: anyone who can reach it can read these runs\n`)
   process.stdout.write(`amber viewer for ${baseDir}\n  ${viewer.url}\n(Ctrl-C to stop)\n`)
   if (o.browser) openBrowser(viewer.url)
   await new Promise<void>((done) => {
@@ -96,14 +89,13 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (s, write) => write(s) })
 
-  program
+  const open = program
     .command('open')
     .description('serve the web viewer for a base dir (127.0.0.1, a free port unless --port)')
     .argument('[dir]', 'base dir holding {project}/{run} folders', DEFAULT_BASE_DIR)
-    .option('--host <host>', 'address to bind (only change it on a trusted network)', '127.0.0.1')
-    .addOption(new Option('--port <port>', 'port to listen on (0 = a free one)').argParser(port).default(0))
+  listenOptions(open, 0, 'address to bind (only change it on a trusted network)')
     .option('--browser', 'open the viewer in the default browser')
-    .action(async (dir: string, o: { host: string; port: number; browser?: boolean }) => serve(resolveBaseDir(dir), o))
+    .action(async (dir: string, o: ListenOptions & { browser?: boolean }) => serve(resolveBaseDir(dir), o))
 
   program
     .command('runs')
@@ -138,7 +130,8 @@ export function buildProgram(): Command {
       process.stdout.write(
         table(
           ['project', 'id', 'name', 'status', 'steps', 'last values', 'duration'],
-          rows.map((r) => [r.project, r.runId, r.name, r.status, String(r.steps), Object.entries(r.last).map(([k, v]) => `${k}=${fmt(v)}`).join(' '), duration(r.durationMs)]),
+          // Metadata is whatever the run's metadata.json holds: a cell never assumes a string.
+          rows.map((r) => [text(r.project), text(r.runId), text(r.name), text(r.status), String(r.steps), Object.entries(r.last).map(([k, v]) => `${k}=${fmt(v)}`).join(' '), duration(r.durationMs)]),
         ) + '\n',
       )
     })
@@ -243,21 +236,20 @@ export function buildProgram(): Command {
       }
     })
 
-  program
+  const demo = program
     .command('demo')
     .description('log a simulated training run and open the viewer on it while it trains')
     .option('--dir <dir>', 'base dir to log into', DEFAULT_BASE_DIR)
     .addOption(new Option('--steps <n>', 'training steps').argParser(positiveInt).default(300))
     .addOption(new Option('--delay <ms>', 'pause between steps, to watch it live').argParser(port).default(20))
-    .option('--host <host>', 'address to bind', '127.0.0.1')
-    .addOption(new Option('--port <port>', 'port (0 = a free one)').argParser(port).default(0))
+  listenOptions(demo, 0)
     .option('--browser', 'open the viewer in the default browser')
     .option('--no-serve', 'only log the run, do not start the viewer')
-    .action(async (o: { dir: string; steps: number; delay: number; host: string; port: number; browser?: boolean; serve: boolean }) => {
+    .action(async (o: ListenOptions & { dir: string; steps: number; delay: number; browser?: boolean; serve: boolean }) => {
       const { mkdirSync } = await import('node:fs')
       mkdirSync(o.dir, { recursive: true })
       const base = resolveBaseDir(o.dir)
-      const viewer = o.serve ? await startViewer({ baseDir: base, host: o.host, port: o.port }) : null
+      const viewer = o.serve ? await startViewer({ baseDir: base, host: o.host, port: o.port, allowedHosts: o.allowedHosts, trustProxy: o.trustProxy }) : null
       if (viewer) {
         process.stderr.write(`amber viewer: ${viewer.url}\n`)
         if (o.browser) openBrowser(viewer.url)

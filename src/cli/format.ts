@@ -9,6 +9,17 @@ export function fmt(v: number | null | undefined, digits = 5): string {
   return String(Number(v.toPrecision(digits)))
 }
 
+/** A metadata value as one table cell: strings as they are, anything else as JSON ('-' for none). */
+export function text(v: unknown): string {
+  if (v === null || v === undefined) return '-'
+  if (typeof v === 'string') return v
+  try {
+    return JSON.stringify(v) ?? String(v)
+  } catch {
+    return String(v)
+  }
+}
+
 export function duration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '-'
   const s = Math.round(ms / 1000)

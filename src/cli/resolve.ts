@@ -3,7 +3,7 @@
  * `project/folder`, a run id or a run name looked up under the base dir (`--dir`).
  */
 import { existsSync, statSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { isAbsolute, join, resolve } from 'node:path'
 import { listRuns } from '../board'
 import type { RunInfo } from '../board'
 import { CliError, EXIT } from './errors'
@@ -16,10 +16,20 @@ export function resolveBaseDir(dir: string | undefined): string {
   return base
 }
 
+/** True when `ref` can only be meant as a path: absolute, `./…`, `../…`, `~…`. */
+function isPathLike(ref: string): boolean {
+  return isAbsolute(ref) || /^(\.{1,2}|~)([\\/]|$)/.test(ref)
+}
+
 export function resolveRun(ref: string, baseDir: string | undefined): string {
   const asPath = resolve(ref)
   if (existsSync(join(asPath, 'metadata.json'))) return asPath
-  const base = resolveBaseDir(baseDir)
+  // A path names the folder the user typed: say that one is missing (or not a run), not the base dir.
+  if (isPathLike(ref)) throw new CliError(existsSync(asPath) ? `not a run folder (no metadata.json): ${ref}` : `no such run folder: ${ref}`, EXIT.notFound)
+  const base = resolve(baseDir ?? DEFAULT_BASE_DIR)
+  if (!existsSync(base) || !statSync(base).isDirectory()) {
+    throw new CliError(`no run "${ref}": not a run folder, and no base dir ${base} to look it up in (give one with --dir)`, EXIT.notFound)
+  }
   const runs: RunInfo[] = listRuns(base)
   const folderOf = (r: RunInfo) => r.runDir.split(/[\\/]/).pop() as string
   const matches = runs.filter((r) => `${r.project}/${folderOf(r)}` === ref || r.runId === ref || folderOf(r) === ref || r.name === ref)

@@ -9,14 +9,10 @@ import { TokenStore } from '../server/tokens'
 import { syncRun } from '../sync/sync'
 import { CliError, EXIT } from './errors'
 import { table } from './format'
+import { listenOptions } from './options'
+import type { ListenOptions } from './options'
 import { progress } from './progress'
 import { resolveRun } from './resolve'
-
-function port(value: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CommanderArgError('a port is an integer from 0 to 65535')
-  return n
-}
 
 function positive(value: string): number {
   const n = Number(value)
@@ -25,16 +21,18 @@ function positive(value: string): number {
 }
 
 export function registerSyncCommands(program: Command): void {
-  program
+  const serve = program
     .command('serve')
     .description('run the team server: the viewer behind token auth plus the ingest API for `Board({ remote })` and `amber sync`')
     .requiredOption('--data-dir <dir>', 'where synced runs are kept (a base dir `amber open` can read too)')
-    .option('--host <host>', 'address to bind', '127.0.0.1')
-    .addOption(new Option('--port <port>', 'port to listen on (0 = a free one)').argParser(port).default(8470))
+  listenOptions(serve, 8470)
     .addOption(new Option('--max-body-mb <mb>', 'largest request body accepted').argParser(positive).default(64))
     .addOption(new Option('--idle-close <seconds>', "close a run's writer after this long without uploads").argParser(positive).default(600))
-    .action(async (o: { dataDir: string; host: string; port: number; maxBodyMb: number; idleClose: number }) => {
-      const s = await startServer({ dataDir: o.dataDir, host: o.host, port: o.port, maxBodyBytes: Math.floor(o.maxBodyMb * 1024 * 1024), idleCloseMs: o.idleClose * 1000 })
+    .action(async (o: ListenOptions & { dataDir: string; maxBodyMb: number; idleClose: number }) => {
+      const s = await startServer({
+        dataDir: o.dataDir, host: o.host, port: o.port, allowedHosts: o.allowedHosts, trustProxy: o.trustProxy,
+        maxBodyBytes: Math.floor(o.maxBodyMb * 1024 * 1024), idleCloseMs: o.idleClose * 1000,
+      })
       if (s.tokens.list().length === 0) process.stderr.write(`no tokens yet: create one with \`amber token create --data-dir ${o.dataDir} --project <name>\`\n`)
       process.stdout.write(`amber team server for ${o.dataDir}\n  ${s.url}\n(Ctrl-C to stop)\n`)
       await new Promise<void>((done) => {

@@ -34,6 +34,11 @@ export interface BoardOptions {
 
 export type LogValue = number | Loggable
 
+export interface LogOptions {
+  /** Set the global step to this (>= the current one) for this call and after, like W&B's `step=`. */
+  step?: number
+}
+
 /** How long an attached logger waits for the owner to store its records on flush. */
 const ATTACHED_FLUSH_TIMEOUT_MS = 60_000
 const SAFE_PART = /^[A-Za-z0-9._-]+$/
@@ -138,19 +143,52 @@ export class Board {
     return this._globalStep
   }
 
-  /** Log values under the next step. Returns without touching the disk. */
-  log(values: Record<string, LogValue>): void {
+  /**
+   * Log values under the next step. Returns without touching the disk. `opts.step` sets the
+   * global step for this call and after (it never goes back).
+   */
+  log(values: Record<string, LogValue>, opts?: LogOptions): void {
     if (this.closed) throw new ClosedError(`board ${this.runDir} is finished`)
+    if (opts !== undefined) return this.logAt(values, opts)
     const step = this._step
     if (this.writer.tryScalars(values, step, this._globalStep, Date.now(), 0)) {
       this._step = step + 1
       return
     }
-    this.logSlow(values, step)
+    this.logSlow(values, step, this._globalStep)
+  }
+
+  /** `log(values, { step })`: the global step changes only once the call is known to log. */
+  private logAt(values: Record<string, LogValue>, opts: LogOptions): void {
+    const gs = this.explicitStep(opts)
+    const step = this._step
+    if (this.writer.tryScalars(values, step, gs, Date.now(), 0)) this._step = step + 1
+    else this.logSlow(values, step, gs)
+    this._globalStep = gs
+  }
+
+  /** The global step `opts` asks for (the current one when it gives none). */
+  private explicitStep(opts: unknown): number {
+    if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
+      const got = opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts === 'number' || typeof opts === 'string' ? JSON.stringify(opts) : typeof opts
+      throw new InvalidArgumentError(`log(values, options): options must be an object like { step: n } (got ${got})`)
+    }
+    for (const k of Object.keys(opts)) {
+      if (k !== 'step') throw new InvalidArgumentError(`log(values, options): unknown option ${JSON.stringify(k)} (the only option is step)`)
+    }
+    const n = (opts as LogOptions).step
+    if (n === undefined) return this._globalStep
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+      throw new InvalidArgumentError(`log(values, { step }): step must be a non-negative integer (got ${typeof n === 'number' ? n : typeof n})`)
+    }
+    if (n < this._globalStep) {
+      throw new InvalidArgumentError(`log(values, { step: ${n} }): the global step is already ${this._globalStep} and never goes back`)
+    }
+    return n
   }
 
   /** Validate everything first (so a bad call logs nothing), then write. */
-  private logSlow(values: Record<string, LogValue>, step: number): void {
+  private logSlow(values: Record<string, LogValue>, step: number, gs: number): void {
     if (values === null || typeof values !== 'object' || Array.isArray(values)) {
       throw new InvalidArgumentError('log() takes an object of { name: value }')
     }
@@ -167,7 +205,6 @@ export class Board {
     }
     for (const [k] of [...scalars, ...payloads]) this.checkName(k)
     const ts = Date.now()
-    const gs = this._globalStep
     if (scalars.length > 0) this.writer.scalars(scalars, step, gs, ts, 0)
     for (const [k, v] of payloads) writePayload(this.writer, k, v, step, gs, ts)
     this._step = step + 1

@@ -130,7 +130,10 @@ test('malformed batches get 400, name the problem, store nothing, and the server
     ['trailing bytes', Buffer.concat([good, Buffer.alloc(8)]), /header announces/],
     ['header not JSON', badHeader, /not JSON/],
     ['header length past the end', (() => { const b = Buffer.from(good); b.writeUInt32LE(1 << 30, 4); return b })(), /longer than the body/],
-    ['name with ..', encodeBatch([{ name: '../../etc', from: 300, step: [1], globalStep: [0], timestamp: [1], value: [1] }]), /invalid name/],
+    ['name with a control character', encodeBatch([{ name: 'a\x07b', from: 300, step: [1], globalStep: [0], timestamp: [1], value: [1] }]), /metric name "a\\u0007b" has a control character/],
+    ['name with a lone surrogate', encodeBatch([{ name: 'x\ud800', from: 300, step: [1], globalStep: [0], timestamp: [1], value: [1] }]), /lone surrogate/],
+    ['empty name', encodeBatch([{ name: '', from: 300, step: [1], globalStep: [0], timestamp: [1], value: [1] }]), /metric name "" is empty/],
+    ['name over 4096 bytes', encodeBatch([{ name: 'é'.repeat(2049), from: 300, step: [1], globalStep: [0], timestamp: [1], value: [1] }]), /4098 UTF-8 bytes/],
     ['fractional step', encodeBatch([{ name: 'train/loss', from: 300, step: [1.5], globalStep: [0], timestamp: [1], value: [1] }]), /not an integer/],
     ['negative from', encodeBatch([{ name: 'train/loss', from: -1, step: [1], globalStep: [0], timestamp: [1], value: [1] }]), /not an index/],
   ]

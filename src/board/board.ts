@@ -12,6 +12,7 @@ import { threadId } from 'node:worker_threads'
 import binding from '../native'
 import { ClosedError, InvalidArgumentError, native, nativeAsync } from '../errors'
 import { FLAG_NO_STEP_ROW, LogWriter, Subkind } from './logWriter'
+import { checkName, showName } from './names'
 import { isLoggable, Loggable, writePayload } from './encode'
 import { OutputCapture } from './capture'
 import { SystemMonitor } from './system'
@@ -200,18 +201,15 @@ export class Board {
       else if (isLoggable(v)) payloads.push([k, v])
       else {
         const shown = typeof v === 'string' ? JSON.stringify(v).slice(0, 40) : v === null ? 'null' : typeof v
-        throw new InvalidArgumentError(`log(): ${JSON.stringify(k)} is ${shown}; expected a number or a log type`)
+        throw new InvalidArgumentError(`log(): ${showName(k)} is ${shown}; expected a number or a log type`)
       }
+      // Every new name of the call is checked before anything of it is written.
+      if (!this.writer.knows(k)) checkName(k, 'log(): metric name')
     }
-    for (const [k] of [...scalars, ...payloads]) this.checkName(k)
     const ts = Date.now()
     if (scalars.length > 0) this.writer.scalars(scalars, step, gs, ts, 0)
     for (const [k, v] of payloads) writePayload(this.writer, k, v, step, gs, ts)
     this._step = step + 1
-  }
-
-  private checkName(k: string): void {
-    this.writer.nameId(k)
   }
 
   /** Advance global_step by `n` (default 1); returns the new value. */

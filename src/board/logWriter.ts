@@ -7,7 +7,8 @@
  * costs one native call to map the next.
  */
 import binding from '../native'
-import { native, InvalidArgumentError } from '../errors'
+import { native } from '../errors'
+import { checkName } from './names'
 
 const HEADER_SIZE = 64
 const END_RESERVE = 8
@@ -30,18 +31,6 @@ export const Subkind = {
 export type Subkind = (typeof Subkind)[keyof typeof Subkind]
 
 const encoder = new TextEncoder()
-
-/** Checks a metric name the first time it is seen (never again: ids are interned). */
-export function checkName(name: string): void {
-  if (name.length === 0) throw new InvalidArgumentError('metric name is empty')
-  if (name.includes('..') || name.includes('\\')) {
-    throw new InvalidArgumentError(`metric name ${JSON.stringify(name)} contains '..' or a backslash`)
-  }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f]/.test(name) || name.startsWith('/') || name.endsWith('/')) {
-    throw new InvalidArgumentError(`metric name ${JSON.stringify(name)} has control characters or a leading/trailing '/'`)
-  }
-}
 
 export class LogWriter {
   readonly runDir: string
@@ -90,7 +79,15 @@ export class LogWriter {
     if (this.off + bytes > this.limit) this.roll(bytes)
   }
 
-  /** Id of a metric name, defining it with a NAME record the first time. */
+  /** True when `name` has an id already (it was checked and defined by this writer). */
+  knows(name: string): boolean {
+    return this.names.has(name)
+  }
+
+  /**
+   * Id of a metric name, defining it with a NAME record the first time. A new name is checked
+   * (names.ts) before anything is written; callers that write several names check them all first.
+   */
   nameId(name: string): number {
     const known = this.names.get(name)
     if (known !== undefined) return known
@@ -116,7 +113,8 @@ export class LogWriter {
 
   /**
    * Fast path: write `values` as one SCALARS record if every value is a number and every name
-   * is already known. Returns false (having published nothing) otherwise, for the slow path.
+   * is already known (so it was checked when first defined). Returns false (having published
+   * nothing) otherwise, for the slow path, which checks every new name before writing any.
    */
   tryScalars(values: Record<string, unknown>, step: number, globalStep: number, ts: number, flags: number): boolean {
     let o = this.off
@@ -140,6 +138,8 @@ export class LogWriter {
       p += 16
       n++
     }
+    // Nothing iterated: let the slow path refuse what is not an object (null, a number, []).
+    if (n === 0 && (values === null || typeof values !== 'object' || Array.isArray(values))) return false
     f64[(o >> 3) + 1] = step
     f64[(o >> 3) + 2] = globalStep
     f64[(o >> 3) + 3] = ts

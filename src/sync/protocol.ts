@@ -11,6 +11,7 @@
  * the server can tell a resent batch (already stored: skipped) from a gap (refused with 409).
  */
 import { InvalidArgumentError } from '../errors'
+import { nameProblem, showName } from '../board/names'
 
 const MAGIC = 0x31424d41 // "AMB1" read as u32 LE
 
@@ -61,6 +62,12 @@ export function encodeBatch(metrics: MetricPoints[]): Buffer {
 
 const bad = (why: string) => new InvalidArgumentError(`scalar batch: ${why}`)
 
+/** A name the Board would refuse at log() (names.ts) is refused here too: the server answers 400. */
+function checkBatchName(batch: string, what: string, name: unknown): asserts name is string {
+  const problem = nameProblem(name)
+  if (problem !== null) throw new InvalidArgumentError(`${batch} batch: ${what} name ${showName(name)} ${problem}`)
+}
+
 /** Parse and check a batch; every problem is an InvalidArgumentError naming it (the server answers 400). */
 export function decodeBatch(body: Buffer): DecodedMetric[] {
   if (body.length < 8 || body.readUInt32LE(0) !== MAGIC) throw bad('does not start with the AMB1 magic')
@@ -78,7 +85,7 @@ export function decodeBatch(body: Buffer): DecodedMetric[] {
   let total = 0
   for (const m of list) {
     const { name, from, n } = (m ?? {}) as { name?: unknown; from?: unknown; n?: unknown }
-    if (typeof name !== 'string' || name === '') throw bad(`metric name ${JSON.stringify(name)} is not a non-empty string`)
+    checkBatchName('scalar', 'metric', name)
     if (!Number.isSafeInteger(from) || (from as number) < 0) throw bad(`metric ${name}: from ${JSON.stringify(from)} is not an index`)
     if (!Number.isSafeInteger(n) || (n as number) < 0) throw bad(`metric ${name}: n ${JSON.stringify(n)} is not a count`)
     total += n as number
@@ -164,7 +171,7 @@ export function decodeMediaBatch(body: Buffer): MediaBatch {
   }
   if (p !== body.length) throw bad(`media body is ${body.length} bytes, the header announces ${p}`)
   for (const m of h.media as Array<{ name?: unknown; from?: unknown; items?: unknown }>) {
-    if (typeof m?.name !== 'string' || m.name === '') throw bad(`media name ${JSON.stringify(m?.name)} is not a non-empty string`)
+    checkBatchName('media', 'media', m?.name)
     if (!Number.isSafeInteger(m.from) || (m.from as number) < 0) throw bad(`media ${m.name}: from is not an index`)
     if (!Array.isArray(m.items)) throw bad(`media ${m.name}: items is not a list`)
     for (const it of m.items as MediaItem[]) {
@@ -248,7 +255,7 @@ export function decodeRecordBatch(body: Buffer): RecordBatch {
   }
   const groups: RecordBatch['groups'] = []
   for (const g of h.groups as Array<{ name?: unknown; from?: unknown; items?: unknown }>) {
-    if (typeof g?.name !== 'string' || g.name === '') throw bad(`${h.kind} name ${JSON.stringify(g?.name)} is not a non-empty string`)
+    checkBatchName('record', h.kind as string, g?.name)
     if (!Number.isSafeInteger(g.from) || (g.from as number) < 0) throw bad(`${h.kind} ${g.name}: from is not an index`)
     if (!Array.isArray(g.items)) throw bad(`${h.kind} ${g.name}: items is not a list`)
     const items: RecordItem[] = []
@@ -257,7 +264,7 @@ export function decodeRecordBatch(body: Buffer): RecordBatch {
       if (it.meta === null || typeof it.meta !== 'object' || Array.isArray(it.meta)) throw bad(`${h.kind} ${g.name}: meta must be an object`)
       items.push({ step: it.step as number, globalStep: it.globalStep as number, timestamp: it.timestamp as number, meta: it.meta as Record<string, unknown>, data: take(it.length, `${h.kind} ${g.name} item data`) })
     }
-    groups.push({ name: g.name, from: g.from as number, items })
+    groups.push({ name: g.name as string, from: g.from as number, items })
   }
   if (p !== body.length) throw bad(`record body is ${body.length} bytes, the header announces ${p}`)
   return { kind: h.kind as RecordKind, groups, blobs }

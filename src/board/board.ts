@@ -13,6 +13,7 @@ import binding from '../native'
 import { ClosedError, InvalidArgumentError, native, nativeAsync } from '../errors'
 import { FLAG_NO_STEP_ROW, LogWriter, Subkind } from './logWriter'
 import { checkName, showName } from './names'
+import { patchMetadata } from './metadata'
 import { isLoggable, Loggable, writePayload } from './encode'
 import { OutputCapture } from './capture'
 import { SystemMonitor } from './system'
@@ -43,6 +44,25 @@ export interface LogOptions {
 /** How long an attached logger waits for the owner to store its records on flush. */
 const ATTACHED_FLUSH_TIMEOUT_MS = 60_000
 const SAFE_PART = /^[A-Za-z0-9._-]+$/
+
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+/** `v` as JSON would store it (a copy); a function, symbol, BigInt or cycle is an InvalidArgumentError. */
+function toJson(v: unknown, what: string): unknown {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(v, (k, x: unknown) => {
+      if (typeof x === 'function' || typeof x === 'symbol') throw new TypeError(`${k ? JSON.stringify(k) : 'the value'} is a ${typeof x}`)
+      return x
+    })
+  } catch (e) {
+    throw new InvalidArgumentError(`${what} is not JSON-serialisable: ${(e as Error).message}`, { cause: e })
+  }
+  return JSON.parse(text as string)
+}
 
 function checkPart(what: string, v: unknown): string {
   if (typeof v !== 'string' || !SAFE_PART.test(v) || v === '.' || v === '..') {
@@ -210,6 +230,23 @@ export class Board {
     if (scalars.length > 0) this.writer.scalars(scalars, step, gs, ts, 0)
     for (const [k, v] of payloads) writePayload(this.writer, k, v, step, gs, ts)
     this._step = step + 1
+  }
+
+  /**
+   * Merge `patch` into the run's `config` (top-level keys: a key given replaces the stored
+   * value), written to metadata.json atomically before this returns; a `remote` sync carries it.
+   */
+  updateConfig(patch: Record<string, unknown>): void {
+    if (this.closed) throw new ClosedError(`board ${this.runDir} is finished`)
+    if (patch === null || typeof patch !== 'object' || Array.isArray(patch) || !isPlainObject(patch)) {
+      throw new InvalidArgumentError(`updateConfig(patch): patch must be a plain object (got ${patch === null ? 'null' : Array.isArray(patch) ? 'an array' : typeof patch === 'object' ? (patch as object).constructor?.name ?? 'an object' : typeof patch})`)
+    }
+    const clean = toJson(patch, 'updateConfig(patch)') as Record<string, unknown>
+    patchMetadata(this.runDir, (meta) => {
+      const old = meta.config
+      const base = old !== null && typeof old === 'object' && !Array.isArray(old) ? old : {}
+      return { config: { ...base, ...clean } }
+    })
   }
 
   /** Advance global_step by `n` (default 1); returns the new value. */

@@ -15,6 +15,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import binding from '../native'
 import { ClosedError, InvalidArgumentError, NotFoundError, native, nativeAsync } from '../errors'
 import { FLAG_NO_STEP_ROW, LogWriter, Subkind } from '../board/logWriter'
+import { patchMetadata } from '../board/metadata'
 import { RECORD_KINDS } from '../sync/protocol'
 import type { DecodedMetric, MediaBatch, RecordBatch, RecordKind } from '../sync/protocol'
 import { ROW_TABLE, toPayload } from './records'
@@ -32,13 +33,11 @@ export class GapError extends Error {
   }
 }
 
-/** Patch metadata.json the way the native side does (temp file, then rename). */
-function patchMetadata(runDir: string, patch: Record<string, unknown>): void {
-  const file = path.join(runDir, 'metadata.json')
-  const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>
-  const tmp = path.join(runDir, `.metadata.json.sync-${process.pid}-${randomBytes(3).toString('hex')}.tmp`)
-  fs.writeFileSync(tmp, JSON.stringify({ ...meta, ...patch }, null, 2))
-  fs.renameSync(tmp, file)
+/** The mirrored fields of the client's metadata (own keys only). */
+function mirroredFields(metadata: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const k of MIRRORED) if (Object.hasOwn(metadata, k)) out[k] = metadata[k]
+  return out
 }
 
 interface StampGroup {
@@ -129,13 +128,28 @@ class IngestRun {
   /** When the last operation on this run ended (for closing idle runs). */
   lastUsed = Date.now()
 
+  /** JSON of the mirrored fields last written to the copy's metadata.json (see `mirror`). */
+  private mirrored: string
+
   constructor(readonly runDir: string, metadata: Record<string, unknown>) {
-    const mirrored: Record<string, unknown> = { syncedAt: new Date().toISOString() }
-    for (const k of MIRRORED) if (k in metadata) mirrored[k] = metadata[k]
-    this.owner = native(() => new binding.BoardOwner(runDir, JSON.stringify(mirrored)))
+    const fields = mirroredFields(metadata)
+    this.owner = native(() => new binding.BoardOwner(runDir, JSON.stringify({ syncedAt: new Date().toISOString(), ...fields })))
     this.writer = new LogWriter(runDir, `server-${process.pid}-${randomBytes(4).toString('hex')}`)
     // create_run stamps its own createdAt on a new run; the copy keeps the client's.
     if (typeof metadata.createdAt === 'string') patchMetadata(runDir, { createdAt: metadata.createdAt })
+    this.mirrored = JSON.stringify(fields)
+  }
+
+  /**
+   * A later PUT of an open run: what the client's metadata says now (a config changed by
+   * `board.updateConfig`, ...) replaces the copy's mirrored fields, if any changed.
+   */
+  mirror(metadata: Record<string, unknown>): void {
+    const fields = mirroredFields(metadata)
+    const json = JSON.stringify(fields)
+    if (json === this.mirrored) return
+    patchMetadata(this.runDir, { ...fields, syncedAt: new Date().toISOString() })
+    this.mirrored = json
   }
 
   get open(): boolean {
@@ -472,6 +486,8 @@ export class IngestRuns {
     if (!r || !r.open) {
       r = new IngestRun(path.join(this.dataDir, project, folder), { ...metadata, project })
       this.runs.set(k, r)
+    } else {
+      r.mirror({ ...metadata, project })
     }
     return r
   }

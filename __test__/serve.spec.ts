@@ -165,6 +165,31 @@ test('malformed batches get 400, name the problem, store nothing, and the server
   t.deepEqual(await ok.json(), { stored: 1, counts: { 'train/loss': 301 } })
 })
 
+test('the ingest takes every name Board.log() takes (dots, backslashes, __proto__, ...) and answers counts per name', async (t) => {
+  const c = await setup()
+  const route = `${c.s.url}/api/sync/runs/alpha/names`
+  const auth = { authorization: `Bearer ${c.write}` }
+  const names = ['.', '..', 'a/./b', 'a/../b', 'a\\b', '/lead', 'trail/', 'CON', ':*?"<>|%', ' sp ace ', '__proto__', 'constructor', 'hasOwnProperty', 'ü 日本 🚀']
+  const put = () => fetch(route, { method: 'PUT', headers: auth, body: JSON.stringify({ metadata: { runId: 'names' } }) })
+  t.is((await put()).status, 200)
+  const batch = new Uint8Array(encodeBatch(names.map((name) => ({ name, from: 0, step: [0, 1, 2], globalStep: [0, 0, 0], timestamp: [1, 2, 3], value: [1, 2, 3] }))))
+  const r = await fetch(`${route}/scalars`, { method: 'POST', headers: auth, body: batch })
+  const out = (await r.json()) as { stored: number; counts: Record<string, number>; error?: string }
+  t.is(r.status, 200, out.error)
+  t.is(out.stored, names.length * 3)
+  const own = (o: Record<string, number>, k: string) => (Object.hasOwn(o, k) ? o[k] : undefined)
+  for (const n of names) t.is(own(out.counts, n), 3, `batch reply count of ${n}`)
+  // The PUT reply, where a client resumes from, has each name as a key of its own.
+  const state = (await (await put()).json()) as { metrics: Record<string, number> }
+  for (const n of names) t.is(own(state.metrics, n), 3, `PUT reply count of ${n}`)
+  // Sent again: nothing stored twice.
+  const re = (await (await fetch(`${route}/scalars`, { method: 'POST', headers: auth, body: batch })).json()) as { stored: number }
+  t.is(re.stored, 0)
+  const copy = openRun(join(c.data, 'alpha', 'names'))
+  for (const n of names) t.deepEqual([...copy.scalars(n).value], [1, 2, 3], n)
+  copy.close()
+})
+
 test('oversized requests get 413 without being stored, and the server keeps serving', async (t) => {
   const c = await setup(['--max-body-mb', '1'])
   const route = `${c.s.url}/api/sync/runs/alpha/r1`

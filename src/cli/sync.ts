@@ -102,5 +102,6 @@ export function registerSyncCommands(program: Command): void {
       })
       ;(bar as ReturnType<typeof progress> | null)?.stop()
       process.stderr.write(`synced ${runDir} to ${o.remote} as ${r.run}: ${r.sentPoints} new points in ${r.batches} batches, ${r.metrics} metrics, ${r.sentMedia} media, ${r.sentRecords} histograms/tables/tensors/densities, ${r.sentOutputBytes} output bytes, status ${r.status}${r.retries ? `, ${r.retries} retries` : ''}\n`)
+      for (const why of r.skipped) process.stderr.write(`warning: not synced, the server refuses the name: ${why}\n`)
     })
 }

@@ -33,6 +33,14 @@ export class GapError extends Error {
   }
 }
 
+/**
+ * Counts keyed by names the client chose, as a reply body: own keys only, so a name such as
+ * `__proto__` is a key like any other (an assignment `out[name] = n` would set the prototype).
+ */
+function countsObject(entries: Iterable<readonly [string, number]>): Record<string, number> {
+  return Object.fromEntries(entries) as Record<string, number>
+}
+
 /** The mirrored fields of the client's metadata (own keys only). */
 function mirroredFields(metadata: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {}
@@ -172,11 +180,11 @@ class IngestRun {
   }
 
   allCounts(): Record<string, number> {
-    const out: Record<string, number> = {}
+    const out = new Map<string, number>()
     const run = native(() => new binding.RunHandle(this.runDir))
-    for (const m of run.metrics()) out[m] = this.count(m)
-    for (const [m, n] of this.counts) out[m] = n
-    return out
+    for (const m of run.metrics() as string[]) out.set(m, this.count(m))
+    for (const [m, n] of this.counts) out.set(m, n)
+    return countsObject(out)
   }
 
   private handle(): InstanceType<typeof binding.RunHandle> {
@@ -238,15 +246,18 @@ class IngestRun {
 
   /** Per kind, per name: how many occurrences the server holds (what a client resumes from). */
   recordState(): Record<RecordKind, Record<string, number>> {
-    const out = {} as Record<RecordKind, Record<string, number>>
+    const byKind = new Map<RecordKind, Map<string, number>>()
     for (const kind of RECORD_KINDS) {
-      out[kind] = {}
-      for (const name of this.recordNames(kind)) out[kind][name] = this.recordCount(kind, name)
+      const counts = new Map<string, number>()
+      for (const name of this.recordNames(kind)) counts.set(name, this.recordCount(kind, name))
+      byKind.set(kind, counts)
     }
     for (const [k, n] of this.recordCounts) {
       const at = k.indexOf('/')
-      out[k.slice(0, at) as RecordKind][k.slice(at + 1)] = n
+      byKind.get(k.slice(0, at) as RecordKind)!.set(k.slice(at + 1), n)
     }
+    const out = {} as Record<RecordKind, Record<string, number>>
+    for (const [kind, counts] of byKind) out[kind] = countsObject(counts)
     return out
   }
 
@@ -297,13 +308,9 @@ class IngestRun {
       const { seq, offset } = this.writer.position()
       await nativeAsync(() => this.owner!.flush(this.writer.id, seq, offset))
     }
-    const counts: Record<string, number> = {}
-    for (const [name, n] of seen) {
-      this.recordCounts.set(`${batch.kind}/${name}`, n)
-      counts[name] = n
-    }
+    for (const [name, n] of seen) this.recordCounts.set(`${batch.kind}/${name}`, n)
     for (const { items } of plan) for (const { p } of items) for (const c of p.cells ?? []) known.add(c.key)
-    return { stored, counts }
+    return { stored, counts: countsObject(seen) }
   }
 
   private get outputFile(): string {
@@ -342,10 +349,10 @@ class IngestRun {
   }
 
   mediaState(): { media: Record<string, number>; keys: string[] } {
-    const media: Record<string, number> = {}
-    for (const name of native(() => this.handle().names('media'))) media[name] = this.mediaCount(name)
-    for (const [m, n] of this.mediaCounts) media[m] = n
-    return { media, keys: [...this.keys()] }
+    const media = new Map<string, number>()
+    for (const name of native(() => this.handle().names('media')) as string[]) media.set(name, this.mediaCount(name))
+    for (const [m, n] of this.mediaCounts) media.set(m, n)
+    return { media: countsObject(media), keys: [...this.keys()] }
   }
 
   /** Store the new media occurrences; a file comes from the batch or from the server's copy. */
@@ -382,9 +389,7 @@ class IngestRun {
     }
     for (const [name, n] of seen) this.mediaCounts.set(name, n)
     for (const { items } of plan) for (const it of items) known.add(it.key)
-    const media: Record<string, number> = {}
-    for (const name of seen.keys()) media[name] = this.mediaCounts.get(name)!
-    return { stored, media }
+    return { stored, media: countsObject([...seen.keys()].map((name) => [name, this.mediaCounts.get(name)!] as const)) }
   }
 
   /** Run `fn` after every earlier operation on this run (one batch at a time per run). */
@@ -432,9 +437,7 @@ class IngestRun {
       await nativeAsync(() => this.owner!.flush(this.writer.id, seq, offset))
     }
     for (const [name, n] of seen) this.counts.set(name, n)
-    const counts: Record<string, number> = {}
-    for (const name of seen.keys()) counts[name] = this.counts.get(name)!
-    return { stored, counts }
+    return { stored, counts: countsObject([...seen.keys()].map((name) => [name, this.counts.get(name)!] as const)) }
   }
 
   /** Store everything and record the client's final status. */

@@ -15,9 +15,10 @@ export const ROW_TABLE: Record<Exclude<RecordKind, 'histograms'>, string> = {
   kernelDensity: 'kernel_density',
 }
 
-const ITEM_SIZE: Record<string, number> = {
-  '<f4': 4, '<f8': 8, '|i1': 1, '|u1': 1, '<i2': 2, '<u2': 2, '<i4': 4, '<u4': 4, '<i8': 8, '<u8': 8,
-}
+/** Bytes per element of each .npy dtype (a Map: the dtype comes from the client). */
+const ITEM_SIZE = new Map<string, number>([
+  ['<f4', 4], ['<f8', 8], ['|i1', 1], ['|u1', 1], ['<i2', 2], ['<u2', 2], ['<i4', 4], ['<u4', 4], ['<i8', 8], ['<u8', 8],
+])
 
 const nonNegInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
 
@@ -76,8 +77,8 @@ export function toPayload(kind: RecordKind, name: string, it: RecordItem): Paylo
       return { subkind: Subkind.Table, meta: { columns: m.columns, types: m.columnTypes, rows: m.rows }, data: it.data, cells }
     }
     case 'tensors': {
-      const size = typeof m.dtype === 'string' ? ITEM_SIZE[m.dtype] : undefined
-      if (size === undefined) throw bad(`dtype ${JSON.stringify(m.dtype)} is not one of ${Object.keys(ITEM_SIZE).join(' ')}`)
+      const size = typeof m.dtype === 'string' ? ITEM_SIZE.get(m.dtype) : undefined
+      if (size === undefined) throw bad(`dtype ${JSON.stringify(m.dtype)} is not one of ${[...ITEM_SIZE.keys()].join(' ')}`)
       if (!Array.isArray(m.shape) || !m.shape.every(nonNegInt)) throw bad('shape must be a list of sizes')
       const elems = (m.shape as number[]).reduce((a, b) => a * b, 1)
       if (elems * size !== it.data.byteLength) throw bad(`${it.data.byteLength} data bytes for shape [${(m.shape as number[]).join(', ')}] of ${m.dtype}`)

@@ -10,6 +10,7 @@ import * as path from 'node:path'
 import { openRun } from '../board/reader'
 import type { Run, ScalarSeries } from '../board/reader'
 import { InvalidArgumentError, NotFoundError } from '../errors'
+import { nameProblem, showName } from '../board/names'
 import { SyncClient, TransientError } from './client'
 import type { RemoteOptions } from './client'
 import { RECORD_KINDS, encodeBatch, encodeMediaBatch, encodeRecordBatch, slicePoints } from './protocol'
@@ -62,6 +63,11 @@ export interface SyncResult {
   /** The local status sent along (a finished run is marked finished on the server too). */
   status: string
   retries: number
+  /**
+   * Names the server refuses (API.md, Board: metric names), so not sent: `"<kind> <name> <why>"`.
+   * Only a run written by an older version can hold one (Board.log() refuses them).
+   */
+  skipped: string[]
 }
 
 /** Size and mtime of a metric's SQLite file and its WAL: changes whenever points are stored. */
@@ -78,7 +84,31 @@ function fingerprint(runDir: string, metric: string): string {
   return `${st(file)}|${st(`${file}-wal`)}`
 }
 
-type Tally = Pick<SyncResult, 'sentPoints' | 'batches' | 'sentMedia' | 'sentMediaBytes' | 'sentRecords' | 'sentOutputBytes'>
+type Tally = Pick<SyncResult, 'sentPoints' | 'batches' | 'sentMedia' | 'sentMediaBytes' | 'sentRecords' | 'sentOutputBytes'> & { skippedNames: Set<string> }
+
+/** True when the server takes `name` (names.ts); otherwise it is noted in the result, not sent. */
+function sendable(kind: string, name: string, tally: Tally): boolean {
+  const problem = nameProblem(name)
+  if (problem === null) return true
+  tally.skippedNames.add(`${kind} ${showName(name)} ${problem}`)
+  return false
+}
+
+/**
+ * Per-name counts from a server reply (`{ name: count }`) as a Map. Own keys only, so a name
+ * such as `__proto__` or `constructor` is a name like any other.
+ */
+function countsMap(v: unknown): Map<string, number> {
+  const out = new Map<string, number>()
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return out
+  for (const [k, n] of Object.entries(v)) if (typeof n === 'number') out.set(k, n)
+  return out
+}
+
+/** `reply[key]` when it is the reply's own field (never something inherited). */
+function field(reply: unknown, key: string): unknown {
+  return reply !== null && typeof reply === 'object' && Object.hasOwn(reply, key) ? (reply as Record<string, unknown>)[key] : undefined
+}
 
 /** Wait `ms`, or less if `signal` aborts (the listener is removed either way). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -98,8 +128,8 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
   const metadata = run.metadata
   const route = `api/sync/runs/${encodeURIComponent(project)}/${encodeURIComponent(folder)}`
   const opened = await client.request('PUT', route, { metadata: { ...metadata, project } })
-  const remote = new Map(Object.entries((opened.body.metrics ?? {}) as Record<string, number>))
-  const names = run.metrics()
+  const remote = countsMap(opened.body.metrics)
+  const names = run.metrics().filter((name) => sendable('metric', name, tally))
   let localPoints = 0
   const done: Array<[string, string]> = []
   let pending: MetricPoints[] = []
@@ -115,7 +145,7 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
     }
     tally.sentPoints += Number(reply.body.stored ?? 0)
     tally.batches++
-    for (const [m, n] of Object.entries((reply.body.counts ?? {}) as Record<string, number>)) remote.set(m, n)
+    for (const [m, n] of countsMap(reply.body.counts)) remote.set(m, n)
     pending = []
     pendingPoints = 0
     progress()
@@ -199,9 +229,10 @@ const BATCH_BYTES = 8 << 20
 
 /** Media occurrences past the server's counts; each file travels only if the server lacks its key. */
 async function syncMedia(client: SyncClient, run: Run, route: string, state: Record<string, unknown>, opts: SyncOptions, tally: Tally): Promise<void> {
-  const remote = new Map(Object.entries((state.media ?? {}) as Record<string, number>))
+  const remote = countsMap(state.media)
   const keys = new Set((state.keys ?? []) as string[])
   for (const name of run.mediaNames()) {
+    if (!sendable('media', name, tally)) continue
     const entries = run.media(name)
     let at = remote.get(name) ?? 0
     while (at < entries.length && !opts.signal?.aborted) {
@@ -348,9 +379,10 @@ function recordNames(run: Run, kind: RecordKind): string[] {
 
 /** Occurrences of `kind` past the server's counts; media files of table cells only if the server lacks them. */
 async function syncRecords(client: SyncClient, run: Run, route: string, kind: RecordKind, state: Record<string, unknown>, opts: SyncOptions, tally: Tally, progress: () => void): Promise<void> {
-  const remote = new Map(Object.entries(((state.records ?? {}) as Record<string, Record<string, number>>)[kind] ?? {}))
+  const remote = countsMap(field(state.records, kind))
   const keys = new Set((state.keys ?? []) as string[])
   for (const name of recordNames(run, kind)) {
+    if (!sendable(kind, name, tally)) continue
     const local = recordItems(run, kind, name)
     let at = remote.get(name) ?? 0
     if (at > local.count) throw new InvalidArgumentError(`sync ${route}: the server has ${at} ${kind} ${name}, the local run only ${local.count}`)
@@ -427,11 +459,12 @@ export async function syncRun(runDir: string, opts: SyncOptions): Promise<SyncRe
     const folder = path.basename(run.runDir)
     const deadline = Date.now() + (opts.retryForMs ?? 300_000)
     let retries = 0
-    const tally: Tally = { sentPoints: 0, batches: 0, sentMedia: 0, sentMediaBytes: 0, sentRecords: 0, sentOutputBytes: 0 }
+    const tally: Tally = { sentPoints: 0, batches: 0, sentMedia: 0, sentMediaBytes: 0, sentRecords: 0, sentOutputBytes: 0, skippedNames: new Set() }
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       try {
         const r = await syncPass(client, run, project, folder, batchPoints, opts, tally)
-        return { ...r, ...tally, retries }
+        const { skippedNames, ...sent } = tally
+        return { ...r, ...sent, retries, skipped: [...skippedNames] }
       } catch (e) {
         if (!(e instanceof TransientError) || Date.now() + delay > deadline || opts.signal?.aborted) throw e
         retries++

@@ -15,6 +15,8 @@ const stop = new AbortController()
 let finishing = false
 let lastError = ''
 const seen = new Map<string, string>()
+/** Names already reported in sync.log as refused (reported once). */
+const skipped = new Set<string>()
 
 function note(msg: string): void {
   try {
@@ -27,7 +29,11 @@ function note(msg: string): void {
 /** `quick`: skip metrics whose files did not change; the last pass reads everything. */
 async function pass(retryForMs: number, quick: boolean, signal?: AbortSignal): Promise<boolean> {
   try {
-    await syncRun(runDir, { url: remote.url, token: remote.token, project: remote.project, retryForMs, signal, seen: quick ? seen : undefined })
+    const r = await syncRun(runDir, { url: remote.url, token: remote.token, project: remote.project, retryForMs, signal, seen: quick ? seen : undefined })
+    for (const why of r.skipped) {
+      if (!skipped.has(why)) note(`not synced, the server refuses the name: ${why}`)
+      skipped.add(why)
+    }
     if (lastError) note('sync recovered')
     lastError = ''
     return true

@@ -143,7 +143,8 @@ export class Table {
         for (const k of Object.keys(r)) if (!cols.includes(k)) cols.push(k)
       }
       this.columns = cols
-      this.rows = input.map((r) => cols.map((c) => (r[c] === undefined ? null : r[c])))
+      // Own keys only: a row without a 'constructor' column must not pick up Object.
+      this.rows = input.map((r) => cols.map((c) => (!Object.hasOwn(r, c) || r[c] === undefined ? null : r[c])))
     } else if (input && Array.isArray(input.columns) && Array.isArray(input.rows)) {
       if (!input.columns.every((c) => typeof c === 'string')) throw new InvalidArgumentError('Table columns must be strings')
       for (const [i, r] of input.rows.entries()) {

@@ -6,7 +6,7 @@
  */
 import test from 'ava'
 import { spawn } from 'node:child_process'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { Board, listRuns, openRun, syncRun } from '../src/index'
 import { encodeBatch } from '../src/sync/protocol'
 import { amber, assertSameRun, createToken, cuttingProxy, freePort, serverRunDir, sleep, startServerProcess, temp } from './sync-helpers'
@@ -301,6 +301,115 @@ test('an idle run is closed on the server (log segments released) and reopened b
     t.is(assertSameRun(t, b.runDir, dir), 200)
     t.is(openRun(dir).metadata.status, 'finished')
   } finally {
+    await s.kill()
+  }
+})
+
+test('board.updateConfig reaches the server copy: on the next syncRun / amber sync, and from Board({ remote }) while it runs', async (t) => {
+  const base = temp('sync-cfg')
+  const data = temp('sync-cfg-data')
+  const token = createToken(data, 'team')
+  const s = await startServerProcess(data, await freePort())
+  try {
+    // A live run synced by hand: the server's copy stays open between passes and follows the config.
+    const b = new Board({ baseDir: base, project: 'team', captureOutput: false, config: { lr: 0.1, depth: 4 } })
+    for (let i = 0; i < 100; i++) b.log({ loss: i })
+    await b.flush()
+    await syncRun(b.runDir, { url: s.url, token })
+    const dir = serverRunDir(data)
+    t.deepEqual(openRun(dir).metadata.config, { lr: 0.1, depth: 4 })
+    b.updateConfig({ lr: 0.05, note: 'decayed' })
+    const r = await syncRun(b.runDir, { url: s.url, token })
+    t.is(r.sentPoints, 0)
+    t.deepEqual(openRun(dir).metadata.config, { lr: 0.05, depth: 4, note: 'decayed' })
+    b.updateConfig({ depth: 8 })
+    const cli = amber(['sync', b.runDir, '--remote', s.url, '--token', token])
+    t.is(cli.code, 0, cli.stderr)
+    t.deepEqual(openRun(dir).metadata.config, { lr: 0.05, depth: 8, note: 'decayed' })
+    await b.finish()
+    await syncRun(b.runDir, { url: s.url, token })
+    t.is(openRun(dir).metadata.status, 'finished')
+    t.deepEqual(openRun(dir).metadata.config, openRun(b.runDir).metadata.config)
+
+    // Board({ remote }): the background sync carries it on its next pass.
+    const c = new Board({ baseDir: base, project: 'team', captureOutput: false, config: { lr: 1 }, remote: { url: s.url, token, intervalMs: 50 } })
+    const copy = join(data, 'team', c.runId)
+    const remoteConfig = () => {
+      try {
+        return openRun(copy).metadata.config
+      } catch {
+        return undefined
+      }
+    }
+    const until = async (want: unknown) => {
+      for (let k = 0; k < 200; k++) {
+        if (JSON.stringify(remoteConfig()) === JSON.stringify(want)) return true
+        await sleep(50)
+      }
+      return false
+    }
+    c.log({ loss: 1 })
+    t.true(await until({ lr: 1 }), 'the run reached the server')
+    c.updateConfig({ lr: 0.5, warmup: 10 })
+    t.true(await until({ lr: 0.5, warmup: 10 }), `the server copy follows the config while the run goes on (has ${JSON.stringify(remoteConfig())})`)
+    c.updateConfig({ lr: 0.25 })
+    await c.finish()
+    t.deepEqual(remoteConfig(), { lr: 0.25, warmup: 10 })
+    t.is(openRun(copy).metadata.status, 'finished')
+  } finally {
+    await s.kill()
+  }
+})
+
+test('names such as __proto__, constructor and hasOwnProperty sync exactly once and keep their counts', async (t) => {
+  const base = temp('sync-proto')
+  const data = temp('sync-proto-data')
+  const { Histogram, Media, Table } = await import('../src/index')
+  const { assertSameRecords } = await import('./sync-helpers')
+  const names = ['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf', 'plain']
+  const b = new Board({ baseDir: base, project: 'team', captureOutput: false })
+  for (let i = 0; i < 50; i++) {
+    b.log(Object.fromEntries(names.map((n) => [n, i])))
+    if (i % 10 === 0) {
+      const px = { data: new Uint8Array(4 * 4 * 3).fill(i), width: 4, height: 4, channels: 3 }
+      b.log(Object.fromEntries([
+        ['__proto__', new Media(px)], ['constructor', new Media(px)],
+        ['hasOwnProperty', new Table([{ a: i }])], ['toString', new Histogram([i, i + 1, i + 2])],
+      ]))
+    }
+  }
+  await b.finish()
+  const token = createToken(data, 'team')
+  const s = await startServerProcess(data, await freePort())
+  const folder = encodeURIComponent(basename(b.runDir))
+  const realFetch = globalThis.fetch
+  const posts: string[] = []
+  globalThis.fetch = ((input: string | URL | Request, init?: RequestInit) => {
+    // Only this run's uploads (other tests of this file sync at the same time).
+    const at = new URL(String(input)).pathname
+    if (init?.method === 'POST' && at.includes(`/${folder}/`)) posts.push(at.split('/').pop()!)
+    return realFetch(input, init)
+  }) as typeof fetch
+  try {
+    const first = await syncRun(b.runDir, { url: s.url, token })
+    t.is(first.sentPoints, 50 * names.length)
+    t.is(first.sentMedia, 10)
+    t.is(first.sentRecords, 10)
+    t.deepEqual(first.skipped, [])
+    posts.length = 0
+    const again = await syncRun(b.runDir, { url: s.url, token })
+    t.is(again.sentPoints, 0)
+    t.is(again.batches, 0)
+    t.is(again.sentMedia, 0)
+    t.is(again.sentRecords, 0)
+    t.deepEqual(posts.filter((p) => p !== 'finish'), [], 'a second sync sends no scalars, media or records again')
+    t.is(assertSameRun(t, b.runDir, serverRunDir(data)), 50 * names.length)
+    assertSameRecords(t, b.runDir, serverRunDir(data))
+    const local = openRun(b.runDir)
+    for (const n of names) t.is(local.scalars(n).value.length, 50, n)
+    t.deepEqual(local.mediaNames().sort(), ['__proto__', 'constructor'])
+  } finally {
+    globalThis.fetch = realFetch
     await s.kill()
   }
 })

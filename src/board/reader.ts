@@ -214,11 +214,6 @@ export class Run {
     return native(() => this.h().outputFile())
   }
 
-  /** The run's media store (KVault of media bytes by content hash). */
-  get blobsFile(): string {
-    return native(() => this.h().blobsFile())
-  }
-
   /** 2 for runs of this version; 1 for a folder written by 0.1, read-only until `amber upgrade`. */
   get layoutVersion(): number {
     return native(() => this.h().layoutVersion())

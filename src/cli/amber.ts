@@ -5,12 +5,13 @@
  * Exit codes: see ./errors (0 ok, 1 failure, 2 usage, 3 not found, 4 storage).
  */
 import { Command, CommanderError, InvalidArgumentError as CommanderArgError, Option } from 'commander'
-import { basename } from 'node:path'
-import { listRuns, openRun } from '../board'
+import { existsSync, statSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { listRuns, openRun, upgradeRun } from '../board'
 import type { Run, RunInfo } from '../board'
 import { isLoopbackHost } from '../viewer/hosts'
 import { startViewer } from '../viewer/server'
-import { lastPoint, metricStats } from '../viewer/summary'
+import { lastPoints, metricStats } from '../viewer/summary'
 import { openBrowser } from './browser'
 import { runDemoTraining } from './demo'
 import { CliError, EXIT, exitCodeFor } from './errors'
@@ -112,10 +113,11 @@ export function buildProgram(): Command {
         const m = meta(info.metadata)
         const row = withRun(info.runDir, (run) => {
           const names = o.metrics ?? headlineMetrics(run.metrics())
+          const points = lastPoints(run)
           const last: Record<string, number | null> = {}
           let steps = 0
           for (const n of names) {
-            const p = run.metrics().includes(n) ? lastPoint(run, n) : null
+            const p = points.get(n)
             last[n] = p ? p.value : null
             if (p) steps = Math.max(steps, p.step + 1)
           }
@@ -146,7 +148,8 @@ export function buildProgram(): Command {
       const dir = resolveRun(ref, o.dir)
       withRun(dir, (run) => {
         const m = meta(run.metadata)
-        const metrics = run.metrics().map((n) => ({ name: n, last: lastPoint(run, n) }))
+        const points = lastPoints(run)
+        const metrics = run.metrics().map((n) => ({ name: n, last: points.get(n) ?? null }))
         if (o.json) return void process.stdout.write(JSON.stringify({ runDir: dir, metadata: m, metrics }, null, 2) + '\n')
         const lines = [
           `run       ${m.name} (${m.project}/${basename(dir)})`,
@@ -234,6 +237,24 @@ export function buildProgram(): Command {
       } finally {
         run.close()
       }
+    })
+
+  program
+    .command('upgrade')
+    .description('convert runs written by ambervault 0.1 (a file per metric) to the current layout, in place')
+    .argument('<run|dir>', 'a run folder, a base dir (every 0.1 run under it), or project/folder, run id or name under --dir')
+    .option('--dir <dir>', 'base dir to look the run up in', DEFAULT_BASE_DIR)
+    .action((ref: string, o: { dir: string }) => {
+      const isRun = existsSync(join(ref, 'metadata.json'))
+      const dirs = !isRun && existsSync(ref) && statSync(ref).isDirectory() ? listRuns(ref).map((r) => r.runDir) : [isRun ? ref : resolveRun(ref, o.dir)]
+      let upgraded = 0
+      for (const dir of dirs) {
+        if (upgradeRun(dir)) {
+          upgraded++
+          process.stdout.write(`upgraded ${dir}\n`)
+        }
+      }
+      process.stdout.write(`${upgraded} of ${dirs.length} run(s) upgraded; the others were already current\n`)
     })
 
   const demo = program

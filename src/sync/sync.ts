@@ -70,20 +70,6 @@ export interface SyncResult {
   skipped: string[]
 }
 
-/** Size and mtime of a metric's SQLite file and its WAL: changes whenever points are stored. */
-function fingerprint(runDir: string, metric: string): string {
-  const file = path.join(runDir, 'data', 'metrics', `${metric.split('/').join('__')}.db`)
-  const st = (f: string) => {
-    try {
-      const x = fs.statSync(f)
-      return `${x.size}:${x.mtimeMs}`
-    } catch {
-      return '-'
-    }
-  }
-  return `${st(file)}|${st(`${file}-wal`)}`
-}
-
 type Tally = Pick<SyncResult, 'sentPoints' | 'batches' | 'sentMedia' | 'sentMediaBytes' | 'sentRecords' | 'sentOutputBytes'> & { skippedNames: Set<string> }
 
 /** True when the server takes `name` (names.ts); otherwise it is noted in the result, not sent. */
@@ -170,9 +156,11 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
     for (const g of group) if (g.fp) done.push([g.name, g.fp])
     group = []
   }
+  // Each metric's stored count (from the run's summaries, no point read) is its fingerprint.
+  const counts = new Map(run.summaries().map((x) => [x.name, x.count]))
   for (const name of names) {
     if (opts.signal?.aborted) break
-    const fp = opts.seen ? fingerprint(run.runDir, name) : ''
+    const fp = opts.seen ? String(counts.get(name) ?? 0) : ''
     if (fp && opts.seen!.get(name) === fp && remote.has(name)) continue
     const at = remote.get(name) ?? 0
     // Only the points the server lacks are read (plus the one before, which tells a run that
@@ -203,15 +191,15 @@ async function syncPass(client: SyncClient, run: Run, project: string, folder: s
   await flushGroup()
   await sendPending()
   for (const [name, fp] of done) opts.seen!.set(name, fp)
-  // Media, histograms, tables, tensors and kernel densities all live in data/metadata.db and the
-  // files next to it: when none of those changed since the last complete pass, skip them.
-  const heavyFp = opts.seen ? heavyFingerprint(run.runDir) : ''
+  // Media, histograms, tables, tensors and kernel densities: when the run stored nothing since
+  // the last complete pass, skip them.
+  const heavyFp = opts.seen ? run.fingerprint() : ''
   if (!heavyFp || opts.seen!.get(HEAVY) !== heavyFp) {
     await syncMedia(client, run, route, opened.body, opts, tally)
     for (const kind of RECORD_KINDS) await syncRecords(client, run, route, kind, opened.body, opts, tally, progress)
     if (heavyFp && !opts.signal?.aborted) opts.seen!.set(HEAVY, heavyFp)
   }
-  await syncOutput(client, run.runDir, route, Number(opened.body.output ?? 0), opts, tally, progress)
+  await syncOutput(client, run.outputFile, route, Number(opened.body.output ?? 0), opts, tally, progress)
   const status = String(metadata.status)
   if (status !== 'running' && !opts.signal?.aborted) {
     const fin = await client.request('POST', `${route}/finish`, { status, exitCode: metadata.exitCode ?? null, finishedAt: metadata.finishedAt ?? null })
@@ -261,28 +249,6 @@ async function syncMedia(client: SyncClient, run: Run, route: string, state: Rec
 
 /** The `seen` key of everything but scalars and output (see heavyFingerprint). */
 const HEAVY = '\0heavy'
-
-/** Size and mtime of every file under data/ except the metric files, and of media/. */
-function heavyFingerprint(runDir: string): string {
-  const parts: string[] = []
-  for (const dir of ['data', 'data/histograms', 'data/tensors', 'media']) {
-    let names: string[]
-    try {
-      names = fs.readdirSync(path.join(runDir, dir)).sort()
-    } catch {
-      continue
-    }
-    for (const f of names) {
-      try {
-        const st = fs.statSync(path.join(runDir, dir, f))
-        if (st.isFile()) parts.push(`${dir}/${f}:${st.size}:${st.mtimeMs}`)
-      } catch {
-        // removed in between: the next pass sees the change
-      }
-    }
-  }
-  return parts.join('|')
-}
 
 /** The bytes of a .npy file after its header. */
 function npyBody(npy: Buffer): Buffer {
@@ -415,8 +381,7 @@ async function syncRecords(client: SyncClient, run: Run, route: string, kind: Re
  * logs/output.log only grows: send the bytes past the server's size. A piece ends on a UTF-8
  * character boundary, so the server's file is valid text between uploads.
  */
-async function syncOutput(client: SyncClient, runDir: string, route: string, remoteSize: number, opts: SyncOptions, tally: Tally, progress: () => void): Promise<void> {
-  const file = path.join(runDir, 'logs', 'output.log')
+async function syncOutput(client: SyncClient, file: string, route: string, remoteSize: number, opts: SyncOptions, tally: Tally, progress: () => void): Promise<void> {
   let size: number
   try {
     size = fs.statSync(file).size

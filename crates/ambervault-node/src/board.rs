@@ -289,10 +289,6 @@ impl RunHandle {
     pub fn output_file(&self) -> String {
         self.inner.output_file().to_string_lossy().into_owned()
     }
-    #[napi]
-    pub fn blobs_file(&self) -> String {
-        self.inner.blobs_file().to_string_lossy().into_owned()
-    }
     /// 2, or 1 for a folder written by 0.1 (read-only until `boardUpgradeRun`).
     #[napi]
     pub fn layout_version(&self) -> u32 {

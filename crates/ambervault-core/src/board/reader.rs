@@ -374,11 +374,6 @@ impl RunReader {
         layout::output_path(&self.run_dir)
     }
 
-    /// The run's media store.
-    pub fn blobs_file(&self) -> PathBuf {
-        layout::blobs_path(&self.run_dir)
-    }
-
     pub fn output(&self) -> Result<String> {
         match std::fs::read_to_string(layout::output_path(&self.run_dir)) {
             Ok(s) => Ok(s),

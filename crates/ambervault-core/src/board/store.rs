@@ -14,6 +14,7 @@ use super::dbfile;
 use super::layout::{self, HISTOGRAM, SCALAR};
 use super::output::Output;
 use super::records::{Stamp, Subkind};
+use crate::checkpointer::Checkpointer;
 use crate::col::{fixed, meta, tx, ColumnHandle, ColumnWriter};
 use crate::conn::{self, OpenOptions};
 use crate::error::{Error, Result};
@@ -96,6 +97,9 @@ struct Series {
 
 pub struct Store {
     run_dir: PathBuf,
+    /// Checkpoints off the writer thread (see `checkpointer.rs`); declared before `conn` so it
+    /// lets go of the connection first.
+    _checkpointer: Checkpointer,
     conn: Connection,
     scalars: HashMap<Arc<str>, Series>,
     histograms: HashMap<String, i64>,
@@ -154,6 +158,7 @@ impl Store {
         meta::ensure_schema(&conn)?;
         let mut store = Store {
             run_dir: run_dir.to_path_buf(),
+            _checkpointer: Checkpointer::attach(&conn, &layout::store_path(run_dir)),
             conn,
             scalars: HashMap::new(),
             histograms: HashMap::new(),

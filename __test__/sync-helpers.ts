@@ -74,8 +74,10 @@ export function startServerProcess(dataDir: string, port: number, extra: string[
 }
 
 /**
- * A TCP proxy to `target` that, for the first `cuts` connections, either destroys the connection
- * after `cutAfterBytes` bytes went up (side 'request': requests die mid-body, nothing stored), or
+ * A TCP proxy to `target` that, `cuts` times, either destroys a connection once `cutAfterBytes`
+ * bytes went up on it (side 'request': the first `cuts` connections to get that far die
+ * mid-body, nothing stored; an idle keep-alive connection reused later counts when it gets
+ * there, not when it was opened), or
  * drops the server's reply to a batch whose request line contains one of `routes` (side 'reply':
  * stored, but the client never hears).
  */
@@ -88,11 +90,10 @@ export function cuttingProxy(targetPort: number, cutAfterBytes: number, cuts: nu
     sockets.add(upstream)
     let sent = 0
     let batch = false
-    const cutThis = done < cuts
     client.on('data', (d) => {
       sent += d.length
       if (routes.some((r) => d.includes(r))) batch = true
-      if (side === 'request' && cutThis && sent > cutAfterBytes) {
+      if (side === 'request' && done < cuts && sent > cutAfterBytes) {
         done++
         upstream.write(d.subarray(0, d.length - (sent - cutAfterBytes)))
         client.destroy()

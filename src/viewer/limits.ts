@@ -1,7 +1,9 @@
 /**
  * Bounds on what one client can make a server hold, shared by the viewer and the team server:
- * - `headersTimeoutMs` (15 s): a request's headers must be complete by then; half-sent headers,
- *   and a connection that sends nothing at all, get a 408 and are closed (checked every second);
+ * - `headersTimeoutMs` (30 s): a request's headers must be complete by then; half-sent headers,
+ *   and a connection that sends nothing at all, get a 408 and are closed (checked every second).
+ *   Not much shorter: a client whose own event loop stalls between connecting and writing (a
+ *   busy test worker, a laptop waking up) would get a 408 for a request it did send;
  * - `requestTimeoutMs` (60 s): the whole request, body included (an 8 MiB sync batch needs about
  *   1.1 Mbit/s); a live stream's response is not bounded by it;
  * - `keepAliveTimeoutMs` (10 s): an idle keep-alive connection is closed after this;
@@ -29,7 +31,7 @@ export interface Limits {
 }
 
 export const LIMITS: Readonly<Limits> = {
-  headersTimeoutMs: 15_000,
+  headersTimeoutMs: 30_000,
   requestTimeoutMs: 60_000,
   keepAliveTimeoutMs: 10_000,
   connectionsPerClient: 32,

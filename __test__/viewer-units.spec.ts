@@ -43,9 +43,9 @@ test('path segments: traversal, separators, hidden names and NUL are refused wit
   t.is(checkSegment('run', 'abc123_note-1.2'), 'abc123_note-1.2')
 })
 
-test('metric names: slashes allowed, dot segments and control characters refused', (t) => {
-  t.is(checkMetricName('train/loss'), 'train/loss')
-  for (const bad of ['../etc/passwd', 'a/./b', 'a\\b', 'x\ny', '']) t.throws(() => checkMetricName(bad), { instanceOf: HttpError })
+test('metric names in URLs follow the one rule for names: anything but empty, control characters, lone surrogates, over 4,096 bytes', (t) => {
+  for (const ok of ['train/loss', '../etc/passwd', 'a/./b', 'a\\b', '..', 'CON', ':*?"<>|%']) t.is(checkMetricName(ok), ok)
+  for (const bad of ['x\ny', '', 'a\u0000', '\ud800', 'x'.repeat(4097)]) t.is(t.throws(() => checkMetricName(bad), { instanceOf: HttpError })?.status, 400)
 })
 
 test('resolveRunDir refuses a symlink that leads out of the base dir', (t) => {

@@ -5,6 +5,7 @@
  */
 import { realpathSync } from 'node:fs'
 import { isAbsolute, relative, resolve } from 'node:path'
+import { nameProblem, showName } from '../board/names'
 
 /** An HTTP error with a status the router sends as-is. */
 export class HttpError extends Error {
@@ -23,14 +24,14 @@ export function checkSegment(kind: string, value: string | undefined): string {
 }
 
 /**
- * A metric / media / table name as the Board writes them: slash-separated namespaces of printable
- * characters. It is never used as a file path by the viewer, but reject what could be one anyway.
+ * A metric / histogram / media / table name from a URL: the rule every name follows (names.ts),
+ * so the viewer shows every name Board.log() takes ('..', '\\', 'a/./b' included). Names are
+ * looked up as data in the run's store, never used as paths.
  */
 export function checkMetricName(value: string | null | undefined): string {
-  if (!value) throw new HttpError(400, 'missing name')
-  if (value.length > 512 || /[\x00-\x1f\\]/.test(value) || value.split('/').some((p) => p === '..' || p === '.')) {
-    throw new HttpError(400, `invalid name: ${JSON.stringify(value)}`)
-  }
+  if (value === null || value === undefined || value === '') throw new HttpError(400, 'missing name')
+  const problem = nameProblem(value)
+  if (problem !== null) throw new HttpError(400, `invalid name ${showName(value)}: it ${problem}`)
   return value
 }
 

@@ -69,6 +69,36 @@ test('kill -9 mid-logging: the logged prefix is intact and complete after reopen
   t.is(listRuns(baseDir)[0].status, 'killed')
 })
 
+test('kill -9 while logging 1,000 metrics: every metric holds an exact prefix, at least what log() returned', async (t) => {
+  const baseDir = tmp()
+  const p = child(['kill-wide', baseDir, 'wide'])
+  let lastDone = 0
+  p.stdout!.on('data', (d: Buffer) => {
+    for (const m of d.toString().matchAll(/done (\d+)/g)) lastDone = Number(m[1])
+  })
+  await waitFor(p, /done [1-9]\d*/)
+  await new Promise((r) => setTimeout(r, 300 + Math.random() * 1000))
+  const acknowledged = lastDone
+  p.kill('SIGKILL')
+  await exited(p)
+
+  const run = openRun(path.join(baseDir, 'default', 'wide'))
+  t.is(run.metadata.status, 'killed')
+  const names = run.metrics()
+  t.is(names.length, 1000)
+  const counts = new Map(run.summaries().map((s) => [s.name, s.count]))
+  for (let k = 0; k < 1000; k++) {
+    const s = run.scalars(`m/${k}`)
+    const n = s.value.length
+    t.true(n >= acknowledged, `m/${k}: stored ${n} < acknowledged ${acknowledged}`)
+    t.is(counts.get(`m/${k}`), n)
+    for (let i = 0; i < n; i++) {
+      if (s.value[i] !== i * 1000 + k || s.step[i] !== i) return void t.fail(`m/${k} point ${i}: ${s.value[i]} at step ${s.step[i]}`)
+    }
+  }
+  fs.rmSync(baseDir, { recursive: true, force: true })
+})
+
 test('a new Board on a killed run replays it, then continues it', async (t) => {
   const baseDir = tmp()
   const p = child(['kill', baseDir, 'again'])

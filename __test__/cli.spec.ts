@@ -31,7 +31,7 @@ test.before(async () => {
 test('every command has help; unknown commands and bad options exit 2', (t) => {
   const top = amber(['--help'])
   t.is(top.code, 0)
-  for (const cmd of ['open', 'runs', 'show', 'analyze', 'export', 'demo']) {
+  for (const cmd of ['open', 'runs', 'show', 'analyze', 'export', 'demo', 'upgrade']) {
     t.regex(top.out, new RegExp(`\\b${cmd}\\b`))
     const h = amber([cmd, '--help'])
     t.is(h.code, 0, cmd)
@@ -165,4 +165,45 @@ test('amber demo logs a simulated training run with scalars, histograms, media, 
   t.is(show.metrics.find((m: any) => m.name === 'train/loss').last.count, 40)
   t.true(existsSync(join(runDir, 'logs', 'output.log')))
   t.regex(readFileSync(join(runDir, 'logs', 'output.log'), 'utf8'), /demo: training/)
+})
+
+test('amber upgrade converts a 0.1 run folder (a file per metric) in place; before that it reads as it is', async (t) => {
+  const { ColumnVault, openRun } = await import('../src/index')
+  const { mkdirSync, writeFileSync } = await import('node:fs')
+  const old = join(tempBase('cli-upgrade'), 'proj', 'old01')
+  mkdirSync(join(old, 'data', 'metrics'), { recursive: true })
+  writeFileSync(join(old, 'metadata.json'), JSON.stringify({ name: 'old', project: 'proj', runId: 'old01', status: 'finished', createdAt: '2026-01-01T00:00:00Z', config: { lr: 0.1 } }))
+  // What 0.1 wrote: one ColumnVault file per metric, '/' as '__' in the file name.
+  for (const [file, values] of [['train__loss', [0.5, 0.25, 0.125]], ['acc', [0.1, 0.2, 0.9]]] as const) {
+    const cv = new ColumnVault(join(old, 'data', 'metrics', `${file}.db`))
+    cv.ensure('step', 'i64').extend([0, 1, 2])
+    cv.ensure('global_step', 'i64').extend([0, 0, 1])
+    cv.ensure('timestamp', 'i64').extend([1000, 2000, 3000])
+    cv.ensure('value', 'f64').extend(new Float64Array(values))
+    cv.close()
+  }
+  const before = openRun(old)
+  t.is(before.layoutVersion, 1)
+  t.deepEqual(before.metrics(), ['acc', 'train/loss'])
+  t.deepEqual([...before.scalars('train/loss').value], [0.5, 0.25, 0.125])
+  before.close()
+
+  const r = amber(['upgrade', old])
+  t.is(r.code, 0, r.err)
+  t.regex(r.out, /1 of 1 run\(s\) upgraded/)
+  const after = openRun(old)
+  t.is(after.layoutVersion, 2)
+  t.is(after.metadata.layoutVersion, 2)
+  t.deepEqual(after.metrics(), ['acc', 'train/loss'])
+  const s = after.scalars('train/loss')
+  t.deepEqual([...s.value], [0.5, 0.25, 0.125])
+  t.deepEqual([...s.globalStep], [0, 0, 1])
+  t.deepEqual([...s.timestamp], [1000, 2000, 3000])
+  t.is(after.summaries().find((x) => x.name === 'acc')?.max, 0.9)
+  after.close()
+  t.false(existsSync(join(old, 'data', 'metrics')))
+  // A second upgrade (of the base dir) finds nothing left to do.
+  const again = amber(['upgrade', join(old, '..', '..')])
+  t.is(again.code, 0, again.err)
+  t.regex(again.out, /0 of 1 run\(s\) upgraded/)
 })

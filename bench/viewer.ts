@@ -1,22 +1,20 @@
 /**
  * Viewer benchmark: time to first chart for a 1M-point metric, time to list 1,000 runs, and a run
  * with 10,000 metric names (first chart, run page open, namespace open).
- *   npx tsx bench/viewer.ts [--points 1000000] [--runs 1000] [--names 10000] [--repeat 5] [--fresh] [--fixture-only]
+ *   npx tsx bench/viewer.ts [--points 1000000] [--runs 1000] [--names 10000] [--repeat 5]
  * Each figure is a median over repeats, measured side by side with a baseline in the same run:
  * the downsampled request (what the viewer sends) against a read without maxPoints (the server
  * caps it at 10,000 points; it never sends a whole 1M-point series), and the browser's first
  * drawn chart / rendered list (when /usr/bin/chromium exists).
  *
- * The 10,000-name run is written by Board like the others, but once: creating 10,000 metric files
- * takes minutes, so it is cached in <tmpdir>/amber-bench-cache/wide-<names> and reused while its
- * fixture.json matches (--fresh rebuilds it). The report says which happened. It takes about
- * 8 GB (10,000 metric files); delete the folder when done benchmarking.
+ * The 10,000-name run is written by Board like the others (one store for all names: well under a
+ * second, about 10 MB), in a temp folder removed at the end.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { Board, listRuns } from '../src/index'
+import { Board } from '../src/index'
 import { MAX_POINTS } from '../src/viewer/routes'
 import { startViewer } from '../src/viewer/server'
 import { median } from './lib/timing'
@@ -43,57 +41,25 @@ async function med(fn: () => Promise<unknown>, selfTimed = false): Promise<numbe
   return median(xs)
 }
 
-/**
- * The base dir of a finished Board run with `names` metric names (3 points each), from the cache
- * when a complete one is there. A new one is logged into a scratch folder and renamed into place
- * only once finished, so an interrupted bench never leaves half a fixture behind.
- */
-async function wideFixture(names: number, fresh: boolean): Promise<{ baseDir: string; key: string; note: string }> {
-  const cacheRoot = join(tmpdir(), 'amber-bench-cache')
-  const baseDir = join(cacheRoot, `wide-${names}`)
-  const stamp = join(baseDir, 'fixture.json')
-  const keyOf = () => {
-    const runs = listRuns(baseDir)
-    if (runs.length !== 1 || runs[0].status !== 'finished') throw new Error(`${baseDir}: expected one finished run`)
-    return `${runs[0].project}/${runs[0].runDir.split(/[\\/]/).pop()}`
-  }
-  if (!fresh && existsSync(stamp)) {
-    const info = JSON.parse(readFileSync(stamp, 'utf8')) as { names: number; loggedMs: number; createdAt: string }
-    if (info.names === names) {
-      return { baseDir, key: keyOf(), note: `reused the cached ${names}-name run in ${baseDir} (logged by Board at ${info.createdAt} in ${(info.loggedMs / 1000).toFixed(0)} s)` }
-    }
-  }
-  mkdirSync(cacheRoot, { recursive: true })
-  const scratch = mkdtempSync(join(cacheRoot, `wide-${names}-partial-`))
+/** The base dir of a finished Board run with `names` metric names (3 points each). */
+async function wideFixture(names: number): Promise<{ baseDir: string; key: string; note: string }> {
+  const baseDir = mkdtempSync(join(tmpdir(), 'amber-bench-wide-'))
   const t0 = performance.now()
-  try {
-    const board = new Board({ baseDir: scratch, project: 'bench', name: 'wide', captureOutput: false, systemMetrics: false })
-    const half = Math.floor(names / 2)
-    const nameOf = (i: number) => (i < half ? `big/m${i}` : `ns${1 + (i % 99)}/m${i}`)
-    for (let k = 0; k < 3; k++) {
-      const values: Record<string, number> = {}
-      for (let i = 0; i < names; i++) values[nameOf(i)] = Math.sin(i + k)
-      board.log(values)
-      board.step()
-    }
-    await board.finish()
-  } catch (e) {
-    rmSync(scratch, { recursive: true, force: true })
-    throw e
+  const board = new Board({ baseDir, project: 'bench', name: 'wide', captureOutput: false, systemMetrics: false })
+  const half = Math.floor(names / 2)
+  const nameOf = (i: number) => (i < half ? `big/m${i}` : `ns${1 + (i % 99)}/m${i}`)
+  for (let k = 0; k < 3; k++) {
+    const values: Record<string, number> = {}
+    for (let i = 0; i < names; i++) values[nameOf(i)] = Math.sin(i + k)
+    board.log(values)
+    board.step()
   }
-  const loggedMs = performance.now() - t0
-  writeFileSync(join(scratch, 'fixture.json'), JSON.stringify({ names, loggedMs, createdAt: new Date().toISOString() }))
-  rmSync(baseDir, { recursive: true, force: true })
-  renameSync(scratch, baseDir)
-  return { baseDir, key: keyOf(), note: `logged a new ${names}-name run with Board in ${(loggedMs / 1000).toFixed(1)} s (cached in ${baseDir})` }
+  await board.finish()
+  const key = `bench/${board.runDir.split(/[\\/]/).pop()}`
+  return { baseDir, key, note: `logged the ${names}-name run with Board in ${(performance.now() - t0).toFixed(0)} ms` }
 }
 
 async function main() {
-  if (process.argv.includes('--fixture-only')) {
-    // Prepare (or check) the cached 10,000-name run ahead of a timed run.
-    console.log((await wideFixture(NAMES, process.argv.includes('--fresh'))).note)
-    return
-  }
   const rows: [string, number][] = []
   const notes: string[] = []
   // ---- a run with one 1M-point metric ----
@@ -130,7 +96,7 @@ async function main() {
   rows.push([`HTTP: list ${RUNS} runs (median)`, await med(async () => ((await (await fetch(`${v2.url}api/runs`)).json()) as unknown[]).length)])
 
   // ---- a run with 10,000 metric names: half in one namespace, half over 99 more ----
-  const wide = await wideFixture(NAMES, process.argv.includes('--fresh'))
+  const wide = await wideFixture(NAMES)
   console.error(wide.note)
   const wideKey = wide.key
   const v3 = await startViewer({ baseDir: wide.baseDir })
@@ -213,8 +179,7 @@ async function main() {
   await v1.close()
   await v2.close()
   await v3.close()
-  // The 1M-point and 1,000-run folders take gigabytes; the cached wide run stays for next time.
-  for (const dir of [bigBase, manyBase]) rmSync(dir, { recursive: true, force: true })
+  for (const dir of [bigBase, manyBase, wide.baseDir]) rmSync(dir, { recursive: true, force: true })
   console.log('| measurement | ms |\n|---|---|')
   for (const [name, ms] of rows) console.log(`| ${name} | ${ms.toFixed(1)} |`)
   const [down, capped] = [rows[0][1], rows[1][1]]

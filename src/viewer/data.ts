@@ -136,11 +136,14 @@ export class RunStore {
   }
 
   /**
-   * Points logged after step `since`: what a live chart appends. The reader reads only that tail
+   * The first `limit` points logged after step `since`: what a live chart appends (it asks again
+   * from the last step it got for the rest). The reader reads only that tail
    * from disk, so a live poll of a 1M-point metric costs what was added, not the whole series.
    */
-  scalarsSince(project: string, folder: string, name: string, since: number): Series {
-    return toSeries(this.run(project, folder).scalars(name, { since }))
+  scalarsSince(project: string, folder: string, name: string, since: number, limit: number): Series {
+    const s = this.run(project, folder).scalars(name, { since })
+    if (s.value.length <= limit) return toSeries(s)
+    return toSeries({ step: s.step.subarray(0, limit), globalStep: s.globalStep.subarray(0, limit), timestamp: s.timestamp.subarray(0, limit), value: s.value.subarray(0, limit) })
   }
 
   /** Names of the non-scalar logs, for the run page's tabs. */

@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { VaultError } from '../errors'
 import type { RunStore } from './data'
+import { MAX_POINTS } from './routes'
 import type { LogKind, LogNames } from './wire'
 
 export interface LogWatch {
@@ -81,8 +82,10 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
         for (const m of summaries) {
           const since = sinceByMetric.get(m.name)
           if (since === undefined || counts.get(m.name) === m.count) continue
-          counts.set(m.name, m.count)
-          const pts = store.scalarsSince(project, folder, m.name, since)
+          const pts = store.scalarsSince(project, folder, m.name, since, MAX_POINTS.since)
+          // A catch-up longer than one reply goes out a reply per tick; the count is kept only
+          // once the stream has caught up.
+          if (pts.step.length < MAX_POINTS.since) counts.set(m.name, m.count)
           if (pts.step.length === 0) continue
           sinceByMetric.set(m.name, pts.step[pts.step.length - 1])
           send('points', { metric: m.name, ...pts })

@@ -4,7 +4,6 @@
  * bounded (MAX_POINTS), and a run that cannot be read fails only the requests about that run.
  */
 import type { RunStore } from './data'
-import type { Series } from './wire'
 import { HttpError, checkMetricName, checkSegment } from './paths'
 
 export type RouteResult = { kind: 'json'; body: unknown } | { kind: 'bytes'; type: string; body: Buffer }
@@ -18,12 +17,6 @@ const json = (body: unknown): RouteResult => ({ kind: 'json', body })
  * then a reply of about 1 MB, not 92.
  */
 export const MAX_POINTS = { default: 10_000, max: 100_000, since: 10_000 } as const
-
-/** The first `n` points of a series. */
-function firstPoints(s: Series, n: number): Series {
-  if (s.step.length <= n) return s
-  return { step: s.step.slice(0, n), globalStep: s.globalStep.slice(0, n), timestamp: s.timestamp.slice(0, n), value: s.value.slice(0, n) }
-}
 
 /** `train/loss` → `train`; a name without a slash is in the '' (top-level) namespace. */
 export function namespaceOf(name: string): string {
@@ -94,7 +87,7 @@ export function apiRoutes(store: RunStore) {
       if (q.get('since') !== null) {
         const since = Number(q.get('since'))
         if (!Number.isFinite(since)) throw new HttpError(400, 'since must be a number')
-        return json(firstPoints(store.scalarsSince(p, r, name, since), MAX_POINTS.since))
+        return json(store.scalarsSince(p, r, name, since, MAX_POINTS.since))
       }
       return json(store.scalars(p, r, name, intParam(q, 'maxPoints', MAX_POINTS.default, 2, MAX_POINTS.max)))
     }

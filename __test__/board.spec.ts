@@ -271,3 +271,20 @@ test('I/O failure while writing: log() does not throw, flush rejects typed, writ
   t.is(run.metadata.writerError, null)
   t.is(run.metadata.status, 'finished')
 })
+
+test('a record the writer cannot decode (a table nested 200 deep) is set aside and counted; everything else is stored and the run opens', async (t) => {
+  const board = new Board({ baseDir: tmp(), captureOutput: false })
+  let deep: unknown = 'bottom'
+  for (let i = 0; i < 200; i++) deep = { d: deep }
+  board.log({ before: 1 })
+  board.log({ nested: new Table([{ cell: deep }]) })
+  board.log({ after: 2 })
+  await board.flush()
+  const run = openRun(board.runDir)
+  t.deepEqual([...run.scalars('before').value], [1])
+  t.deepEqual([...run.scalars('after').value], [2])
+  t.is(run.metadata.writerErrors, 1)
+  t.regex(fs.readFileSync(path.join(board.runDir, 'logs/writer.log'), 'utf8'), /set aside a record/)
+  await board.finish()
+  t.is(openRun(board.runDir).metadata.status, 'finished')
+})

@@ -1,5 +1,5 @@
 /**
- * Metric names (API.md, Board): one validator (src/board/names.ts) for Board, the sync client and
+ * Metric names (docs/api.md, Board): one validator (src/board/names.ts) for Board, the sync client and
  * the team server; every valid name round-trips exactly through log → flush → openRun; a bad name
  * is refused at log() with nothing of that call stored. Also the explicit step
  * (`log(values, { step })`) and `board.updateConfig(patch)`.

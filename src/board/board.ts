@@ -1,5 +1,5 @@
 /**
- * `Board`: non-blocking experiment logging (API.md, Board). The owner Board creates the run
+ * `Board`: non-blocking experiment logging (docs/api.md, Board). The owner Board creates the run
  * folder, holds the run's owner lock and runs the native writer thread; `Board.attach(runDir)`
  * gives worker threads and child processes a logger of their own (one log file each) into the
  * same run. `log()` only writes into the memory-mapped log (see logWriter.ts).

@@ -1,5 +1,5 @@
 /**
- * The one rule for metric names (API.md, Board): scalars, histograms, media, tables, tensors and
+ * The one rule for metric names (docs/api.md, Board): scalars, histograms, media, tables, tensors and
  * kernel densities. Shared by `Board.log()` (checked once per new name: names are interned), the
  * sync client and the team server's ingest, so a name the Board accepts is one the server stores.
  *

@@ -1,7 +1,7 @@
 /**
  * Where synced runs are written: each run the server receives gets a real Board owner (the native
  * writer thread and owner lock) and a log writer in `{dataDir}/{project}/{folder}`, so the data
- * dir is a base dir like any other (FORMAT.md, Run folder) and `amber open` reads it.
+ * dir is a base dir like any other (docs/format.md, Run folder) and `amber open` reads it.
  *
  * Idempotency: the server knows, per (run, metric), how many points it has stored. A batch that
  * starts at or before that count has its already-stored prefix dropped (a resent batch adds

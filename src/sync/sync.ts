@@ -64,7 +64,7 @@ export interface SyncResult {
   status: string
   retries: number
   /**
-   * Names the server refuses (API.md, Board: metric names), so not sent: `"<kind> <name> <why>"`.
+   * Names the server refuses (docs/api.md, Board: metric names), so not sent: `"<kind> <name> <why>"`.
    * Only a run written by an older version can hold one (Board.log() refuses them).
    */
   skipped: string[]

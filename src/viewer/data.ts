@@ -1,5 +1,5 @@
 /**
- * The viewer's one door to the Board read side (`listRuns`, `openRun`; API.md). Everything the
+ * The viewer's one door to the Board read side (`listRuns`, `openRun`; docs/api.md). Everything the
  * HTTP layer sends is shaped here, so the routes never depend on the reader's internal types, and
  * open runs are kept in a small LRU because opening a run costs file opens per request otherwise.
  */

@@ -1,4 +1,4 @@
-//! Board: non-blocking, kill-safe experiment logging into run folders (FORMAT.md, Run folder).
+//! Board: non-blocking, kill-safe experiment logging into run folders (docs/format.md, Run folder).
 //!
 //! - `layout`: the files and tables of a run folder (layout 2); `legacy`: reading and upgrading
 //!   0.1's folders (layout 1).

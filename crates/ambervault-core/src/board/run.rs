@@ -1,4 +1,4 @@
-//! The run folder (FORMAT.md, Run folder): creating it, `metadata.json`, the owner lock and
+//! The run folder (docs/format.md, Run folder): creating it, `metadata.json`, the owner lock and
 //! `logs/writer.log`.
 //!
 //! Ownership: the process that runs the writer thread holds an exclusive advisory lock on

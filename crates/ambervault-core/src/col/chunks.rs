@@ -19,8 +19,8 @@ pub struct ChunkRow {
 }
 
 impl ChunkRow {
-    /// From a row's `rowid` and `length(data)`: the blob is the truth about capacity
-    /// (`actual_size` only mirrors it).
+    /// From a row's `rowid` and `octet_length(data)`: the stored value is the truth about
+    /// capacity (`actual_size` only mirrors it).
     pub fn new(rowid: i64, blob_len: i64) -> ChunkRow {
         ChunkRow {
             rowid,
@@ -29,13 +29,16 @@ impl ChunkRow {
     }
 }
 
-/// The chunk's row and capacity. Only the record header is read: `length(data)` comes from the
-/// blob's serial type, whereas any column stored after `data` (`actual_size`, `bytes_used`, ...)
-/// sits behind the blob and costs a walk of its whole overflow-page chain, one page lookup per
-/// page, which made an append's cost grow with the size of the chunk it went into.
+/// The chunk's row and capacity. `octet_length`, not `length`: KohakuVault can leave a chunk as
+/// TEXT (docs/format.md, "TEXT chunks"), whose `length` counts characters; its bytes are read
+/// and written through BLOB I/O like any chunk's. Only the record header is read:
+/// `octet_length(data)` comes from the value's serial type, whereas any column stored after
+/// `data` (`actual_size`, `bytes_used`, ...) sits behind it and costs a walk of its whole
+/// overflow-page chain, one page lookup per page, which made an append's cost grow with the
+/// size of the chunk it went into.
 pub fn chunk_row(conn: &Connection, col_id: i64, idx: u64) -> Result<Option<ChunkRow>> {
     let mut st = conn.prepare_cached(
-        "SELECT rowid, length(data) FROM col_chunks WHERE col_id = ?1 AND chunk_idx = ?2",
+        "SELECT rowid, octet_length(data) FROM col_chunks WHERE col_id = ?1 AND chunk_idx = ?2",
     )?;
     let row = st
         .query_row(params![col_id, idx as i64], |r| {

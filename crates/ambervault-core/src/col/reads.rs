@@ -148,7 +148,7 @@ impl Reader {
         if let std::collections::hash_map::Entry::Vacant(slot) = self.layouts.entry(m.col_id) {
             let len = meta::length(conn, m.col_id, &m.name)?;
             let mut st = conn.prepare_cached(
-                "SELECT chunk_idx, rowid, length(data) FROM col_chunks WHERE col_id = ?1 ORDER BY chunk_idx",
+                "SELECT chunk_idx, rowid, octet_length(data) FROM col_chunks WHERE col_id = ?1 ORDER BY chunk_idx",
             )?;
             let rows = st
                 .query_map(params![m.col_id], |r| {

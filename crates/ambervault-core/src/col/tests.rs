@@ -735,3 +735,68 @@ fn new_column_files_get_small_pages_unless_asked() {
         ColumnVault::open(&dir.path().join("big.db"), &asked, ChunkOptions::default()).unwrap();
     assert_eq!(page_of(&big), 32768);
 }
+
+/// KohakuVault 0.8 grows chunks with `data || zeroblob(n)`, which leaves a TEXT value whose
+/// `length()` counts characters up to the first NUL. Such chunks are read and written by their
+/// bytes, and stay readable (docs/format.md, "Chunks").
+#[test]
+fn text_typed_chunks_are_read_and_written_by_their_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cv = vault(&dir, 64, 4096);
+    let s = cv.create("s", "str:utf8").unwrap();
+    let n = cv.create("n", "i64").unwrap();
+    let words: Vec<String> = (0..40).map(|i| format!("héllo ✓ 日本語 {i}")).collect();
+    let refs: Vec<&str> = words.iter().map(|w| w.as_str()).collect();
+    let (b, e) = strs(&refs);
+    cv.extend_var(&s, &b, &e).unwrap();
+    cv.extend_bytes(&n, &le_i64(&(0..100).collect::<Vec<_>>()))
+        .unwrap();
+    let texts = |cv: &ColumnVault| -> i64 {
+        cv.with_conn(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM col_chunks WHERE typeof(data) = 'text'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap()
+    };
+    // Every chunk turned into TEXT, as KohakuVault's growth leaves them.
+    cv.with_conn(|c| {
+        c.execute("UPDATE col_chunks SET data = CAST(data AS TEXT)", [])?;
+        Ok(())
+    })
+    .unwrap();
+    assert!(texts(&cv) >= 2);
+    cv.close().unwrap();
+    let cv = vault(&dir, 64, 4096);
+    let s = cv.column("s").unwrap();
+    let n = cv.column("n").unwrap();
+    assert_eq!(read_strs(&cv, &s), words);
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&n, 0, 100).unwrap()),
+        (0..100).collect::<Vec<_>>()
+    );
+    // Appends (in place and growing), an update in place and one that moves.
+    let mut want = words.clone();
+    for i in 0..30 {
+        let w = format!("ñ{i}");
+        let (b, e) = strs(&[&w]);
+        cv.extend_var(&s, &b, &e).unwrap();
+        want.push(w);
+    }
+    cv.set_var(&s, 3, "short".as_bytes()).unwrap();
+    want[3] = "short".into();
+    let long = "ü".repeat(50);
+    cv.set_var(&s, 5, long.as_bytes()).unwrap();
+    want[5] = long;
+    cv.extend_bytes(&n, &le_i64(&[100, 101])).unwrap();
+    cv.set_bytes(&n, 0, &le_i64(&[-1])).unwrap();
+    assert_eq!(read_strs(&cv, &s), want);
+    let mut nums: Vec<i64> = (0..102).collect();
+    nums[0] = -1;
+    assert_eq!(from_le_i64(&cv.read_bytes(&n, 0, 102).unwrap()), nums);
+    cv.close().unwrap();
+    let cv = vault(&dir, 64, 4096);
+    assert_eq!(read_strs(&cv, &cv.column("s").unwrap()), want);
+}

@@ -70,7 +70,7 @@ pub fn entries(conn: &Connection, v: &VarRows, start: u64, end: u64) -> Result<V
 fn last_chunk(conn: &Connection, data_id: i64) -> Result<Option<(i64, ChunkRow, u64)>> {
     let row = conn
         .prepare_cached(
-            "SELECT chunk_idx, rowid, length(data), bytes_used FROM col_chunks
+            "SELECT chunk_idx, rowid, octet_length(data), bytes_used FROM col_chunks
              WHERE col_id = ?1 ORDER BY chunk_idx DESC LIMIT 1",
         )?
         .query_row([data_id], |r| {

@@ -35,19 +35,27 @@ function waitFor(p: ChildProcess, re: RegExp): Promise<string> {
   })
 }
 
-test('kill -9 mid-logging: the logged prefix is intact and complete after reopening', async (t) => {
-  const baseDir = tmp()
-  const p = child(['kill', baseDir, 'k'])
+/**
+ * Start a logging child (`args`), let it log a random while (at least one "done N"), kill -9 it,
+ * and return how many log() calls it had seen return.
+ */
+async function logThenKill(args: string[], maxWaitMs: number): Promise<number> {
+  const p = child(args)
   let lastDone = 0
   p.stdout!.on('data', (d: Buffer) => {
     for (const m of d.toString().matchAll(/done (\d+)/g)) lastDone = Number(m[1])
   })
-  // Let it log a random while (at least a few batches), then kill -9.
-  await waitFor(p, /done \d+/)
-  await new Promise((r) => setTimeout(r, 300 + Math.random() * 1500))
+  await waitFor(p, /done [1-9]\d*/)
+  await new Promise((r) => setTimeout(r, 300 + Math.random() * maxWaitMs))
   const acknowledged = lastDone
   p.kill('SIGKILL')
   await exited(p)
+  return acknowledged
+}
+
+test('kill -9 mid-logging: the logged prefix is intact and complete after reopening', async (t) => {
+  const baseDir = tmp()
+  const acknowledged = await logThenKill(['kill', baseDir, 'k'], 1500)
   t.true(acknowledged > 0)
 
   const runDir = path.join(baseDir, 'default', 'k')
@@ -71,16 +79,7 @@ test('kill -9 mid-logging: the logged prefix is intact and complete after reopen
 
 test('kill -9 while logging 1,000 metrics: every metric holds an exact prefix, at least what log() returned', async (t) => {
   const baseDir = tmp()
-  const p = child(['kill-wide', baseDir, 'wide'])
-  let lastDone = 0
-  p.stdout!.on('data', (d: Buffer) => {
-    for (const m of d.toString().matchAll(/done (\d+)/g)) lastDone = Number(m[1])
-  })
-  await waitFor(p, /done [1-9]\d*/)
-  await new Promise((r) => setTimeout(r, 300 + Math.random() * 1000))
-  const acknowledged = lastDone
-  p.kill('SIGKILL')
-  await exited(p)
+  const acknowledged = await logThenKill(['kill-wide', baseDir, 'wide'], 1000)
 
   const run = openRun(path.join(baseDir, 'default', 'wide'))
   t.is(run.metadata.status, 'killed')

@@ -7,7 +7,7 @@
  * Cases (names x steps): 10,000 x 10 (new Board() to finish(), every name listed and every value
  * checked), 1,000 x 2,000 (first log() to flush(), scalars/s, log() of the 1,000-key object),
  * 10 x 200,000 (scalars/s durable, bytes per point on disk), 1,000 x 20 (bytes on disk after
- * finish()), plus `new Board()` and log() of 10 scalars. Each case reports medians over
+ * finish()), plus `new Board()` in each. (log() of 10 scalars is in bench/board.) Medians over
  * `--repeat` runs (default 3). Use a release build (`npm run build`).
  */
 import * as fs from 'node:fs'
@@ -96,30 +96,11 @@ async function manyNames(names: number, steps: number, baseDir: string): Promise
   }
 }
 
-async function tenScalars(baseDir: string): Promise<Result> {
-  const board = new Board({ baseDir, project: 'bench', runId: 'ten', captureOutput: false })
-  const vals: Record<string, number> = {}
-  for (let k = 0; k < 10; k++) vals[`m${k}`] = 0
-  for (let i = 0; i < 20_000; i++) board.log(vals)
-  const n = 200_000
-  const t = new Float64Array(n)
-  for (let i = 0; i < n; i++) {
-    vals.m0 = i
-    const a = process.hrtime.bigint()
-    board.log(vals)
-    t[i] = Number(process.hrtime.bigint() - a)
-  }
-  await board.finish()
-  t.sort()
-  return { case: 'log() of 10 scalars', p50ns: t[n >> 1], p99ns: t[Math.floor(n * 0.99)] }
-}
-
 const CASES: Record<string, (dir: string) => Promise<Result>> = {
   '10000x10': (d) => manyNames(10_000, 10, d),
   '1000x2000': (d) => manyNames(1_000, 2_000, d),
   '10x200000': (d) => manyNames(10, 200_000, d),
   '1000x20': (d) => manyNames(1_000, 20, d),
-  ten: tenScalars,
 }
 
 async function child(name: string): Promise<void> {

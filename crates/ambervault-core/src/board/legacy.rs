@@ -24,7 +24,7 @@ fn metric_path(run_dir: &Path, name: &str) -> PathBuf {
     metrics_dir(run_dir).join(format!("{}.db", name.replace('/', "__")))
 }
 fn histogram_path(run_dir: &Path, name: &str) -> PathBuf {
-    let namespace = name.split('/').next().unwrap_or(name).replace('/', "__");
+    let namespace = name.split('/').next().unwrap_or(name);
     run_dir
         .join("data/histograms")
         .join(format!("{namespace}.db"))

@@ -222,7 +222,6 @@ export class Column {
       packNumbers: (v) => n.extendNumbers(v),
       packBigints: (v) => n.extendBigints(v),
       packBools: (v) => n.extendBools(v),
-      packDocs: (v) => n.extendDocs(v),
       packPackedArray: (a) => n.extendPackedArray(a),
       packVectors: (e, r) => n.extendVectors(e, r),
       packJoinedStrings: (j, l) => n.extendJoinedStrings(j, l),

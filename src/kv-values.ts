@@ -1,12 +1,13 @@
 /**
  * Value encodings of the KV format (docs/format.md, "Encodings" and "What JS values become"):
  * which encoding a JS value is written with, and how a stored payload comes back as a JS value.
- * The header framing itself is done by the core; payload codecs are well-kept JS libraries
- * (msgpackr, cbor-x), which beat crossing napi with JS objects.
+ * The header framing itself is done by the core. MessagePack is written by src/msgpack.ts (which
+ * also decides which JS numbers are integers) and read by msgpackr; CBOR is read by cbor-x.
  */
 import { Packr } from 'msgpackr'
 import { decode as cborDecode } from 'cbor-x'
 import { CorruptDataError, InvalidArgumentError } from './errors'
+import { isPlainObject, MsgpackWriter } from './msgpack'
 
 export const enum Enc {
   Raw = 0,
@@ -18,18 +19,16 @@ export const enum Enc {
   Utf8 = 6,
 }
 
-/** Plain MessagePack both libraries read: no msgpackr records, maps as objects, 64-bit ints as bigint. */
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', variableMapSize: true })
+/** Reads MessagePack as plain values: maps as objects, 64-bit integers as numbers when they are
+ *  within ±2^53 (exact), else as bigint. */
+// 'auto' is supported by msgpackr, missing from its type declarations.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' as 'bigint' })
+const writer = new MsgpackWriter()
 
 /** Display a key in error messages (as the core does). */
 export function showKey(key: string | Uint8Array): string {
   if (typeof key === 'string') return JSON.stringify(key)
   return `0x${Buffer.from(key.buffer, key.byteOffset, Math.min(key.byteLength, 64)).toString('hex')}${key.byteLength > 64 ? '…' : ''}`
-}
-
-function isPlainObject(v: object): boolean {
-  const proto = Object.getPrototypeOf(v)
-  return proto === Object.prototype || proto === null
 }
 
 /** Reject what MessagePack cannot bring back as the same JS value, naming where it sits. */
@@ -60,7 +59,7 @@ function checkPackable(v: unknown, where: string, depth: number): void {
 /** MessagePack payload of a JS value that is not bytes or a string. */
 export function packValue(value: unknown, key: string | Uint8Array): Buffer {
   checkPackable(value, `key ${showKey(key)}`, 0)
-  return packr.pack(value)
+  return writer.encode(value)
 }
 
 const packedView = new DataView(new ArrayBuffer(8))

@@ -3,9 +3,9 @@
  * core; this file only sorts JS values into the batch kinds the native packer takes (numbers,
  * BigInts, booleans, strings, buffers, documents, typed-array vectors), one native call per batch.
  */
-import { Packr } from 'msgpackr'
 import binding from './native'
 import { native, InvalidArgumentError } from './errors'
+import { MsgpackWriter } from './msgpack'
 
 type NativePacker = InstanceType<typeof binding.NativePacker>
 type Packed = { bytes: Buffer; ends: Uint32Array }
@@ -18,27 +18,18 @@ export interface PackTarget<R = Packed> {
   packNumbers(v: Float64Array): R
   packBigints(v: bigint[]): R
   packBools(v: boolean[]): R
-  packDocs(v: unknown[]): R
   packVectors(elems: string[], raws: Buffer[]): R
   /** Strings joined into one, with each one's length (UTF-16 units): one conversion per batch. */
   packJoinedStrings(joined: string, lens: Uint32Array): R
   /** Byte strings concatenated into one buffer, cut at the exclusive `ends`. */
   packJoinedBuffers(bytes: Buffer, ends: Uint32Array): R
-  /** msgpack documents as one MessagePack array (the core checks and re-emits each). */
+  /** Documents (msgpack, cbor, vectors given as arrays) as one MessagePack array (the core
+   *  checks each and stores it in the dtype's form). */
   packPackedArray(array: Buffer): R
 }
 
-/**
- * How JS values become MessagePack for msgpack dtypes: plain maps (no msgpackr records) and
- * JSON's rules for `undefined` (object properties skipped, array items null). Values with no
- * document form (a Date, ...) come out as extensions, which the core refuses.
- */
-const msgpackOptions: ConstructorParameters<typeof Packr>[0] & { skipValues: unknown[] } = {
-  useRecords: false,
-  skipValues: [undefined], // supported by msgpackr, missing from its type declarations
-  encodeUndefinedAsNil: true,
-}
-const msgpack = new Packr(msgpackOptions)
+/** Documents as MessagePack (src/msgpack.ts: JSON's rules for `undefined`, the number rule). */
+const msgpack = new MsgpackWriter()
 
 function checkDoc(dtype: string, v: unknown, i: number): void {
   if (v === undefined || typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint')
@@ -50,7 +41,7 @@ export function packDocs(dtype: string, value: unknown, many = false): Buffer {
   if (many) (value as unknown[]).forEach((v, i) => checkDoc(dtype, v, i))
   else checkDoc(dtype, value, 0)
   try {
-    return msgpack.pack(value)
+    return msgpack.encode(value)
   } catch (e) {
     throw new InvalidArgumentError(`dtype ${dtype}: ${(e as Error).message}`)
   }
@@ -121,13 +112,11 @@ export function packBatch<R = Packed>(t: PackTarget<R>, values: ArrayLike<unknow
       for (let i = 0; i < n; i++) ends[i] = at += bufs[i].length
       return native(() => t.packJoinedBuffers(Buffer.concat(bufs, at), ends))
     }
-    case 'msgpack': {
+    case 'msgpack':
+    case 'doc': {
       const array = packDocs(t.dtype, all, true)
       return native(() => t.packPackedArray(array))
     }
-    case 'doc':
-      all.forEach((v, i) => checkDoc(t.dtype, v, i))
-      return native(() => t.packDocs(all))
     case 'vector': {
       if (all.every((v) => ArrayBuffer.isView(v))) {
         const elems = all.map((v, i) => {
@@ -137,7 +126,8 @@ export function packBatch<R = Packed>(t: PackTarget<R>, values: ArrayLike<unknow
         return native(() => t.packVectors(elems, all.map((v) => bytesOf(v as ArrayBufferView))))
       }
       all.forEach((v, i) => !Array.isArray(v) && bad(t.dtype, `${describe(v)}, not a vector`, i))
-      return native(() => t.packDocs(all))
+      const array = packDocs(t.dtype, all, true)
+      return native(() => t.packPackedArray(array))
     }
     default:
       throw new InvalidArgumentError(`dtype ${t.dtype}: unknown value kind ${t.kind}`)

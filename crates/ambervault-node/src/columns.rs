@@ -423,7 +423,7 @@ impl NativeColumn {
         let ends: Vec<usize> = ends.iter().map(|e| *e as usize).collect();
         self.append_packed(self.packer.pack_joined_bytes(bytes, &ends))
     }
-    /// msgpack documents packed in JS as one MessagePack array (checked by the core).
+    /// Documents packed in JS as one MessagePack array (checked by the core).
     #[napi]
     pub fn extend_packed_array(&self, array: &[u8]) -> Result<()> {
         self.append_packed(self.packer.accept_packed_array(array))
@@ -433,10 +433,6 @@ impl NativeColumn {
     pub fn extend_packed_docs(&self, bytes: &[u8], ends: &[u32]) -> Result<()> {
         let ends: Vec<usize> = ends.iter().map(|e| *e as usize).collect();
         self.append_packed(self.packer.accept_packed(bytes, &ends))
-    }
-    #[napi]
-    pub fn extend_docs(&self, values: Vec<serde_json::Value>) -> Result<()> {
-        self.append_values(packer::batch_values(Batch::Docs(values))?)
     }
     #[napi]
     pub fn extend_bools(&self, values: Vec<bool>) -> Result<()> {

@@ -23,7 +23,7 @@ pub fn value_kind(d: &DType) -> &'static str {
         DType::Scalar(_) => "number",
         DType::Bytes(_) => "bytes",
         DType::Str { .. } => "str",
-        // msgpack documents are packed in JS (msgpackr) and checked by the core.
+        // Documents are encoded in JS (src/msgpack.ts) and checked by the core.
         DType::MsgPack(_) => "msgpack",
         DType::Cbor(_) => "doc",
         DType::Vector { .. } => "vector",
@@ -75,28 +75,17 @@ pub enum Batch {
     Numbers(Vec<f64>),
     BigInts(Vec<BigInt>),
     Bools(Vec<bool>),
-    Docs(Vec<serde_json::Value>),
 }
 
 pub fn batch_values(b: Batch) -> Result<Vec<Value>> {
     Ok(match b {
-        Batch::Numbers(v) => v
-            .into_iter()
-            .map(|f| {
-                // Whole numbers travel as integers so integer dtypes accept them exactly.
-                if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
-                    Value::Num(Num::Int(f as i128))
-                } else {
-                    Value::Num(Num::Float(f))
-                }
-            })
-            .collect(),
+        // As they are (-0 included): integer dtypes take whole floats up to 2^53 exactly.
+        Batch::Numbers(v) => v.into_iter().map(|f| Value::Num(Num::Float(f))).collect(),
         Batch::BigInts(v) => v
             .iter()
             .map(|b| Ok(Value::Num(Num::Int(bigint_to_i128(b)?))))
             .collect::<Result<_>>()?,
         Batch::Bools(v) => v.into_iter().map(Value::Bool).collect(),
-        Batch::Docs(v) => v.into_iter().map(Value::Doc).collect(),
     })
 }
 
@@ -286,14 +275,11 @@ impl NativePacker {
             self.inner.pack_joined_bytes(bytes, &ends).napi()?,
         )
     }
-    /// msgpack documents packed in JS as one MessagePack array; checked by the core.
+    /// Documents packed in JS as one MessagePack array (msgpack, cbor and vector dtypes);
+    /// checked by the core.
     #[napi]
     pub fn pack_packed_array(&self, array: &[u8]) -> Result<Packed> {
         to_packed(&self.inner, self.inner.accept_packed_array(array).napi()?)
-    }
-    #[napi]
-    pub fn pack_docs(&self, values: Vec<serde_json::Value>) -> Result<Packed> {
-        packed(&self.inner, &batch_values(Batch::Docs(values))?)
     }
     /// Typed-array vectors: element type names (`f32`, ...) and the raw bytes of each.
     #[napi]

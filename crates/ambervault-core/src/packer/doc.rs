@@ -1,6 +1,7 @@
 //! Documents for `msgpack` / `cbor` dtypes: serde_json values through rmp-serde and ciborium.
-//! Integral numbers are written as integers and fractional ones as floats, which is what the
-//! Python package writes for `int` and `float`, so both sides read back the same types.
+//! Integers are written as integers and floats as floats (serde_json keeps which a number is),
+//! which is what the Python package writes for `int` and `float`, so both sides read back the
+//! same types. Which JS numbers are integers is decided by the JS encoder (src/msgpack.ts).
 
 use super::scalar::Num;
 use super::Value;

@@ -1,12 +1,16 @@
-//! `msgpack` documents handed over already encoded: the JS layer packs a whole batch with one
-//! msgpackr call instead of converting every document to a Rust value. Nothing that arrives
-//! this way is trusted: each document is walked, checked and re-emitted in the form
-//! [`DataPacker::pack`] writes (minimal headers and integers, integral numbers as integers:
-//! doc.rs), so a column holds the same bytes whichever way a document came in, and every
-//! stored document reads back as a document. Rejected with `InvalidArgument`: truncated or
-//! trailing bytes, reserved markers, invalid UTF-8, non-string map keys, extension types (a
-//! JS Date, Map or the like: not document values), nesting deeper than [`MAX_DEPTH`].
-//! Binary strings become arrays of byte values, as bytes do in `doc::from_value`.
+//! Documents handed over already encoded as MessagePack: the JS layer encodes a whole batch
+//! (src/msgpack.ts, which also decides which JS numbers are integers) instead of converting
+//! every document to a Rust value. Nothing that arrives this way is trusted: each document is
+//! walked, checked and re-emitted in the form [`DataPacker::pack`] writes (minimal headers and
+//! integers; floats as float 64, as they came: a float is never turned into an integer here),
+//! so a column holds the same bytes whichever way a document came in, and every stored document
+//! reads back as a document. `msgpack` dtypes store the re-emitted bytes; other dtypes that take
+//! documents (`cbor`, vectors given as arrays) decode them and pack the document as
+//! [`DataPacker::pack`] does. Rejected with `InvalidArgument`: truncated or trailing bytes,
+//! reserved markers, invalid UTF-8, non-string map keys, extension types (a JS Date, Map or the
+//! like: not document values), nesting deeper than [`MAX_DEPTH`], and for dtypes other than
+//! `msgpack` NaN and ±Infinity (their document model has no such numbers). Binary strings become
+//! arrays of byte values, as bytes do in `doc::from_value`.
 
 use super::{DType, DataPacker};
 use crate::error::Result;
@@ -18,6 +22,8 @@ struct Walk<'a> {
     src: &'a [u8],
     pos: usize,
     out: Vec<u8>,
+    /// Refuse NaN and ±Infinity (documents that go through serde_json, which has neither).
+    finite: bool,
 }
 
 type Step = std::result::Result<(), String>;
@@ -79,19 +85,16 @@ impl Walk<'_> {
         }
     }
 
-    /// A float: integral values within 64 bits as integers (JS numbers carry no int/float
-    /// distinction; doc.rs writes integral numbers as integers), others as float 64.
-    fn float(&mut self, f: f64) {
-        if f.fract() == 0.0 && !(f == 0.0 && f.is_sign_negative()) {
-            if (-(2f64.powi(63))..0.0).contains(&f) {
-                return self.sint(f as i64);
-            }
-            if (0.0..2f64.powi(64)).contains(&f) {
-                return self.uint(f as u64);
-            }
+    /// A float stays a float (float 64, -0 included): the encoder chose it (src/msgpack.ts).
+    fn float(&mut self, f: f64, at: usize) -> Step {
+        if self.finite && !f.is_finite() {
+            return Err(format!(
+                "byte {at}: {f} has no form in this dtype's documents (only msgpack keeps NaN and ±Infinity)"
+            ));
         }
         self.out.push(0xcb);
         self.out.extend_from_slice(&f.to_be_bytes());
+        Ok(())
     }
 
     fn header(&mut self, n: usize, fix: u8, fix_max: usize, m16: u8, m32: u8) {
@@ -156,11 +159,11 @@ impl Walk<'_> {
             }
             0xca => {
                 let f = f32::from_bits(self.be(4)? as u32);
-                self.float(f as f64)
+                self.float(f as f64, at)?
             }
             0xcb => {
                 let f = f64::from_bits(self.be(8)?);
-                self.float(f)
+                self.float(f, at)?
             }
             0xcc..=0xcf => {
                 let v = self.be(1 << (m - 0xcc))?;
@@ -223,18 +226,30 @@ impl Walk<'_> {
 }
 
 impl DataPacker {
-    fn only_msgpack(&self) -> Result<Option<usize>> {
-        match self.dtype {
-            DType::MsgPack(size) => Ok(size),
-            _ => Err(self.err("only msgpack dtypes take documents already packed")),
+    fn walk<'a>(&self, src: &'a [u8], capacity: usize) -> Walk<'a> {
+        Walk {
+            src,
+            pos: 0,
+            out: Vec::with_capacity(capacity),
+            finite: !matches!(self.dtype, DType::MsgPack(_)),
         }
     }
 
-    /// Re-emit one document of `src` starting at `w.pos` into `w.out`, then pad / check it.
-    fn accept_one(&self, w: &mut Walk<'_>, size: Option<usize>, i: usize) -> Result<()> {
+    /// Re-emit one document of `src` starting at `w.pos` into `w.out`, then turn it into this
+    /// dtype's element: padded and schema-checked for msgpack, packed from the decoded document
+    /// for the other dtypes.
+    fn accept_one(&self, w: &mut Walk<'_>, i: usize) -> Result<()> {
         let mark = w.out.len();
         w.value(0)
             .map_err(|why| self.err(format!("document {i}: bad MessagePack: {why}")))?;
+        let DType::MsgPack(size) = self.dtype else {
+            let d = super::doc::from_msgpack(&w.out[mark..])
+                .map_err(|why| self.err(format!("document {i}: {why}")))?;
+            w.out.truncate(mark);
+            return self
+                .pack_into(&super::Value::Doc(d), &mut w.out)
+                .map_err(|e| e.context(format!("document {i}")));
+        };
         if let Some(schema) = &self.schema {
             let d = super::doc::from_msgpack(&w.out[mark..])
                 .map_err(|why| self.err(format!("document {i}: {why}")))?;
@@ -259,15 +274,11 @@ impl DataPacker {
         Ok(())
     }
 
-    /// Elements from one MessagePack array of documents (what msgpackr makes of a JS array):
-    /// the packed bytes and each element's end, as [`pack_many`](Self::pack_many) returns them.
+    /// Elements from one MessagePack array of documents (what src/msgpack.ts makes of a JS
+    /// array): the packed bytes and each element's end, as [`pack_many`](Self::pack_many)
+    /// returns them.
     pub fn accept_packed_array(&self, array: &[u8]) -> Result<(Vec<u8>, Vec<usize>)> {
-        let size = self.only_msgpack()?;
-        let mut w = Walk {
-            src: array,
-            pos: 0,
-            out: Vec::with_capacity(array.len() + array.len() / 8),
-        };
+        let mut w = self.walk(array, array.len() + array.len() / 8);
         let n = match w.take(1).map_err(|e| self.err(e))?[0] {
             m @ 0x90..=0x9f => (m & 0x0f) as usize,
             0xdc => w.be(2).map_err(|e| self.err(e))? as usize,
@@ -279,7 +290,7 @@ impl DataPacker {
         }
         let mut ends = Vec::with_capacity(n);
         for i in 0..n {
-            self.accept_one(&mut w, size, i)?;
+            self.accept_one(&mut w, i)?;
             ends.push(w.out.len());
         }
         if w.pos != array.len() {
@@ -293,12 +304,7 @@ impl DataPacker {
 
     /// Elements from documents packed back to back, each ending at its entry of `ends`.
     pub fn accept_packed(&self, bytes: &[u8], ends: &[usize]) -> Result<(Vec<u8>, Vec<usize>)> {
-        let size = self.only_msgpack()?;
-        let mut w = Walk {
-            src: bytes,
-            pos: 0,
-            out: Vec::with_capacity(bytes.len()),
-        };
+        let mut w = self.walk(bytes, bytes.len());
         let mut out_ends = Vec::with_capacity(ends.len());
         for (i, &end) in ends.iter().enumerate() {
             if end < w.pos || end > bytes.len() {
@@ -312,8 +318,9 @@ impl DataPacker {
                 src: &bytes[..end],
                 pos: w.pos,
                 out: std::mem::take(&mut w.out),
+                finite: w.finite,
             };
-            self.accept_one(&mut one, size, i)?;
+            self.accept_one(&mut one, i)?;
             if one.pos != end {
                 return Err(self.err(format!(
                     "document {i}: {} bytes left over after it",

@@ -221,8 +221,8 @@ fn packed_documents_are_checked_and_stored_as_single_packing_stores_them() {
             "{d}"
         );
     }
-    // Other encoders' choices (msgpackr: map16 / str16 headers, integral floats, float32, bin)
-    // come out in the canonical form.
+    // Other encoders' choices (map16 / str16 headers, float32, bin) come out in the canonical
+    // form; a float stays a float, even an integral one.
     let loose = [
         0xde, 0x00, 0x02, // map16 of 2
         0xda, 0x00, 0x01, b'a', // str16 "a"
@@ -234,7 +234,7 @@ fn packed_documents_are_checked_and_stored_as_single_packing_stores_them() {
         0xc4, 0x02, 7, 200, // bin8 [7, 200]
     ];
     let want = p("msgpack")
-        .pack(&Value::Doc(json!({"a": 5, "b": [1.5, -16, [7, 200]]})))
+        .pack(&Value::Doc(json!({"a": 5.0, "b": [1.5, -16, [7, 200]]})))
         .unwrap();
     let (got, ends) = p("msgpack")
         .accept_packed_array(&array_of(1, &loose))
@@ -245,7 +245,7 @@ fn packed_documents_are_checked_and_stored_as_single_packing_stores_them() {
     assert_eq!(got.len(), 40);
     assert_eq!(
         p("msgpack:40").unpack(&got).unwrap(),
-        Value::Doc(json!({"a": 5, "b": [1.5, -16, [7, 200]]}))
+        Value::Doc(json!({"a": 5.0, "b": [1.5, -16, [7, 200]]}))
     );
     let e = p("msgpack:4")
         .accept_packed(&want, &[want.len()])
@@ -280,8 +280,9 @@ fn bad_packed_documents_are_invalid_arguments() {
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidArgument);
     assert!(p("msgpack").accept_packed(&[0x01], &[2]).is_err());
-    // Only msgpack dtypes take packed documents; a schema still applies.
-    assert!(p("cbor").accept_packed(&[0x01], &[1]).is_err());
+    // Only dtypes that take documents take packed documents; a schema still applies.
+    assert!(p("str").accept_packed(&[0xc0], &[1]).is_err());
+    assert!(p("bytes").accept_packed(&[0x01], &[1]).is_err());
     let s = DataPacker::with_json_schema(&json!({"type": "object", "required": ["a"]})).unwrap();
     let ok = p("msgpack").pack(&Value::Doc(json!({"a": 1}))).unwrap();
     assert!(s.accept_packed(&ok, &[ok.len()]).is_ok());
@@ -434,5 +435,80 @@ fn unpack_bytes_borrows_what_unpack_copies() {
     assert_eq!(
         p("str").unpack_bytes(b"ab").unwrap_err().kind,
         ErrorKind::InvalidArgument
+    );
+}
+
+/// MessagePack float 64 of `f`, as src/msgpack.ts writes a JS number that is not a safe integer.
+fn f64_doc(f: f64) -> Vec<u8> {
+    [vec![0xcb], f.to_be_bytes().to_vec()].concat()
+}
+
+#[test]
+fn packed_numbers_keep_the_type_they_came_with() {
+    // Floats stay float 64 (-0, NaN, ±Infinity, integral ones past 2^53 included), integers
+    // stay integers in their smallest form: the JS encoder chose (src/msgpack.ts).
+    let safe = 9_007_199_254_740_991u64;
+    let int64 = [vec![0xcf], safe.to_be_bytes().to_vec()].concat();
+    for f in [
+        -0.0,
+        1.5,
+        f64::NAN,
+        f64::NEG_INFINITY,
+        2f64.powi(53),
+        1e20,
+        3.0,
+    ] {
+        let doc = f64_doc(f);
+        let (got, _) = p("msgpack").accept_packed(&doc, &[doc.len()]).unwrap();
+        assert_eq!(got, doc, "{f}");
+    }
+    let (got, _) = p("msgpack").accept_packed(&int64, &[9]).unwrap();
+    assert_eq!(got, int64);
+    let small = [0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe];
+    assert_eq!(p("msgpack").accept_packed(&small, &[9]).unwrap().0, [0xfe]);
+
+    // cbor: the same document in CBOR (integers as integers, floats as floats, -0 kept).
+    let cbor = p("cbor");
+    let (got, _) = cbor.accept_packed(&int64, &[9]).unwrap();
+    assert_eq!(got, [vec![0x1b], safe.to_be_bytes().to_vec()].concat());
+    let doc = f64_doc(-0.0);
+    let (got, _) = cbor.accept_packed(&doc, &[9]).unwrap();
+    assert_eq!(got, [0xf9, 0x80, 0x00]);
+    let back = cbor.unpack(&got).unwrap();
+    let Value::Doc(serde_json::Value::Number(n)) = back else {
+        panic!("{back:?}")
+    };
+    assert!(n.as_f64().unwrap().is_sign_negative());
+    let doc = f64_doc(1e20);
+    let (got, _) = cbor.accept_packed(&doc, &[9]).unwrap();
+    assert_eq!(cbor.unpack(&got).unwrap(), Value::Doc(json!(1e20)));
+    // serde_json documents have no NaN: refused, never stored as null.
+    let doc = f64_doc(f64::NAN);
+    let e = cbor.accept_packed(&doc, &[9]).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e}");
+
+    // A vector given as an array: -0 stays -0.
+    let arr = [vec![0x92], f64_doc(-0.0), vec![0x01]].concat();
+    let (got, _) = p("vec:f64:2").accept_packed(&arr, &[arr.len()]).unwrap();
+    assert_eq!(&got[1..9], &(-0.0f64).to_le_bytes());
+    assert_eq!(&got[9..], &1.0f64.to_le_bytes());
+}
+
+#[test]
+fn negative_zero_packs_as_itself() {
+    for (d, want) in [
+        ("f64", (-0.0f64).to_le_bytes().to_vec()),
+        ("f32", (-0.0f32).to_le_bytes().to_vec()),
+    ] {
+        let b = p(d).pack(&Value::Num(Num::Float(-0.0))).unwrap();
+        assert_eq!(b, want, "{d}");
+        let mut many = Vec::new();
+        scalar::write_f64s(p(d).dtype().scalar().unwrap(), &[-0.0], &mut many).unwrap();
+        assert_eq!(many, want, "{d}");
+    }
+    // Integer dtypes take -0 as 0.
+    assert_eq!(
+        p("i32").pack(&Value::Num(Num::Float(-0.0))).unwrap(),
+        [0; 4]
     );
 }

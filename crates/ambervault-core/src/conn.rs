@@ -63,8 +63,98 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Connection> {
     };
     let conn =
         Connection::open_with_flags(path, flags).map_err(|e| Error::from(e).context(&shown))?;
+    if opts.readonly {
+        // A WAL file is read through its -shm index, which SQLite creates beside the file when
+        // it is missing: in a folder that cannot be written, the first read fails.
+        if let Err(e) = conn.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0)) {
+            if shm_refused(&e) && !sidecar(path, "-shm").exists() {
+                drop(conn);
+                return open_in_readonly_folder(path, opts).map_err(|e| e.context(&shown));
+            }
+        }
+    }
     configure(&conn, opts).map_err(|e| e.context(&shown))?;
     Ok(conn)
+}
+
+/// The errors SQLite gives when it cannot create a WAL file's -shm: CANTOPEN on a read-only
+/// file system, READONLY ("attempt to write a readonly database") on a folder without write
+/// permission.
+fn shm_refused(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if matches!(f.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly))
+}
+
+/// `path` with `suffix` appended to its file name (`-wal`, `-shm`).
+fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    s.into()
+}
+
+/// Whether the file system holding `path` is mounted read-only.
+#[cfg(not(unix))]
+fn on_readonly_mount(_path: &Path) -> bool {
+    false
+}
+
+/// Whether the file system holding `path` is mounted read-only.
+#[cfg(unix)]
+fn on_readonly_mount(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a statvfs the call fills.
+    unsafe { libc::statvfs(c.as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_RDONLY != 0 }
+}
+
+/// A readonly open of a WAL file whose folder cannot be written and that has no -shm (so no
+/// writer has it open). On a read-only mount nobody can change the file, so SQLite reads it as
+/// immutable (`immutable=1`: no -shm, no locks), unless a -wal file holds changes not yet in the
+/// file, which only a -shm could make readable. In a folder that is merely not writable by this
+/// user, another user may still write the file while it is read, which an immutable reader would
+/// not notice: that is an error that says what to do (docs/format.md, "Connection settings").
+fn open_in_readonly_folder(path: &Path, opts: &OpenOptions) -> Result<Connection> {
+    let wal = sidecar(path, "-wal");
+    let wal_len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    if !on_readonly_mount(path) {
+        return Err(Error::io(
+            "cannot be read in place: it is a WAL file, and SQLite needs to create its -shm file \
+             beside it, but this user cannot write the folder. Make the folder writable, read the \
+             file while a writer has it open (its -shm then exists), or copy the file (with any \
+             -wal) to a folder you can write",
+        ));
+    }
+    if wal_len > 0 {
+        return Err(Error::io(format!(
+            "cannot be read on this read-only mount: {} holds {wal_len} bytes of changes not yet \
+             in the file, and reading them needs a -shm file that cannot be created here. Open the \
+             file once where it can be written (this merges the -wal), then read it here",
+            wal.display()
+        )));
+    }
+    let uri = format!("file:{}?immutable=1", uri_path(path));
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(uri, flags)?;
+    configure(&conn, opts)?;
+    Ok(conn)
+}
+
+/// `path` as the path of a `file:` URI: bytes other than unreserved ones and `/` percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = String::new();
+    for &b in abs.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// SQLite takes a power of two from 512 to 65536 and silently ignores anything else; a size the
@@ -176,6 +266,33 @@ mod tests {
             assert!(e.to_string().contains("page size"), "{e}");
         }
         assert!(!dir.path().join("bad.db").exists());
+    }
+
+    #[test]
+    fn immutable_uri_names_the_file_whatever_its_path() {
+        // The fallback for read-only mounts opens `file:<path>?immutable=1`: characters that
+        // mean something in a URI must reach SQLite as the path's own.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a b?c#d%e é/x.db");
+        let c = open(&path, &OpenOptions::default()).unwrap();
+        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (7)")
+            .unwrap();
+        conn_checkpoint_and_close(c);
+        let uri = format!("file:{}?immutable=1", uri_path(&path));
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+        let r = Connection::open_with_flags(uri, flags).unwrap();
+        let x: i64 = r.query_row("SELECT x FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(x, 7);
+        assert_eq!(
+            sidecar(&path, "-wal").file_name().unwrap(),
+            "x.db-wal",
+            "sidecar names"
+        );
+    }
+
+    fn conn_checkpoint_and_close(c: Connection) {
+        checkpoint(&c).unwrap();
+        c.close().unwrap();
     }
 
     #[test]

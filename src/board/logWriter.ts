@@ -204,6 +204,28 @@ export class LogWriter {
   }
 
   /**
+   * Scalars by name id (ids from `nameId`), the values in `values[0..n)`: one SCALARS record with
+   * no allocation, for the server's ingest of a batch of millions of points.
+   */
+  scalarsById(ids: ArrayLike<number>, values: ArrayLike<number>, n: number, step: number, globalStep: number, ts: number, flags: number): void {
+    const len = 40 + 16 * n
+    this.ensure(len)
+    const o = this.off
+    let p = o + 40
+    for (let i = 0; i < n; i++) {
+      this.u32[p >> 2] = ids[i]
+      this.f64[(p >> 3) + 1] = values[i]
+      p += 16
+    }
+    this.f64[(o >> 3) + 1] = step
+    this.f64[(o >> 3) + 2] = globalStep
+    this.f64[(o >> 3) + 3] = ts
+    this.u32[(o >> 2) + 8] = n
+    this.u32[(o >> 2) + 9] = flags
+    this.commit(o, KIND_SCALARS, len)
+  }
+
+  /**
    * A heavy payload: JSON metadata plus data bytes (or f64 values, converted by the typed-array
    * copy). `name` may be '' (captured output).
    */

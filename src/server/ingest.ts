@@ -48,79 +48,128 @@ function mirroredFields(metadata: Record<string, unknown>): Record<string, unkno
   return out
 }
 
-interface StampGroup {
-  step: number
-  globalStep: number
-  timestamp: number
-  entries: Array<[string, number]>
-}
-
 /**
  * Points of different metrics that share a stamp (step, global step, timestamp) become one
  * record, as `Board.log()` wrote them: far fewer records for the writer to store. Only done when
- * it keeps every metric's points in their order; otherwise null (one record per point).
+ * it keeps every metric's points in their order; otherwise each point is a record of its own.
+ * Written straight from the batch's typed arrays with a few typed arrays of bookkeeping (no JS
+ * object per point), so a batch costs the server a small multiple of its own size.
  */
-function groupByStamp(plan: Array<{ m: DecodedMetric; skip: number }>): StampGroup[] | null {
-  return sameStamps(plan) ?? groupByKey(plan)
+function writeScalars(writer: LogWriter, plan: Array<{ m: DecodedMetric; skip: number }>): void {
+  // A name is defined (a NAME record) only when the batch brings new points of it.
+  const ids = plan.map((p) => (p.skip < p.m.value.length ? writer.nameId(p.m.name) : 0))
+  const values = new Float64Array(Math.max(1, plan.length))
+  if (writeSameStamps(writer, plan, ids, values) || writeGroupedByKey(writer, plan, ids, values)) return
+  const one = [0]
+  for (let k = 0; k < plan.length; k++) {
+    const { m, skip } = plan[k]
+    one[0] = ids[k]
+    for (let i = skip; i < m.value.length; i++) {
+      values[0] = m.value[i]
+      writer.scalarsById(one, values, 1, m.step[i], m.globalStep[i], m.timestamp[i], FLAG_NO_STEP_ROW)
+    }
+  }
 }
 
 /** The common case, metrics logged together: every metric has the same new stamps, in order. */
-function sameStamps(plan: Array<{ m: DecodedMetric; skip: number }>): StampGroup[] | null {
-  if (plan.length < 2 || new Set(plan.map((p) => p.m.name)).size !== plan.length) return null
+function writeSameStamps(writer: LogWriter, plan: Array<{ m: DecodedMetric; skip: number }>, ids: number[], values: Float64Array): boolean {
+  if (plan.length < 2 || new Set(plan.map((p) => p.m.name)).size !== plan.length) return false
   const { m: first, skip: s0 } = plan[0]
   const n = first.value.length - s0
   for (const { m, skip } of plan) {
-    if (m.value.length - skip !== n) return null
+    if (m.value.length - skip !== n) return false
     for (let i = 0; i < n; i++) {
-      if (m.step[skip + i] !== first.step[s0 + i] || m.globalStep[skip + i] !== first.globalStep[s0 + i] || m.timestamp[skip + i] !== first.timestamp[s0 + i]) return null
+      if (m.step[skip + i] !== first.step[s0 + i] || m.globalStep[skip + i] !== first.globalStep[s0 + i] || m.timestamp[skip + i] !== first.timestamp[s0 + i]) return false
     }
   }
-  const groups: StampGroup[] = new Array(n)
   for (let i = 0; i < n; i++) {
-    const entries: Array<[string, number]> = new Array(plan.length)
-    for (let k = 0; k < plan.length; k++) entries[k] = [plan[k].m.name, plan[k].m.value[plan[k].skip + i]]
-    groups[i] = { step: first.step[s0 + i], globalStep: first.globalStep[s0 + i], timestamp: first.timestamp[s0 + i], entries }
+    for (let k = 0; k < plan.length; k++) values[k] = plan[k].m.value[plan[k].skip + i]
+    writer.scalarsById(ids, values, plan.length, first.step[s0 + i], first.globalStep[s0 + i], first.timestamp[s0 + i], FLAG_NO_STEP_ROW)
   }
-  return groups
+  return true
 }
 
-function groupByKey(plan: Array<{ m: DecodedMetric; skip: number }>): StampGroup[] | null {
-  const groups: StampGroup[] = []
-  // step -> indices of the groups with that step (numeric keys: no string per point).
-  const byStep = new Map<number, number[]>()
-  const last = new Map<string, number>()
-  for (const { m, skip } of plan) {
-    let prev = last.get(m.name) ?? -1
-    for (let i = skip; i < m.value.length; i++) {
+/**
+ * Any other batch of several metrics: points grouped by stamp, groups in order of first
+ * appearance, when no metric's points would change order; false (nothing written) otherwise.
+ */
+function writeGroupedByKey(writer: LogWriter, plan: Array<{ m: DecodedMetric; skip: number }>, ids: number[], values: Float64Array): boolean {
+  if (plan.length < 2) return false
+  let total = 0
+  for (const { m, skip } of plan) total += m.value.length - skip
+  /** Per point (in plan order): its group. Per group: its stamp point and the next group with the same step. */
+  const groupOf = new Int32Array(total)
+  const stampAt = new Int32Array(total)
+  const stampOf = new Int32Array(total) // metric of the group's stamp point
+  const nextSame = new Int32Array(total).fill(-1)
+  const size = new Int32Array(total)
+  const byStep = new Map<number, number>()
+  let groups = 0
+  let p = 0
+  const seenNames = new Map<string, number>()
+  for (let k = 0; k < plan.length; k++) {
+    const { m, skip } = plan[k]
+    let prev = seenNames.get(m.name) ?? -1
+    for (let i = skip; i < m.value.length; i++, p++) {
       const step = m.step[i]
       const gs = m.globalStep[i]
       const ts = m.timestamp[i]
-      let same = byStep.get(step)
-      let g = -1
-      if (same) {
-        for (const j of same) {
-          if (groups[j].globalStep === gs && groups[j].timestamp === ts) {
-            g = j
-            break
-          }
-        }
-      } else {
-        same = []
-        byStep.set(step, same)
+      let g = byStep.get(step) ?? -1
+      let last = -1
+      while (g >= 0) {
+        const sm = plan[stampOf[g]].m
+        if (sm.globalStep[stampAt[g]] === gs && sm.timestamp[stampAt[g]] === ts) break
+        last = g
+        g = nextSame[g]
       }
       if (g < 0) {
-        g = groups.length
-        groups.push({ step, globalStep: gs, timestamp: ts, entries: [] })
-        same.push(g)
+        g = groups++
+        stampAt[g] = i
+        stampOf[g] = k
+        if (last < 0) byStep.set(step, g)
+        else nextSame[last] = g
       } else if (g <= prev) {
-        return null
+        return false
       }
-      groups[g].entries.push([m.name, m.value[i]])
+      groupOf[p] = g
+      size[g]++
       prev = g
     }
-    last.set(m.name, prev)
+    seenNames.set(m.name, prev)
   }
-  return groups
+  // Entries of each group, in plan order: (metric, point) pairs laid out by group.
+  const startOf = new Int32Array(groups + 1)
+  for (let g = 0; g < groups; g++) startOf[g + 1] = startOf[g] + size[g]
+  const fill = startOf.slice(0, groups)
+  const entryMetric = new Int32Array(total)
+  const entryPoint = new Int32Array(total)
+  p = 0
+  for (let k = 0; k < plan.length; k++) {
+    const { m, skip } = plan[k]
+    for (let i = skip; i < m.value.length; i++, p++) {
+      const at = fill[groupOf[p]]++
+      entryMetric[at] = k
+      entryPoint[at] = i
+    }
+  }
+  let groupIds = new Uint32Array(8)
+  let groupValues = values.length >= 8 ? values : new Float64Array(8)
+  for (let g = 0; g < groups; g++) {
+    const n = startOf[g + 1] - startOf[g]
+    if (n > groupIds.length) {
+      groupIds = new Uint32Array(n)
+      groupValues = new Float64Array(n)
+    }
+    for (let e = 0; e < n; e++) {
+      const k = entryMetric[startOf[g] + e]
+      groupIds[e] = ids[k]
+      groupValues[e] = plan[k].m.value[entryPoint[startOf[g] + e]]
+    }
+    const sm = plan[stampOf[g]].m
+    const at = stampAt[g]
+    writer.scalarsById(groupIds, groupValues, n, sm.step[at], sm.globalStep[at], sm.timestamp[at], FLAG_NO_STEP_ROW)
+  }
+  return true
 }
 
 class IngestRun {
@@ -422,16 +471,7 @@ class IngestRun {
     }
     let stored = 0
     for (const { m, skip } of plan) stored += m.value.length - skip
-    const groups = groupByStamp(plan)
-    if (groups) {
-      for (const g of groups) this.writer.scalars(g.entries, g.step, g.globalStep, g.timestamp, FLAG_NO_STEP_ROW)
-    } else {
-      for (const { m, skip } of plan) {
-        for (let i = skip; i < m.value.length; i++) {
-          this.writer.scalars([[m.name, m.value[i]]], m.step[i], m.globalStep[i], m.timestamp[i], FLAG_NO_STEP_ROW)
-        }
-      }
-    }
+    writeScalars(this.writer, plan)
     if (stored > 0) {
       const { seq, offset } = this.writer.position()
       await nativeAsync(() => this.owner!.flush(this.writer.id, seq, offset))

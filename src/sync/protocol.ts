@@ -91,9 +91,15 @@ export function decodeBatch(body: Buffer): DecodedMetric[] {
     total += n as number
   }
   if (body.length !== head + total * 32) throw bad(`body is ${body.length} bytes, the header announces ${head + total * 32}`)
-  // Copy once so the arrays are aligned whatever the Buffer's offset in its pool.
-  const all = new Float64Array(total * 4)
-  new Uint8Array(all.buffer).set(body.subarray(head))
+  // The points as f64 arrays over the body itself when it is 8-byte aligned (readBody's buffer of
+  // a declared length is); otherwise copied once to be aligned.
+  let all: Float64Array
+  if ((body.byteOffset + head) % 8 === 0) {
+    all = new Float64Array(body.buffer, body.byteOffset + head, total * 4)
+  } else {
+    all = new Float64Array(total * 4)
+    new Uint8Array(all.buffer).set(body.subarray(head))
+  }
   const out: DecodedMetric[] = []
   let p = 0
   for (const m of list as Array<{ name: string; from: number; n: number }>) {

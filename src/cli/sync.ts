@@ -27,11 +27,14 @@ export function registerSyncCommands(program: Command): void {
     .requiredOption('--data-dir <dir>', 'where synced runs are kept (a base dir `amber open` can read too)')
   listenOptions(serve, 8470)
     .addOption(new Option('--max-body-mb <mb>', 'largest request body accepted').argParser(positive).default(64))
+    .addOption(new Option('--max-scalar-batch-mb <mb>', 'largest scalar batch accepted (at most --max-body-mb)').argParser(positive).default(16))
+    .addOption(new Option('--max-batches <n>', 'upload bodies read or stored at once (one more gets 503 and is retried)').argParser(positive).default(4))
     .addOption(new Option('--idle-close <seconds>', "close a run's writer after this long without uploads").argParser(positive).default(600))
-    .action(async (o: ListenOptions & { dataDir: string; maxBodyMb: number; idleClose: number }) => {
+    .action(async (o: ListenOptions & { dataDir: string; maxBodyMb: number; maxScalarBatchMb: number; maxBatches: number; idleClose: number }) => {
       const s = await startServer({
         dataDir: o.dataDir, host: o.host, port: o.port, allowedHosts: o.allowedHosts, trustProxy: o.trustProxy,
-        maxBodyBytes: Math.floor(o.maxBodyMb * 1024 * 1024), idleCloseMs: o.idleClose * 1000,
+        maxBodyBytes: Math.floor(o.maxBodyMb * 1024 * 1024), maxScalarBodyBytes: Math.floor(o.maxScalarBatchMb * 1024 * 1024),
+        maxBatchesInFlight: Math.floor(o.maxBatches), idleCloseMs: o.idleClose * 1000,
       })
       if (s.tokens.list().length === 0) process.stderr.write(`no tokens yet: create one with \`amber token create --data-dir ${o.dataDir} --project <name>\`\n`)
       process.stdout.write(`amber team server for ${o.dataDir}\n  ${s.url}\n(Ctrl-C to stop)\n`)

@@ -38,6 +38,17 @@ export interface ServerOptions {
   port?: number
   /** Largest request body accepted (default 64 MiB); larger ones get 413. */
   maxBodyBytes?: number
+  /**
+   * Largest scalar batch accepted (default 16 MiB, at most `maxBodyBytes`): about 500,000 points,
+   * ten times what the sync client sends (`batchPoints`, 50,000); larger ones get 413.
+   */
+  maxScalarBodyBytes?: number
+  /**
+   * Upload bodies (scalar, media, record batches, output) read or applied at once, across all
+   * runs and clients (default 4); one more gets 503 with `Retry-After: 1` before its body is read
+   * (the sync client retries it).
+   */
+  maxBatchesInFlight?: number
   webDir?: string
   liveIntervalMs?: number
   /** Close a run's writer after this long without a request (default 10 min). */
@@ -80,6 +91,11 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
   if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) return Promise.reject(new InvalidArgumentError(`data dir ${dataDir} is a file`))
   mkdirSync(dataDir, { recursive: true })
   const maxBody = opts.maxBodyBytes ?? 64 << 20
+  const maxScalarBody = Math.min(maxBody, opts.maxScalarBodyBytes ?? 16 << 20)
+  const maxInFlight = opts.maxBatchesInFlight ?? 4
+  if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) return Promise.reject(new InvalidArgumentError(`maxBatchesInFlight must be a positive integer (got ${maxInFlight})`))
+  /** Upload bodies being read or applied now (see maxBatchesInFlight). */
+  let inFlight = 0
   const tokens = new TokenStore(dataDir)
   const ingest = new IngestRuns(dataDir, opts.idleCloseMs)
   const store = new RunStore(dataDir)
@@ -107,25 +123,10 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
     if (write && t.readOnly) throw new HttpError(403, `token ${t.id} is read-only`)
   }
 
-  /** `/api/sync/…`: the ingest API. */
-  const handleSync = async (req: IncomingMessage, res: ServerResponse, seg: string[], url: URL, t: TokenRecord): Promise<void> => {
-    if (seg[0] === 'whoami' && seg.length === 1) return sendJson(res, 200, { id: t.id, name: t.name, projects: t.projects, readOnly: t.readOnly })
-    if (seg[0] !== 'runs' || seg.length < 3 || seg.length > 4) throw new HttpError(404, `no such sync route: /api/sync/${seg.join('/')}`)
-    const project = checkSegment('project', seg[1])
-    const folder = checkSegment('run', seg[2])
-    allow(t, project, true)
-    const what = seg[3]
-    if (what === undefined && req.method === 'PUT') {
-      const body = jsonBody(await readBody(req, META_LIMIT))
-      const metadata = body.metadata
-      if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw new HttpError(400, 'PUT a run with { metadata: {...} }')
-      checkRunMetadata(metadata as Record<string, unknown>)
-      const run = ingest.open(project, folder, metadata as Record<string, unknown>)
-      const state = await run.serial(() => ({ metrics: run.allCounts(), ...run.mediaState(), records: run.recordState(), output: run.outputSize() }))
-      return sendJson(res, 200, { run: `${project}/${folder}`, ...state })
-    }
-    if (what === 'scalars' && req.method === 'POST') {
-      const body = await readBody(req, maxBody)
+  /** The POST of a batch (scalars, media, records) or of output bytes, within the in-flight cap. */
+  const handleUpload = async (req: IncomingMessage, res: ServerResponse, what: string, project: string, folder: string, url: URL): Promise<void> => {
+    if (what === 'scalars') {
+      const body = await readBody(req, maxScalarBody)
       // The decoders refuse (400) a name Board.log() would refuse (src/board/names.ts), and only those.
       const batch = decodeBatch(body)
       const run = ingest.get(project, folder)
@@ -138,7 +139,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
         throw e
       }
     }
-    if (what === 'media' && req.method === 'POST') {
+    if (what === 'media') {
       const batch = decodeMediaBatch(await readBody(req, maxBody))
       const run = ingest.get(project, folder)
       if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
@@ -149,7 +150,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
         throw e
       }
     }
-    if (what === 'records' && req.method === 'POST') {
+    if (what === 'records') {
       const batch = decodeRecordBatch(await readBody(req, maxBody))
       const run = ingest.get(project, folder)
       if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
@@ -160,7 +161,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
         throw e
       }
     }
-    if (what === 'output' && req.method === 'POST') {
+    if (what === 'output') {
       // The bytes of logs/output.log from offset `from` on.
       const raw = url.searchParams.get('from')
       const from = raw === null || raw === '' ? NaN : Number(raw)
@@ -174,6 +175,40 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
         if (e instanceof GapError) return sendJson(res, 409, { error: e.message, have: e.have })
         throw e
       }
+    }
+    throw new HttpError(404, `no such sync route: POST ${what}`)
+  }
+
+  /** `/api/sync/…`: the ingest API. */
+  const handleSync = async (req: IncomingMessage, res: ServerResponse, seg: string[], url: URL, t: TokenRecord): Promise<void> => {
+    if (seg[0] === 'whoami' && seg.length === 1) return sendJson(res, 200, { id: t.id, name: t.name, projects: t.projects, readOnly: t.readOnly })
+    if (seg[0] !== 'runs' || seg.length < 3 || seg.length > 4) throw new HttpError(404, `no such sync route: /api/sync/${seg.join('/')}`)
+    const project = checkSegment('project', seg[1])
+    const folder = checkSegment('run', seg[2])
+    allow(t, project, true)
+    const what = seg[3]
+    if (req.method === 'POST' && (what === 'scalars' || what === 'media' || what === 'records' || what === 'output')) {
+      // A batch is held in memory while it is read and applied: at most maxInFlight at once.
+      if (inFlight >= maxInFlight) {
+        return sendJson(res, 503, { error: `the server is storing ${inFlight} batches already: retry shortly` }, { 'retry-after': '1', connection: 'close' })
+      }
+      // Held until the batch is applied, even if its client went away meanwhile (its memory is
+      // held until then too); readBody settles when the connection closes mid-body.
+      inFlight++
+      try {
+        return await handleUpload(req, res, what, project, folder, url)
+      } finally {
+        inFlight--
+      }
+    }
+    if (what === undefined && req.method === 'PUT') {
+      const body = jsonBody(await readBody(req, META_LIMIT))
+      const metadata = body.metadata
+      if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw new HttpError(400, 'PUT a run with { metadata: {...} }')
+      checkRunMetadata(metadata as Record<string, unknown>)
+      const run = ingest.open(project, folder, metadata as Record<string, unknown>)
+      const state = await run.serial(() => ({ metrics: run.allCounts(), ...run.mediaState(), records: run.recordState(), output: run.outputSize() }))
+      return sendJson(res, 200, { run: `${project}/${folder}`, ...state })
     }
     if (what === 'finish' && req.method === 'POST') {
       const body = jsonBody(await readBody(req, META_LIMIT))

@@ -1,7 +1,7 @@
 /**
  * Debian's chromium (/usr/bin/chromium, installed by .ci/run) driven by playwright-core, for the
  * browser tests and the viewer bench; never a browser a tool downloads. Each launch gets its own
- * throwaway profile, removed on close (best effort).
+ * throwaway profile, removed once the browser has exited (at process exit for one never closed).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,21 +14,44 @@ export const hasChromium = existsSync(CHROMIUM)
 /** Where screenshots go (CI keeps them as artifacts). */
 export const ARTIFACTS = join(__dirname, 'artifacts')
 
+/** Profiles not removed yet: removed when the process exits, for a context that was never closed. */
+const profiles = new Set<string>()
+process.on('exit', () => profiles.forEach(removeProfile))
+
+function removeProfile(profile: string): void {
+  try {
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })
+    profiles.delete(profile)
+  } catch {
+    // Left for the exit sweep.
+  }
+}
+
 /** A headless 1280x900 browser context; closing it also removes its profile folder. */
 export async function launchChromium(): Promise<BrowserContext> {
   const profile = mkdtempSync(join(tmpdir(), 'amber-chromium-'))
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 900 },
-  })
-  ctx.on('close', () => {
+  profiles.add(profile)
+  let ctx: BrowserContext
+  try {
+    ctx = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      viewport: { width: 1280, height: 900 },
+    })
+  } catch (e) {
+    removeProfile(profile)
+    throw e
+  }
+  // The context's 'close' event comes while the browser still writes to its profile; close()
+  // resolves once the browser process has exited, so the folder is removed after that.
+  const close = ctx.close.bind(ctx)
+  ctx.close = async (...args: Parameters<BrowserContext['close']>) => {
     try {
-      rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })
-    } catch {
-      // The browser may still be writing its cache as it goes: a leftover temp profile is harmless.
+      await close(...args)
+    } finally {
+      removeProfile(profile)
     }
-  })
+  }
   return ctx
 }

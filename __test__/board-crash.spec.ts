@@ -1,14 +1,14 @@
 import test from 'ava'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { spawn, ChildProcess } from 'node:child_process'
 import { Board, listRuns, openRun } from '../src/index'
+import { tempDir } from './temp-dirs'
 
 const CHILD = path.join(__dirname, 'fixtures', 'board-child.ts')
 
 function tmp(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'amber-crash-'))
+  return tempDir('amber-crash-')
 }
 
 function child(args: string[]): ChildProcess {

@@ -1,16 +1,16 @@
 import test from 'ava'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { spawn } from 'node:child_process'
 import { Worker } from 'node:worker_threads'
 import { Board, openRun } from '../src/index'
 import { LogWriter } from '../src/board/logWriter'
+import { tempDir } from './temp-dirs'
 
 const N = 20_000
 
 test('4 worker threads and 2 child processes log into one run: nothing lost, no busy errors', async (t) => {
-  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-multi-'))
+  const baseDir = tempDir('amber-multi-')
   const board = new Board({ baseDir, runId: 'multi', captureOutput: false })
   const jobs: Promise<void>[] = []
   for (let w = 0; w < 4; w++) {
@@ -48,13 +48,13 @@ test('4 worker threads and 2 child processes log into one run: nothing lost, no 
 })
 
 test('a corrupt record is set aside and counted: its writer and every other writer keep being stored', async (t) => {
-  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-corrupt-'))
+  const baseDir = tempDir('amber-corrupt-')
   const board = new Board({ baseDir, runId: 'corrupt', captureOutput: false })
   board.log({ 'main/v': 0 })
   await board.flush()
   // A second writer's log, written in a scratch folder: a good record, one whose bytes on disk
   // are overwritten (record kind 0xffffffff), another good one, moved into the run in one rename.
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-corrupt-scratch-'))
+  const scratch = tempDir('amber-corrupt-scratch-')
   const bad = new LogWriter(scratch, 'bad-writer')
   bad.scalars([['bad/v', 1]], 0, 0, Date.now(), 0)
   const before = bad.position()
@@ -81,7 +81,7 @@ test('a corrupt record is set aside and counted: its writer and every other writ
 })
 
 test('a worker killed by terminate() has its log adopted and deleted by the owner before finish', async (t) => {
-  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-terminate-'))
+  const baseDir = tempDir('amber-terminate-')
   const board = new Board({ baseDir, runId: 'terminate', captureOutput: false })
   const file = JSON.stringify(path.join(__dirname, 'fixtures', 'board-worker-idle.ts'))
   const worker = new Worker(`require('tsx/cjs'); require(${file})`, {

@@ -5,16 +5,16 @@
  */
 import test from 'ava'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 
 import { ColumnVault } from '../src/index'
+import { tempDir } from './temp-dirs'
 
 const WRITER = path.join(__dirname, 'fixtures', 'columns-writer.ts')
 
 function tmpFile(name: string): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'av-crash-')), name)
+  return path.join(tempDir('av-crash-'), name)
 }
 
 function startWriter(file: string, batch: number, max = Infinity) {

@@ -1,17 +1,18 @@
 /**
  * Files move between ambervault and the Python `kohakuvault` 0.8 package in both directions
- * (docs/format.md). The package is installed here, into a venv under /tmp; the test is skipped
- * with a message only when that install fails (no network to PyPI).
+ * (docs/format.md). The package is installed here, into a venv in the dev cache (dev-cache.ts);
+ * the test is skipped with a message only when that install fails (no network to PyPI).
  */
 import test from 'ava'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 
 import { ColumnVault } from '../src/index'
+import { devCache } from './dev-cache'
+import { tempDir } from './temp-dirs'
 
-const VENV = path.join(os.tmpdir(), 'ambervault-kohakuvault-venv')
+const VENV = devCache('venv-kohakuvault')
 const PY = path.join(VENV, 'bin', 'python')
 const SCRIPT = path.join(__dirname, 'fixtures', 'kv_interop.py')
 
@@ -49,7 +50,7 @@ function expected() {
 }
 
 function tmpFile(t: { title: string }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'av-interop-'))
+  const dir = tempDir('av-interop-')
   return path.join(dir, `${t.title.replace(/\W+/g, '_')}.db`)
 }
 

@@ -1,12 +1,12 @@
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
+import { tempDir } from './temp-dirs'
 
 // The README's quick start is examples/quickstart.ts: it must keep running as written.
 test('the quick start example runs and prints what the README says', (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ambervault-quickstart-'))
+  const dir = tempDir('ambervault-quickstart-')
   const script = path.join(__dirname, '..', 'examples', 'quickstart.ts')
   const r = spawnSync(process.execPath, ['--import=tsx', script, dir], { encoding: 'utf8', timeout: 120_000 })
   t.is(r.status, 0, r.stderr)

@@ -2,15 +2,14 @@
 // included, keeping the usual signal exit, and a program's own signal handler still decides.
 import test from 'ava'
 import { spawn } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { ColumnVault, KVault } from '../src/index'
+import { tempDir } from './temp-dirs'
 
 const entry = JSON.stringify(path.join(__dirname, '..', 'src', 'index.ts'))
 
 function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'amber-exit-'))
+  return tempDir('amber-exit-')
 }
 
 /** A child that caches writes (intervals far away), says ready, then idles until signalled. */

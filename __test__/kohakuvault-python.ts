@@ -1,15 +1,16 @@
 /**
- * The real Python `kohakuvault` 0.8 package, in the venv the interop specs share (under /tmp,
- * installed on first use and reused across runs), and `__test__/fixtures/values_interop.py`
- * run with it. When the package cannot be installed (no PyPI), `pyTest` skips and says why.
+ * The real Python `kohakuvault` 0.8 package, in the venv the interop specs share (in the dev
+ * cache, dev-cache.ts: installed on first use and reused across runs), and
+ * `__test__/fixtures/values_interop.py` run with it. When the package cannot be installed (no
+ * PyPI), `pyTest` skips and says why.
  */
 import test from 'ava'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
+import { devCache } from './dev-cache'
 
-const VENV = path.join(os.tmpdir(), 'ambervault-kohakuvault-venv')
+const VENV = devCache('venv-kohakuvault')
 const PY = path.join(VENV, 'bin', 'python')
 const SCRIPT = path.join(__dirname, 'fixtures', 'values_interop.py')
 

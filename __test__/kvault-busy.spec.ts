@@ -1,10 +1,10 @@
 import test from 'ava'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 
 import { KVault, DatabaseBusyError } from '../src/index'
+import { tempDir } from './temp-dirs'
 
 // The lock holder must be another process: SQLite's POSIX locks do not separate two SQLite
 // copies (another npm package's) inside one process. Python's stdlib sqlite3 holds it.
@@ -19,7 +19,7 @@ db.execute("COMMIT")
 `
 
 function tmp(): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvbusy-')), 'kv.db')
+  return path.join(tempDir('kvbusy-'), 'kv.db')
 }
 
 /** Start a process that holds the file's write lock for `ms`; resolves once it holds it. */

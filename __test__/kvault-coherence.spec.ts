@@ -6,16 +6,16 @@
  */
 import test from 'ava'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 
 import { KVault } from '../src/index'
+import { tempDir } from './temp-dirs'
 
 const INDEX = path.join(__dirname, '..', 'src', 'index.ts')
 
 function tmp(name = 'kv.db'): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvcoh-')), name)
+  return path.join(tempDir('kvcoh-'), name)
 }
 
 /** Run `body` (JS with `KVault` and `file` in scope) in a child process and wait for it. */

@@ -1,14 +1,14 @@
 import test from 'ava'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 
 import { KVault, InvalidArgumentError } from '../src/index'
+import { devCache } from './dev-cache'
+import { tempDir } from './temp-dirs'
 
 // The Python kohakuvault 0.8 package, installed by this test into a venv it owns (reused
 // across runs). If pip cannot install it, the test is skipped and says why.
-const venv = path.join(os.tmpdir(), 'ambervault-kohakuvault-venv')
+const venv = devCache('venv-kohakuvault')
 const python = path.join(venv, 'bin', 'python')
 const script = path.join(__dirname, 'fixtures', 'kv_compat.py')
 
@@ -33,7 +33,7 @@ function py(mode: 'read' | 'write', file: string): string {
 }
 
 pyTest('Node writes, Python kohakuvault reads the same values', (t) => {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvcompat-')), 'kv.db')
+  const file = path.join(tempDir('kvcompat-'), 'kv.db')
   const kv = new KVault(file)
   kv.put('raw', Buffer.from([0, 1, 2, 0xff]))
   kv.put('magic', Buffer.from([0x89, 0x4b, 0x01, 0x06, 0, 0, 0, 0, 0x56, 0x4b, 0x41]))
@@ -62,7 +62,7 @@ pyTest('Node writes, Python kohakuvault reads the same values', (t) => {
 })
 
 pyTest('Python kohakuvault writes, Node reads the same values', (t) => {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvcompat-')), 'kv.db')
+  const file = path.join(tempDir('kvcompat-'), 'kv.db')
   py('write', file)
   const kv = new KVault(file)
   t.deepEqual(kv.get('py_bytes'), Buffer.from('000162696e617279ff', 'hex'))

@@ -1,16 +1,16 @@
 import test from 'ava'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { Worker } from 'node:worker_threads'
 
 import { KVault } from '../src/index'
+import { tempDir } from './temp-dirs'
 
 const fixture = path.join(__dirname, 'fixtures', 'kv-writer.ts')
 
 function tmp(): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvconc-')), 'kv.db')
+  return path.join(tempDir('kvconc-'), 'kv.db')
 }
 
 function runWorker(data: object): Promise<void> {

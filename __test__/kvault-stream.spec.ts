@@ -1,15 +1,15 @@
 import test from 'ava'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { spawnSync } from 'node:child_process'
 import { buffer as collect } from 'node:stream/consumers'
 
 import { KVault, InvalidArgumentError, NotFoundError } from '../src/index'
+import { tempDir } from './temp-dirs'
 
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'kvstream-'))
+  return tempDir('kvstream-')
 }
 
 test('putStream / getStream / putFile / getToFile round-trip bytes, including a leading 0x89 0x4B', async (t) => {

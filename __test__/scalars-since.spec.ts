@@ -1,11 +1,9 @@
 import test from 'ava'
-import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
 import { Board, InvalidArgumentError, NotFoundError, openRun } from '../src/index'
+import { tempDir } from './temp-dirs'
 
 function tmp(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'amber-since-'))
+  return tempDir('amber-since-')
 }
 
 test('scalars({ since }) returns only the points logged after a step, while the run grows', async (t) => {

@@ -5,17 +5,18 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import * as net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
 import { listRuns, openRun } from '../src/index'
+import { tempDir } from './temp-dirs'
 
 export const AMBER = join(__dirname, '..', 'src', 'cli', 'amber.ts')
 
+/** A temp folder `amber-<tag>-XXXXXX`, removed after the spec file's tests. */
 export function temp(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `amber-${tag}-`))
+  return tempDir(`amber-${tag}-`)
 }
 
 export function amber(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {

@@ -3,10 +3,9 @@
  * scalars in two namespaces with a NaN and a one-point spike, a histogram, an image, a table.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Board, Histogram, Media, Table } from '../src/index'
+import { tempDir } from './temp-dirs'
 
 /**
  * Start viewer-live-child.ts logging `steps` points into a run named `name` of project `live`,
@@ -37,8 +36,9 @@ export async function startLiveChild(
   return { key: `live/${runDir.split(/[\\/]/).pop()}` }
 }
 
+/** A temp base dir `amber-<tag>-XXXXXX`, removed after the spec file's tests. */
 export function tempBase(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `amber-${tag}-`))
+  return tempDir(`amber-${tag}-`)
 }
 
 export interface LoggedRun {

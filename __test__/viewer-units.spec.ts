@@ -4,8 +4,7 @@
  * merges pushed entries.
  */
 import test from 'ava'
-import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { debiasedEma } from '../src/viewer/smooth'
 import { HttpError, checkMetricName, checkSegment, resolveRunDir } from '../src/viewer/paths'
@@ -13,6 +12,7 @@ import { metricStats } from '../src/viewer/summary'
 import { namespaceOf } from '../src/viewer/routes'
 import { colorFor, colorsFor } from '../web/src/colors'
 import { fresh } from '../web/src/liveview'
+import { tempDir } from './temp-dirs'
 
 test('debiased EMA matches TensorBoard: first point unbiased, weight 0 is identity', (t) => {
   const v = [1, 2, 3, 4]
@@ -49,7 +49,7 @@ test('metric names in URLs follow the one rule for names: anything but empty, co
 })
 
 test('resolveRunDir refuses a symlink that leads out of the base dir', (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'amber-paths-'))
+  const root = tempDir('amber-paths-')
   const base = join(root, 'base')
   const outside = join(root, 'outside')
   mkdirSync(join(base, 'p', 'run1'), { recursive: true })

@@ -11,10 +11,10 @@
  * `--repeat` runs (default 3). Use a release build (`npm run build`).
  */
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { Board, openRun } from '../src/index'
+import { benchTemp, removeTemp } from './lib/temp'
 import { median } from './lib/timing'
 
 interface Result {
@@ -104,12 +104,12 @@ const CASES: Record<string, (dir: string) => Promise<Result>> = {
 }
 
 async function child(name: string): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-bench-names-'))
+  const dir = benchTemp('amber-bench-names-')
   try {
     const r = await CASES[name](dir)
     process.stdout.write(`RESULT ${JSON.stringify(r)}\n`)
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
+    removeTemp(dir)
   }
 }
 

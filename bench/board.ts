@@ -11,16 +11,18 @@
  *   - stress: 10M scalars (1M calls of 10) sustained to durable disk, scalars/s
  *   - many names (ambervault only, printed under the table): 5,000 metric names logged at each of
  *     10 steps, time to durable (one metric file per name)
- * Peers run in a venv this script creates (bench/.venv-board, or $BOARD_BENCH_VENV) with pip:
+ * Peers run in a venv this script creates (venv-board in the dev cache, ~/.cache/ambervault-dev or
+ * $AMBERVAULT_DEV_CACHE; or $BOARD_BENCH_VENV) with pip:
  * kohakuboard, tensorboardX, mlflow (file store). A peer that cannot install or run is reported,
  * not hidden; BOARD_BENCH_PEERS=0 skips them (quick runs of ours alone). Use a release build (`npm run build`) for meaningful numbers. Every tracker runs
  * `--repeat` times (default 3), alternating, each time in a fresh folder; the table shows medians.
  */
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { Board, Histogram, Media, TensorLog, openRun } from '../src/index'
+import { devCache } from '../__test__/dev-cache'
+import { benchTemp, removeTemp } from './lib/temp'
 import { median } from './lib/timing'
 
 const quick = process.argv.includes('--quick')
@@ -133,7 +135,7 @@ async function manyNames(baseDir: string): Promise<Row> {
 }
 
 function venvPython(): string | null {
-  const venv = process.env.BOARD_BENCH_VENV ?? path.join(__dirname, '.venv-board')
+  const venv = process.env.BOARD_BENCH_VENV ?? devCache('venv-board')
   const py = path.join(venv, 'bin', 'python')
   if (!fs.existsSync(py)) {
     console.error(`creating ${venv} and installing peers with pip...`)
@@ -187,7 +189,7 @@ function medians(reps: Results[]): Results {
 }
 
 async function main(): Promise<void> {
-  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'amber-bench-'))
+  const baseDir = benchTemp('amber-bench-')
   console.error(`bench dir ${baseDir}${quick ? ' (quick)' : ''}, ${REPEAT} repeat(s)`)
   const reps: Results[] = []
   for (let r = 0; r < REPEAT; r++) {
@@ -201,7 +203,7 @@ async function main(): Promise<void> {
     // Each repeat's runs are measured; their files only fill the disk afterwards.
     fs.rmSync(dir, { recursive: true, force: true })
   }
-  fs.rmSync(baseDir, { recursive: true, force: true })
+  removeTemp(baseDir)
   const all = medians(reps)
   const ours = all.ambervault as Record<string, Row>
   const lines: string[] = []

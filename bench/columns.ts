@@ -28,12 +28,13 @@
  * RUNS (3), PEERS_BIG=0 skips the peers of table 1, PEERS_SMALL=0 those of table 2.
  */
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 
 import { ColumnVault, DataPacker } from '../src/index'
+import { devCache } from '../__test__/dev-cache'
 import { floorBinary } from './lib/floor'
+import { benchTemp, removeTemp } from './lib/temp'
 import { median, time } from './lib/timing'
 
 const N_BIG = Number(process.env.N_BIG ?? 10_000_000)
@@ -45,7 +46,7 @@ const RUNS = Number(process.env.RUNS ?? 3)
 /** Our default page size for a new column file (KohakuVault's and SQLite's too) and the big one. */
 const COLUMN_PAGE = 4096
 const BIG_PAGE = 32768
-const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'av-bench-'))
+const DIR = benchTemp('av-bench-')
 let fileNo = 0
 const fresh = (tag: string) => path.join(DIR, `${tag}-${fileNo++}.db`)
 
@@ -216,7 +217,7 @@ async function duck() {
 
 // ------------------------------------------------------- Python kohakuvault (both tables)
 function python(): Record<string, number | null> | null {
-  const venv = path.join(os.tmpdir(), 'ambervault-kohakuvault-venv')
+  const venv = devCache('venv-kohakuvault')
   const py = path.join(venv, 'bin', 'python')
   if (!fs.existsSync(py)) {
     spawnSync('python3', ['-m', 'venv', venv])
@@ -619,7 +620,7 @@ async function main() {
   for (const [dtype, t] of Object.entries(deep))
     console.log(`| ${dtype} | ${fmt(t.ours)} | ${cell(t.oursBig, t.ours)} | ${cell(py?.[`${dtype}|deep_append`], t.ours)} | ${cell(t.bsq, t.ours)} |`)
   console.log(`\ncached single f64 appends: ${(1e6 / mine['f64|append_cached_1M'] / 1e6).toFixed(1)} M values/s (goal >= 10)`)
-  fs.rmSync(DIR, { recursive: true, force: true })
+  removeTemp(DIR)
 }
 
 void main()

@@ -28,14 +28,16 @@ import Database from 'better-sqlite3'
 import { open as lmdbOpen } from 'lmdb'
 
 import { KVault } from '../src/index'
+import { devCache } from '../__test__/dev-cache'
 import { floorBinary } from './lib/floor'
+import { benchTemp, removeTemp } from './lib/temp'
 import { median, time } from './lib/timing'
 
 const N = Number(process.env.KV_N ?? 50000)
 const REPEATS = Number(process.env.KV_REPEATS ?? 5)
 const BATCH = 1000
 const SIZES = (process.env.KV_SIZES ?? '1024,16384').split(',').map(Number)
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kvbench-'))
+const root = benchTemp('kvbench-')
 const keys = Array.from({ length: N }, (_, i) => `k:${String(i).padStart(8, '0')}`)
 
 /** Seconds of each round, per system, size and op. */
@@ -159,7 +161,7 @@ async function lmdbRound(size: number, value: Buffer) {
 }
 
 function pythonEnv(): string | null {
-  const venv = path.join(os.tmpdir(), 'ambervault-kohakuvault-venv')
+  const venv = devCache('venv-kohakuvault')
   const python = path.join(venv, 'bin', 'python')
   if (spawnSync(python, ['-c', 'import kohakuvault']).status === 0) return python
   if (spawnSync('python3', ['-m', 'venv', venv]).status !== 0) return null
@@ -248,7 +250,7 @@ async function main() {
     if (floor) floorRun(floor, size)
     printTable(size) // as each size completes, so a long run that dies still leaves numbers
   }
-  fs.rmSync(root, { recursive: true, force: true })
+  removeTemp(root)
 }
 
 main().catch((e) => {

@@ -12,12 +12,12 @@
  * 10 minute cap.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
 import * as net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Board, Histogram, KernelDensity, Media, Table, TensorLog, syncRun } from '../src/index'
+import { benchTemp, removeTemp } from './lib/temp'
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -101,21 +101,48 @@ function freePort(): Promise<number> {
   })
 }
 
+// Server children still running when this process leaves (the time cap, an error) are killed.
+const servers = new Set<ChildProcess>()
+process.on('exit', () => servers.forEach((s) => s.kill('SIGKILL')))
+
+function startServer(data: string, port: number): ChildProcess {
+  const server = spawn(process.execPath, ['--import', 'tsx', AMBER, 'serve', '--data-dir', data, '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  servers.add(server)
+  server.once('exit', () => servers.delete(server))
+  return server
+}
+
+/** Stop a server child and wait for it to exit. */
+async function stopServer(server: ChildProcess): Promise<void> {
+  if (server.exitCode !== null || server.signalCode !== null) return
+  const exited = new Promise((r) => server.once('exit', r))
+  server.kill('SIGTERM')
+  await exited
+}
+
 async function scenario(label: string, runDirs: string[], batch: number): Promise<string[]> {
   process.stderr.write(`${label}...\n`)
-  const data = mkdtempSync(join(tmpdir(), 'amber-bench-serve-data-'))
-  const tok = spawnSync(process.execPath, ['--import', 'tsx', AMBER, 'token', 'create', '--data-dir', data, '--project', '*'], { encoding: 'utf8' })
-  const token = tok.stdout.trim()
-  const port = await freePort()
-  const server = spawn(process.execPath, ['--import', 'tsx', AMBER, 'serve', '--data-dir', data, '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  await new Promise<void>((r) => server.stdout!.on('data', (d) => String(d).includes('http://') && r()))
-  latencies.length = 0
-  otherLatencies.length = 0
-  const t0 = performance.now()
-  const results = await Promise.all(runDirs.map((d) => syncRun(d, { url: `http://127.0.0.1:${port}`, token, batchPoints: batch, retryForMs: 60_000 })))
-  const secs = (performance.now() - t0) / 1000
-  server.kill('SIGTERM')
-  await new Promise((r) => server.once('exit', r))
+  // The server's copy of every run: removed as soon as the scenario ends (gigabytes at the defaults).
+  const data = benchTemp('amber-bench-serve-data-')
+  let results: Awaited<ReturnType<typeof syncRun>>[]
+  let secs: number
+  let server: ChildProcess | undefined
+  try {
+    const tok = spawnSync(process.execPath, ['--import', 'tsx', AMBER, 'token', 'create', '--data-dir', data, '--project', '*'], { encoding: 'utf8' })
+    const token = tok.stdout.trim()
+    const port = await freePort()
+    server = startServer(data, port)
+    const started = server
+    await new Promise<void>((r) => started.stdout!.on('data', (d) => String(d).includes('http://') && r()))
+    latencies.length = 0
+    otherLatencies.length = 0
+    const t0 = performance.now()
+    results = await Promise.all(runDirs.map((d) => syncRun(d, { url: `http://127.0.0.1:${port}`, token, batchPoints: batch, retryForMs: 60_000 })))
+    secs = (performance.now() - t0) / 1000
+  } finally {
+    if (server) await stopServer(server)
+    removeTemp(data)
+  }
   const points = results.reduce((a, r) => a + r.sentPoints, 0)
   if (points !== runDirs.length * STEPS * METRICS) throw new Error(`${label}: stored ${points} points, expected ${runDirs.length * STEPS * METRICS}`)
   const records = results.reduce((a, r) => a + r.sentRecords, 0)
@@ -132,48 +159,63 @@ async function scenario(label: string, runDirs: string[], batch: number): Promis
  * 10 scalars per call, timed per group of 100 calls; p50/p99 of the per-call average.
  */
 async function logLatency(remote: { url: string; token: string } | null, calls: number): Promise<string[]> {
-  const base = mkdtempSync(join(tmpdir(), 'amber-bench-serve-log-'))
-  const b = new Board({ baseDir: base, project: 'bench', captureOutput: false, ...(remote ? { remote: { ...remote, intervalMs: 100 } } : {}) })
+  const base = benchTemp('amber-bench-serve-log-')
   const per: number[] = []
-  const v: Record<string, number> = {}
-  for (let m = 0; m < 10; m++) v[`train/m${m}`] = m
-  b.log(v)
-  for (let g = 0; g < calls / 100; g++) {
-    const t0 = performance.now()
-    for (let i = 0; i < 100; i++) {
-      v['train/m0'] = i
-      b.log(v)
+  try {
+    const b = new Board({ baseDir: base, project: 'bench', captureOutput: false, ...(remote ? { remote: { ...remote, intervalMs: 100 } } : {}) })
+    const v: Record<string, number> = {}
+    for (let m = 0; m < 10; m++) v[`train/m${m}`] = m
+    b.log(v)
+    for (let g = 0; g < calls / 100; g++) {
+      const t0 = performance.now()
+      for (let i = 0; i < 100; i++) {
+        v['train/m0'] = i
+        b.log(v)
+      }
+      per.push(((performance.now() - t0) * 1000) / 100)
+      // A short pause every 10,000 calls, as a training step would make: the sync worker keeps up.
+      if (g % 100 === 99) await new Promise((r) => setTimeout(r, 5))
     }
-    per.push(((performance.now() - t0) * 1000) / 100)
-    // A short pause every 10,000 calls, as a training step would make: the sync worker keeps up.
-    if (g % 100 === 99) await new Promise((r) => setTimeout(r, 5))
+    await b.finish()
+  } finally {
+    removeTemp(base)
   }
-  await b.finish()
   return [remote ? 'with remote (background sync)' : 'local only', String(calls), quantile(per, 0.5).toFixed(3), quantile(per, 0.99).toFixed(3)]
 }
 
 async function main() {
-  const base = mkdtempSync(join(tmpdir(), 'amber-bench-serve-'))
+  const base = benchTemp('amber-bench-serve-')
   process.stderr.write(`logging ${RUNS} runs of ${STEPS} steps x ${METRICS} metrics...\n`)
-  const dirs = await logRuns(base, RUNS, 'bench')
-  const rows = [
-    await scenario('1 run, large batches', dirs.slice(0, 1), BATCH),
-    await scenario(`${RUNS} runs at once, large batches`, dirs, BATCH),
-    await scenario('1 run, small batches', dirs.slice(0, 1), SMALL),
-    await scenario(`${RUNS} runs at once, small batches`, dirs, SMALL),
-  ]
-  // log() side by side, with and without the background sync.
-  const data = mkdtempSync(join(tmpdir(), 'amber-bench-serve-live-'))
-  const token = spawnSync(process.execPath, ['--import', 'tsx', AMBER, 'token', 'create', '--data-dir', data, '--project', '*'], { encoding: 'utf8' }).stdout.trim()
-  const port = await freePort()
-  const server = spawn(process.execPath, ['--import', 'tsx', AMBER, 'serve', '--data-dir', data, '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  await new Promise<void>((r) => server.stdout!.on('data', (d) => String(d).includes('http://') && r()))
-  const logRows: string[][] = []
-  for (let rep = 0; rep < 2; rep++) {
-    logRows.push(await logLatency(null, LOG_CALLS))
-    logRows.push(await logLatency({ url: `http://127.0.0.1:${port}`, token }, LOG_CALLS))
+  let rows: string[][]
+  try {
+    const dirs = await logRuns(base, RUNS, 'bench')
+    rows = [
+      await scenario('1 run, large batches', dirs.slice(0, 1), BATCH),
+      await scenario(`${RUNS} runs at once, large batches`, dirs, BATCH),
+      await scenario('1 run, small batches', dirs.slice(0, 1), SMALL),
+      await scenario(`${RUNS} runs at once, small batches`, dirs, SMALL),
+    ]
+  } finally {
+    removeTemp(base)
   }
-  server.kill('SIGTERM')
+  // log() side by side, with and without the background sync.
+  const data = benchTemp('amber-bench-serve-live-')
+  const logRows: string[][] = []
+  let server: ChildProcess | undefined
+  try {
+    const token = spawnSync(process.execPath, ['--import', 'tsx', AMBER, 'token', 'create', '--data-dir', data, '--project', '*'], { encoding: 'utf8' }).stdout.trim()
+    const port = await freePort()
+    server = startServer(data, port)
+    const started = server
+    await new Promise<void>((r) => started.stdout!.on('data', (d) => String(d).includes('http://') && r()))
+    for (let rep = 0; rep < 2; rep++) {
+      logRows.push(await logLatency(null, LOG_CALLS))
+      logRows.push(await logLatency({ url: `http://127.0.0.1:${port}`, token }, LOG_CALLS))
+    }
+  } finally {
+    if (server) await stopServer(server)
+    removeTemp(data)
+  }
   const head = ['scenario', 'runs', 'batch pts', 'points', 'requests', 'points/s', 'p50 ms', 'p99 ms', 'records+media', 'output KB', 'other reqs', 'other p50 ms', 'other p99 ms', 'retries', 'wall s']
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i])).join(' | ')} |`

@@ -10,13 +10,11 @@
  * The 10,000-name run is written by Board like the others (one store for all names: well under a
  * second, about 10 MB), in a temp folder removed at the end.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Board } from '../src/index'
 import { MAX_POINTS } from '../src/viewer/routes'
 import { startViewer } from '../src/viewer/server'
+import { benchTemp, removeTemp } from './lib/temp'
 import { median } from './lib/timing'
 import { CHROMIUM, hasChromium, launchChromium } from '../__test__/chromium'
 
@@ -43,7 +41,7 @@ async function med(fn: () => Promise<unknown>, selfTimed = false): Promise<numbe
 
 /** The base dir of a finished Board run with `names` metric names (3 points each). */
 async function wideFixture(names: number): Promise<{ baseDir: string; key: string; note: string }> {
-  const baseDir = mkdtempSync(join(tmpdir(), 'amber-bench-wide-'))
+  const baseDir = benchTemp('amber-bench-wide-')
   const t0 = performance.now()
   const board = new Board({ baseDir, project: 'bench', name: 'wide', captureOutput: false, systemMetrics: false })
   const half = Math.floor(names / 2)
@@ -63,7 +61,7 @@ async function main() {
   const rows: [string, number][] = []
   const notes: string[] = []
   // ---- a run with one 1M-point metric ----
-  const bigBase = mkdtempSync(join(tmpdir(), 'amber-bench-big-'))
+  const bigBase = benchTemp('amber-bench-big-')
   let t0 = performance.now()
   const board = new Board({ baseDir: bigBase, project: 'bench', name: 'big', captureOutput: false, systemMetrics: false })
   for (let i = 0; i < POINTS; i++) {
@@ -84,7 +82,7 @@ async function main() {
   rows.push([`HTTP: no maxPoints, the server's default cap of ${MAX_POINTS.default} points (median)`, await med(() => first(null))])
 
   // ---- 1,000 runs ----
-  const manyBase = mkdtempSync(join(tmpdir(), 'amber-bench-many-'))
+  const manyBase = benchTemp('amber-bench-many-')
   t0 = performance.now()
   for (let r = 0; r < RUNS; r++) {
     const b = new Board({ baseDir: manyBase, project: `p${r % 10}`, name: `run-${r}`, config: { lr: 10 ** -(1 + (r % 4)), seed: r }, captureOutput: false, systemMetrics: false })
@@ -179,7 +177,7 @@ async function main() {
   await v1.close()
   await v2.close()
   await v3.close()
-  for (const dir of [bigBase, manyBase, wide.baseDir]) rmSync(dir, { recursive: true, force: true })
+  for (const dir of [bigBase, manyBase, wide.baseDir]) removeTemp(dir)
   console.log('| measurement | ms |\n|---|---|')
   for (const [name, ms] of rows) console.log(`| ${name} | ${ms.toFixed(1)} |`)
   const [down, capped] = [rows[0][1], rows[1][1]]

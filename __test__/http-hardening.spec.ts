@@ -446,25 +446,34 @@ test('revoking a token ends the live streams opened with it', async (t) => {
   await run.finish()
   const { syncRun } = await import('../src/index')
   await syncRun(run.runDir, { url: s.url, token })
-  const ended = (headers: Record<string, string>) =>
-    new Promise<number>((resolve, reject) => {
-      const started = Date.now()
+  // Each stream: `opened` once the server answered 200, `ended` with the ms from revocation on.
+  let revokedAt = 0
+  const stream = (headers: Record<string, string>) => {
+    let opened!: () => void
+    const open = new Promise<void>((r) => (opened = r))
+    const ended = new Promise<number>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port: s.port, path: '/api/runs/team/r/live?metric=x&since=-1', headers, agent: false }, (res) => {
         if (res.statusCode !== 200) return reject(new Error(`live: ${res.statusCode}`))
+        opened()
         res.resume()
-        res.on('end', () => resolve(Date.now() - started))
-        res.on('close', () => resolve(Date.now() - started))
+        res.on('end', () => resolve(Date.now() - revokedAt))
+        res.on('close', () => resolve(Date.now() - revokedAt))
       })
       req.setTimeout(15_000, () => req.destroy(new Error('the stream did not end')))
       req.on('error', reject)
       req.end()
     })
-  const bearer = ended({ authorization: `Bearer ${token}` })
-  const viaCookie = ended({ cookie })
-  await sleep(300)
+    return { open, ended }
+  }
+  const b = stream({ authorization: `Bearer ${token}` })
+  const c = stream({ cookie })
+  // Revoke only once both streams are open (a loaded machine may take a while to connect).
+  await Promise.race([Promise.all([b.open, c.open]), Promise.all([b.ended, c.ended])])
+  revokedAt = Date.now()
   s.tokens.revoke(id)
+  const [bearer, viaCookie] = [b.ended, c.ended]
   const [x, y] = await Promise.all([bearer, viaCookie])
-  t.true(x < 5000 && y < 5000, `ended after ${x} / ${y} ms`)
+  t.true(x < 5000 && y < 5000, `ended ${x} / ${y} ms after the revocation`)
   t.is((await send(s.port, '/api/runs', { headers: { cookie } })).status, 401)
 })
 

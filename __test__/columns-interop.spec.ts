@@ -9,26 +9,12 @@ import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 
 import { ColumnVault } from '../src/index'
-import { devCache } from './dev-cache'
+import { PYTHON, pythonTest } from './kohakuvault-python'
 import { tempDir } from './temp-dirs'
 
-const VENV = devCache('venv-kohakuvault')
-const PY = path.join(VENV, 'bin', 'python')
+const PY = PYTHON
 const SCRIPT = path.join(__dirname, 'fixtures', 'kv_interop.py')
-
-function installKohakuvault(): string | null {
-  const ok = () => spawnSync(PY, ['-c', 'import kohakuvault'], { encoding: 'utf8' }).status === 0
-  if (fs.existsSync(PY) && ok()) return null
-  const venv = spawnSync('python3', ['-m', 'venv', VENV], { encoding: 'utf8' })
-  if (venv.status !== 0) return `python3 -m venv failed: ${venv.stderr}`
-  const pip = spawnSync(PY, ['-m', 'pip', 'install', '-q', 'kohakuvault<0.9'], { encoding: 'utf8', timeout: 170_000 })
-  if (pip.status !== 0 || !ok()) return `pip install "kohakuvault<0.9" failed: ${pip.stderr || pip.error}`
-  return null
-}
-
-const installError = installKohakuvault()
-const pyTest = installError ? test.skip : test
-if (installError) console.warn(`columns-interop: skipped, ${installError}`)
+const pyTest = pythonTest('columns-interop')
 
 function py(mode: 'write' | 'read' | 'append', file: string): any {
   const r = spawnSync(PY, [SCRIPT, mode, file], { encoding: 'utf8' })

@@ -3,28 +3,14 @@ import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 
 import { KVault, InvalidArgumentError } from '../src/index'
-import { devCache } from './dev-cache'
+import { PYTHON, pythonTest } from './kohakuvault-python'
 import { tempDir } from './temp-dirs'
 
-// The Python kohakuvault 0.8 package, installed by this test into a venv it owns (reused
-// across runs). If pip cannot install it, the test is skipped and says why.
-const venv = devCache('venv-kohakuvault')
-const python = path.join(venv, 'bin', 'python')
+// The Python kohakuvault 0.8 package, in the venv the interop specs share (kohakuvault-python.ts).
+// If pip cannot install it, the test is skipped and says why.
+const python = PYTHON
 const script = path.join(__dirname, 'fixtures', 'kv_compat.py')
-
-function setup(): string | null {
-  const probe = spawnSync(python, ['-c', 'import kohakuvault'])
-  if (probe.status === 0) return null
-  const mk = spawnSync('python3', ['-m', 'venv', venv], { encoding: 'utf8' })
-  if (mk.status !== 0) return `python3 -m venv failed: ${mk.stderr}`
-  const pip = spawnSync(python, ['-m', 'pip', 'install', '-q', 'kohakuvault<0.9'], { encoding: 'utf8', timeout: 300000 })
-  if (pip.status !== 0) return `pip install "kohakuvault<0.9" failed: ${pip.stderr || pip.error}`
-  return null
-}
-
-const why = setup()
-const pyTest = why === null ? test : test.skip
-if (why !== null) console.warn(`kvault-compat: skipped, ${why}`)
+const pyTest = pythonTest('kvault-compat')
 
 function py(mode: 'read' | 'write', file: string): string {
   const r = spawnSync(python, [script, mode, file], { encoding: 'utf8' })

@@ -42,13 +42,6 @@ pub struct Classified {
 }
 
 impl Classified {
-    pub fn is_empty(&self) -> bool {
-        self.histograms.is_empty()
-            && self.rows.is_empty()
-            && self.blobs.is_empty()
-            && self.tensors.is_empty()
-    }
-
     /// Add one payload record (not output: the store keeps output text itself). On an error
     /// nothing of the record is kept but media bytes already hashed, which nothing refers to.
     pub fn add(&mut self, e: &Entry) -> Result<()> {

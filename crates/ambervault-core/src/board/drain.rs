@@ -388,10 +388,14 @@ fn read_tail(
                     let e = Error::corrupt(format!(
                         "writer {id}: values of undefined metric ids {unknown:?}"
                     ));
-                    let mut r = Rejected::undecodable(wi, pos, raw.body, &e);
-                    r.step = Some(stamp.step);
-                    r.kind = "scalars".into();
-                    burst.rejected.push(r);
+                    burst.rejected.push(Rejected::of_record(
+                        wi,
+                        pos,
+                        raw.body,
+                        &e,
+                        "scalars",
+                        Some(stamp.step),
+                    ));
                 }
             }
             Record::Payload {
@@ -408,10 +412,14 @@ fn read_tail(
                         let e = Error::corrupt(format!(
                             "writer {id}: payload of undefined metric id {name_id}"
                         ));
-                        let mut r = Rejected::undecodable(wi, pos, raw.body, &e);
-                        r.step = Some(stamp.step);
-                        r.kind = format!("{subkind:?}");
-                        burst.rejected.push(r);
+                        burst.rejected.push(Rejected::of_record(
+                            wi,
+                            pos,
+                            raw.body,
+                            &e,
+                            &format!("{subkind:?}"),
+                            Some(stamp.step),
+                        ));
                         t.offset = next;
                         *count += 1;
                         continue;

@@ -62,12 +62,24 @@ impl Rejected {
 
     /// A record of the log that could be framed but not decoded.
     pub fn undecodable(writer: usize, pos: u64, body: &[u8], error: &Error) -> Self {
+        Self::of_record(writer, pos, body, error, "undecodable", None)
+    }
+
+    /// A record of the log (`body`, the whole record) that cannot be stored as it is.
+    pub fn of_record(
+        writer: usize,
+        pos: u64,
+        body: &[u8],
+        error: &Error,
+        kind: &str,
+        step: Option<i64>,
+    ) -> Self {
         Rejected {
             writer,
             pos,
-            step: None,
+            step,
             name: None,
-            kind: "undecodable".into(),
+            kind: kind.to_string(),
             error: error.to_string(),
             meta: None,
             data: (body.len() <= MAX_REJECTED_DATA).then(|| body.to_vec()),

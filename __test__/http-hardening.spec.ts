@@ -258,7 +258,7 @@ test('half-sent headers are cut within the header timeout', async (t) => {
 
 test('--trust-proxy: the cap counts X-Forwarded-For clients, and X-Forwarded-Proto https makes the cookie Secure', async (t) => {
   const s = await teamServer({ trustProxy: true, limits: { connectionsPerClient: 2 } })
-  const { token } = s.tokens.create({ projects: '*' })
+  const { token } = await s.tokens.create({ projects: '*' })
   const runsAs = (xff: string) => send(s.port, '/api/runs', { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': xff } })
   // Two requests in progress for 203.0.113.7 (the proxy's last X-Forwarded-For entry): live streams.
   const run = new Board({ baseDir: temp('harden-proxy'), project: 'p', runId: 'r', captureOutput: false, systemMetrics: false })
@@ -280,7 +280,7 @@ test('--trust-proxy: the cap counts X-Forwarded-For clients, and X-Forwarded-Pro
   t.notRegex(String((await login({})).headers['set-cookie']), /Secure/)
   // Without --trust-proxy the headers are not believed.
   const plain = await teamServer({ limits: { connectionsPerClient: 2 } })
-  const tok2 = plain.tokens.create({ projects: '*' }).token
+  const tok2 = (await plain.tokens.create({ projects: '*' })).token
   const r = await send(plain.port, '/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-proto': 'https' }, body: `token=${encodeURIComponent(tok2)}` })
   t.is(r.status, 303)
   t.notRegex(String(r.headers['set-cookie']), /Secure/)
@@ -290,7 +290,7 @@ test('--trust-proxy: the cap counts X-Forwarded-For clients, and X-Forwarded-Pro
 
 test('an over-limit upload gets 413 before its body is read, and the server keeps serving', async (t) => {
   const s = await teamServer({ maxBodyBytes: 64 * 1024 })
-  const { token } = s.tokens.create({ projects: ['alpha'] })
+  const { token } = await s.tokens.create({ projects: ['alpha'] })
   const auth = { authorization: `Bearer ${token}` }
   t.is((await send(s.port, '/api/sync/runs/alpha/r1', { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ metadata: { runId: 'r1' } }) })).status, 200)
   // Only the headers go out, announcing 50 MB: the 413 comes back without any body bytes sent.
@@ -350,7 +350,7 @@ test('a run with a corrupt metadata.json or data file fails only its own request
   garble(join(badData.runDir, 'data'))
   const v = await viewer(root)
   const s = await teamServer({ dataDir: root })
-  const { token } = s.tokens.create({ projects: ['proj'] })
+  const { token } = await s.tokens.create({ projects: ['proj'] })
   const auth = { authorization: `Bearer ${token}` }
   for (const [who, port, headers] of [['viewer', v.port, {}], ['team server', s.port, auth]] as const) {
     const runs = JSON.parse((await send(port, '/api/runs', { headers })).body) as Array<{ key: string }>
@@ -377,7 +377,7 @@ test('a run with a corrupt metadata.json or data file fails only its own request
 
 async function loggedIn(t: ExecutionContext): Promise<{ s: TeamServer; token: string; id: string; cookie: string }> {
   const s = await teamServer()
-  const { token, record } = s.tokens.create({ projects: ['team'] })
+  const { token, record } = await s.tokens.create({ projects: ['team'] })
   const r = await send(s.port, '/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: `http://127.0.0.1:${s.port}` }, body: `token=${encodeURIComponent(token)}` })
   t.is(r.status, 303)
   t.is(r.headers.location, '/')
@@ -415,7 +415,7 @@ test('the login cookie reads but never uploads; cookie writes need this Origin a
   t.is(withCookie.status, 401)
   t.regex(withCookie.body, /Bearer/)
   t.is((await send(s.port, '/api/sync/whoami', { headers: { cookie } })).status, 401)
-  t.is(listRuns(s.tokens.dataDir).length, 0, 'nothing stored with the cookie')
+  t.is(listRuns(s.dataDir!).length, 0, 'nothing stored with the cookie')
   t.is((await put({ authorization: `Bearer ${token}` })).status, 200, 'the bearer token uploads')
   const post = (headers: Record<string, string>) => send(s.port, '/api/runs', { method: 'POST', headers: { cookie, ...headers }, body: '{}' })
   t.is((await post({ origin: 'http://evil.example', 'content-type': 'application/json' })).status, 403, 'cross-origin')
@@ -470,7 +470,7 @@ test('revoking a token ends the live streams opened with it', async (t) => {
   // Revoke only once both streams are open (a loaded machine may take a while to connect).
   await Promise.race([Promise.all([b.open, c.open]), Promise.all([b.ended, c.ended])])
   revokedAt = Date.now()
-  s.tokens.revoke(id)
+  await s.tokens.revoke(id)
   const [bearer, viaCookie] = [b.ended, c.ended]
   const [x, y] = await Promise.all([bearer, viaCookie])
   t.true(x < 5000 && y < 5000, `ended ${x} / ${y} ms after the revocation`)
@@ -479,14 +479,14 @@ test('revoking a token ends the live streams opened with it', async (t) => {
 
 test('run metadata is type-checked on upload, and amber runs lists a run whose name is not a string', async (t) => {
   const s = await teamServer()
-  const { token } = s.tokens.create({ projects: ['team'] })
+  const { token } = await s.tokens.create({ projects: ['team'] })
   const put = (metadata: unknown) => send(s.port, '/api/sync/runs/team/r1', { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ metadata }) })
   for (const [field, value] of [['name', { evil: 1 }], ['name', 42], ['config', [1, 2]], ['argv', 'node x'], ['pid', 1.5], ['createdAt', {}]] as const) {
     const r = await put({ [field]: value })
     t.is(r.status, 400, `${field}: ${JSON.stringify(value)}`)
     t.regex(r.body, new RegExp(`metadata\\.${field}`))
   }
-  t.is(listRuns(s.tokens.dataDir).length, 0, 'nothing created by refused uploads')
+  t.is(listRuns(s.dataDir!).length, 0, 'nothing created by refused uploads')
   t.is((await put({ name: 'fine', config: { lr: 1 }, pid: 7, argv: ['node'], annotation: null })).status, 200)
   // A run written by something else with an object for a name: `amber runs` still prints its table.
   const odd = temp('harden-odd')

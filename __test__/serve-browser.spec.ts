@@ -45,8 +45,8 @@ test.before(async () => {
   if (!hasChromium) return
   mkdirSync(ARTIFACTS, { recursive: true })
   server = await startServer({ dataDir: tempBase('serve-browser-data') })
-  writeToken = server.tokens.create({ name: 'writer', projects: ['team'] }).token
-  readToken = server.tokens.create({ name: 'reader', projects: ['team'], readOnly: true }).token
+  writeToken = (await server.tokens.create({ name: 'writer', projects: ['team'] })).token
+  readToken = (await server.tokens.create({ name: 'reader', projects: ['team'], readOnly: true })).token
   const run = await logRun(tempBase('serve-browser'), { project: 'team', name: 'alpha', steps: 120 })
   await syncRun(run.runDir, { url: server.url, token: writeToken })
   runKey = `team/${basename(run.runDir)}`

@@ -36,7 +36,7 @@ export function registerSyncCommands(program: Command): void {
         maxBodyBytes: Math.floor(o.maxBodyMb * 1024 * 1024), maxScalarBodyBytes: Math.floor(o.maxScalarBatchMb * 1024 * 1024),
         maxBatchesInFlight: Math.floor(o.maxBatches), idleCloseMs: o.idleClose * 1000,
       })
-      if (s.tokens.list().length === 0) process.stderr.write(`no tokens yet: create one with \`amber token create --data-dir ${o.dataDir} --project <name>\`\n`)
+      if ((await s.tokens.list()).length === 0) process.stderr.write(`no tokens yet: create one with \`amber token create --data-dir ${o.dataDir} --project <name>\`\n`)
       process.stdout.write(`amber team server for ${o.dataDir}\n  ${s.url}\n(Ctrl-C to stop)\n`)
       await new Promise<void>((done) => {
         const stop = () => void s.close().then(done)

@@ -18,20 +18,16 @@ import { FLAG_NO_STEP_ROW, LogWriter, Subkind } from '../board/logWriter'
 import { patchMetadata } from '../board/metadata'
 import { RECORD_KINDS } from '../sync/protocol'
 import type { DecodedMetric, MediaBatch, RecordBatch, RecordKind } from '../sync/protocol'
+import { HttpError } from '../viewer/paths'
 import { ROW_TABLE, toPayload } from './records'
+import { GapError } from './storage'
+import type { Ingest, RunState } from './storage'
 import type { Payload } from './records'
 
 type Owner = InstanceType<typeof binding.BoardOwner>
 
 /** The client's metadata fields the server copy keeps as they are. */
 const MIRRORED = ['name', 'project', 'runId', 'annotation', 'config', 'createdAt', 'host', 'pid', 'argv', 'version']
-
-/** A batch that does not continue where the server's copy ends. */
-export class GapError extends Error {
-  constructor(readonly metric: string, readonly have: number, readonly from: number, readonly missing: string[] = []) {
-    super(missing.length ? `media ${metric}: the server lacks ${missing.length} file(s) the batch refers to` : `metric ${metric}: batch starts at point ${from} but the server has ${have}`)
-  }
-}
 
 /**
  * Counts keyed by names the client chose, as a reply body: own keys only, so a name such as
@@ -492,8 +488,11 @@ class IngestRun {
   }
 }
 
-/** The runs the server is writing, opened on first use and kept until finished or shutdown. */
-export class IngestRuns {
+/**
+ * The data dir backend's ingest: the runs the server is writing, opened on first use and kept
+ * until finished, idle or shutdown; batches of one run are applied one at a time.
+ */
+export class IngestRuns implements Ingest {
   private readonly runs = new Map<string, IngestRun>()
   private readonly reaper: NodeJS.Timeout
 
@@ -522,8 +521,8 @@ export class IngestRuns {
     return `${project}/${folder}`
   }
 
-  /** Open (or create) a run for writing, mirroring the client's metadata. */
-  open(project: string, folder: string, metadata: Record<string, unknown>): IngestRun {
+  /** Open (or create) a run for writing, mirroring the client's metadata; its counts. */
+  async open(project: string, folder: string, metadata: Record<string, unknown>): Promise<RunState> {
     const k = this.key(project, folder)
     let r = this.runs.get(k)
     if (!r || !r.open) {
@@ -532,20 +531,44 @@ export class IngestRuns {
     } else {
       r.mirror({ ...metadata, project })
     }
+    const run = r
+    return run.serial(() => ({ metrics: run.allCounts(), ...run.mediaState(), records: run.recordState(), output: run.outputSize() }))
+  }
+
+  /** The open run, or a 409: batches come after the PUT that opens the run. */
+  private get(project: string, folder: string): IngestRun {
+    const r = this.runs.get(this.key(project, folder))
+    if (!r?.open) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
     return r
   }
 
-  get(project: string, folder: string): IngestRun | undefined {
-    const r = this.runs.get(this.key(project, folder))
-    return r?.open ? r : undefined
+  scalars(project: string, folder: string, batch: DecodedMetric[]): Promise<{ stored: number; counts: Record<string, number> }> {
+    const run = this.get(project, folder)
+    return run.serial(() => run.ingest(batch))
   }
 
-  finish(project: string, folder: string, status: string, exitCode: number | null, finishedAt: string | null): void {
+  media(project: string, folder: string, batch: MediaBatch): Promise<{ stored: number; media: Record<string, number> }> {
+    const run = this.get(project, folder)
+    return run.serial(() => run.ingestMedia(batch))
+  }
+
+  records(project: string, folder: string, batch: RecordBatch): Promise<{ stored: number; counts: Record<string, number> }> {
+    const run = this.get(project, folder)
+    return run.serial(() => run.ingestRecords(batch))
+  }
+
+  output(project: string, folder: string, from: number, bytes: Buffer): Promise<{ stored: number; output: number }> {
+    const run = this.get(project, folder)
+    return run.serial(() => run.appendOutput(from, bytes))
+  }
+
+  async finish(project: string, folder: string, status: string, exitCode: number | null, finishedAt: string | null): Promise<void> {
     const k = this.key(project, folder)
-    const r = this.runs.get(k)
-    if (!r) return
-    r.finish(status, exitCode, finishedAt)
-    this.runs.delete(k)
+    const run = this.get(project, folder)
+    await run.serial(() => {
+      run.finish(status, exitCode, finishedAt)
+      if (this.runs.get(k) === run) this.runs.delete(k)
+    })
   }
 
   /**
@@ -564,5 +587,3 @@ export class IngestRuns {
     this.runs.clear()
   }
 }
-
-export type { IngestRun }

@@ -16,7 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readBody } from '../viewer/limits'
 import { HttpError } from '../viewer/paths'
 import { PAGE_HEADERS } from '../viewer/static'
-import type { TokenStore } from './tokens'
+import type { Tokens } from './storage'
 
 export const COOKIE = 'amber_token'
 
@@ -97,7 +97,7 @@ ${message ? `<p class="error">${escapeHtml(message)}</p>` : ''}
  * says where it comes from) sets the cookie and redirects to `/`. A token in the query string is
  * refused, unread.
  */
-export async function handleLogin(req: IncomingMessage, res: ServerResponse, url: URL, tokens: TokenStore, secure: boolean): Promise<void> {
+export async function handleLogin(req: IncomingMessage, res: ServerResponse, url: URL, tokens: Tokens, secure: boolean): Promise<void> {
   if (req.method === 'GET' || req.method === 'HEAD') {
     if (url.searchParams.has('token')) throw new HttpError(400, 'a token never goes in a URL: open /login and submit the form (POST)')
     return loginPage(res, 200)
@@ -111,7 +111,7 @@ export async function handleLogin(req: IncomingMessage, res: ServerResponse, url
   const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
   if (type !== 'application/x-www-form-urlencoded') throw new HttpError(415, 'POST /login takes a form (application/x-www-form-urlencoded) with the field token')
   const token = new URLSearchParams((await readBody(req, LOGIN_BODY_LIMIT)).toString('utf8')).get('token')?.trim() ?? ''
-  if (!tokens.verify(token)) return loginPage(res, 401, 'Unknown or revoked token.')
+  if (!(await tokens.verify(token))) return loginPage(res, 401, 'Unknown or revoked token.')
   const cookie = `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/${secure ? '; Secure' : ''}`
   res.writeHead(303, { location: '/', 'set-cookie': cookie, 'cache-control': 'no-store', 'content-length': 0 })
   res.end()

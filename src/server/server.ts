@@ -13,10 +13,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { listen, pathRoots, sendError, sendJson } from '../viewer/http'
-import { existsSync, mkdirSync, statSync } from 'node:fs'
-import { resolve } from 'node:path'
 import { InvalidArgumentError } from '../errors'
-import { RunStore } from '../viewer/data'
 import { hostCheck, isHttps } from '../viewer/hosts'
 import { createLimitedServer, readBody } from '../viewer/limits'
 import type { Limits } from '../viewer/limits'
@@ -25,14 +22,29 @@ import { HttpError, checkMetricName, checkSegment } from '../viewer/paths'
 import { apiRoutes } from '../viewer/routes'
 import { findWebDist, serveStatic } from '../viewer/static'
 import { decodeBatch, decodeMediaBatch, decodeRecordBatch } from '../sync/protocol'
-import { GapError, IngestRuns } from './ingest'
+import { FileStorage } from './file-storage'
 import { checkCookieWrite, handleLogin, presentedToken } from './login'
 import { checkRunMetadata } from './run-metadata'
-import { TokenStore, tokenAllows } from './tokens'
+import { GapError } from './storage'
+import type { ServerStorage, Tokens } from './storage'
+import { tokenAllows } from './tokens'
 import type { TokenRecord } from './tokens'
 
-export interface ServerOptions {
-  dataDir: string
+/** Where the server keeps runs and tokens: one of a data dir, a database and bucket, or a storage made elsewhere. */
+export interface StorageOptions {
+  /** A folder of run folders on this machine (`amber serve --data-dir`). */
+  dataDir?: string
+  /** A PostgreSQL URL for the index (with `bucket`): what stateless replicas share. */
+  db?: string
+  /** `s3://bucket/prefix` for the bulk (media, sealed chunks), with `db`. */
+  bucket?: string
+  /** An S3-compatible endpoint other than AWS's (MinIO, moto, ...). */
+  s3Endpoint?: string
+  s3Region?: string
+  storage?: ServerStorage
+}
+
+export interface ServerOptions extends StorageOptions {
   host?: string
   /** 0 (default) picks a free port. */
   port?: number
@@ -68,8 +80,29 @@ export interface TeamServer {
   url: string
   port: number
   server: Server
-  tokens: TokenStore
+  storage: ServerStorage
+  tokens: Tokens
+  /** The data dir of a server on one (undefined on a database). */
+  dataDir?: string
+  /**
+   * Stop taking requests, let the batches being stored finish (at most `graceMs`, default 30 s),
+   * then close: what SIGTERM does, so a load balancer's replica leaves without losing a batch.
+   */
+  drain(graceMs?: number): Promise<void>
   close(): Promise<void>
+}
+
+/** The storage the options name; the database backend's packages are loaded only when used. */
+async function openStorage(opts: ServerOptions): Promise<ServerStorage> {
+  const given = [opts.dataDir, opts.db, opts.storage].filter((x) => x !== undefined).length
+  if (given !== 1) throw new InvalidArgumentError('give the server one of dataDir, db (with bucket) or storage')
+  if (opts.storage) return opts.storage
+  if (opts.db !== undefined) {
+    if (!opts.bucket) throw new InvalidArgumentError('a server on a database needs a bucket too (s3://bucket/prefix): the bulk of the runs is kept there')
+    const { openPgStorage } = await import('./pg')
+    return openPgStorage({ db: opts.db, bucket: opts.bucket, s3Endpoint: opts.s3Endpoint, s3Region: opts.s3Region })
+  }
+  return new FileStorage(opts.dataDir!, { idleCloseMs: opts.idleCloseMs })
 }
 
 const META_LIMIT = 1 << 20
@@ -87,18 +120,14 @@ function jsonBody(buf: Buffer): Record<string, unknown> {
 }
 
 export async function startServer(opts: ServerOptions): Promise<TeamServer> {
-  const dataDir = resolve(opts.dataDir)
-  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) return Promise.reject(new InvalidArgumentError(`data dir ${dataDir} is a file`))
-  mkdirSync(dataDir, { recursive: true })
   const maxBody = opts.maxBodyBytes ?? 64 << 20
   const maxScalarBody = Math.min(maxBody, opts.maxScalarBodyBytes ?? 16 << 20)
   const maxInFlight = opts.maxBatchesInFlight ?? 4
   if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) return Promise.reject(new InvalidArgumentError(`maxBatchesInFlight must be a positive integer (got ${maxInFlight})`))
   /** Upload bodies being read or applied now (see maxBatchesInFlight). */
   let inFlight = 0
-  const tokens = new TokenStore(dataDir)
-  const ingest = new IngestRuns(dataDir, opts.idleCloseMs)
-  const store = new RunStore(dataDir)
+  const storage = await openStorage(opts)
+  const { tokens, ingest, reads: store } = storage
   const routes = apiRoutes(store)
   const webDir = opts.webDir ?? findWebDist()
   const liveIntervalMs = opts.liveIntervalMs ?? 1000
@@ -107,13 +136,13 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
   const liveTokens = new Map<ServerResponse, string>()
   const trustProxy = opts.trustProxy ?? false
   const hosts = hostCheck(opts.host ?? '127.0.0.1', opts.allowedHosts)
-  const roots = pathRoots(dataDir)
+  const roots = storage instanceof FileStorage ? pathRoots(storage.dataDir) : []
 
   /** The token's record; `bearerOnly` for the ingest API, which never takes the login cookie. */
-  const authenticate = (req: IncomingMessage, bearerOnly: boolean): TokenRecord => {
+  const authenticate = async (req: IncomingMessage, bearerOnly: boolean): Promise<TokenRecord> => {
     const { token, via } = presentedToken(req)
     if (bearerOnly && via === 'cookie') throw new HttpError(401, 'the ingest API takes the token only as Authorization: Bearer <token>, never the login cookie')
-    const t = tokens.verify(token)
+    const t = await tokens.verify(token)
     if (!t) throw new HttpError(401, 'a valid token is required (Authorization: Bearer <token>, or log in at /login)')
     if (via === 'cookie') checkCookieWrite(req)
     return t
@@ -123,43 +152,32 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
     if (write && t.readOnly) throw new HttpError(403, `token ${t.id} is read-only`)
   }
 
-  /** The POST of a batch (scalars, media, records) or of output bytes, within the in-flight cap. */
+  /**
+   * The POST of a batch (scalars, media, records) or of output bytes, within the in-flight cap.
+   * A batch that does not continue the server's copy is a 409 naming where it ends, so the
+   * client resumes from there.
+   */
   const handleUpload = async (req: IncomingMessage, res: ServerResponse, what: string, project: string, folder: string, url: URL): Promise<void> => {
-    if (what === 'scalars') {
-      const body = await readBody(req, maxScalarBody)
-      // The decoders refuse (400) a name Board.log() would refuse (src/board/names.ts), and only those.
-      const batch = decodeBatch(body)
-      const run = ingest.get(project, folder)
-      if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
+    const store = async (op: () => Promise<unknown>, gap: (e: GapError) => Record<string, unknown>): Promise<void> => {
       try {
-        const out = await run.serial(() => run.ingest(batch))
-        return sendJson(res, 200, out)
+        return sendJson(res, 200, await op())
       } catch (e) {
-        if (e instanceof GapError) return sendJson(res, 409, { error: e.message, metric: e.metric, have: e.have })
+        if (e instanceof GapError) return sendJson(res, 409, { error: e.message, ...gap(e) })
         throw e
       }
+    }
+    // The decoders refuse (400) a name Board.log() would refuse (src/board/names.ts), and only those.
+    if (what === 'scalars') {
+      const batch = decodeBatch(await readBody(req, maxScalarBody))
+      return store(() => ingest.scalars(project, folder, batch), (e) => ({ metric: e.metric, have: e.have }))
     }
     if (what === 'media') {
       const batch = decodeMediaBatch(await readBody(req, maxBody))
-      const run = ingest.get(project, folder)
-      if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
-      try {
-        return sendJson(res, 200, await run.serial(() => run.ingestMedia(batch)))
-      } catch (e) {
-        if (e instanceof GapError) return sendJson(res, 409, { error: e.message, media: e.metric, have: e.have, missing: e.missing })
-        throw e
-      }
+      return store(() => ingest.media(project, folder, batch), (e) => ({ media: e.metric, have: e.have, missing: e.missing }))
     }
     if (what === 'records') {
       const batch = decodeRecordBatch(await readBody(req, maxBody))
-      const run = ingest.get(project, folder)
-      if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
-      try {
-        return sendJson(res, 200, await run.serial(() => run.ingestRecords(batch)))
-      } catch (e) {
-        if (e instanceof GapError) return sendJson(res, 409, { error: e.message, name: e.metric, have: e.have, missing: e.missing })
-        throw e
-      }
+      return store(() => ingest.records(project, folder, batch), (e) => ({ name: e.metric, have: e.have, missing: e.missing }))
     }
     if (what === 'output') {
       // The bytes of logs/output.log from offset `from` on.
@@ -167,14 +185,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
       const from = raw === null || raw === '' ? NaN : Number(raw)
       if (!Number.isSafeInteger(from) || from < 0) throw new HttpError(400, `output upload needs ?from=<byte offset> (got ${JSON.stringify(url.searchParams.get('from'))})`)
       const body = await readBody(req, maxBody)
-      const run = ingest.get(project, folder)
-      if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
-      try {
-        return sendJson(res, 200, await run.serial(() => run.appendOutput(from, body)))
-      } catch (e) {
-        if (e instanceof GapError) return sendJson(res, 409, { error: e.message, have: e.have })
-        throw e
-      }
+      return store(() => ingest.output(project, folder, from, body), (e) => ({ have: e.have }))
     }
     throw new HttpError(404, `no such sync route: POST ${what}`)
   }
@@ -206,8 +217,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
       const metadata = body.metadata
       if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw new HttpError(400, 'PUT a run with { metadata: {...} }')
       checkRunMetadata(metadata as Record<string, unknown>)
-      const run = ingest.open(project, folder, metadata as Record<string, unknown>)
-      const state = await run.serial(() => ({ metrics: run.allCounts(), ...run.mediaState(), records: run.recordState(), output: run.outputSize() }))
+      const state = await ingest.open(project, folder, metadata as Record<string, unknown>)
       return sendJson(res, 200, { run: `${project}/${folder}`, ...state })
     }
     if (what === 'finish' && req.method === 'POST') {
@@ -216,16 +226,14 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
       if (!STATUSES.has(status) || status === 'running') throw new HttpError(400, `finish status must be finished, crashed or killed (got ${JSON.stringify(body.status)})`)
       const code = body.exitCode === null || body.exitCode === undefined ? null : Number(body.exitCode)
       if (code !== null && !Number.isInteger(code)) throw new HttpError(400, 'exitCode must be an integer or null')
-      const run = ingest.get(project, folder)
-      if (!run) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
-      await run.serial(() => ingest.finish(project, folder, status, code, typeof body.finishedAt === 'string' ? body.finishedAt : null))
+      await ingest.finish(project, folder, status, code, typeof body.finishedAt === 'string' ? body.finishedAt : null)
       return sendJson(res, 200, { run: `${project}/${folder}`, status })
     }
     throw new HttpError(req.method === 'GET' ? 404 : 405, `no such sync route: ${req.method} /api/sync/${seg.join('/')}`)
   }
 
   /** `/api/…` except sync: the viewer's read routes, limited to the token's projects. */
-  const handleRead = (req: IncomingMessage, res: ServerResponse, seg: string[], url: URL, t: TokenRecord): void => {
+  const handleRead = async (req: IncomingMessage, res: ServerResponse, seg: string[], url: URL, t: TokenRecord): Promise<void> => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD')
       throw new HttpError(405, `read routes only read (${req.method} refused)`)
@@ -236,7 +244,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
     if (qp) allow(t, checkSegment('project', qp), false)
     if (head === 'runs' && seg.length === 4 && what === 'live') {
       const folder = checkSegment('run', r)
-      store.runDir(p, folder)
+      await store.metadata(p, folder) // 404 for a run the server does not hold
       const metrics = url.searchParams.getAll('metric').map(checkMetricName)
       const since = url.searchParams.getAll('since').map(Number)
       if (since.length !== metrics.length || since.some((x) => !Number.isFinite(x))) throw new HttpError(400, 'give one since=<step> per metric=<name>')
@@ -246,9 +254,10 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
         live.delete(res)
         liveTokens.delete(res)
       })
-      return serveLive(store, { project: p, folder, metrics, since, intervalMs: liveIntervalMs }, req, res)
+      const watch = storage.watch ? (wake: () => void) => storage.watch!(p, folder, wake) : undefined
+      return serveLive(store, { project: p, folder, metrics, since, intervalMs: liveIntervalMs, watch }, req, res)
     }
-    const out = routes(seg, url.searchParams)
+    const out = await routes(seg, url.searchParams)
     if (out.kind === 'bytes') {
       res.writeHead(200, { 'content-type': out.type, 'content-length': out.body.length, 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'" })
       res.end(req.method === 'HEAD' ? undefined : out.body)
@@ -263,7 +272,26 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
     sendJson(res, 200, body)
   }
 
+  /** Set by drain(): requests still arriving on open connections are turned away. */
+  let draining = false
+  /**
+   * `GET /healthz` for load balancers, without a token or a Host check (it tells nothing about
+   * any run): 200 when the storage answers (database and bucket reachable), 503 otherwise or
+   * while the server drains.
+   */
+  const healthz = async (res: ServerResponse): Promise<void> => {
+    if (draining) return sendJson(res, 503, { ok: false, error: 'draining' }, { 'retry-after': '1', connection: 'close' })
+    try {
+      return sendJson(res, 200, { ok: true, ...(await storage.check()) })
+    } catch (e) {
+      process.stderr.write(`amber serve: health check: ${(e as Error)?.message ?? e}\n`)
+      return sendJson(res, 503, { ok: false, error: (e as Error)?.name ?? 'unavailable' }, { 'retry-after': '1' })
+    }
+  }
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if ((req.url === '/healthz' || req.url?.startsWith('/healthz?')) && (req.method === 'GET' || req.method === 'HEAD')) return healthz(res)
+    if (draining) return sendJson(res, 503, { error: 'the server is shutting down: retry on another replica' }, { 'retry-after': '1', connection: 'close' })
     if (!hosts.allows(req.headers.host)) throw new HttpError(403, `Host ${JSON.stringify(req.headers.host ?? '')} is not allowed (start the server with --allowed-hosts to add a name)`)
     const rawPath = (req.url ?? '/').split('?')[0]
     if (rawPath.split('/').some((s) => /^(\.|%2e){1,2}$/i.test(s))) throw new HttpError(400, 'dot segments are not allowed in a path')
@@ -281,8 +309,8 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
         throw new HttpError(400, 'bad path encoding')
       }
     })
-    if (seg[1] === 'sync') return handleSync(req, res, seg.slice(2), url, authenticate(req, true))
-    return handleRead(req, res, seg.slice(1), url, authenticate(req, false))
+    if (seg[1] === 'sync') return handleSync(req, res, seg.slice(2), url, await authenticate(req, true))
+    return handleRead(req, res, seg.slice(1), url, await authenticate(req, false))
   }
 
   const server = createLimitedServer((req, res) => {
@@ -293,23 +321,45 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
   }, opts)
 
   // Revoking a token ends the live streams opened with it (checked every second).
+  let checking = false
   const revocations = setInterval(() => {
-    for (const [res, hash] of liveTokens) {
-      try {
-        if (tokens.isValid(hash)) continue
-      } catch {
-        continue // an unreadable token file: the next check tries again
+    if (checking) return
+    checking = true
+    void (async () => {
+      for (const [res, hash] of liveTokens) {
+        try {
+          if (await tokens.isValid(hash)) continue
+        } catch {
+          continue // an unreadable token store: the next check tries again
+        }
+        liveTokens.delete(res)
+        res.end()
       }
-      liveTokens.delete(res)
-      res.end()
-    }
+    })().finally(() => {
+      checking = false
+    })
   }, 1000)
   revocations.unref()
 
+  let storageClosed: Promise<void> = Promise.resolve()
   const listening = await listen(server, opts, live, () => {
     clearInterval(revocations)
-    ingest.closeAll()
-    store.close()
+    storageClosed = storage.close().catch((e: unknown) => {
+      process.stderr.write(`amber serve: closing the storage: ${(e as Error)?.stack ?? e}\n`)
+    })
   })
-  return { ...listening, server, tokens }
+  const close = async (): Promise<void> => {
+    await listening.close()
+    await storageClosed
+  }
+  const drain = async (graceMs = 30_000): Promise<void> => {
+    draining = true
+    // No new connection; idle keep-alive ones are closed, busy ones finish their request.
+    server.close()
+    server.closeIdleConnections()
+    const until = Date.now() + graceMs
+    while (inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+    await close()
+  }
+  return { ...listening, server, storage, tokens, dataDir: storage instanceof FileStorage ? storage.dataDir : undefined, drain, close }
 }

@@ -8,6 +8,8 @@ import { basename } from 'node:path'
 import { listRuns, openRun } from '../board'
 import type { Run, RunInfo } from '../board'
 import { HttpError, resolveRunDir } from './paths'
+import { mimeOf } from './mime'
+import type { RunReads } from './reads'
 import type { HistogramEntry, MediaEntry, RunRow, Series, TableEntry } from './wire'
 
 export type { RunRow, Series } from './wire'
@@ -31,25 +33,7 @@ function toSeries(s: Scalars): Series {
   return out
 }
 
-const MIME: Record<string, string> = {
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  gif: 'image/gif',
-  webp: 'image/webp',
-  mp4: 'video/mp4',
-  webm: 'video/webm',
-  wav: 'audio/wav',
-  mp3: 'audio/mpeg',
-  ogg: 'audio/ogg',
-}
-
-/** Media are served with a type from this list only, never one read from the run (no HTML/SVG). */
-function mimeOf(format: string): string {
-  return MIME[String(format).toLowerCase()] ?? 'application/octet-stream'
-}
-
-export class RunStore {
+export class RunStore implements RunReads {
   private readonly open = new Map<string, Run>()
 
   constructor(readonly baseDir: string, private readonly capacity = 32) {}
@@ -100,10 +84,6 @@ export class RunStore {
     return run
   }
 
-  runDir(project: string, folder: string): string {
-    return resolveRunDir(this.baseDir, project, folder)
-  }
-
   /** metadata.json as it is now (the reader reads it fresh: status changes while a run is live). */
   metadata(project: string, folder: string): Record<string, unknown> {
     return this.run(project, folder).metadata as unknown as Record<string, unknown>
@@ -123,6 +103,18 @@ export class RunStore {
   last(project: string, folder: string, name: string): number | string | null {
     const s = this.run(project, folder).summaries().find((x) => x.name === name)
     return s && s.count > 0 && s.lastValue !== null ? jsonNumber(s.lastValue) : null
+  }
+
+  lastValues(metric: string, project?: string): Record<string, number | string | null> {
+    const out: Record<string, number | string | null> = {}
+    for (const row of this.list(project)) {
+      try {
+        out[row.key] = this.last(row.project, row.folder, metric)
+      } catch {
+        out[row.key] = null // a run that cannot be read has no last value; the others still answer
+      }
+    }
+    return out
   }
 
   /** Every metric's count and last point (no point is read): what a live stream compares. */

@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { VaultError } from '../errors'
-import type { RunStore } from './data'
+import type { RunReads } from './reads'
 import { MAX_POINTS } from './routes'
 import type { LogKind, LogNames } from './wire'
 
@@ -30,9 +30,14 @@ export interface LiveOptions {
   /** Histograms, media and tables the client shows (none by default). */
   logs?: LogWatch[]
   intervalMs: number
+  /**
+   * Subscribe to the run's changes where the store can tell (another replica stored into it):
+   * the stream then looks at once instead of at its next tick. Returns the unsubscribe.
+   */
+  watch?: (wake: () => void) => () => void
 }
 
-export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessage, res: ServerResponse): void {
+export function serveLive(store: RunReads, opts: LiveOptions, req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -55,26 +60,28 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
   const counts = new Map<string, number>()
   let logNames = ''
   let outputSize = -1
-  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+  const send = (event: string, data: unknown) => {
+    if (!res.writableEnded && !res.destroyed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+  }
 
-  const entries = (w: LogWatch): unknown[] => {
+  const entries = (w: LogWatch): Promise<unknown[]> | unknown[] => {
     if (w.kind === 'histograms') return store.histograms(project, folder, w.name)
     if (w.kind === 'media') return store.media(project, folder, w.name)
     return store.tables(project, folder, w.name)
   }
 
-  const tick = () => {
+  const look = async () => {
     try {
-      const meta = store.metadata(project, folder)
+      const meta = await store.metadata(project, folder)
       const st = String(meta.status ?? 'unknown')
       if (st !== status) {
         status = st
         send('status', { status, finishedAt: meta.finishedAt ?? null })
       }
       // Nothing stored since the last tick: no summary, point or row to read.
-      const stored = changed('run', store.fingerprint(project, folder))
+      const stored = changed('run', await store.fingerprint(project, folder))
       if (stored) {
-        const summaries = store.summaries(project, folder)
+        const summaries = await store.summaries(project, folder)
         if (summaries.length !== metricCount) {
           if (metricCount >= 0) send('metrics', { count: summaries.length })
           metricCount = summaries.length
@@ -82,7 +89,7 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
         for (const m of summaries) {
           const since = sinceByMetric.get(m.name)
           if (since === undefined || counts.get(m.name) === m.count) continue
-          const pts = store.scalarsSince(project, folder, m.name, since, MAX_POINTS.since)
+          const pts = await store.scalarsSince(project, folder, m.name, since, MAX_POINTS.since)
           // A catch-up longer than one reply goes out a reply per tick; the count is kept only
           // once the stream has caught up.
           if (pts.step.length < MAX_POINTS.since) counts.set(m.name, m.count)
@@ -90,7 +97,7 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
           sinceByMetric.set(m.name, pts.step[pts.step.length - 1])
           send('points', { metric: m.name, ...pts })
         }
-        const now: LogNames = store.logNames(project, folder)
+        const now: LogNames = await store.logNames(project, folder)
         const text = JSON.stringify(now)
         if (logNames && text !== logNames) send('logs', now)
         logNames = text
@@ -99,7 +106,7 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
         if (!stored) continue
         let all: unknown[]
         try {
-          all = entries(w)
+          all = await entries(w)
         } catch (e) {
           if (e instanceof VaultError && e.code === 'NOT_FOUND') continue // not logged yet
           throw e
@@ -108,7 +115,7 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
         send(w.kind, { name: w.name, from: w.have, entries: all.slice(w.have) })
         w.have = all.length
       }
-      const out = store.outputLog(project, folder, 0).size
+      const out = (await store.outputLog(project, folder, 0)).size
       if (out !== outputSize) {
         if (outputSize >= 0) send('output', { size: out })
         outputSize = out
@@ -117,11 +124,32 @@ export function serveLive(store: RunStore, opts: LiveOptions, req: IncomingMessa
       send('problem', { message: (e as Error).message })
     }
   }
+  /** One look at a time: a tick or wake-up that comes while one runs asks for one more after it. */
+  let running: Promise<void> | null = null
+  let again = false
+  let closed = false
+  const tick = () => {
+    if (closed) return
+    if (running) {
+      again = true
+      return
+    }
+    running = look().finally(() => {
+      running = null
+      if (again) {
+        again = false
+        tick()
+      }
+    })
+  }
   tick()
   const timer = setInterval(tick, opts.intervalMs)
+  const unwatch = opts.watch?.(tick)
   // A comment line now and then keeps proxies and idle timeouts from closing a quiet stream.
   const ping = setInterval(() => res.write(': ping\n\n'), 15000)
   const stop = () => {
+    closed = true
+    unwatch?.()
     clearInterval(timer)
     clearInterval(ping)
   }

@@ -3,7 +3,7 @@
  * handler validates its names before touching the store; nothing here writes. Scalar reads are
  * bounded (MAX_POINTS), and a run that cannot be read fails only the requests about that run.
  */
-import type { RunStore } from './data'
+import type { RunReads } from './reads'
 import { HttpError, checkMetricName, checkSegment } from './paths'
 
 export type RouteResult = { kind: 'json'; body: unknown } | { kind: 'bytes'; type: string; body: Buffer }
@@ -32,53 +32,46 @@ function intParam(params: URLSearchParams, key: string, dflt: number, min: numbe
   return n
 }
 
-export function apiRoutes(store: RunStore) {
-  return (seg: string[], q: URLSearchParams): RouteResult => {
+/** `health`: what `/api/health` adds to `{ ok: true }` (the base dir, for `amber open`). */
+export function apiRoutes(store: RunReads, health: Record<string, unknown> = {}) {
+  return async (seg: string[], q: URLSearchParams): Promise<RouteResult> => {
     const [head, p, r, what, extra] = seg
-    if (head === 'health' && seg.length === 1) return json({ ok: true, baseDir: store.baseDir })
+    if (head === 'health' && seg.length === 1) return json({ ok: true, ...health })
     if (head === 'projects' && seg.length === 1) {
       const counts = new Map<string, number>()
-      for (const row of store.list()) counts.set(row.project, (counts.get(row.project) ?? 0) + 1)
+      for (const row of await store.list()) counts.set(row.project, (counts.get(row.project) ?? 0) + 1)
       return json([...counts].map(([name, runs]) => ({ name, runs })).sort((x, y) => x.name.localeCompare(y.name)))
     }
     if (head === 'last' && seg.length === 1) {
       // Last value of one metric for every run (the run list sorts by it).
       const metric = checkMetricName(q.get('metric'))
       const project = q.get('project') ? checkSegment('project', q.get('project') ?? '') : undefined
-      const out: Record<string, number | string | null> = {}
-      for (const row of store.list(project)) {
-        try {
-          out[row.key] = store.last(row.project, row.folder, metric)
-        } catch {
-          out[row.key] = null // a run that cannot be read has no last value; the others still answer
-        }
-      }
-      return json(out)
+      return json(await store.lastValues(metric, project))
     }
     if (head !== 'runs') throw new HttpError(404, `no such API route: /api/${seg.join('/')}`)
     if (seg.length === 1) {
       const project = q.get('project') ? checkSegment('project', q.get('project') ?? '') : undefined
       const needle = (q.get('q') ?? '').toLowerCase()
-      let rows = store.list(project)
+      let rows = await store.list(project)
       if (needle) rows = rows.filter((x) => `${x.project} ${x.name} ${x.runId} ${x.annotation ?? ''}`.toLowerCase().includes(needle))
       return json(rows)
     }
     checkSegment('project', p)
     checkSegment('run', r)
     if (seg.length === 3) {
-      const names = store.metrics(p, r)
+      const [names, metadata, logs] = await Promise.all([store.metrics(p, r), store.metadata(p, r), store.logNames(p, r)])
       const ns = new Map<string, number>()
       for (const n of names) ns.set(namespaceOf(n), (ns.get(namespaceOf(n)) ?? 0) + 1)
       return json({
         key: `${p}/${r}`,
-        metadata: store.metadata(p, r),
+        metadata,
         metricCount: names.length,
         namespaces: [...ns].map(([name, count]) => ({ name, count })).sort((a, b) => a.name.localeCompare(b.name)),
-        logs: store.logNames(p, r),
+        logs,
       })
     }
     if (seg.length === 4 && what === 'metrics') {
-      const names = store.metrics(p, r)
+      const names = await store.metrics(p, r)
       const ns = q.get('namespace')
       return json(ns === null ? names : names.filter((n) => namespaceOf(n) === ns))
     }
@@ -87,19 +80,19 @@ export function apiRoutes(store: RunStore) {
       if (q.get('since') !== null) {
         const since = Number(q.get('since'))
         if (!Number.isFinite(since)) throw new HttpError(400, 'since must be a number')
-        return json(store.scalarsSince(p, r, name, since, MAX_POINTS.since))
+        return json(await store.scalarsSince(p, r, name, since, MAX_POINTS.since))
       }
-      return json(store.scalars(p, r, name, intParam(q, 'maxPoints', MAX_POINTS.default, 2, MAX_POINTS.max)))
+      return json(await store.scalars(p, r, name, intParam(q, 'maxPoints', MAX_POINTS.default, 2, MAX_POINTS.max)))
     }
-    if (seg.length === 4 && what === 'histograms') return json(store.histograms(p, r, checkMetricName(q.get('name'))))
-    if (seg.length === 4 && what === 'media') return json(store.media(p, r, checkMetricName(q.get('name'))))
+    if (seg.length === 4 && what === 'histograms') return json(await store.histograms(p, r, checkMetricName(q.get('name'))))
+    if (seg.length === 4 && what === 'media') return json(await store.media(p, r, checkMetricName(q.get('name'))))
     if (seg.length === 5 && what === 'media') {
       if (!/^[A-Za-z0-9_-]{1,128}$/.test(extra)) throw new HttpError(400, `invalid media id: ${JSON.stringify(extra)}`)
-      const blob = store.mediaBlob(p, r, extra)
+      const blob = await store.mediaBlob(p, r, extra)
       return { kind: 'bytes', type: blob.type, body: blob.data }
     }
-    if (seg.length === 4 && what === 'tables') return json(store.tables(p, r, checkMetricName(q.get('name'))))
-    if (seg.length === 4 && what === 'output') return json(store.outputLog(p, r, intParam(q, 'tail', 65536, 0, 16 << 20)))
+    if (seg.length === 4 && what === 'tables') return json(await store.tables(p, r, checkMetricName(q.get('name'))))
+    if (seg.length === 4 && what === 'output') return json(await store.outputLog(p, r, intParam(q, 'tail', 65536, 0, 16 << 20)))
     throw new HttpError(404, `no such API route: /api/${seg.join('/')}`)
   }
 }

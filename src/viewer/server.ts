@@ -67,12 +67,12 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   const store = new RunStore(baseDir)
   const webDir = opts.webDir ?? findWebDist()
   const liveIntervalMs = opts.liveIntervalMs ?? 1000
-  const routes = apiRoutes(store)
+  const routes = apiRoutes(store, { baseDir })
   const open = new Set<ServerResponse>()
   const hosts = hostCheck(opts.host ?? '127.0.0.1', opts.allowedHosts)
   const roots = pathRoots(baseDir)
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!hosts.allows(req.headers.host)) throw new HttpError(403, `Host ${JSON.stringify(req.headers.host ?? '')} is not allowed (start the viewer with --allowed-hosts to add a name)`)
     // The URL parser would quietly resolve `..` and `%2e%2e` segments; a traversal attempt is
     // refused as such instead, before anything else looks at the path.
@@ -96,7 +96,7 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
     if (seg[1] === 'runs' && seg.length >= 4 && seg[4] === 'live') {
       const project = checkSegment('project', seg[2])
       const folder = checkSegment('run', seg[3])
-      store.runDir(project, folder)
+      await store.metadata(project, folder) // 404 for a folder that is not a run
       // metric=a&since=10&metric=b&since=12: each metric resumes after its own step (-1: from the start).
       const metrics = url.searchParams.getAll('metric').map(checkMetricName)
       const since = url.searchParams.getAll('since').map(Number)
@@ -106,7 +106,7 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
       res.on('close', () => open.delete(res))
       return serveLive(store, { project, folder, metrics, since, logs, intervalMs: liveIntervalMs }, req, res)
     }
-    const out = routes(seg.slice(1), url.searchParams)
+    const out = await routes(seg.slice(1), url.searchParams)
     if (out.kind === 'json') return sendJson(res, 200, out.body)
     res.writeHead(200, {
       'content-type': out.type,
@@ -118,11 +118,7 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   }
 
   const server = createLimitedServer((req, res) => {
-    try {
-      handle(req, res)
-    } catch (e) {
-      sendError(req, res, e, roots, 'amber viewer')
-    }
+    handle(req, res).catch((e: unknown) => sendError(req, res, e, roots, 'amber viewer'))
   }, opts)
 
   const listening = await listen(server, opts, open, () => store.close())

@@ -1,0 +1,43 @@
+/**
+ * The data dir backend (`amber serve --data-dir D`): runs are run folders under D (a base dir
+ * `amber open` reads too), written by ./ingest and read by the viewer's RunStore; tokens are in
+ * D/.amber/tokens.json. One server process owns a data dir.
+ */
+import { existsSync, mkdirSync, statSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { InvalidArgumentError } from '../errors'
+import { RunStore } from '../viewer/data'
+import { IngestRuns } from './ingest'
+import type { ServerStorage } from './storage'
+import { TokenStore } from './tokens'
+
+export class FileStorage implements ServerStorage {
+  readonly dataDir: string
+  readonly tokens: TokenStore
+  readonly ingest: IngestRuns
+  readonly reads: RunStore
+
+  constructor(dataDir: string, opts: { idleCloseMs?: number } = {}) {
+    this.dataDir = resolve(dataDir)
+    if (existsSync(this.dataDir) && !statSync(this.dataDir).isDirectory()) throw new InvalidArgumentError(`data dir ${this.dataDir} is a file`)
+    mkdirSync(this.dataDir, { recursive: true })
+    this.tokens = new TokenStore(this.dataDir)
+    this.ingest = new IngestRuns(this.dataDir, opts.idleCloseMs)
+    this.reads = new RunStore(this.dataDir)
+  }
+
+  get description(): string {
+    return this.dataDir
+  }
+
+  async check(): Promise<Record<string, unknown>> {
+    statSync(this.dataDir)
+    this.tokens.list()
+    return { dataDir: 'ok' }
+  }
+
+  async close(): Promise<void> {
+    this.ingest.closeAll()
+    this.reads.close()
+  }
+}

@@ -20,29 +20,12 @@ import { RECORD_KINDS } from '../sync/protocol'
 import type { DecodedMetric, MediaBatch, RecordBatch, RecordKind } from '../sync/protocol'
 import { HttpError } from '../viewer/paths'
 import { ROW_TABLE, toPayload } from './records'
+import { countsObject, mirroredFields } from './run-metadata'
 import { GapError } from './storage'
 import type { Ingest, RunState } from './storage'
 import type { Payload } from './records'
 
 type Owner = InstanceType<typeof binding.BoardOwner>
-
-/** The client's metadata fields the server copy keeps as they are. */
-const MIRRORED = ['name', 'project', 'runId', 'annotation', 'config', 'createdAt', 'host', 'pid', 'argv', 'version']
-
-/**
- * Counts keyed by names the client chose, as a reply body: own keys only, so a name such as
- * `__proto__` is a key like any other (an assignment `out[name] = n` would set the prototype).
- */
-function countsObject(entries: Iterable<readonly [string, number]>): Record<string, number> {
-  return Object.fromEntries(entries) as Record<string, number>
-}
-
-/** The mirrored fields of the client's metadata (own keys only). */
-function mirroredFields(metadata: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const k of MIRRORED) if (Object.hasOwn(metadata, k)) out[k] = metadata[k]
-  return out
-}
 
 /**
  * Points of different metrics that share a stamp (step, global step, timestamp) become one

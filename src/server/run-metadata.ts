@@ -6,7 +6,7 @@
  */
 import { HttpError } from '../viewer/paths'
 
-/** The fields the server keeps (MIRRORED in ./ingest), with the types a Board writes; null is accepted for each. */
+/** The fields the server keeps (MIRRORED), with the types a Board writes; null is accepted for each. */
 const TYPES: Record<string, (v: unknown) => boolean> = {
   name: (v) => typeof v === 'string',
   project: (v) => typeof v === 'string',
@@ -30,4 +30,22 @@ export function checkRunMetadata(metadata: Record<string, unknown>): void {
     const got = Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`
     throw new HttpError(400, `metadata.${field} must be ${EXPECTED[field] ?? 'a string'} or null, got ${got}`)
   }
+}
+
+/** The client's metadata fields the server's copy keeps as they are. */
+const MIRRORED = ['name', 'project', 'runId', 'annotation', 'config', 'createdAt', 'host', 'pid', 'argv', 'version']
+
+/** The mirrored fields of the client's metadata (own keys only). */
+export function mirroredFields(metadata: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const k of MIRRORED) if (Object.hasOwn(metadata, k)) out[k] = metadata[k]
+  return out
+}
+
+/**
+ * Counts keyed by names the client chose, as a reply body: own keys only, so a name such as
+ * `__proto__` is a key like any other (an assignment `out[name] = n` would set the prototype).
+ */
+export function countsObject(entries: Iterable<readonly [string, number]>): Record<string, number> {
+  return Object.fromEntries(entries) as Record<string, number>
 }

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { InvalidArgumentError, NotFoundError, VaultIoError } from '../errors'
+import type { TokenOptions, Tokens } from './storage'
 
 export interface TokenRecord {
   id: string
@@ -31,7 +32,26 @@ export function tokenAllows(t: TokenRecord, project: string): boolean {
   return t.projects === '*' || t.projects.includes(project)
 }
 
-export class TokenStore {
+/** A new token and its record (kept hashed, whichever store keeps it). */
+export function newToken(opts: TokenOptions): { token: string; record: TokenRecord } {
+  const projects = opts.projects
+  if (projects !== '*') {
+    if (!Array.isArray(projects) || projects.length === 0) throw new InvalidArgumentError('a token needs at least one project (or "*")')
+    for (const p of projects) if (!PROJECT.test(p) || p === '.' || p === '..') throw new InvalidArgumentError(`token project ${JSON.stringify(p)} must be letters, digits, '.', '_' or '-'`)
+  }
+  const token = `amb_${randomBytes(32).toString('base64url')}`
+  const record: TokenRecord = {
+    id: randomBytes(6).toString('hex'),
+    name: opts.name ?? '',
+    hash: hashToken(token),
+    projects,
+    readOnly: opts.readOnly ?? false,
+    createdAt: new Date().toISOString(),
+  }
+  return { token, record }
+}
+
+export class TokenStore implements Tokens {
   readonly file: string
   private byHash = new Map<string, TokenRecord>()
   /** inode, size and mtime of the file last read: a rename-replaced file always differs. */
@@ -70,23 +90,10 @@ export class TokenStore {
   }
 
   /** Create a token; the returned `token` is the only time it exists in clear. */
-  create(opts: { name?: string; projects: string[] | '*'; readOnly?: boolean }): { token: string; record: TokenRecord } {
-    const projects = opts.projects
-    if (projects !== '*') {
-      if (!Array.isArray(projects) || projects.length === 0) throw new InvalidArgumentError('a token needs at least one project (or "*")')
-      for (const p of projects) if (!PROJECT.test(p) || p === '.' || p === '..') throw new InvalidArgumentError(`token project ${JSON.stringify(p)} must be letters, digits, '.', '_' or '-'`)
-    }
-    const token = `amb_${randomBytes(32).toString('base64url')}`
-    const record: TokenRecord = {
-      id: randomBytes(6).toString('hex'),
-      name: opts.name ?? '',
-      hash: hashToken(token),
-      projects,
-      readOnly: opts.readOnly ?? false,
-      createdAt: new Date().toISOString(),
-    }
-    this.write([...this.read(), record])
-    return { token, record }
+  create(opts: TokenOptions): { token: string; record: TokenRecord } {
+    const made = newToken(opts)
+    this.write([...this.read(), made.record])
+    return made
   }
 
   revoke(id: string): void {

@@ -6,7 +6,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { realpathSync } from 'node:fs'
-import { VaultError } from '../errors'
+import { StorageUnavailableError, VaultError } from '../errors'
 import { HttpError } from './paths'
 
 /** A JSON answer that is never cached nor sniffed as another type. */
@@ -25,6 +25,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 /** The status an error is answered with. */
 export function errorStatus(e: unknown): number {
   if (e instanceof HttpError) return e.status
+  if (e instanceof StorageUnavailableError) return 503
   if (e instanceof VaultError) return e.code === 'NOT_FOUND' ? 404 : e.code === 'INVALID_ARGUMENT' ? 400 : e.code === 'CLOSED' ? 409 : 500
   return 500
 }
@@ -38,6 +39,7 @@ const ABSOLUTE_PATH = /(?<=^|[\s'"(=,])(?:[A-Za-z]:)?[\\/](?!api\/)[^\s'"(),;\\/
  * dir) shown relative to them and any other absolute path replaced by `<path>`.
  */
 export function publicMessage(e: unknown, status: number, roots: string[]): string {
+  if (e instanceof StorageUnavailableError) return 'storage unavailable: retry shortly'
   if (status >= 500) return `internal error${e instanceof VaultError ? ` (${e.code})` : ''}: see the server's log`
   let text = String((e as Error)?.message ?? e)
   for (const root of roots) {
@@ -65,6 +67,7 @@ export function sendError(req: IncomingMessage, res: ServerResponse, e: unknown,
   const status = errorStatus(e)
   if (status >= 500) process.stderr.write(`${who}: ${req.method} ${(req.url ?? '').split('?')[0]}: ${(e as Error)?.stack ?? e}\n`)
   if (status === 413) headers = { ...headers, connection: 'close' }
+  if (e instanceof StorageUnavailableError) headers = { ...headers, 'retry-after': String(e.retryAfterSeconds) }
   if (!res.headersSent) sendJson(res, status, { error: publicMessage(e, status, roots) }, headers)
   else res.end()
   if (status === 413) res.on('finish', () => req.socket.destroy())

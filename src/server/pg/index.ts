@@ -1,13 +1,102 @@
-/** The PostgreSQL + S3 backend of the team server (work in progress). */
+/**
+ * The team server on PostgreSQL and an S3 bucket (`amber serve --db URL --bucket s3://…`):
+ * PostgreSQL holds the index, the bucket the bulk, and the replica nothing but a memory cache of
+ * immutable objects, so any number of replicas serve the same runs (docs/server-storage.md).
+ * `pg` and `@aws-sdk/client-s3` are loaded only here (./deps names them when missing).
+ */
 import type { ServerStorage } from '../storage'
+import { Bucket } from './bucket'
+import { Changes } from './changes'
+import { Collector } from './collect'
+import { Db } from './db'
+import { PgIngest } from './ingest'
+import { Objects } from './objects'
+import { PgReads } from './reads'
+import { migrate } from './schema'
+import { Sealer } from './seal'
+import { PgTokens } from './tokens'
 
 export interface PgStorageOptions {
+  /** `postgres://user@host:5432/db` (password and TLS settings as node-postgres reads them, PG* variables included). */
   db: string
+  /** `s3://bucket/prefix`. */
   bucket: string
+  /** An S3-compatible endpoint (MinIO, moto); AWS when absent. */
   s3Endpoint?: string
   s3Region?: string
+  /** Points per sealed chunk (default 8192). */
+  chunkPoints?: number
+  /** Bytes of immutable objects a replica keeps in memory (default 64 MiB). */
+  cacheBytes?: number
+  /** Housekeeping period (sealing leftovers, collecting orphans); 0 turns it off. Default 10 min. */
+  housekeepingMs?: number
 }
 
-export async function openPgStorage(opts: PgStorageOptions): Promise<ServerStorage> {
-  throw new Error(`not yet: ${opts.db}`)
+export class PgStorage implements ServerStorage {
+  readonly tokens: PgTokens
+  readonly ingest: PgIngest
+  readonly reads: PgReads
+  readonly sealer: Sealer
+  readonly collector: Collector
+
+  private constructor(
+    readonly db: Db,
+    readonly bucket: Bucket,
+    private readonly changes: Changes,
+    opts: PgStorageOptions,
+  ) {
+    const objects = new Objects(db, bucket, opts.cacheBytes)
+    this.sealer = new Sealer(db, objects, opts.chunkPoints)
+    this.tokens = new PgTokens(db)
+    this.ingest = new PgIngest(db, objects, this.sealer)
+    this.reads = new PgReads(db, objects)
+    this.collector = new Collector(db, bucket, objects, this.sealer)
+  }
+
+  /** Connect, bring the schema up to date (one replica at a time), start listening for changes. */
+  static async open(opts: PgStorageOptions): Promise<PgStorage> {
+    const db = new Db(opts.db)
+    let bucket: Bucket | null = null
+    try {
+      await migrate(db.pool)
+      bucket = new Bucket(opts.bucket, { endpoint: opts.s3Endpoint, region: opts.s3Region })
+      const changes = new Changes(opts.db)
+      await changes.start()
+      const s = new PgStorage(db, bucket, changes, opts)
+      if (opts.housekeepingMs !== 0) s.collector.start(opts.housekeepingMs)
+      return s
+    } catch (e) {
+      bucket?.close()
+      await db.close().catch(() => undefined)
+      throw e
+    }
+  }
+
+  get description(): string {
+    const url = new URL(this.db.pool.options.connectionString ?? 'postgres://')
+    url.password = ''
+    return `${url.toString()} + ${this.bucket.url}`
+  }
+
+  async check(): Promise<Record<string, unknown>> {
+    await this.db.query('SELECT 1')
+    await this.bucket.check()
+    return { database: 'ok', bucket: 'ok' }
+  }
+
+  watch(project: string, folder: string, onChange: () => void): () => void {
+    return this.changes.watch(project, folder, onChange)
+  }
+
+  async close(): Promise<void> {
+    this.collector.stop()
+    await this.sealer.idle()
+    await this.changes.close()
+    this.bucket.close()
+    await this.db.close()
+  }
+}
+
+export function openPgStorage(opts: PgStorageOptions): Promise<PgStorage> {
+  return PgStorage.open(opts)
 }

@@ -34,6 +34,19 @@ export class VaultIoError extends VaultError {
     super('IO_ERROR', message, options)
   }
 }
+/**
+ * A storage service (the team server's PostgreSQL or object storage) cannot be reached or answers
+ * 5xx/throttling: nothing is wrong with the request, so a server answers 503 with `Retry-After`
+ * instead of 500. An IO_ERROR, so code that handles `VaultIoError` handles this too.
+ */
+export class StorageUnavailableError extends VaultIoError {
+  /** How long a client should wait before trying again. */
+  readonly retryAfterSeconds: number
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, options)
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? 5
+  }
+}
 export class CorruptDataError extends VaultError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('CORRUPT', message, options)

@@ -29,6 +29,17 @@ stage "cargo test" cargo test --workspace --target "$host"
 stage "typecheck" npx tsc -p tsconfig.json --noEmit
 
 mkdir -p __test__/artifacts
+# PostgreSQL and an S3 server (moto) for the specs of the PostgreSQL + S3 server mode: up before ava,
+# stopped when this script exits however it exits (one missing makes the specs that need it skip).
+# Tied to this script's pid, so a killed run's services are stopped by the next start.
+services_env=__test__/artifacts/services.$$.env
+trap 'bash scripts/services.sh stop --env "$services_env" >/dev/null 2>&1' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+echo "== services"
+bash scripts/services.sh start --env "$services_env" --owner $$
+if [ -f "$services_env" ]; then set -a; . "$services_env"; set +a; fi
+
 tap=__test__/artifacts/ava.tap
 echo "== ava"
 npx ava --tap "$@" | tee "$tap"

@@ -5,6 +5,8 @@
  * before and after its tails are sealed into the bucket.
  */
 import type { ExecutionContext } from 'ava'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { Client } from 'pg'
 import { Board, Histogram, Media, Table, openRun, syncRun } from '../src/index'
 import { startServer } from '../src/server/server'
@@ -212,4 +214,40 @@ test('the collector deletes only objects no row refers to, and only once older t
   t.deepEqual(await objects(), kept, 'only the orphan went')
   const series = (await getJson(s, token, `/api/runs/team/${runDir.split('/').pop()}/scalars?name=loss&maxPoints=100000`)) as { value: number[] }
   t.deepEqual(series.value, Array.from(openRun(runDir).scalars('loss').value))
+})
+
+test('deleting a run removes its rows and objects on PostgreSQL + S3 and its folder on a data dir; a new sync starts it anew', async (t) => {
+  const runDir = await everyKindRun(1200)
+  const file = await fileServer(t)
+  const { server: pg, storage } = await pgServer(t, 100)
+  const objects = async () => {
+    const keys: string[] = []
+    for await (const o of storage.bucket.list('')) keys.push(o.key)
+    return keys
+  }
+  for (const s of [file, pg]) {
+    const token = (await s.tokens.create({ projects: ['team'] })).token
+    const reader = (await s.tokens.create({ projects: ['team'], readOnly: true })).token
+    await syncRun(runDir, { url: s.url, token })
+    const key = `team/${runDir.split('/').pop()}`
+    const del = (tok: string, k = key) => fetch(new URL(`/api/sync/runs/${k}`, s.url), { method: 'DELETE', headers: { authorization: `Bearer ${tok}` } })
+    t.is((await del(reader)).status, 403, 'a read-only token deletes nothing')
+    t.is((await del(token, 'team/nope')).status, 404)
+    if (s === pg) t.true((await objects()).some((k) => k.startsWith('chunks/')))
+    t.deepEqual(await (await del(token)).json(), { deleted: key })
+    t.deepEqual(await getJson(s, token, '/api/runs'), [])
+    t.is((await fetch(new URL(`/api/runs/${key}`, s.url), { headers: { authorization: `Bearer ${token}` } })).status, 404)
+    if (s === file) t.false(existsSync(join(file.dataDir!, key)), 'the folder is gone')
+    else {
+      t.false((await objects()).some((k) => k.startsWith('chunks/')), 'its chunks are gone at once')
+      t.true((await objects()).some((k) => k.startsWith('media/')), 'media files wait for the collector (shared by content)')
+      await storage.collector.pass(0)
+      t.deepEqual(await objects(), [], 'the collector takes them once no run refers to them')
+      for (const table of ['amber_series', 'amber_tail', 'amber_chunks', 'amber_records', 'amber_media', 'amber_run_files', 'amber_output', 'amber_objects']) {
+        t.is((await storage.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0].n, 0, `${table} is empty`)
+      }
+    }
+    const again = await syncRun(runDir, { url: s.url, token })
+    t.is(again.sentPoints, openRun(runDir).summaries().reduce((a, m) => a + m.count, 0), 'a new sync sends everything again')
+  }
 })

@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError as CommanderArgError, Option } from 'comm
 import { startServer } from '../server/server'
 import type { Tokens } from '../server/storage'
 import { TokenStore } from '../server/tokens'
+import { SyncClient } from '../sync/client'
 import { syncRun } from '../sync/sync'
 import { CliError, EXIT } from './errors'
 import { table } from './format'
@@ -125,6 +126,21 @@ export function registerSyncCommands(program: Command): void {
     .action(async (id: string, o: { dataDir?: string; db?: string }) => {
       await withTokens(o, (tokens) => tokens.revoke(id))
       process.stderr.write(`revoked ${id}\n`)
+    })
+
+  program
+    .command('delete')
+    .description("delete a run from a team server: its points, media and logs (a client still logging to it starts it anew)")
+    .argument('<run>', 'project/folder on the server')
+    .requiredOption('--remote <url>', 'team server URL (amber serve)')
+    .option('--token <token>', 'a read-write token of the project (default: $AMBER_TOKEN)')
+    .action(async (ref: string, o: { remote: string; token?: string }) => {
+      const tok = o.token ?? process.env.AMBER_TOKEN
+      if (!tok) throw new CliError('give a token with --token or $AMBER_TOKEN', EXIT.usage)
+      const parts = ref.split('/')
+      if (parts.length !== 2 || !parts[0] || !parts[1]) throw new CliError(`give the run as project/folder (got ${JSON.stringify(ref)})`, EXIT.usage)
+      await new SyncClient({ url: o.remote, token: tok }).request('DELETE', `/api/sync/runs/${parts.map(encodeURIComponent).join('/')}`)
+      process.stderr.write(`deleted ${ref} from ${o.remote}\n`)
     })
 
   program

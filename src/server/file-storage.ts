@@ -3,10 +3,11 @@
  * `amber open` reads too), written by ./ingest and read by the viewer's RunStore; tokens are in
  * D/.amber/tokens.json. One server process owns a data dir.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { InvalidArgumentError } from '../errors'
 import { RunStore } from '../viewer/data'
+import { resolveRunDir } from '../viewer/paths'
 import { IngestRuns } from './ingest'
 import type { ServerStorage } from './storage'
 import { TokenStore } from './tokens'
@@ -28,6 +29,14 @@ export class FileStorage implements ServerStorage {
 
   get description(): string {
     return this.dataDir
+  }
+
+  async deleteRun(project: string, folder: string): Promise<void> {
+    const dir = resolveRunDir(this.dataDir, project, folder)
+    await this.reads.metadata(project, folder) // a 404 for a folder that is not a run
+    await this.ingest.close(project, folder)
+    this.reads.forget(project, folder)
+    rmSync(dir, { recursive: true, force: true })
   }
 
   async check(): Promise<Record<string, unknown>> {

@@ -554,6 +554,17 @@ export class IngestRuns implements Ingest {
     })
   }
 
+  /** Stop writing the run, if open (it stays `running`), once its batches under way are stored. */
+  async close(project: string, folder: string): Promise<void> {
+    const k = this.key(project, folder)
+    const run = this.runs.get(k)
+    if (!run) return
+    await run.serial(() => {
+      if (this.runs.get(k) === run) this.runs.delete(k)
+      run.finish('running', null, null)
+    })
+  }
+
   /**
    * Server shutdown: store everything. The run stays `running` (its client may still be logging);
    * a later open replays nothing and the next sync carries on.

@@ -220,6 +220,10 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
       const state = await ingest.open(project, folder, metadata as Record<string, unknown>)
       return sendJson(res, 200, { run: `${project}/${folder}`, ...state })
     }
+    if (what === undefined && req.method === 'DELETE') {
+      await storage.deleteRun(project, folder)
+      return sendJson(res, 200, { deleted: `${project}/${folder}` })
+    }
     if (what === 'finish' && req.method === 'POST') {
       const body = jsonBody(await readBody(req, META_LIMIT))
       const status = String(body.status)

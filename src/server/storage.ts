@@ -72,6 +72,11 @@ export interface ServerStorage {
   readonly tokens: Tokens
   readonly ingest: Ingest
   readonly reads: RunReads
+  /**
+   * Delete a run and everything stored for it (a 404 when there is none). A client still
+   * logging to it would start it anew with its next PUT.
+   */
+  deleteRun(project: string, folder: string): Promise<void>
   /** Throws when a part the server needs is unreachable (`GET /healthz` answers 503 then). */
   check(): Promise<Record<string, unknown>>
   /** Wake `onChange` when another process stores into the run (where the backend can tell). */

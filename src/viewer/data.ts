@@ -84,6 +84,13 @@ export class RunStore implements RunReads {
     return run
   }
 
+  /** Close the run's reader, if open (its folder is about to go). */
+  forget(project: string, folder: string): void {
+    const dir = resolveRunDir(this.baseDir, project, folder)
+    this.open.get(dir)?.close()
+    this.open.delete(dir)
+  }
+
   /** metadata.json as it is now (the reader reads it fresh: status changes while a run is live). */
   metadata(project: string, folder: string): Record<string, unknown> {
     return this.run(project, folder).metadata as unknown as Record<string, unknown>

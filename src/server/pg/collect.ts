@@ -68,6 +68,25 @@ export class Collector {
     }
   }
 
+  /**
+   * Delete these objects now if no row refers to them (a deleted run's chunks, which no other run
+   * can refer to); whatever is still referred to, or fails, is left for a later pass.
+   */
+  async drop(keys: string[]): Promise<number> {
+    let deleted = 0
+    for (let i = 0; i < keys.length; i += 500) {
+      const batch = keys.slice(i, i + 500)
+      const gone = await this.db.tx(async (c) => {
+        const rows = (await c.query<{ key: string }>(`DELETE FROM amber_objects o WHERE key = ANY($1) AND ${UNREFERENCED} RETURNING key`, [batch])).rows.map((r) => r.key)
+        if (rows.length) await this.bucket.delete(rows)
+        return rows
+      })
+      this.objects.forget(gone)
+      deleted += gone.length
+    }
+    return deleted
+  }
+
   /** Delete registered objects no row refers to, written more than `graceMs` ago. */
   private async orphans(graceMs: number): Promise<number> {
     let deleted = 0

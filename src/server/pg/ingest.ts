@@ -26,7 +26,7 @@ import { f8 } from './db'
 import type { Db } from './db'
 import { KEYS } from './objects'
 import type { Objects } from './objects'
-import { concatColumns, minStep, sliceColumns, valueRange } from './points'
+import { concatColumns, sliceColumns, stepRange, valueRange } from './points'
 import type { Sealer } from './seal'
 
 /** The channel each commit that stores into a run is announced on (payload `project/folder`). */
@@ -126,7 +126,7 @@ export class PgIngest implements Ingest {
         await c.query('INSERT INTO amber_series (run, id, name) SELECT $1, * FROM unnest($2::int[], $3::text[])', [run, ids, added])
         added.forEach((name, i) => heads.set(name, { id: ids[i], count: 0, sealed: 0, min: null, max: null }))
       }
-      const tail = { series: [] as number[], start: [] as number[], n: [] as number[], minStep: [] as number[], data: [] as Buffer[] }
+      const tail = { series: [] as number[], start: [] as number[], n: [] as number[], minStep: [] as unknown[], maxStep: [] as unknown[], data: [] as Buffer[] }
       const head = { id: [] as number[], count: [] as number[], step: [] as unknown[], gs: [] as unknown[], ts: [] as unknown[], value: [] as unknown[], min: [] as unknown[], max: [] as unknown[] }
       let stored = 0
       const sealable: number[] = []
@@ -138,7 +138,9 @@ export class PgIngest implements Ingest {
         tail.series.push(h.id)
         tail.start.push(h.count)
         tail.n.push(n)
-        tail.minStep.push(minStep(cols))
+        const steps = stepRange(cols)
+        tail.minStep.push(f8(steps.min))
+        tail.maxStep.push(f8(steps.max))
         tail.data.push(encodeChunk(cols))
         const range = valueRange(cols, h.min, h.max)
         head.id.push(h.id)
@@ -153,7 +155,7 @@ export class PgIngest implements Ingest {
         stored += n
       }
       if (stored > 0) {
-        await c.query('INSERT INTO amber_tail (run, series, start, n, min_step, data) SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::int[], $5::float8[], $6::bytea[])', [run, tail.series, tail.start, tail.n, tail.minStep.map(f8), tail.data])
+        await c.query('INSERT INTO amber_tail (run, series, start, n, min_step, max_step, data) SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::int[], $5::float8[], $6::float8[], $7::bytea[])', [run, tail.series, tail.start, tail.n, tail.minStep, tail.maxStep, tail.data])
         await c.query(
           `UPDATE amber_series s SET count = u.count, last_step = u.step, last_global_step = u.gs, last_timestamp = u.ts, last_value = u.value, min = u.min, max = u.max
            FROM unnest($2::int[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[]) AS u(id, count, step, gs, ts, value, min, max)

@@ -25,11 +25,16 @@ export function concatColumns(parts: PointColumns[]): PointColumns {
   return out
 }
 
-/** The smallest step of a run of points (what a read after a step compares). */
-export function minStep(c: PointColumns): number {
-  let m = Infinity
-  for (let i = 0; i < c.step.length; i++) if (c.step[i] < m) m = c.step[i]
-  return m
+/** The smallest and largest step of a run of points (what reads by step compare). */
+export function stepRange(c: PointColumns): { min: number; max: number } {
+  let min = Infinity
+  let max = -Infinity
+  for (let i = 0; i < c.step.length; i++) {
+    const s = c.step[i]
+    if (s < min) min = s
+    if (s > max) max = s
+  }
+  return { min, max }
 }
 
 /** The range of the values that are not NaN (±Infinity included), merged with a previous one. */

@@ -53,8 +53,9 @@ const MIGRATIONS: string[] = [
     series integer NOT NULL,
     start bigint NOT NULL,
     n integer NOT NULL,
-    -- The smallest step in the chunk: how a live read finds the points after a step.
+    -- The chunk's step range: how a live read finds the points after a step, a zoom its chunks.
     min_step float8 NOT NULL,
+    max_step float8 NOT NULL,
     data bytea NOT NULL,
     PRIMARY KEY (run, series, start),
     FOREIGN KEY (run, series) REFERENCES amber_series ON DELETE CASCADE
@@ -67,6 +68,7 @@ const MIGRATIONS: string[] = [
     start bigint NOT NULL,
     n integer NOT NULL,
     min_step float8 NOT NULL,
+    max_step float8 NOT NULL,
     object text NOT NULL,
     lod bytea NOT NULL,
     PRIMARY KEY (run, series, start),

@@ -11,7 +11,7 @@ import { f8 } from './db'
 import type { Db } from './db'
 import { KEYS } from './objects'
 import type { Objects } from './objects'
-import { concatColumns, minStep, sliceColumns } from './points'
+import { concatColumns, sliceColumns, stepRange } from './points'
 import { summarize } from './summary'
 
 export class Sealer {
@@ -68,7 +68,7 @@ export class Sealer {
       if (chunks === 0) return
       const rows = (await c.query<{ start: number; data: Buffer }>('SELECT start, data FROM amber_tail WHERE run = $1 AND series = $2 ORDER BY start', [run, series])).rows
       const points = concatColumns(rows.map((r) => decodeChunk(r.data)))
-      const made = { start: [] as number[], n: [] as number[], minStep: [] as unknown[], object: [] as string[], lod: [] as Buffer[] }
+      const made = { start: [] as number[], n: [] as number[], minStep: [] as unknown[], maxStep: [] as unknown[], object: [] as string[], lod: [] as Buffer[] }
       for (let k = 0; k < chunks; k++) {
         const from = k * this.chunkPoints
         const part = sliceColumns(points, from, Math.min(total, from + this.chunkPoints))
@@ -77,19 +77,22 @@ export class Sealer {
         await this.objects.write(key, encodeChunk(part))
         made.start.push(start)
         made.n.push(part.value.length)
-        made.minStep.push(f8(minStep(part)))
+        const steps = stepRange(part)
+        made.minStep.push(f8(steps.min))
+        made.maxStep.push(f8(steps.max))
         made.object.push(key)
         made.lod.push(summarize(part).lod)
       }
       const sealed = head.sealed + made.n.reduce((a, b) => a + b, 0)
       await c.query(
-        'INSERT INTO amber_chunks (run, series, start, n, min_step, object, lod) SELECT $1, $2, * FROM unnest($3::bigint[], $4::int[], $5::float8[], $6::text[], $7::bytea[])',
-        [run, series, made.start, made.n, made.minStep, made.object, made.lod],
+        'INSERT INTO amber_chunks (run, series, start, n, min_step, max_step, object, lod) SELECT $1, $2, * FROM unnest($3::bigint[], $4::int[], $5::float8[], $6::float8[], $7::text[], $8::bytea[])',
+        [run, series, made.start, made.n, made.minStep, made.maxStep, made.object, made.lod],
       )
       await c.query('DELETE FROM amber_tail WHERE run = $1 AND series = $2', [run, series])
       if (sealed < head.count) {
         const rest = sliceColumns(points, sealed - head.sealed, total)
-        await c.query('INSERT INTO amber_tail (run, series, start, n, min_step, data) VALUES ($1, $2, $3, $4, $5, $6)', [run, series, sealed, rest.value.length, f8(minStep(rest)), encodeChunk(rest)])
+        const steps = stepRange(rest)
+        await c.query('INSERT INTO amber_tail (run, series, start, n, min_step, max_step, data) VALUES ($1, $2, $3, $4, $5, $6, $7)', [run, series, sealed, rest.value.length, f8(steps.min), f8(steps.max), encodeChunk(rest)])
       }
       await c.query('UPDATE amber_series SET sealed = $3 WHERE run = $1 AND id = $2', [run, series, sealed])
     })

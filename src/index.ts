@@ -7,6 +7,7 @@ export {
   VaultIoError,
   CorruptDataError,
   ClosedError,
+  StorageUnavailableError,
 } from './errors'
 export type { ErrorCode } from './errors'
 export { nativeVersion } from './version'
@@ -22,7 +23,7 @@ export type { Viewer, ViewerOptions } from './viewer/server'
 export { syncRun, SyncClient, TransientError } from './sync'
 export type { SyncOptions, SyncProgress, SyncResult, RemoteOptions, BoardRemote } from './sync'
 export { startServer, TokenStore } from './server'
-export type { ServerOptions, TeamServer, TokenRecord } from './server'
+export type { ServerOptions, StorageOptions, TeamServer, TokenRecord } from './server'
 export { ColumnVault, Column, VarSizeColumn } from './columns'
 export type { ColumnVaultOptions, ColumnInfo, ReadOptions, NumericArray, CacheOptions } from './columns'
 export { DataPacker } from './packer'

@@ -7,9 +7,10 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
 import { listRuns, openRun } from '../board'
 import type { Run, RunInfo } from '../board'
+import { downsample, withinSteps } from '../board/downsample'
 import { HttpError, resolveRunDir } from './paths'
 import { mimeOf } from './mime'
-import type { RunReads } from './reads'
+import type { RunReads, StepRange } from './reads'
 import type { HistogramEntry, MediaEntry, RunRow, Series, TableEntry } from './wire'
 
 export type { RunRow, Series } from './wire'
@@ -100,10 +101,15 @@ export class RunStore implements RunReads {
     return this.run(project, folder).metrics()
   }
 
-  scalars(project: string, folder: string, name: string, maxPoints?: number): Series {
+  scalars(project: string, folder: string, name: string, maxPoints?: number, range?: StepRange): Series {
     // No names listing first: with 10,000 metrics that is a directory read per chart. A missing
     // metric is the reader's NOT_FOUND, which the server answers with a 404.
-    return toSeries(this.run(project, folder).scalars(name, maxPoints ? { maxPoints } : undefined))
+    const run = this.run(project, folder)
+    if (range?.start === undefined && range?.end === undefined) return toSeries(run.scalars(name, maxPoints ? { maxPoints } : undefined))
+    // The reader has no step range (and steps need not ascend): read the points, keep those in
+    // range, then downsample by the reader's own rule, so a zoom matches the database backend.
+    const cut = withinSteps(run.scalars(name), range.start, range.end)
+    return toSeries(maxPoints ? downsample(cut, maxPoints) : cut)
   }
 
   /** The last value of a metric (null when the run does not have it): the run list sorts by it. */

@@ -9,6 +9,12 @@ import type { HistogramEntry, LogNames, MediaEntry, RunRow, Series, TableEntry }
 
 export type Awaitable<T> = T | Promise<T>
 
+/** Steps from `start` to `end`, both included; a side left out is open. */
+export interface StepRange {
+  start?: number
+  end?: number
+}
+
 export interface RunReads {
   /** The runs, one project's or all. */
   list(project?: string): Awaitable<RunRow[]>
@@ -17,8 +23,11 @@ export interface RunReads {
   /** The run's metadata as it is now (status changes while a run is live). */
   metadata(project: string, folder: string): Awaitable<Record<string, unknown>>
   metrics(project: string, folder: string): Awaitable<string[]>
-  /** At most `maxPoints` points (min/max downsampled, so a spike survives). */
-  scalars(project: string, folder: string, name: string, maxPoints?: number): Awaitable<Series>
+  /**
+   * At most `maxPoints` points (min/max downsampled, so a spike survives); with `range`, only the
+   * points whose step is within [start, end] (a zoomed chart), downsampled by the same rule.
+   */
+  scalars(project: string, folder: string, name: string, maxPoints?: number, range?: StepRange): Awaitable<Series>
   /** The first `limit` points logged after step `since` (what a live chart appends). */
   scalarsSince(project: string, folder: string, name: string, since: number, limit: number): Awaitable<Series>
   /** Every metric's count and last point, no point read: what a live stream compares. */

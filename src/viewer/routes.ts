@@ -14,7 +14,8 @@ const json = (body: unknown): RouteResult => ({ kind: 'json', body })
  * Points one scalar read answers with: `maxPoints` defaults to 10,000 (the reader's min/max
  * downsample, so a spike survives) and may go up to 100,000; a `since` read gives the first
  * 10,000 points after `since` (ask again from the last step for more). A 1M-point metric is
- * then a reply of about 1 MB, not 92.
+ * then a reply of about 1 MB, not 92. `start`/`end` (steps, both included) cut a zoomed chart's
+ * points before the downsample, so a zoom gets the detail the overview had to drop.
  */
 export const MAX_POINTS = { default: 10_000, max: 100_000, since: 10_000 } as const
 
@@ -29,6 +30,15 @@ function intParam(params: URLSearchParams, key: string, dflt: number, min: numbe
   if (raw === null || raw === '') return dflt
   const n = Number(raw)
   if (!Number.isInteger(n) || n < min || n > max) throw new HttpError(400, `${key} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`)
+  return n
+}
+
+/** A step bound of a zoomed read (`start`, `end`): any finite number, or undefined when left out. */
+function stepParam(params: URLSearchParams, key: string): number | undefined {
+  const raw = params.get(key)
+  if (raw === null || raw === '') return undefined
+  const n = Number(raw)
+  if (!Number.isFinite(n)) throw new HttpError(400, `${key} must be a step number, got ${JSON.stringify(raw)}`)
   return n
 }
 
@@ -77,12 +87,18 @@ export function apiRoutes(store: RunReads, health: Record<string, unknown> = {})
     }
     if (seg.length === 4 && what === 'scalars') {
       const name = checkMetricName(q.get('name'))
+      const start = stepParam(q, 'start')
+      const end = stepParam(q, 'end')
       if (q.get('since') !== null) {
+        if (start !== undefined || end !== undefined) throw new HttpError(400, 'give since or start/end, not both')
         const since = Number(q.get('since'))
         if (!Number.isFinite(since)) throw new HttpError(400, 'since must be a number')
         return json(await store.scalarsSince(p, r, name, since, MAX_POINTS.since))
       }
-      return json(await store.scalars(p, r, name, intParam(q, 'maxPoints', MAX_POINTS.default, 2, MAX_POINTS.max)))
+      if (start !== undefined && end !== undefined && start > end) throw new HttpError(400, `start (${start}) is after end (${end})`)
+      const maxPoints = intParam(q, 'maxPoints', MAX_POINTS.default, 2, MAX_POINTS.max)
+      const range = start === undefined && end === undefined ? undefined : { start, end }
+      return json(await store.scalars(p, r, name, maxPoints, range))
     }
     if (seg.length === 4 && what === 'histograms') return json(await store.histograms(p, r, checkMetricName(q.get('name'))))
     if (seg.length === 4 && what === 'media') return json(await store.media(p, r, checkMetricName(q.get('name'))))

@@ -28,7 +28,9 @@ export const api = {
   last: (metric: string) => get<Record<string, number | string | null>>(`/api/last?metric=${enc(metric)}`),
   run: (key: string) => get<RunDetail>(runPath(key)),
   metrics: (key: string, ns: string) => get<string[]>(`${runPath(key)}/metrics?namespace=${enc(ns)}`),
-  scalars: (key: string, name: string, maxPoints: number) => get<Series>(`${runPath(key)}/scalars?name=${enc(name)}&maxPoints=${maxPoints}`),
+  /** A metric downsampled to `maxPoints`; with `range`, only its points with a step in [start, end]. */
+  scalars: (key: string, name: string, maxPoints: number, range: { start?: number; end?: number } = {}) =>
+    get<Series>(`${runPath(key)}/scalars?name=${enc(name)}&maxPoints=${maxPoints}${range.start === undefined ? '' : `&start=${range.start}`}${range.end === undefined ? '' : `&end=${range.end}`}`),
   histograms: (key: string, name: string) => get<HistogramEntry[]>(`${runPath(key)}/histograms?name=${enc(name)}`),
   media: (key: string, name: string) => get<MediaEntry[]>(`${runPath(key)}/media?name=${enc(name)}`),
   mediaUrl: (key: string, id: string) => `${runPath(key)}/media/${enc(id)}`,

@@ -2,6 +2,11 @@
  * One metric's chart: every selected run overlaid in its colour, the smoothed line over the raw
  * line drawn faint, the x-axis chosen by the page. Points arriving live are appended to the raw
  * arrays and the chart redrawn; nothing is refetched.
+ *
+ * The overview is the whole metric downsampled to about a point per pixel, so most points of a
+ * long run are not in it. Dragging over a chart zooms in at once on what the overview has, then
+ * asks the server for the steps in that window at the same resolution and redraws with them;
+ * double-clicking goes back to the overview.
  */
 import uPlot from 'uplot'
 import { api, num } from './api'
@@ -20,6 +25,15 @@ interface Raw {
   timestamp: number[]
   value: number[]
 }
+/** A zoomed x window (in the units of the axis it was drawn on) and, once fetched, its points. */
+interface Zoom {
+  axis: XAxis
+  min: number
+  max: number
+  detail: Map<string, Raw> | null
+  /** Runs whose window reaches past their last point: live points go into their detail too. */
+  openEnded: Set<string>
+}
 
 function fade(hex: string, alpha: number): string {
   const n = parseInt(hex.slice(1), 16)
@@ -33,6 +47,7 @@ export class MetricChart {
   private readonly data = new Map<string, Raw>()
   private plot: uPlot | null = null
   private loaded = false
+  private zoom: Zoom | null = null
 
   constructor(
     readonly name: string,
@@ -42,6 +57,9 @@ export class MetricChart {
     this.plotBox = h('div', { class: 'plot' }, h('div', { class: 'loading' }, 'loading…'))
     this.readout = h('span', { class: 'readout' })
     this.el = h('div', { class: 'chart-card', 'data-metric': name }, h('div', { class: 'chart-title' }, name, this.readout), this.plotBox)
+    // uPlot's own double-click puts the x scale back to the data drawn (the zoomed detail); the
+    // overview has to be drawn again for the whole run to show.
+    this.plotBox.addEventListener('dblclick', () => this.zoomOut())
   }
 
   get isLoaded(): boolean {
@@ -57,11 +75,11 @@ export class MetricChart {
   async load(): Promise<void> {
     if (this.loaded) return
     this.loaded = true
-    const width = Math.max(200, Math.round(this.plotBox.clientWidth || 480))
+    const maxPoints = this.width()
     await Promise.all(
       this.runs.map(async (r) => {
         try {
-          this.data.set(r.key, toRaw(await api.scalars(r.key, this.name, width)))
+          this.data.set(r.key, toRaw(await api.scalars(r.key, this.name, maxPoints)))
         } catch {
           // This run has no such metric: it is simply not drawn.
         }
@@ -72,15 +90,10 @@ export class MetricChart {
 
   append(key: string, s: Series): void {
     const d = this.data.get(key) ?? { step: [], globalStep: [], timestamp: [], value: [] }
-    const last = d.step.length ? d.step[d.step.length - 1] : -Infinity
-    for (let i = 0; i < s.step.length; i++) {
-      if (s.step[i] <= last) continue
-      d.step.push(s.step[i])
-      d.globalStep.push(s.globalStep[i])
-      d.timestamp.push(s.timestamp[i])
-      d.value.push(num(s.value[i]))
-    }
+    appendTo(d, s)
     this.data.set(key, d)
+    const detail = this.zoom?.openEnded.has(key) ? this.zoom.detail?.get(key) : undefined
+    if (detail) appendTo(detail, s)
     if (this.loaded) this.draw()
   }
 
@@ -88,25 +101,75 @@ export class MetricChart {
     if (this.loaded) this.draw()
   }
 
-  private xs(d: Raw, axis: XAxis): number[] {
+  /** Points to ask for: about one per pixel of the plot. */
+  private width(): number {
+    return Math.max(200, Math.round(this.plotBox.clientWidth || 480))
+  }
+
+  /** A run's x values; relative time counts from the run's first point, also in a zoomed detail. */
+  private xs(d: Raw, axis: XAxis, t0 = d.timestamp[0] ?? 0): number[] {
     if (axis === 'step') return d.step
     if (axis === 'globalStep') return d.globalStep
     if (axis === 'wall') return d.timestamp.map((t) => t / 1000)
-    const t0 = d.timestamp[0] ?? 0
     return d.timestamp.map((t) => (t - t0) / 1000)
+  }
+
+  /** The points drawn for a run: its zoomed detail once fetched, else its overview. */
+  private shown(key: string): Raw | undefined {
+    return this.zoom?.detail?.get(key) ?? this.data.get(key)
+  }
+
+  /**
+   * Zoom to x in [min, max]: for each run, the steps from the drawn point just before the window
+   * to the one just after (points the downsample dropped lie between them), fetched at the chart's
+   * resolution. A later zoom or a zoom-out makes an answer still on its way stale.
+   */
+  private async zoomTo(min: number, max: number): Promise<void> {
+    const axis = this.settings().xAxis
+    const zoom: Zoom = { axis, min, max, detail: null, openEnded: new Set() }
+    const ranges = this.runs.map((r) => {
+      const d = this.shown(r.key)
+      return d?.step.length ? stepsAround(this.xs(d, axis, this.data.get(r.key)?.timestamp[0]), d.step, min, max) : null
+    })
+    this.zoom = zoom
+    const detail = new Map<string, Raw>()
+    await Promise.all(
+      this.runs.map(async (r, i) => {
+        const range = ranges[i]
+        if (!range) return
+        if (range.end === undefined) zoom.openEnded.add(r.key)
+        try {
+          detail.set(r.key, toRaw(await api.scalars(r.key, this.name, this.width(), range)))
+        } catch {
+          // The overview stays drawn for this run.
+        }
+      }),
+    )
+    if (this.zoom !== zoom) return
+    zoom.detail = detail
+    this.draw()
+  }
+
+  private zoomOut(): void {
+    if (!this.zoom) return
+    this.zoom = null
+    this.draw()
   }
 
   private draw(): void {
     const { xAxis, smoothing } = this.settings()
-    const present = this.runs.filter((r) => (this.data.get(r.key)?.step.length ?? 0) > 0)
+    // A window in other units than the axis now drawn means nothing: the overview comes back.
+    if (this.zoom && this.zoom.axis !== xAxis) this.zoom = null
+    const zoom = this.zoom
+    const present = this.runs.filter((r) => (this.shown(r.key)?.step.length ?? 0) > 0)
     const tables: uPlot.AlignedData[] = present.map((r) => {
-      const d = this.data.get(r.key) as Raw
+      const d = this.shown(r.key) as Raw
       const vals = d.value.map((v) => (Number.isFinite(v) ? v : null))
-      return [this.xs(d, xAxis), vals, debiasedEma(vals, smoothing)] as unknown as uPlot.AlignedData
+      return [this.xs(d, xAxis, this.data.get(r.key)?.timestamp[0]), vals, debiasedEma(vals, smoothing)] as unknown as uPlot.AlignedData
     })
-    const finite = present.reduce((n, r) => n + (this.data.get(r.key) as Raw).value.filter(Number.isFinite).length, 0)
+    const finite = present.reduce((n, r) => n + (this.shown(r.key) as Raw).value.filter(Number.isFinite).length, 0)
     if (tables.length === 0 || finite === 0) {
-      const total = present.reduce((n, r) => n + (this.data.get(r.key) as Raw).value.length, 0)
+      const total = present.reduce((n, r) => n + (this.shown(r.key) as Raw).value.length, 0)
       this.plot?.destroy()
       this.plot = null
       this.plotBox.replaceChildren(h('div', { class: 'empty' }, total ? `${total} point${total > 1 ? 's' : ''}, none finite (NaN/Inf)` : 'no points'))
@@ -117,14 +180,13 @@ export class MetricChart {
     const series: uPlot.Series[] = [{ label: xAxis }]
     for (const r of present) {
       // A lone point has no line to draw: show it as a dot.
-      const lone = (this.data.get(r.key) as Raw).step.length === 1
+      const lone = (this.shown(r.key) as Raw).step.length === 1
       series.push({ label: `${r.key} raw`, stroke: smoothing > 0 && !lone ? fade(r.color, 0.25) : r.color, width: 1, spanGaps: true, points: { show: lone, size: 7, fill: r.color } })
       series.push({ label: r.key, stroke: r.color, width: 1.6, spanGaps: true, show: smoothing > 0, points: { show: false } })
     }
-    const width = Math.max(200, Math.round(this.plotBox.clientWidth || 480))
     const time = xAxis === 'wall'
     const opts: uPlot.Options = {
-      width,
+      width: this.width(),
       height: 220,
       series,
       legend: { show: false },
@@ -135,6 +197,12 @@ export class MetricChart {
       ],
       cursor: { drag: { x: true, y: false } },
       hooks: {
+        // A drag over the plot (uPlot zooms the x scale itself right after): fetch its detail.
+        setSelect: [
+          (u) => {
+            if (u.select.width > 0) void this.zoomTo(u.posToVal(u.select.left, 'x'), u.posToVal(u.select.left + u.select.width, 'x'))
+          },
+        ],
         // The value under the cursor for each run (smoothed when smoothing is on), in the title.
         setCursor: [
           (u) => {
@@ -151,7 +219,9 @@ export class MetricChart {
           },
         ],
         draw: [
-          () => {
+          (u) => {
+            // A plot replaced in the same task (a double-click's zoom-out) may still draw once.
+            if (u !== this.plot) return
             // State the browser tests (and anyone inspecting the page) can read.
             this.el.dataset.drawn = '1'
             this.el.dataset.points = String((data[0] as ArrayLike<number>).length)
@@ -159,6 +229,7 @@ export class MetricChart {
             this.el.dataset.smoothing = String(smoothing)
             this.el.dataset.xAxis = xAxis
             this.el.dataset.lastStep = String(Math.max(...present.map((r) => this.lastStep(r.key))))
+            this.el.dataset.zoom = this.zoom ? (this.zoom.detail ? 'detail' : 'pending') : 'none'
           },
         ],
       },
@@ -166,6 +237,7 @@ export class MetricChart {
     this.plot?.destroy()
     this.plotBox.replaceChildren()
     this.plot = new uPlot(opts, data, this.plotBox)
+    if (zoom) this.plot.setScale('x', { min: zoom.min, max: zoom.max })
   }
 }
 
@@ -181,6 +253,35 @@ function relLabel(v: number): string {
   if (Math.abs(v) < 120) return `${Math.round(v)}s`
   if (Math.abs(v) < 7200) return `${Math.round(v / 60)}m`
   return `${(v / 3600).toFixed(1)}h`
+}
+
+/** Live points after the last step `d` has. */
+function appendTo(d: Raw, s: Series): void {
+  const last = d.step.length ? d.step[d.step.length - 1] : -Infinity
+  for (let i = 0; i < s.step.length; i++) {
+    if (s.step[i] <= last) continue
+    d.step.push(s.step[i])
+    d.globalStep.push(s.globalStep[i])
+    d.timestamp.push(s.timestamp[i])
+    d.value.push(num(s.value[i]))
+  }
+}
+
+/**
+ * The step range to fetch for the x window [min, max]: from the step of the last point before it
+ * to that of the first point after it (open where there is none). Steps that do not follow x
+ * (a global step or clock gone backwards) give the whole run rather than a wrong cut.
+ */
+function stepsAround(xs: number[], steps: number[], min: number, max: number): { start?: number; end?: number } {
+  let before = -1
+  let after = -1
+  for (let i = 0; i < xs.length; i++) {
+    if (xs[i] < min) before = i
+    else if (xs[i] > max && after < 0) after = i
+  }
+  const start = before < 0 ? undefined : steps[before]
+  const end = after < 0 ? undefined : steps[after]
+  return start !== undefined && end !== undefined && start > end ? {} : { start, end }
 }
 
 function toRaw(s: Series): Raw {

@@ -2,20 +2,22 @@
  * The viewer's reads on PostgreSQL and the bucket. The run list, last values and summaries are
  * indexed rows; a chart of a long metric is drawn from its sealed chunks' level-of-detail blobs
  * (each block's min and max points, so spikes survive) plus the tail, without fetching a chunk
- * object; a short metric, or a live read after a step, decodes only the chunks it needs.
+ * object; a short metric, a zoom into a step range or a live read after a step decodes only the
+ * chunks it needs.
  */
 import { HttpError } from '../../viewer/paths'
 import { mimeOf } from '../../viewer/mime'
-import type { RunReads } from '../../viewer/reads'
+import type { RunReads, StepRange } from '../../viewer/reads'
 import type { HistogramEntry, LogNames, MediaEntry, RunRow, Series, TableEntry } from '../../viewer/wire'
 import type { MetricSummary } from '../../board'
+import { downsample, keepExtremes, pickPoints, withinSteps } from '../../board/downsample'
 import { decodeChunk } from './chunk'
 import type { PointColumns } from './chunk'
 import type { Db } from './db'
 import { KEYS } from './objects'
 import type { Objects } from './objects'
 import { concatColumns, emptyColumns, sliceColumns } from './points'
-import { decodeLod, downsample } from './summary'
+import { decodeLod } from './summary'
 
 /** The lod keeps the min and max of every block of this many points (./summary's default). */
 const LOD_BLOCK = 64
@@ -27,6 +29,13 @@ interface Piece {
   min_step: number
   object: string | null
   data: Buffer | null
+}
+
+/** The lod rule (./summary) over points no lod was stored for: each block's extremes. */
+function lodOf(c: PointColumns): PointColumns {
+  const keep: number[] = []
+  for (let lo = 0; lo < c.value.length; lo += LOD_BLOCK) keepExtremes(c.value, lo, Math.min(c.value.length, lo + LOD_BLOCK), keep)
+  return pickPoints(c, keep)
 }
 
 function jsonNumber(v: number): number | string {
@@ -122,8 +131,9 @@ export class PgReads implements RunReads {
     return sliceColumns(all, Math.max(0, from - first), Math.max(0, Math.min(all.value.length, to - first)))
   }
 
-  async scalars(project: string, folder: string, name: string, maxPoints?: number): Promise<Series> {
+  async scalars(project: string, folder: string, name: string, maxPoints?: number, range?: StepRange): Promise<Series> {
     const s = await this.series(project, folder, name)
+    if (range && (range.start !== undefined || range.end !== undefined)) return toSeries(await this.zoomed(s, maxPoints, range.start ?? -Infinity, range.end ?? Infinity))
     if (maxPoints === undefined || s.count <= maxPoints) return toSeries(await this.points(await this.pieces(s.run, s.id, 0, s.count, true), 0, s.count))
     // Where a downsample bucket spans at least a lod block, the lods draw the same extremes as
     // the points would: sealed chunks are read from their summaries, the tail as it is.
@@ -137,6 +147,36 @@ export class PgReads implements RunReads {
       return toSeries(downsample(overview, maxPoints))
     }
     return toSeries(downsample(await this.points(await this.pieces(s.run, s.id, 0, s.count, true), 0, s.count), maxPoints))
+  }
+
+  /**
+   * The points with a step in [lo, hi], at most about `maxPoints`: only the pieces whose step range
+   * overlaps it are looked at. The one or two cut by its edges (and tail rows) are read and cut;
+   * then, by the overview's rule, when a downsample bucket would still span a lod block, the chunks
+   * wholly inside are drawn from their lods and the cut points thinned by the same block rule
+   * (even density, exact extremes at the edges); else the chunks inside are read too, and the
+   * answer is the run-folder backend's to the point.
+   */
+  private async zoomed(s: { run: number; id: number }, maxPoints: number | undefined, lo: number, hi: number): Promise<PointColumns> {
+    const rows = await this.db.query<Piece & { max_step: number; lod: Buffer | null }>(
+      `SELECT * FROM (SELECT start, n, min_step, max_step, object, lod, NULL::bytea AS data FROM amber_chunks WHERE run = $1 AND series = $2 AND max_step >= $3 AND min_step <= $4
+        UNION ALL SELECT start, n, min_step, max_step, NULL, NULL, data FROM amber_tail WHERE run = $1 AND series = $2 AND max_step >= $3 AND min_step <= $4) p ORDER BY start`,
+      [s.run, s.id, lo, hi],
+    )
+    const read = async (p: Piece) => decodeChunk(p.object ? await this.objects.read(p.object) : p.data!)
+    const sealedInside = (r: (typeof rows)[number]) => r.lod !== null && r.min_step >= lo && r.max_step <= hi
+    const cut = new Map(await Promise.all(rows.filter((r) => !sealedInside(r)).map(async (r) => [r, withinSteps(await read(r), lo, hi)] as const)))
+    const inRange = rows.reduce((sum, r) => sum + (cut.get(r)?.value.length ?? r.n), 0)
+    const coarse = maxPoints !== undefined && (2 * inRange) / maxPoints >= LOD_BLOCK
+    const parts = await Promise.all(
+      rows.map(async (r) => {
+        const points = cut.get(r)
+        if (points) return coarse ? lodOf(points) : points
+        return coarse ? decodeLod(r.lod!) : read(r)
+      }),
+    )
+    const points = concatColumns(parts.length ? parts : [emptyColumns()])
+    return maxPoints === undefined ? points : downsample(points, maxPoints)
   }
 
   async scalarsSince(project: string, folder: string, name: string, since: number, limit: number): Promise<Series> {

@@ -21,7 +21,15 @@
  *   when the metric has at most maxPoints points.
  */
 import { InvalidArgumentError } from '../../errors'
+import { keepExtremes, pickPoints } from '../../board/downsample'
 import { MAX_CHUNK_POINTS, decodeChunk, encodeChunk, pointCount, type PointColumns } from './chunk'
+
+/**
+ * The min/max downsample lives with the local reader's side (../../board/downsample), where the
+ * run-folder backend takes it from too; given the concatenated lods of a metric's chunks, in step
+ * order, it draws a whole run.
+ */
+export { downsample } from '../../board/downsample'
 
 export interface ChunkSummary {
   count: number
@@ -65,71 +73,11 @@ export function summarize(cols: PointColumns, blockSize = 64): ChunkSummary {
     lastValue: n ? v[last] : null,
     min,
     max,
-    lod: encodeChunk(pick(cols, keep)),
+    lod: encodeChunk(pickPoints(cols, keep)),
   }
 }
 
 /** The points of a lod blob; CorruptDataError when it is not one. */
 export function decodeLod(buf: Uint8Array): PointColumns {
   return decodeChunk(buf)
-}
-
-/**
- * At most about `maxPoints` of `cols` (see above for the rule and the exception), for a chart:
- * the points themselves when there are no more than that, else each bucket's extremes in order.
- * Give it the concatenated lods of a metric's chunks, in step order, to draw a whole run.
- */
-export function downsample(cols: PointColumns, maxPoints: number): PointColumns {
-  const n = pointCount(cols)
-  if (!(Number.isInteger(maxPoints) && maxPoints >= 2)) throw new InvalidArgumentError(`maxPoints must be an integer >= 2 (got ${maxPoints})`)
-  if (n <= maxPoints) return cols
-  const buckets = Math.floor(maxPoints / 2)
-  const keep: number[] = []
-  for (let b = 0; b < buckets; b++) {
-    const lo = Math.floor((b * n) / buckets)
-    const hi = Math.min(n, Math.floor(((b + 1) * n) / buckets))
-    if (lo < hi) keepExtremes(cols.value, lo, hi, keep)
-  }
-  return pick(cols, keep)
-}
-
-/** Push the indices bucket v[lo, hi) keeps (hi > lo), ascending, each once. */
-function keepExtremes(v: Float64Array, lo: number, hi: number, keep: number[]): void {
-  let imin = lo
-  let imax = lo
-  let special = -1
-  for (let i = lo; i < hi; i++) {
-    const x = v[i]
-    if (x - x !== 0) {
-      // NaN or ±Infinity
-      if (special < 0) special = i
-      continue
-    }
-    if (v[imin] - v[imin] !== 0 || x < v[imin]) imin = i
-    if (v[imax] - v[imax] !== 0 || x > v[imax]) imax = i
-  }
-  const a = Math.min(imin, imax)
-  const b = Math.max(imin, imax)
-  if (special < 0 || special === a || special === b) {
-    keep.push(a)
-    if (b !== a) keep.push(b)
-  } else if (a === b) {
-    if (special < a) keep.push(special, a)
-    else keep.push(a, special)
-  } else if (special < a) {
-    keep.push(special, a, b)
-  } else if (special < b) {
-    keep.push(a, special, b)
-  } else {
-    keep.push(a, b, special)
-  }
-}
-
-function pick(cols: PointColumns, keep: number[]): PointColumns {
-  const take = (c: Float64Array) => {
-    const out = new Float64Array(keep.length)
-    for (let i = 0; i < keep.length; i++) out[i] = c[keep[i]]
-    return out
-  }
-  return { step: take(cols.step), globalStep: take(cols.globalStep), timestamp: take(cols.timestamp), value: take(cols.value) }
 }

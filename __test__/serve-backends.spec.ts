@@ -251,3 +251,29 @@ test('deleting a run removes its rows and objects on PostgreSQL + S3 and its fol
     t.is(again.sentPoints, openRun(runDir).summaries().reduce((a, m) => a + m.count, 0), 'a new sync sends everything again')
   }
 })
+
+test('--media-redirect sends browsers to a presigned bucket URL that serves the same bytes, and the pages allow that origin', async (t) => {
+  const db = await freshDatabase(t)
+  const storage = await openPgStorage({ db, bucket: freshBucketPrefix(), s3Endpoint: process.env.AMBER_TEST_S3_ENDPOINT, housekeepingMs: 0 })
+  const s = await startServer({ storage, mediaRedirect: true })
+  t.teardown(() => s.close())
+  const token = (await s.tokens.create({ projects: ['team'] })).token
+  const runDir = await everyKindRun(600)
+  await syncRun(runDir, { url: s.url, token })
+  const key = `team/${runDir.split('/').pop()}`
+  const [m] = (await getJson(s, token, `/api/runs/${key}/media?name=samples`)) as Array<{ id: string }>
+  const r = await fetch(new URL(`/api/runs/${key}/media/${m.id}`, s.url), { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' })
+  t.is(r.status, 302)
+  const location = r.headers.get('location')!
+  t.true(location.startsWith(process.env.AMBER_TEST_S3_ENDPOINT!), location)
+  const direct = await fetch(location)
+  t.is(direct.status, 200)
+  t.is(direct.headers.get('content-type'), 'image/png')
+  const local = openRun(runDir).media('samples')[0]
+  t.deepEqual(Buffer.from(await direct.arrayBuffer()), Buffer.from(local.data))
+  t.is((await fetch(new URL(`/api/runs/${key}/media/${'1'.repeat(64)}`, s.url), { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' })).status, 404, 'only files the run logged')
+  t.is((await fetch(new URL(`/api/runs/${key}/media/${m.id}`, s.url), { redirect: 'manual' })).status, 401, 'no redirect without a token')
+  const csp = (await fetch(new URL('/', s.url))).headers.get('content-security-policy')!
+  t.regex(csp, new RegExp(`img-src 'self' data: blob: ${new URL(location).origin.replace(/[.]/g, '\\.')}`))
+  await t.throwsAsync(startServer({ dataDir: temp('redirect-data'), mediaRedirect: true }), { message: /--media-redirect goes with --db/ })
+})

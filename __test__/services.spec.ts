@@ -167,19 +167,19 @@ privatePgTest('PostgreSQL: a private server restarts; committed rows stay, a new
 
 test('deps: the server packages load lazily; a missing one names the install command', (t) => {
   t.is(typeof loadPg().Pool, 'function')
-  const { s3: s3mod, storage } = loadS3()
+  const { s3: s3mod, presigner } = loadS3()
   t.is(typeof s3mod.S3Client, 'function')
-  t.is(typeof storage.Upload, 'function')
+  t.is(typeof presigner.getSignedUrl, 'function')
 
   const without = (...absent: string[]) => (id: string) => {
     if (absent.includes(id)) throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' })
     return require(id)
   }
   const e = t.throws(() => loadPg(without('pg')), { instanceOf: InvalidArgumentError })
-  t.true(e!.message.includes('npm install pg @aws-sdk/client-s3 @aws-sdk/lib-storage'), e!.message)
-  t.is(INSTALL_COMMAND, 'npm install pg @aws-sdk/client-s3 @aws-sdk/lib-storage')
-  const both = t.throws(() => loadS3(without('@aws-sdk/client-s3', '@aws-sdk/lib-storage')), { instanceOf: InvalidArgumentError })
-  t.regex(both!.message, /needs @aws-sdk\/client-s3, @aws-sdk\/lib-storage, which are not installed/)
+  t.true(e!.message.includes('npm install pg @aws-sdk/client-s3 @aws-sdk/s3-request-presigner'), e!.message)
+  t.is(INSTALL_COMMAND, 'npm install pg @aws-sdk/client-s3 @aws-sdk/s3-request-presigner')
+  const both = t.throws(() => loadS3(without('@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner')), { instanceOf: InvalidArgumentError })
+  t.regex(both!.message, /needs @aws-sdk\/client-s3, @aws-sdk\/s3-request-presigner, which are not installed/)
   // A package that is there but fails to load is not reported as missing.
   const broken = (id: string) => {
     throw Object.assign(new Error(`Cannot find module 'pg-protocol'\nRequire stack:\n- /x/node_modules/${id}/lib/index.js`), { code: 'MODULE_NOT_FOUND' })

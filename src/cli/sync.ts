@@ -23,6 +23,7 @@ function positive(value: string): number {
 }
 
 interface StorageFlags {
+  mediaRedirect?: boolean
   dataDir?: string
   db?: string
   bucket?: string
@@ -38,6 +39,7 @@ function storageOptions(cmd: Command): Command {
     .addOption(new Option('--bucket <url>', 'keep media and sealed chunks in this S3 bucket (s3://bucket/prefix), with --db'))
     .addOption(new Option('--s3-endpoint <url>', 'an S3-compatible endpoint (MinIO, ...); credentials come from the standard AWS variables and files'))
     .addOption(new Option('--s3-region <region>', 'the bucket\'s region (default: $AWS_REGION, else us-east-1)'))
+    .addOption(new Option('--media-redirect', 'send browsers to presigned bucket URLs for media instead of proxying the bytes (with --db)'))
 }
 
 function storageOf(o: StorageFlags): { dataDir: string } | { db: string; bucket: string; s3Endpoint?: string; s3Region?: string } {
@@ -78,7 +80,7 @@ export function registerSyncCommands(program: Command): void {
       const s = await startServer({
         ...storageOf(o), host: o.host, port: o.port, allowedHosts: o.allowedHosts, trustProxy: o.trustProxy,
         maxBodyBytes: Math.floor(o.maxBodyMb * 1024 * 1024), maxScalarBodyBytes: Math.floor(o.maxScalarBatchMb * 1024 * 1024),
-        maxBatchesInFlight: Math.floor(o.maxBatches), idleCloseMs: o.idleClose * 1000,
+        maxBatchesInFlight: Math.floor(o.maxBatches), idleCloseMs: o.idleClose * 1000, mediaRedirect: !!o.mediaRedirect,
       })
       if ((await s.tokens.list()).length === 0) process.stderr.write(`no tokens yet: create one with \`amber token create ${o.db ? '--db <url>' : `--data-dir ${o.dataDir}`} --project <name>\`\n`)
       process.stdout.write(`amber team server for ${s.storage.description}\n  ${s.url}\n(Ctrl-C to stop)\n`)

@@ -20,7 +20,7 @@ import type { Limits } from '../viewer/limits'
 import { serveLive } from '../viewer/live'
 import { HttpError, checkMetricName, checkSegment } from '../viewer/paths'
 import { apiRoutes } from '../viewer/routes'
-import { findWebDist, serveStatic } from '../viewer/static'
+import { findWebDist, pageHeaders, serveStatic } from '../viewer/static'
 import { decodeBatch, decodeMediaBatch, decodeRecordBatch } from '../sync/protocol'
 import { FileStorage } from './file-storage'
 import { checkCookieWrite, handleLogin, presentedToken } from './login'
@@ -72,6 +72,11 @@ export interface ServerOptions extends StorageOptions {
    * `X-Forwarded-Proto` (https: Secure cookies): only behind a proxy that sets them.
    */
   trustProxy?: boolean
+  /**
+   * Answer a media file's GET with a redirect to a presigned bucket URL (valid 5 minutes) instead
+   * of proxying its bytes: only with a database and bucket.
+   */
+  mediaRedirect?: boolean
   /** Timeouts and per-client caps (defaults: LIMITS of ../viewer/limits). */
   limits?: Partial<Limits>
 }
@@ -128,6 +133,11 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
   let inFlight = 0
   const storage = await openStorage(opts)
   const { tokens, ingest, reads: store } = storage
+  if (opts.mediaRedirect && !storage.mediaUrl) {
+    await storage.close()
+    throw new InvalidArgumentError('media redirects need media in a bucket: --media-redirect goes with --db and --bucket')
+  }
+  const pages = opts.mediaRedirect ? pageHeaders([await storage.mediaOrigin!()]) : pageHeaders()
   const routes = apiRoutes(store)
   const webDir = opts.webDir ?? findWebDist()
   const liveIntervalMs = opts.liveIntervalMs ?? 1000
@@ -261,6 +271,13 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
       const watch = storage.watch ? (wake: () => void) => storage.watch!(p, folder, wake) : undefined
       return serveLive(store, { project: p, folder, metrics, since, intervalMs: liveIntervalMs, watch }, req, res)
     }
+    if (opts.mediaRedirect && head === 'runs' && seg.length === 5 && what === 'media') {
+      if (!/^[0-9a-f]{64}$/.test(seg[4])) throw new HttpError(400, `invalid media id: ${JSON.stringify(seg[4])}`)
+      const location = await storage.mediaUrl!(p, checkSegment('run', r), seg[4], 300)
+      res.writeHead(302, { location, 'cache-control': 'no-store', 'content-length': 0 })
+      res.end()
+      return
+    }
     const out = await routes(seg, url.searchParams)
     if (out.kind === 'bytes') {
       res.writeHead(200, { 'content-type': out.type, 'content-length': out.body.length, 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'" })
@@ -304,7 +321,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
     const raw = url.pathname.split('/').slice(1)
     if (raw[0] !== 'api') {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} refused`)
-      return serveStatic(webDir, url.pathname, res)
+      return serveStatic(webDir, url.pathname, res, pages)
     }
     const seg = raw.map((s) => {
       try {

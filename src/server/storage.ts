@@ -79,6 +79,13 @@ export interface ServerStorage {
   deleteRun(project: string, folder: string): Promise<void>
   /** Throws when a part the server needs is unreachable (`GET /healthz` answers 503 then). */
   check(): Promise<Record<string, unknown>>
+  /**
+   * Where a browser may fetch a media file itself (a presigned URL valid `expiresIn` seconds),
+   * for backends that keep media in a bucket; `mediaOrigin()` is that URL's origin, which the
+   * pages' Content-Security-Policy then allows.
+   */
+  mediaUrl?(project: string, folder: string, id: string, expiresIn: number): Promise<string>
+  mediaOrigin?(): Promise<string>
   /** Wake `onChange` when another process stores into the run (where the backend can tell). */
   watch?(project: string, folder: string, onChange: () => void): () => void
   close(): Promise<void>

@@ -25,26 +25,37 @@ const TYPES: Record<string, string> = {
  * origin, media from /api (images, video, audio), the favicon as a data: URL; no plugins, no
  * <base>, forms only to this origin (the team server's login), and no page may frame it.
  */
-export const PAGE_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "media-src 'self' blob:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ')
-
-export const PAGE_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': PAGE_CSP,
-  'x-frame-options': 'DENY',
-  'x-content-type-options': 'nosniff',
-  // Not no-referrer: with it a browser sends `Origin: null` on the login form's POST.
-  'referrer-policy': 'same-origin',
+function pageCsp(mediaOrigins: readonly string[]): string {
+  const media = mediaOrigins.map((o) => ` ${o}`).join('')
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    `img-src 'self' data: blob:${media}`,
+    `media-src 'self' blob:${media}`,
+    "connect-src 'self'",
+    "font-src 'self'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ')
 }
+
+/**
+ * The headers of every page. `mediaOrigins`: where media may also come from (the bucket a team
+ * server redirects media requests to, when it does).
+ */
+export function pageHeaders(mediaOrigins: readonly string[] = []): Readonly<Record<string, string>> {
+  return {
+    'content-security-policy': pageCsp(mediaOrigins),
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+    // Not no-referrer: with it a browser sends `Origin: null` on the login form's POST.
+    'referrer-policy': 'same-origin',
+  }
+}
+
+export const PAGE_HEADERS = pageHeaders()
 
 /** web/dist next to the package root, from src/viewer (tsx) or dist/viewer (built). */
 export function findWebDist(): string {
@@ -52,7 +63,7 @@ export function findWebDist(): string {
   return candidates.find((c) => existsSync(join(c, 'index.html'))) ?? candidates[0]
 }
 
-export function serveStatic(root: string, urlPath: string, res: ServerResponse): void {
+export function serveStatic(root: string, urlPath: string, res: ServerResponse, headers = PAGE_HEADERS): void {
   let rel: string
   try {
     rel = decodeURIComponent(urlPath)
@@ -72,7 +83,7 @@ export function serveStatic(root: string, urlPath: string, res: ServerResponse):
   if (!isFile) throw new HttpError(404, `not found: ${rel}`)
   const body = readFileSync(file)
   res.writeHead(200, {
-    ...PAGE_HEADERS,
+    ...headers,
     'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
     'content-length': body.length,
     'cache-control': 'no-cache',

@@ -14,6 +14,7 @@
 import type * as S3 from '@aws-sdk/client-s3'
 import { ClosedError, InvalidArgumentError, NotFoundError, StorageUnavailableError, VaultIoError } from '../../errors'
 import { loadS3 } from './deps'
+import type { S3Modules } from './deps'
 
 export interface BucketOptions {
   /** An S3-compatible server (`http://127.0.0.1:9000`); addressed path-style. Default: AWS. */
@@ -64,6 +65,7 @@ export class Bucket {
   /** Prepended to every key ('' or ending in '/'). */
   readonly prefix: string
   readonly #s3: typeof S3
+  readonly #presigner: S3Modules['presigner']
   #client: S3.S3Client | null
   /** Cleared when the server rejects If-None-Match as not implemented: then HEAD before PUT. */
   #conditionalWrites = true
@@ -73,7 +75,9 @@ export class Bucket {
     const { name, prefix } = parseBucketUrl(url)
     this.name = name
     this.prefix = prefix
-    this.#s3 = loadS3().s3
+    const mods = loadS3()
+    this.#s3 = mods.s3
+    this.#presigner = mods.presigner
     const timeout = (this.#timeoutMs = options.timeoutMs ?? 5_000)
     this.#client = new this.#s3.S3Client({
       region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
@@ -130,6 +134,15 @@ export class Bucket {
       }
       throw this.#error('put', key, e)
     }
+  }
+
+  /**
+   * A URL anyone holding it may GET the object with for `expiresIn` seconds (signed here, no
+   * request made): what a media redirect sends the browser to, answered with `contentType`.
+   */
+  async presignGet(key: string, opts: { expiresIn: number; contentType?: string }): Promise<string> {
+    const command = new this.#s3.GetObjectCommand({ Bucket: this.name, Key: this.#key(key), ResponseContentType: opts.contentType })
+    return this.#presigner.getSignedUrl(this.#client_(), command, { expiresIn: opts.expiresIn })
   }
 
   /** The object's bytes; `NotFoundError` when there is none. */

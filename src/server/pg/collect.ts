@@ -18,6 +18,7 @@ import type { Sealer } from './seal'
 const UNREFERENCED = `
   NOT EXISTS (SELECT 1 FROM amber_chunks c WHERE c.object = o.key)
   AND NOT EXISTS (SELECT 1 FROM amber_records r WHERE r.object = o.key)
+  AND NOT EXISTS (SELECT 1 FROM amber_output p WHERE p.object = o.key)
   AND NOT (o.key LIKE 'media/%' AND EXISTS (SELECT 1 FROM amber_run_files f WHERE f.key = substr(o.key, 7)))`
 
 export class Collector {
@@ -55,7 +56,8 @@ export class Collector {
       try {
         const runs = await this.db.query<{ run: number; done: boolean }>(
           `SELECT DISTINCT s.run, (r.metadata->>'status') IS DISTINCT FROM 'running' AS done FROM amber_series s JOIN amber_runs r ON r.id = s.run
-           WHERE s.count - s.sealed >= $1 OR (s.count > s.sealed AND (r.metadata->>'status') IS DISTINCT FROM 'running')`,
+           WHERE s.count - s.sealed >= $1 OR (s.count > s.sealed AND (r.metadata->>'status') IS DISTINCT FROM 'running')
+           UNION SELECT o.run, true FROM amber_output o JOIN amber_runs r ON r.id = o.run WHERE o.data IS NOT NULL AND (r.metadata->>'status') IS DISTINCT FROM 'running'`,
           [this.sealer.chunkPoints],
         )
         for (const r of runs) await this.sealer.sealRun(r.run, r.done)

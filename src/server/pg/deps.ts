@@ -7,7 +7,7 @@
 import { InvalidArgumentError } from '../../errors'
 
 /** What the PostgreSQL + S3 mode needs installed beside ambervault. */
-export const SERVER_PACKAGES = ['pg', '@aws-sdk/client-s3', '@aws-sdk/lib-storage'] as const
+export const SERVER_PACKAGES = ['pg', '@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner'] as const
 export const INSTALL_COMMAND = `npm install ${SERVER_PACKAGES.join(' ')}`
 
 /** `require`, or a stand-in for it (tests pass one that fails as a missing package would). */
@@ -15,7 +15,7 @@ export type RequireFn = (id: string) => unknown
 
 export interface S3Modules {
   s3: typeof import('@aws-sdk/client-s3')
-  storage: typeof import('@aws-sdk/lib-storage')
+  presigner: typeof import('@aws-sdk/s3-request-presigner')
 }
 
 /** node-postgres, for `--db postgres://...`. */
@@ -23,10 +23,10 @@ export function loadPg(req: RequireFn = require): typeof import('pg') {
   return load(req, ['pg'])[0] as typeof import('pg')
 }
 
-/** The S3 client and its multipart uploader, for `--bucket s3://...`. */
+/** The S3 client and its URL signer (presigned media redirects), for `--bucket s3://...`. */
 export function loadS3(req: RequireFn = require): S3Modules {
-  const [s3, storage] = load(req, ['@aws-sdk/client-s3', '@aws-sdk/lib-storage'])
-  return { s3: s3 as S3Modules['s3'], storage: storage as S3Modules['storage'] }
+  const [s3, presigner] = load(req, ['@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner'])
+  return { s3: s3 as S3Modules['s3'], presigner: presigner as S3Modules['presigner'] }
 }
 
 /**

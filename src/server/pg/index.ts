@@ -9,9 +9,10 @@ import { Bucket } from './bucket'
 import { Changes } from './changes'
 import { Collector } from './collect'
 import { Db } from './db'
+import { mimeOf } from '../../viewer/mime'
 import { HttpError } from '../../viewer/paths'
 import { CHANGES, PgIngest } from './ingest'
-import { Objects } from './objects'
+import { KEYS, Objects } from './objects'
 import { PgReads } from './reads'
 import { migrate } from './schema'
 import { Sealer } from './seal'
@@ -80,19 +81,28 @@ export class PgStorage implements ServerStorage {
   }
 
   /**
-   * Delete the run's rows in one transaction, then its chunk objects; media files go with the
+   * Delete the run's rows in one transaction, then its chunk and output objects; media files go with the
    * collector's next pass once no other run refers to them (they are shared by content).
    */
   async deleteRun(project: string, folder: string): Promise<void> {
     const chunks = await this.db.tx(async (c) => {
       const run = (await c.query<{ id: number }>('SELECT id FROM amber_runs WHERE project = $1 AND folder = $2 FOR UPDATE', [project, folder])).rows[0]
       if (!run) throw new HttpError(404, `not a run: ${project}/${folder}`)
-      const keys = (await c.query<{ object: string }>('SELECT object FROM amber_chunks WHERE run = $1', [run.id])).rows.map((r) => r.object)
+      const keys = (await c.query<{ object: string }>('SELECT object FROM amber_chunks WHERE run = $1 UNION ALL SELECT object FROM amber_output WHERE run = $1 AND object IS NOT NULL', [run.id])).rows.map((r) => r.object)
       await c.query('DELETE FROM amber_runs WHERE id = $1', [run.id])
       await c.query('SELECT pg_notify($1, $2)', [CHANGES, `${project}/${folder}`])
       return keys
     })
     await this.collector.drop(chunks).catch((e: unknown) => process.stderr.write(`amber serve: deleting ${project}/${folder}'s chunks (left for housekeeping): ${(e as Error)?.message ?? e}\n`))
+  }
+
+  async mediaUrl(project: string, folder: string, hash: string, expiresIn: number): Promise<string> {
+    const key = await this.reads.mediaKey(project, folder, hash)
+    return this.bucket.presignGet(KEYS.media(key), { expiresIn, contentType: mimeOf(key.slice(65)) })
+  }
+
+  async mediaOrigin(): Promise<string> {
+    return new URL(await this.bucket.presignGet(KEYS.media('origin'), { expiresIn: 60 })).origin
   }
 
   async check(): Promise<Record<string, unknown>> {

@@ -267,7 +267,7 @@ export class PgIngest implements Ingest {
       if (from > have) throw new GapError('output', have, from)
       const rest = bytes.subarray(Math.min(have - from, bytes.length))
       if (rest.length > 0) {
-        await c.query('INSERT INTO amber_output (run, start, data) VALUES ($1, $2, $3)', [run, have, rest])
+        await c.query('INSERT INTO amber_output (run, start, size, data) VALUES ($1, $2, $3, $4)', [run, have, rest.length, rest])
         await c.query('UPDATE amber_runs SET output_size = $2 WHERE id = $1', [run, have + rest.length])
         await changed(c, run, project, folder)
       }

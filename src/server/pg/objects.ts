@@ -14,6 +14,8 @@ export const KEYS = {
   chunk: (run: number, series: number, start: number) => `chunks/${run}/${series}/${start}`,
   /** A media file by content: `<sha256>.<format>`, shared by every run that logged it. */
   media: (key: string) => `media/${key}`,
+  /** A finished run's captured output from byte `start` on, sealed: written once. */
+  output: (run: number, start: number) => `output/${run}/${start}`,
   /** A large record's data part by content (sha256 hex). */
   blob: (hash: string) => `blobs/${hash}`,
 } as const

@@ -252,12 +252,18 @@ export class PgReads implements RunReads {
     return rows.map((r) => ({ step: r.step, globalStep: r.global_step, id: r.key.slice(0, 64), type: r.type, caption: r.caption, mime: mimeOf(r.key.slice(65)) }))
   }
 
-  async mediaBlob(project: string, folder: string, hash: string): Promise<{ type: string; data: Buffer }> {
+  /** The file key (`<sha256>.<format>`) of a media hash the run refers to, or a 404. */
+  async mediaKey(project: string, folder: string, hash: string): Promise<string> {
     const { id } = await this.run(project, folder)
     // Only a file this run refers to: the key is looked up, never built from the URL alone.
     const rows = await this.db.query<{ key: string }>("SELECT key FROM amber_run_files WHERE run = $1 AND key LIKE $2 || '.%' LIMIT 1", [id, hash.replace(/[%_\\]/g, '')])
     if (!rows.length || rows[0].key.slice(0, 64) !== hash) throw new HttpError(404, `no media ${hash} in ${project}/${folder}`)
-    return { type: mimeOf(rows[0].key.slice(65)), data: await this.objects.read(KEYS.media(rows[0].key)) }
+    return rows[0].key
+  }
+
+  async mediaBlob(project: string, folder: string, hash: string): Promise<{ type: string; data: Buffer }> {
+    const key = await this.mediaKey(project, folder, hash)
+    return { type: mimeOf(key.slice(65)), data: await this.objects.read(KEYS.media(key)) }
   }
 
   async tables(project: string, folder: string, name: string): Promise<TableEntry[]> {
@@ -269,8 +275,9 @@ export class PgReads implements RunReads {
     const len = Math.min(size, Math.max(0, tailBytes))
     if (len === 0) return { text: '', size }
     const from = size - len
-    const rows = await this.db.query<{ start: number; data: Buffer }>('SELECT start, data FROM amber_output WHERE run = $1 AND start + length(data) > $2 ORDER BY start', [id, from])
-    const all = Buffer.concat(rows.map((r) => r.data))
+    // Pieces still in the database, or a finished run's output sealed into an object.
+    const rows = await this.db.query<{ start: number; data: Buffer | null; object: string | null }>('SELECT start, data, object FROM amber_output WHERE run = $1 AND start + size > $2 ORDER BY start', [id, from])
+    const all = Buffer.concat(await Promise.all(rows.map(async (r) => (r.object ? this.objects.read(r.object) : r.data!))))
     const first = rows.length ? rows[0].start : from
     return { text: all.subarray(from - first).toString('utf8'), size }
   }

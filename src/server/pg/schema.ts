@@ -105,13 +105,17 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (run, key)
   );
   CREATE INDEX amber_run_files_key ON amber_run_files (key);
-  -- Captured output in the pieces it was uploaded in.
+  -- Captured output in the pieces it was uploaded in; a finished run's pieces are sealed into
+  -- one object in the bucket (then data is null).
   CREATE TABLE amber_output (
     run bigint NOT NULL REFERENCES amber_runs ON DELETE CASCADE,
     start bigint NOT NULL,
-    data bytea NOT NULL,
+    size bigint NOT NULL,
+    data bytea,
+    object text,
     PRIMARY KEY (run, start)
   );
+  CREATE INDEX amber_output_object ON amber_output (object) WHERE object IS NOT NULL;
   -- Objects written to the bucket, by key, with when: what the collector compares rows against.
   CREATE INDEX amber_chunks_object ON amber_chunks (object);
   CREATE INDEX amber_records_object ON amber_records (object) WHERE object IS NOT NULL;

@@ -52,10 +52,29 @@ export class Sealer {
     while (this.running.size) await Promise.all([...this.running.values()].map((s) => s.done))
   }
 
-  /** Seal every metric of the run with a full chunk in its tail (`all`: the partial rest too). */
+  /**
+   * Seal every metric of the run with a full chunk in its tail; `all` (a finished run): the
+   * partial rest too, and the output pieces into one object.
+   */
   async sealRun(run: number, all: boolean): Promise<void> {
     const series = await this.db.query<{ id: number }>('SELECT id FROM amber_series WHERE run = $1 AND count - sealed >= $2', [run, all ? 1 : this.chunkPoints])
     for (const { id } of series) await this.sealSeries(run, id, all)
+    if (all) await this.sealOutput(run)
+  }
+
+  /** The output pieces still in the database, as one object in the bucket. */
+  private async sealOutput(run: number): Promise<void> {
+    await this.db.tx(async (c) => {
+      await c.query('SELECT 1 FROM amber_runs WHERE id = $1 FOR UPDATE', [run])
+      const pieces = (await c.query<{ start: number; data: Buffer }>('SELECT start, data FROM amber_output WHERE run = $1 AND data IS NOT NULL ORDER BY start', [run])).rows
+      if (!pieces.length) return
+      const data = Buffer.concat(pieces.map((p) => p.data))
+      const start = pieces[0].start
+      const key = KEYS.output(run, start)
+      await this.objects.write(key, data)
+      await c.query('DELETE FROM amber_output WHERE run = $1 AND data IS NOT NULL', [run])
+      await c.query('INSERT INTO amber_output (run, start, size, object) VALUES ($1, $2, $3, $4)', [run, start, data.length, key])
+    })
   }
 
   private async sealSeries(run: number, series: number, all: boolean): Promise<void> {

@@ -136,14 +136,15 @@ export class PgReads implements RunReads {
     if (range && (range.start !== undefined || range.end !== undefined)) return toSeries(await this.zoomed(s, maxPoints, range.start ?? -Infinity, range.end ?? Infinity))
     if (maxPoints === undefined || s.count <= maxPoints) return toSeries(await this.points(await this.pieces(s.run, s.id, 0, s.count, true), 0, s.count))
     // Where a downsample bucket spans at least a lod block, the lods draw the same extremes as
-    // the points would: sealed chunks are read from their summaries, the tail as it is.
+    // the points would: sealed chunks are read from their summaries, the tail thinned by the same
+    // block rule (a long live tail does not crowd out the rest).
     if ((2 * s.count) / maxPoints >= LOD_BLOCK) {
       const rows = await this.db.query<{ lod: Buffer | null; data: Buffer | null }>(
         `SELECT * FROM (SELECT start, lod, NULL::bytea AS data FROM amber_chunks WHERE run = $1 AND series = $2
           UNION ALL SELECT start, NULL, data FROM amber_tail WHERE run = $1 AND series = $2) p ORDER BY start`,
         [s.run, s.id],
       )
-      const overview = concatColumns(rows.map((r) => (r.lod ? decodeLod(r.lod) : decodeChunk(r.data!))))
+      const overview = concatColumns(rows.map((r) => (r.lod ? decodeLod(r.lod) : lodOf(decodeChunk(r.data!)))))
       return toSeries(downsample(overview, maxPoints))
     }
     return toSeries(downsample(await this.points(await this.pieces(s.run, s.id, 0, s.count, true), 0, s.count), maxPoints))

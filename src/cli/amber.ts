@@ -22,6 +22,7 @@ import { list, listenOptions, port } from './options'
 import type { ListenOptions } from './options'
 import { progress } from './progress'
 import { DEFAULT_BASE_DIR, resolveBaseDir, resolveRun } from './resolve'
+import { registerMigrateCommand } from './migrate'
 import { registerSyncCommands } from './sync'
 
 function positiveInt(value: string): number {
@@ -289,6 +290,7 @@ export function buildProgram(): Command {
     })
 
   registerSyncCommands(program)
+  registerMigrateCommand(program)
   return program
 }
 

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
-import type { BrowserContext } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 
 export const CHROMIUM = '/usr/bin/chromium'
 export const hasChromium = existsSync(CHROMIUM)
@@ -54,4 +54,18 @@ export async function launchChromium(): Promise<BrowserContext> {
     }
   }
   return ctx
+}
+
+/**
+ * A browser context and its first page, with `errors` collecting the page's uncaught errors and
+ * Content-Security-Policy refusals (the pages' CSP must allow everything the bundle does).
+ */
+export async function launchWatchedPage(errors: string[]): Promise<{ ctx: BrowserContext; page: Page }> {
+  const ctx = await launchChromium()
+  const page = ctx.pages()[0] ?? (await ctx.newPage())
+  page.on('pageerror', (e) => errors.push(String(e)))
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) errors.push(m.text())
+  })
+  return { ctx, page }
 }

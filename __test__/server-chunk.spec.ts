@@ -10,7 +10,8 @@ import { crc32 as zlibCrc32, deflateRawSync } from 'node:zlib'
 
 import { Board, CorruptDataError, InvalidArgumentError, openRun } from '../src/index'
 import { MAX_CHUNK_POINTS, decodeChunk, encodeChunk, type PointColumns } from '../src/server/pg/chunk'
-import { decodeLod, downsample, summarize } from '../src/server/pg/summary'
+import { downsample } from '../src/board/downsample'
+import { decodeLod, encodeLod } from '../src/server/pg/lod'
 import { tempDir } from './temp-dirs'
 
 const FIELDS = ['step', 'globalStep', 'timestamp', 'value'] as const
@@ -199,7 +200,7 @@ test('bytes per point: a typical series is well under 24, the worst case 32 plus
   const random = cols(n, () => fromBits((r() * 2 ** 32) >>> 0, (r() * 2 ** 32) >>> 0))
   t.true(perPoint(random) <= 32 + 64 / n, `random ${perPoint(random)}`)
   // The summary row: the lod of blocks of 64 costs under 1 B a point.
-  const lod = summarize(typical(n, 8)).lod.length / n
+  const lod = encodeLod(typical(n, 8)).length / n
   t.true(lod <= 1, `lod ${lod}`)
 })
 
@@ -218,40 +219,22 @@ function bucketKeeps(v: Float64Array, lo: number, hi: number): number[] {
 }
 const take = (c: PointColumns, idx: number[]) => cols(idx.length, (k, j) => c[k][idx[j]])
 
-test('summarize: last point, NaN-aware min/max, and a lod of each block\'s extremes', (t) => {
+test('a lod keeps each block\'s extremes and the chunk\'s first and last points', (t) => {
   const r = rng(11)
   const n = 1000
   const c = typical(n, 12)
   for (let i = 0; i < n; i++) if (r() < 0.02) c.value[i] = [NaN, Infinity, -Infinity][Math.floor(r() * 3)]
   c.value[n - 1] = NaN
   for (let i = 128; i < 192; i++) c.value[i] = NaN // a NaN-only block
-  const s = summarize(c)
-  t.is(s.count, n)
-  t.is(s.firstStep, 1000)
-  t.is(s.lastStep, 1000 + n - 1)
-  t.is(s.lastGlobalStep, 50_000 + n - 1)
-  t.is(s.lastTimestamp, c.timestamp[n - 1])
-  t.true(Number.isNaN(s.lastValue))
-  const nonNaN = [...c.value].filter((x) => !Number.isNaN(x))
-  t.is(s.min, Math.min(...nonNaN))
-  t.is(s.max, Math.max(...nonNaN))
-  const want: number[] = []
-  for (let lo = 0; lo < n; lo += 64) want.push(...bucketKeeps(c.value, lo, Math.min(n, lo + 64)))
-  t.deepEqual(bytesOf(decodeLod(s.lod)), bytesOf(take(c, want)))
-  t.deepEqual([...decodeLod(summarize(c, 1).lod).step], [...c.step], 'blocks of 1 keep every point')
-  // Only NaN: no range; the lod keeps each block's first point.
-  const nan = summarize(cols(130, (k, i) => (k === 'value' ? NaN : i)))
-  t.is(nan.min, null)
-  t.is(nan.max, null)
-  t.deepEqual([...decodeLod(nan.lod).step], [0, 64, 128])
-  // Infinities count in the range (as in the local reader's summaries).
-  const inf = summarize(cols(3, (k, i) => (k === 'value' ? [Infinity, 1, NaN][i] : i)))
-  t.deepEqual([inf.min, inf.max], [1, Infinity])
-  const empty = summarize(cols(0, () => 0))
-  t.deepEqual({ ...empty, lod: null }, { count: 0, firstStep: null, lastStep: null, lastGlobalStep: null, lastTimestamp: null, lastValue: null, min: null, max: null, lod: null })
-  t.is(decodeLod(empty.lod).value.length, 0)
-  t.throws(() => summarize(c, 0), { instanceOf: InvalidArgumentError })
-  t.throws(() => summarize(c, 1.5), { instanceOf: InvalidArgumentError })
+  const want = new Set<number>([0, n - 1])
+  for (let lo = 0; lo < n; lo += 64) for (const i of bucketKeeps(c.value, lo, Math.min(n, lo + 64))) want.add(i)
+  t.deepEqual(bytesOf(decodeLod(encodeLod(c))), bytesOf(take(c, [...want].sort((a, b) => a - b))))
+  t.deepEqual([...decodeLod(encodeLod(c, 1)).step], [...c.step], 'blocks of 1 keep every point')
+  // Only NaN: each block's first point, and the last point.
+  t.deepEqual([...decodeLod(encodeLod(cols(130, (k, i) => (k === 'value' ? NaN : i)))).step], [0, 64, 128, 129])
+  t.is(decodeLod(encodeLod(cols(0, () => 0))).value.length, 0)
+  t.throws(() => encodeLod(c, 0), { instanceOf: InvalidArgumentError })
+  t.throws(() => encodeLod(c, 1.5), { instanceOf: InvalidArgumentError })
   t.throws(() => decodeLod(Buffer.from('not a lod')), { instanceOf: CorruptDataError })
 })
 
@@ -268,7 +251,7 @@ test('downsample keeps each bucket\'s extremes in step order; a spike anywhere s
       t.true(d.step.some((s, i) => s === c.step[at] && Object.is(d.value[i], spike)), `spike ${spike} at ${at}`)
       t.true(d.step.every((s, i) => i === 0 || s > d.step[i - 1]))
       // Through per-chunk lods (chunks of 4096, blocks of 64), merged and downsampled.
-      const lods = [0, 4096, 8192].map((lo) => decodeLod(summarize(take(c, [...Array(Math.min(n, lo + 4096) - lo).keys()].map((i) => i + lo))).lod))
+      const lods = [0, 4096, 8192].map((lo) => decodeLod(encodeLod(take(c, [...Array(Math.min(n, lo + 4096) - lo).keys()].map((i) => i + lo)))))
       const merged = cols(lods.reduce((a, l) => a + l.value.length, 0), () => 0)
       let o = 0
       for (const l of lods) {
@@ -284,10 +267,11 @@ test('downsample keeps each bucket\'s extremes in step order; a spike anywhere s
   const c = typical(n, 15)
   for (let i = 0; i < n; i++) if (r() < 0.001) c.value[i] = [NaN, Infinity, -Infinity][Math.floor(r() * 3)]
   for (const m of [2, 3, 100, 999, 9999]) {
-    const want: number[] = []
-    const buckets = Math.floor(m / 2)
-    for (let b = 0; b < buckets; b++) want.push(...bucketKeeps(c.value, Math.floor((b * n) / buckets), Math.floor(((b + 1) * n) / buckets)))
-    t.deepEqual(bytesOf(downsample(c, m)), bytesOf(take(c, want)), `maxPoints ${m}`)
+    // Two extremes per bucket of floor((m - 2) / 2), and the series' first and last points.
+    const want = new Set<number>([0, n - 1])
+    const buckets = Math.max(1, Math.floor((m - 2) / 2))
+    for (let b = 0; b < buckets; b++) for (const i of bucketKeeps(c.value, Math.floor((b * n) / buckets), Math.floor(((b + 1) * n) / buckets))) want.add(i)
+    t.deepEqual(bytesOf(downsample(c, m)), bytesOf(take(c, [...want].sort((a, b) => a - b))), `maxPoints ${m}`)
   }
   t.is(downsample(c, n), c, 'no more points than asked: the series itself')
   t.throws(() => downsample(c, 1), { instanceOf: InvalidArgumentError })

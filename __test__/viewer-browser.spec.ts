@@ -12,7 +12,7 @@ import { startViewer } from '../src/viewer/server'
 import type { Viewer } from '../src/viewer/server'
 import { Board } from '../src/index'
 import { logRun, startLiveChild, tempBase } from './viewer-fixtures'
-import { ARTIFACTS, CHROMIUM, hasChromium, launchChromium } from './chromium'
+import { ARTIFACTS, CHROMIUM, hasChromium, launchWatchedPage } from './chromium'
 import type { LoggedRun } from './viewer-fixtures'
 
 const btest = hasChromium ? test.serial : test.skip
@@ -33,13 +33,7 @@ test.before(async () => {
   a = await logRun(base, { name: 'alpha', steps: 200, lr: 0.1, spikeAt: 120 })
   b = await logRun(base, { name: 'beta', steps: 150, lr: 0.01 })
   viewer = await startViewer({ baseDir: base, liveIntervalMs: 200 })
-  ctx = await launchChromium()
-  page = ctx.pages()[0] ?? (await ctx.newPage())
-  page.on('pageerror', (e) => pageErrors.push(String(e)))
-  // The pages' Content-Security-Policy must allow everything the bundle does: a refusal is an error.
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) pageErrors.push(m.text())
-  })
+  ;({ ctx, page } = await launchWatchedPage(pageErrors))
 })
 test.after.always(async () => {
   await ctx?.close()

@@ -11,7 +11,7 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { Board } from '../src/index'
 import { startViewer } from '../src/viewer/server'
 import type { Viewer } from '../src/viewer/server'
-import { ARTIFACTS, CHROMIUM, hasChromium, launchChromium } from './chromium'
+import { ARTIFACTS, CHROMIUM, hasChromium, launchWatchedPage } from './chromium'
 import { tempBase } from './viewer-fixtures'
 
 const btest = hasChromium ? test.serial : test.skip
@@ -42,12 +42,7 @@ test.before(async () => {
   base = tempBase('viewer-zoom')
   keys.push(await longRun('long', 20_000, 0), await longRun('shorter', 12_000, 0.3))
   viewer = await startViewer({ baseDir: base })
-  ctx = await launchChromium()
-  page = ctx.pages()[0] ?? (await ctx.newPage())
-  page.on('pageerror', (e) => pageErrors.push(String(e)))
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) pageErrors.push(m.text())
-  })
+  ;({ ctx, page } = await launchWatchedPage(pageErrors))
 })
 test.after.always(async () => {
   await ctx?.close()

@@ -9,8 +9,9 @@
  * - the point with the smallest finite value and the one with the largest (the first of equals);
  * - the first non-finite point (NaN or ±Infinity: what a user hunts for). A bucket with no finite
  *   value thus keeps its first point only.
- * n points are split into floor(maxPoints / 2) buckets by index, so with non-finite values a
- * result can hold up to 3 · floor(maxPoints / 2) points (the local reader does the same).
+ * and the first and last points of the series. n points are split into floor((maxPoints - 2) / 2)
+ * buckets by index, so a result of finite values holds at most maxPoints points; with non-finite
+ * values up to 3 · floor((maxPoints - 2) / 2) + 2 (the local reader does the same).
  */
 import { InvalidArgumentError } from '../errors'
 
@@ -30,14 +31,14 @@ export function downsample(cols: PointColumns, maxPoints: number): PointColumns 
   const n = cols.value.length
   if (!(Number.isInteger(maxPoints) && maxPoints >= 2)) throw new InvalidArgumentError(`maxPoints must be an integer >= 2 (got ${maxPoints})`)
   if (n <= maxPoints) return cols
-  const buckets = Math.floor(maxPoints / 2)
+  const buckets = Math.max(1, Math.floor((maxPoints - 2) / 2))
   const keep: number[] = []
   for (let b = 0; b < buckets; b++) {
     const lo = Math.floor((b * n) / buckets)
     const hi = Math.min(n, Math.floor(((b + 1) * n) / buckets))
     if (lo < hi) keepExtremes(cols.value, lo, hi, keep)
   }
-  return pickPoints(cols, keep)
+  return pickPoints(cols, withEnds(keep, n))
 }
 
 /**
@@ -51,6 +52,17 @@ export function withinSteps(cols: PointColumns, start?: number, end?: number): P
   const keep: number[] = []
   for (let i = 0; i < s.length; i++) if (s[i] >= lo && s[i] <= hi) keep.push(i)
   return keep.length === s.length ? cols : pickPoints(cols, keep)
+}
+
+/**
+ * `keep` (ascending) with the first and last of n points added when missing: a line ends where
+ * the metric does, and a live chart resumes after the real last step.
+ */
+export function withEnds(keep: number[], n: number): number[] {
+  if (n === 0) return keep
+  if (keep[0] !== 0) keep.unshift(0)
+  if (keep[keep.length - 1] !== n - 1) keep.push(n - 1)
+  return keep
 }
 
 /** Push the indices bucket v[lo, hi) keeps (hi > lo), ascending, each once. */

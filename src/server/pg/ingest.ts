@@ -82,7 +82,7 @@ export class PgIngest implements Ingest {
   async open(project: string, folder: string, metadata: Record<string, unknown>): Promise<RunState> {
     const fields = mirroredFields({ ...metadata, project })
     const now = new Date().toISOString()
-    const created = { ...fields, folder, status: 'running', createdAt: typeof metadata.createdAt === 'string' ? metadata.createdAt : now, syncedAt: now }
+    const created = { ...fields, folder, status: 'running', createdAt: typeof metadata.createdAt === 'string' ? metadata.createdAt : now, finishedAt: null, exitCode: null, syncedAt: now }
     const again = { ...fields, status: 'running', syncedAt: now }
     return this.db.tx(async (c) => {
       const r = await c.query<{ id: number; output_size: number }>(

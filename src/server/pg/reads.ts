@@ -10,17 +10,14 @@ import { mimeOf } from '../../viewer/mime'
 import type { RunReads, StepRange } from '../../viewer/reads'
 import type { HistogramEntry, LogNames, MediaEntry, RunRow, Series, TableEntry } from '../../viewer/wire'
 import type { MetricSummary } from '../../board'
-import { downsample, keepExtremes, pickPoints, withinSteps } from '../../board/downsample'
+import { downsample, withinSteps } from '../../board/downsample'
 import { decodeChunk } from './chunk'
 import type { PointColumns } from './chunk'
 import type { Db } from './db'
 import { KEYS } from './objects'
 import type { Objects } from './objects'
 import { concatColumns, emptyColumns, sliceColumns } from './points'
-import { decodeLod } from './summary'
-
-/** The lod keeps the min and max of every block of this many points (./summary's default). */
-const LOD_BLOCK = 64
+import { LOD_BLOCK, decodeLod, lodPoints } from './lod'
 
 /** One stored run of a metric's points: a sealed chunk (object) or a tail row (data). */
 interface Piece {
@@ -29,13 +26,6 @@ interface Piece {
   min_step: number
   object: string | null
   data: Buffer | null
-}
-
-/** The lod rule (./summary) over points no lod was stored for: each block's extremes. */
-function lodOf(c: PointColumns): PointColumns {
-  const keep: number[] = []
-  for (let lo = 0; lo < c.value.length; lo += LOD_BLOCK) keepExtremes(c.value, lo, Math.min(c.value.length, lo + LOD_BLOCK), keep)
-  return pickPoints(c, keep)
 }
 
 function jsonNumber(v: number): number | string {
@@ -144,7 +134,7 @@ export class PgReads implements RunReads {
           UNION ALL SELECT start, NULL, data FROM amber_tail WHERE run = $1 AND series = $2) p ORDER BY start`,
         [s.run, s.id],
       )
-      const overview = concatColumns(rows.map((r) => (r.lod ? decodeLod(r.lod) : lodOf(decodeChunk(r.data!)))))
+      const overview = concatColumns(rows.map((r) => (r.lod ? decodeLod(r.lod) : lodPoints(decodeChunk(r.data!)))))
       return toSeries(downsample(overview, maxPoints))
     }
     return toSeries(downsample(await this.points(await this.pieces(s.run, s.id, 0, s.count, true), 0, s.count), maxPoints))
@@ -172,7 +162,7 @@ export class PgReads implements RunReads {
     const parts = await Promise.all(
       rows.map(async (r) => {
         const points = cut.get(r)
-        if (points) return coarse ? lodOf(points) : points
+        if (points) return coarse ? lodPoints(points) : points
         return coarse ? decodeLod(r.lod!) : read(r)
       }),
     )

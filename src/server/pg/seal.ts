@@ -12,7 +12,7 @@ import type { Db } from './db'
 import { KEYS } from './objects'
 import type { Objects } from './objects'
 import { concatColumns, sliceColumns, stepRange } from './points'
-import { summarize } from './summary'
+import { encodeLod } from './lod'
 
 export class Sealer {
   /** Per run: the seal under way on this replica, and whether another pass was asked for meanwhile. */
@@ -100,7 +100,7 @@ export class Sealer {
         made.minStep.push(f8(steps.min))
         made.maxStep.push(f8(steps.max))
         made.object.push(key)
-        made.lod.push(summarize(part).lod)
+        made.lod.push(encodeLod(part))
       }
       const sealed = head.sealed + made.n.reduce((a, b) => a + b, 0)
       await c.query(

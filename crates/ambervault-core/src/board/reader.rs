@@ -482,7 +482,9 @@ pub(super) fn f64s(b: &[u8]) -> Vec<f64> {
 /// only extremes is not needed: a non-finite value is always kept, since it is what a user looks for.
 pub fn downsample(s: &Scalars, max: usize) -> Scalars {
     let n = s.value.len();
-    let buckets = (max / 2).max(1);
+    // Two points are the series' ends, kept so a line ends where the metric does (and a live
+    // chart resumes after its real last step); the others are two extremes per bucket.
+    let buckets = (max.saturating_sub(2) / 2).max(1);
     let mut keep: Vec<usize> = Vec::with_capacity(max);
     for b in 0..buckets {
         let (lo, hi) = (b * n / buckets, ((b + 1) * n / buckets).min(n));
@@ -511,6 +513,14 @@ pub fn downsample(s: &Scalars, max: usize) -> Scalars {
         idx.sort_unstable();
         idx.dedup();
         keep.extend(idx);
+    }
+    if n > 0 {
+        if keep.first() != Some(&0) {
+            keep.insert(0, 0);
+        }
+        if keep.last() != Some(&(n - 1)) {
+            keep.push(n - 1);
+        }
     }
     let pick_i = |v: &Vec<i64>| keep.iter().map(|&i| v[i]).collect();
     Scalars {

@@ -11,114 +11,36 @@
  * media, output) are timed separately. Bounded: N x steps x metrics points per scenario, and a
  * 10 minute cap.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import * as net from 'node:net'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { Board, Histogram, KernelDensity, Media, Table, TensorLog, syncRun } from '../src/index'
+import { Board, syncRun } from '../src/index'
 import { benchTemp, removeTemp } from './lib/temp'
+import { AMBER, arg, freePort, latency, logRuns as logWorkload, quantile, recordsPerRun, resetLatency, startServerChild, stopServerChild, timeUploads } from './lib/serve-workload'
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 ? Number(process.argv[i + 1]) : dflt
-}
 const RUNS = arg('runs', 20)
 const STEPS = arg('steps', 20_000)
 const METRICS = arg('metrics', 10)
 const BATCH = arg('batch', 50_000)
 const SMALL = arg('small', 2_000)
 const LOG_CALLS = arg('log-calls', 1_000_000)
-const AMBER = join(__dirname, '..', 'src', 'cli', 'amber.ts')
 setTimeout(() => {
   process.stderr.write('bench/serve: 10 minute cap reached\n')
   process.exit(1)
 }, 600_000).unref()
 
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]
-}
-
-// Per-request latency of batch uploads, measured around fetch (headers arrive after the store):
-// scalar batches, and the other kinds' uploads (records, media, output) apart.
-const latencies: number[] = []
-const otherLatencies: number[] = []
-const origFetch = globalThis.fetch
-globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
-  const t0 = performance.now()
-  const r = await origFetch(input, init)
-  const url = String(input)
-  if (url.endsWith('/scalars')) latencies.push(performance.now() - t0)
-  else if (/\/(records|media|output\?from=\d+)$/.test(url)) otherLatencies.push(performance.now() - t0)
-  return r
-}) as typeof fetch
+// Per-request latency of batch uploads (bench/lib/serve-workload): scalar batches, and the other
+// kinds' uploads (records, media, output) apart.
+timeUploads()
+const latencies = latency.scalars
+const otherLatencies = latency.other
 
 /** Histogram, tensor and density occurrences (every 100 steps) plus tables (every 1000) per run. */
-const RECORDS_PER_RUN = 3 * Math.ceil(STEPS / 100) + Math.ceil(STEPS / 1000)
+const RECORDS_PER_RUN = recordsPerRun(STEPS)
 
-function pixels(seed: number, side: number): { data: Uint8Array; width: number; height: number; channels: number } {
-  const data = new Uint8Array(side * side * 3)
-  let x = seed * 7919 + 1
-  for (let i = 0; i < data.length; i++) data[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24
-  return { data, width: side, height: side, channels: 3 }
-}
-
-async function logRuns(base: string, n: number, project: string): Promise<string[]> {
-  const dirs: string[] = []
-  for (let r = 0; r < n; r++) {
-    // Captured output goes to the run, not to the terminal.
-    const write = process.stdout.write
-    process.stdout.write = (() => true) as typeof process.stdout.write
-    const b = new Board({ baseDir: base, project, runId: `run${r}`, captureOutput: true })
-    const names = Array.from({ length: METRICS }, (_, m) => `train/m${m}`)
-    for (let i = 0; i < STEPS; i++) {
-      const v: Record<string, number> = {}
-      for (let m = 0; m < METRICS; m++) v[names[m]] = Math.sin(i * 0.01 + m) + r
-      b.log(v)
-      if (i % 100 === 0) {
-        const vals = Float64Array.from({ length: 256 }, (_, k) => Math.sin(i + k * 1.7) * (r + 1))
-        b.log({ 'grads/w': new Histogram(vals), 'weights/t': new TensorLog(Float32Array.from({ length: 1024 }, (_, k) => k + i), [32, 32]), acts: new KernelDensity(vals, { points: 64 }) })
-        process.stdout.write(`step ${i}: loss ${v[names[0]].toFixed(4)}\n`)
-      }
-      if (i % 1000 === 0) {
-        b.log({ samples: new Media(pixels(i + r, 32)), preds: new Table([{ id: i, img: new Media(pixels(i, 16)), p: 0.5 }, { id: i + 1, img: new Media(pixels(r, 16)), p: 0.25 }]) })
-      }
-    }
-    await b.finish()
-    process.stdout.write = write
-    dirs.push(b.runDir)
-  }
-  return dirs
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(p))
-    })
-  })
-}
-
-// Server children still running when this process leaves (the time cap, an error) are killed.
-const servers = new Set<ChildProcess>()
-process.on('exit', () => servers.forEach((s) => s.kill('SIGKILL')))
-
-function startServer(data: string, port: number): ChildProcess {
-  const server = spawn(process.execPath, ['--import', 'tsx', AMBER, 'serve', '--data-dir', data, '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  servers.add(server)
-  server.once('exit', () => servers.delete(server))
-  return server
-}
-
-/** Stop a server child and wait for it to exit. */
-async function stopServer(server: ChildProcess): Promise<void> {
-  if (server.exitCode !== null || server.signalCode !== null) return
-  const exited = new Promise((r) => server.once('exit', r))
-  server.kill('SIGTERM')
-  await exited
-}
+const logRuns = (base: string, n: number, project: string) => logWorkload(base, n, project, STEPS, METRICS)
+const startServer = (data: string, port: number) => startServerChild(['--data-dir', data], port)
+const stopServer = stopServerChild
 
 async function scenario(label: string, runDirs: string[], batch: number): Promise<string[]> {
   process.stderr.write(`${label}...\n`)
@@ -131,11 +53,8 @@ async function scenario(label: string, runDirs: string[], batch: number): Promis
     const tok = spawnSync(process.execPath, ['--import', 'tsx', AMBER, 'token', 'create', '--data-dir', data, '--project', '*'], { encoding: 'utf8' })
     const token = tok.stdout.trim()
     const port = await freePort()
-    server = startServer(data, port)
-    const started = server
-    await new Promise<void>((r) => started.stdout!.on('data', (d) => String(d).includes('http://') && r()))
-    latencies.length = 0
-    otherLatencies.length = 0
+    server = await startServer(data, port)
+    resetLatency()
     const t0 = performance.now()
     results = await Promise.all(runDirs.map((d) => syncRun(d, { url: `http://127.0.0.1:${port}`, token, batchPoints: batch, retryForMs: 60_000 })))
     secs = (performance.now() - t0) / 1000
@@ -205,9 +124,7 @@ async function main() {
   try {
     const token = spawnSync(process.execPath, ['--import', 'tsx', AMBER, 'token', 'create', '--data-dir', data, '--project', '*'], { encoding: 'utf8' }).stdout.trim()
     const port = await freePort()
-    server = startServer(data, port)
-    const started = server
-    await new Promise<void>((r) => started.stdout!.on('data', (d) => String(d).includes('http://') && r()))
+    server = await startServer(data, port)
     for (let rep = 0; rep < 2; rep++) {
       logRows.push(await logLatency(null, LOG_CALLS))
       logRows.push(await logLatency({ url: `http://127.0.0.1:${port}`, token }, LOG_CALLS))

@@ -207,8 +207,8 @@ test('the collector deletes only objects no row refers to, and only once older t
   const kept = await objects()
   t.true(kept.some((k) => k.startsWith('chunks/')) && kept.some((k) => k.startsWith('media/')))
   // An orphan: registered and written, referred to by nothing (a crash before its transaction).
-  await storage.db.query('INSERT INTO amber_objects (key) VALUES ($1)', ['chunks/999/1/0'])
-  await storage.bucket.put('chunks/999/1/0', Buffer.from('orphan'))
+  await storage.db.query('INSERT INTO amber_objects (key) VALUES ($1)', ['chunks/999/1/0-10'])
+  await storage.bucket.put('chunks/999/1/0-10', Buffer.from('orphan'))
   t.deepEqual(await storage.collector.pass(), { sealed: 0, deleted: 0 }, 'too young to collect')
   t.deepEqual(await storage.collector.pass(0), { sealed: 0, deleted: 1 })
   t.deepEqual(await objects(), kept, 'only the orphan went')

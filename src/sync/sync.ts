@@ -425,7 +425,9 @@ export async function syncRun(runDir: string, opts: SyncOptions): Promise<SyncRe
     const deadline = Date.now() + (opts.retryForMs ?? 300_000)
     let retries = 0
     const tally: Tally = { sentPoints: 0, batches: 0, sentMedia: 0, sentMediaBytes: 0, sentRecords: 0, sentOutputBytes: 0, skippedNames: new Set() }
+    const progress = () => tally.batches + tally.sentMedia + tally.sentRecords + tally.sentOutputBytes
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+      const before = progress()
       try {
         const r = await syncPass(client, run, project, folder, batchPoints, opts, tally)
         const { skippedNames, ...sent } = tally
@@ -433,6 +435,9 @@ export async function syncRun(runDir: string, opts: SyncOptions): Promise<SyncRe
       } catch (e) {
         if (!(e instanceof TransientError) || Date.now() + delay > deadline || opts.signal?.aborted) throw e
         retries++
+        // A pass that stored something before it failed (a busy server's 503) starts the backoff
+        // over: only failures in a row wait longer and longer.
+        if (progress() > before) delay = 100
         await sleep(delay, opts.signal)
       }
     }

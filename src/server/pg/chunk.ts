@@ -71,7 +71,12 @@ export function pointCount(cols: PointColumns): number {
   return n
 }
 
-export function encodeChunk(cols: PointColumns): Buffer {
+/**
+ * `deflate: false` skips the deflate pass (a few times faster, about half again as big): for the
+ * short-lived tail rows a chunk is re-encoded from when it is sealed.
+ */
+export function encodeChunk(cols: PointColumns, opts: { deflate?: boolean } = {}): Buffer {
+  const deflate = opts.deflate ?? true
   const n = pointCount(cols)
   if (n > MAX_CHUNK_POINTS) throw new InvalidArgumentError(`a chunk holds at most ${MAX_CHUNK_POINTS} points (got ${n})`)
   const codecs: number[] = []
@@ -87,7 +92,7 @@ export function encodeChunk(cols: PointColumns): Buffer {
     } else {
       payload = encodeFloats(col)
     }
-    if (payload.length >= MIN_DEFLATE) {
+    if (deflate && payload.length >= MIN_DEFLATE) {
       const z = deflateRawSync(payload, { level: DEFLATE_LEVEL })
       if (z.length < payload.length) {
         kind |= DEFLATED

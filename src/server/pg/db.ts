@@ -103,3 +103,21 @@ export class Db {
 export function f8(v: number | null): string | number | null {
   return v !== null && Object.is(v, -0) ? '-0' : v
 }
+
+/** Bind parameters one statement may carry (PostgreSQL's limit is 65,535). */
+const MAX_PARAMS = 60_000
+
+/**
+ * INSERT `rows` (each the values of `columns`) in as few statements as the parameter limit
+ * allows. Each value is its own parameter, so a Buffer goes as binary bytea, where an array
+ * parameter (unnest) would send it as hex text, twice the bytes for the server to parse.
+ */
+export async function insertRows(c: PoolClient, table: string, columns: readonly string[], rows: unknown[][], suffix = ''): Promise<void> {
+  const per = Math.max(1, Math.floor(MAX_PARAMS / columns.length))
+  for (let at = 0; at < rows.length; at += per) {
+    const part = rows.slice(at, at + per)
+    const values: unknown[] = []
+    const tuples = part.map((row) => `(${row.map((v) => `$${values.push(v)}`).join(', ')})`)
+    await c.query(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ${suffix}`, values)
+  }
+}

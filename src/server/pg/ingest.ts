@@ -22,7 +22,7 @@ import { GapError } from '../storage'
 import type { Ingest, RunState } from '../storage'
 import { encodeChunk } from './chunk'
 import type { PointColumns } from './chunk'
-import { f8 } from './db'
+import { f8, insertRows } from './db'
 import type { Db } from './db'
 import { KEYS } from './objects'
 import type { Objects } from './objects'
@@ -126,7 +126,7 @@ export class PgIngest implements Ingest {
         await c.query('INSERT INTO amber_series (run, id, name) SELECT $1, * FROM unnest($2::int[], $3::text[])', [run, ids, added])
         added.forEach((name, i) => heads.set(name, { id: ids[i], count: 0, sealed: 0, min: null, max: null }))
       }
-      const tail = { series: [] as number[], start: [] as number[], n: [] as number[], minStep: [] as unknown[], maxStep: [] as unknown[], data: [] as Buffer[] }
+      const tail: unknown[][] = []
       const head = { id: [] as number[], count: [] as number[], step: [] as unknown[], gs: [] as unknown[], ts: [] as unknown[], value: [] as unknown[], min: [] as unknown[], max: [] as unknown[] }
       let stored = 0
       const sealable: number[] = []
@@ -135,13 +135,9 @@ export class PgIngest implements Ingest {
         const cols = concatColumns(parts)
         const n = cols.value.length
         const last = n - 1
-        tail.series.push(h.id)
-        tail.start.push(h.count)
-        tail.n.push(n)
         const steps = stepRange(cols)
-        tail.minStep.push(f8(steps.min))
-        tail.maxStep.push(f8(steps.max))
-        tail.data.push(encodeChunk(cols))
+        // Not deflated: the seal re-encodes these points for good soon.
+        tail.push([run, h.id, h.count, n, f8(steps.min), f8(steps.max), encodeChunk(cols, { deflate: false })])
         const range = valueRange(cols, h.min, h.max)
         head.id.push(h.id)
         head.count.push(h.count + n)
@@ -155,7 +151,7 @@ export class PgIngest implements Ingest {
         stored += n
       }
       if (stored > 0) {
-        await c.query('INSERT INTO amber_tail (run, series, start, n, min_step, max_step, data) SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::int[], $5::float8[], $6::float8[], $7::bytea[])', [run, tail.series, tail.start, tail.n, tail.minStep, tail.maxStep, tail.data])
+        await insertRows(c, 'amber_tail', ['run', 'series', 'start', 'n', 'min_step', 'max_step', 'data'], tail)
         await c.query(
           `UPDATE amber_series s SET count = u.count, last_step = u.step, last_global_step = u.gs, last_timestamp = u.ts, last_value = u.value, min = u.min, max = u.max
            FROM unnest($2::int[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[]) AS u(id, count, step, gs, ts, value, min, max)
@@ -173,7 +169,7 @@ export class PgIngest implements Ingest {
   async media(project: string, folder: string, batch: MediaBatch): Promise<{ stored: number; media: Record<string, number> }> {
     checkHashes(batch.blobs)
     // Objects before rows: a row never refers to a file the bucket lacks.
-    for (const [key, data] of batch.blobs) await this.objects.write(KEYS.media(key), data)
+    await this.objects.writeMany([...batch.blobs].map(([key, data]) => [KEYS.media(key), data]))
     return this.db.tx(async (c) => {
       const run = (await lockRun(c, project, folder)).id
       const counts = await countsOf(c, 'SELECT name, count(*) AS n FROM amber_media WHERE run = $1 AND name = ANY($2) GROUP BY name', [run, batch.media.map((m) => m.name)])
@@ -211,16 +207,17 @@ export class PgIngest implements Ingest {
     checkHashes(batch.blobs)
     // Every item is checked before anything is written (a 400 stores nothing).
     const groups = batch.groups.map((g) => ({ ...g, payloads: g.items.map((it) => toPayload(batch.kind, g.name, it)) }))
-    for (const [key, data] of batch.blobs) await this.objects.write(KEYS.media(key), data)
+    const objects: Array<[string, Buffer]> = [...batch.blobs].map(([key, data]) => [KEYS.media(key), data])
     const big = new Map<Uint8Array, string>()
     for (const g of groups) {
       for (const p of g.payloads) {
         if (p.data.byteLength <= INLINE_BYTES) continue
-        const hash = createHash('sha256').update(p.data).digest('hex')
-        await this.objects.write(KEYS.blob(hash), Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength))
-        big.set(p.data, KEYS.blob(hash))
+        const key = KEYS.blob(createHash('sha256').update(p.data).digest('hex'))
+        objects.push([key, Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength)])
+        big.set(p.data, key)
       }
     }
+    await this.objects.writeMany(objects)
     return this.db.tx(async (c) => {
       const run = (await lockRun(c, project, folder)).id
       const counts = await countsOf(c, 'SELECT name, count(*) AS n FROM amber_records WHERE run = $1 AND kind = $2 AND name = ANY($3) GROUP BY name', [run, batch.kind, groups.map((g) => g.name)])
@@ -249,11 +246,7 @@ export class PgIngest implements Ingest {
       }
       if (missing.size) throw new GapError(`${batch.kind} ${batch.groups[0].name}`, 0, 0, [...missing])
       if (rows.length) {
-        await c.query(
-          `INSERT INTO amber_records (run, kind, name, idx, step, global_step, timestamp, meta, data, object)
-           SELECT $1, $2, * FROM unnest($3::text[], $4::int[], $5::float8[], $6::float8[], $7::float8[], $8::jsonb[], $9::bytea[], $10::text[])`,
-          [run, batch.kind, rows.map((r) => r.name), rows.map((r) => r.idx), rows.map((r) => r.step), rows.map((r) => r.gs), rows.map((r) => r.ts), rows.map((r) => r.meta), rows.map((r) => r.data), rows.map((r) => r.object)],
-        )
+        await insertRows(c, 'amber_records', ['run', 'kind', 'name', 'idx', 'step', 'global_step', 'timestamp', 'meta', 'data', 'object'], rows.map((r) => [run, batch.kind, r.name, r.idx, r.step, r.gs, r.ts, r.meta, r.data, r.object]))
         if (files.size) await c.query('INSERT INTO amber_run_files (run, key) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [run, [...files]])
         await changed(c, run, project, folder)
       }

@@ -10,8 +10,11 @@ import type { Db } from './db'
 
 /** Where each kind of object lives in the bucket (under its prefix). */
 export const KEYS = {
-  /** A sealed chunk of one metric: written once, never rewritten. */
-  chunk: (run: number, series: number, start: number) => `chunks/${run}/${series}/${start}`,
+  /**
+   * A sealed chunk of one metric: points start to start + n, which never change once stored, so
+   * a key names one content (a seal that lost a race and a later one agree on it).
+   */
+  chunk: (run: number, series: number, start: number, n: number) => `chunks/${run}/${series}/${start}-${n}`,
   /** A media file by content: `<sha256>.<format>`, shared by every run that logged it. */
   media: (key: string) => `media/${key}`,
   /** A finished run's captured output from byte `start` on, sealed: written once. */
@@ -56,6 +59,9 @@ class Lru {
   }
 }
 
+/** Uploads in flight at once for one batch of objects. */
+const UPLOADS = 8
+
 export class Objects {
   private readonly cache: Lru
 
@@ -64,13 +70,22 @@ export class Objects {
   }
 
   /**
-   * Register `key` (or refresh its time, which keeps the collector off it) and write it unless it
-   * is there already. The registration waits while the collector is deleting that key, so a
+   * Register the keys (or refresh their time, which keeps the collector off them) and write each
+   * object unless it is there already. The registration waits while the collector is deleting that key, so a
    * media file logged again is written again rather than referred to while it goes away.
    */
-  async write(key: string, body: Buffer): Promise<void> {
-    await this.db.query('INSERT INTO amber_objects (key) VALUES ($1) ON CONFLICT (key) DO UPDATE SET written_at = now()', [key])
-    await this.bucket.put(key, body, { createOnly: true })
+  async writeMany(objects: ReadonlyArray<readonly [string, Buffer]>): Promise<void> {
+    if (!objects.length) return
+    await this.db.query('INSERT INTO amber_objects (key) SELECT DISTINCT unnest($1::text[]) ON CONFLICT (key) DO UPDATE SET written_at = now()', [objects.map(([key]) => key)])
+    // A few uploads at a time: each is mostly waiting on the bucket.
+    let next = 0
+    const worker = async () => {
+      while (next < objects.length) {
+        const [key, body] = objects[next++]
+        await this.bucket.put(key, body, { createOnly: true })
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(UPLOADS, objects.length) }, worker))
   }
 
   async read(key: string): Promise<Buffer> {

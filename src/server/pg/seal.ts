@@ -2,12 +2,12 @@
  * Sealing: a metric's tail (packed chunk rows in the database) becomes immutable chunk objects
  * in the bucket of `chunkPoints` points each, and their index rows (with a level-of-detail blob
  * for chart overviews) replace the tail rows. The replica that stored a batch seals after it
- * replies; finishing a run seals what is left. Each seal holds the run's row lock, so it never
- * races an ingest or another replica's seal of the same run, and it writes its objects before
- * the rows that refer to them (a crash in between leaves orphans for ./collect).
+ * replies; finishing a run seals what is left. A seal writes its objects first, then swaps the
+ * rows under the run's row lock (so it never races an ingest or another replica's seal of the
+ * same run); a crash in between leaves orphans for ./collect, never a row without its object.
  */
 import { decodeChunk, encodeChunk } from './chunk'
-import { f8 } from './db'
+import { f8, insertRows } from './db'
 import type { Db } from './db'
 import { KEYS } from './objects'
 import type { Objects } from './objects'
@@ -62,58 +62,69 @@ export class Sealer {
     if (all) await this.sealOutput(run)
   }
 
-  /** The output pieces still in the database, as one object in the bucket. */
+  /**
+   * The output pieces still in the database, as one object in the bucket: written before the
+   * run's lock is taken, swapped for the pieces under it (if they are still the same).
+   */
   private async sealOutput(run: number): Promise<void> {
+    const pieces = await this.db.query<{ start: number; data: Buffer }>('SELECT start, data FROM amber_output WHERE run = $1 AND data IS NOT NULL ORDER BY start', [run])
+    if (!pieces.length) return
+    const data = Buffer.concat(pieces.map((p) => p.data))
+    const start = pieces[0].start
+    const key = KEYS.output(run, start)
+    await this.objects.writeMany([[key, data]])
     await this.db.tx(async (c) => {
       await c.query('SELECT 1 FROM amber_runs WHERE id = $1 FOR UPDATE', [run])
-      const pieces = (await c.query<{ start: number; data: Buffer }>('SELECT start, data FROM amber_output WHERE run = $1 AND data IS NOT NULL ORDER BY start', [run])).rows
-      if (!pieces.length) return
-      const data = Buffer.concat(pieces.map((p) => p.data))
-      const start = pieces[0].start
-      const key = KEYS.output(run, start)
-      await this.objects.write(key, data)
-      await c.query('DELETE FROM amber_output WHERE run = $1 AND data IS NOT NULL', [run])
+      const now = (await c.query<{ n: number; end: number }>('SELECT count(*)::int AS n, max(start + size) AS end FROM amber_output WHERE run = $1 AND data IS NOT NULL AND start >= $2', [run, start])).rows[0]
+      // Sealed meanwhile by another replica, or more output arrived: the next pass does it.
+      if (now.n !== pieces.length || now.end !== start + data.length) return
+      await c.query('DELETE FROM amber_output WHERE run = $1 AND data IS NOT NULL AND start >= $2', [run, start])
       await c.query('INSERT INTO amber_output (run, start, size, object) VALUES ($1, $2, $3, $4)', [run, start, data.length, key])
     })
   }
 
+  /**
+   * Seal a metric's tail up to the last full chunk (`all`: to its end). The chunks are made and
+   * written without a lock, from the tail as it is; only the swap of rows takes the run's lock,
+   * so batches of the run wait for a few statements, not for the encoding and the uploads. If
+   * another replica sealed the metric meanwhile, the swap is skipped (the objects written are
+   * orphans the collector takes).
+   */
   private async sealSeries(run: number, series: number, all: boolean): Promise<void> {
+    const head = (await this.db.query<{ count: number; sealed: number }>('SELECT count, sealed FROM amber_series WHERE run = $1 AND id = $2', [run, series]))[0]
+    if (!head) return
+    const total = head.count - head.sealed
+    const chunks = all ? Math.ceil(total / this.chunkPoints) : Math.floor(total / this.chunkPoints)
+    if (chunks === 0) return
+    const upto = head.sealed + Math.min(total, chunks * this.chunkPoints)
+    const rows = await this.db.query<{ start: number; n: number; data: Buffer }>('SELECT start, n, data FROM amber_tail WHERE run = $1 AND series = $2 AND start < $3 ORDER BY start', [run, series, upto])
+    if (!rows.length || rows[0].start !== head.sealed) return // sealed meanwhile
+    const points = concatColumns(rows.map((r) => decodeChunk(r.data)))
+    const last = rows[rows.length - 1]
+    if (points.value.length !== last.start + last.n - head.sealed || last.start + last.n < upto) return
+    const made: unknown[][] = []
+    const objects: Array<[string, Buffer]> = []
+    for (let from = head.sealed; from < upto; from += this.chunkPoints) {
+      const part = sliceColumns(points, from - head.sealed, Math.min(upto, from + this.chunkPoints) - head.sealed)
+      const key = KEYS.chunk(run, series, from, part.value.length)
+      const steps = stepRange(part)
+      objects.push([key, encodeChunk(part)])
+      made.push([run, series, from, part.value.length, f8(steps.min), f8(steps.max), key, encodeLod(part)])
+    }
+    await this.objects.writeMany(objects)
     await this.db.tx(async (c) => {
       await c.query('SELECT 1 FROM amber_runs WHERE id = $1 FOR UPDATE', [run])
-      const head = (await c.query<{ count: number; sealed: number }>('SELECT count, sealed FROM amber_series WHERE run = $1 AND id = $2', [run, series])).rows[0]
-      if (!head) return
-      const total = head.count - head.sealed
-      const chunks = all ? Math.ceil(total / this.chunkPoints) : Math.floor(total / this.chunkPoints)
-      if (chunks === 0) return
-      const rows = (await c.query<{ start: number; data: Buffer }>('SELECT start, data FROM amber_tail WHERE run = $1 AND series = $2 ORDER BY start', [run, series])).rows
-      const points = concatColumns(rows.map((r) => decodeChunk(r.data)))
-      const made = { start: [] as number[], n: [] as number[], minStep: [] as unknown[], maxStep: [] as unknown[], object: [] as string[], lod: [] as Buffer[] }
-      for (let k = 0; k < chunks; k++) {
-        const from = k * this.chunkPoints
-        const part = sliceColumns(points, from, Math.min(total, from + this.chunkPoints))
-        const start = head.sealed + from
-        const key = KEYS.chunk(run, series, start)
-        await this.objects.write(key, encodeChunk(part))
-        made.start.push(start)
-        made.n.push(part.value.length)
-        const steps = stepRange(part)
-        made.minStep.push(f8(steps.min))
-        made.maxStep.push(f8(steps.max))
-        made.object.push(key)
-        made.lod.push(encodeLod(part))
-      }
-      const sealed = head.sealed + made.n.reduce((a, b) => a + b, 0)
-      await c.query(
-        'INSERT INTO amber_chunks (run, series, start, n, min_step, max_step, object, lod) SELECT $1, $2, * FROM unnest($3::bigint[], $4::int[], $5::float8[], $6::float8[], $7::text[], $8::bytea[])',
-        [run, series, made.start, made.n, made.minStep, made.maxStep, made.object, made.lod],
-      )
-      await c.query('DELETE FROM amber_tail WHERE run = $1 AND series = $2', [run, series])
-      if (sealed < head.count) {
-        const rest = sliceColumns(points, sealed - head.sealed, total)
+      const now = (await c.query<{ sealed: number }>('SELECT sealed FROM amber_series WHERE run = $1 AND id = $2', [run, series])).rows[0]
+      if (now?.sealed !== head.sealed) return
+      await insertRows(c, 'amber_chunks', ['run', 'series', 'start', 'n', 'min_step', 'max_step', 'object', 'lod'], made)
+      await c.query('DELETE FROM amber_tail WHERE run = $1 AND series = $2 AND start < $3', [run, series, upto])
+      // The row the last chunk ends inside keeps its points past the chunk, as a row of its own.
+      if (last.start + last.n > upto) {
+        const rest = sliceColumns(points, upto - head.sealed, points.value.length)
         const steps = stepRange(rest)
-        await c.query('INSERT INTO amber_tail (run, series, start, n, min_step, max_step, data) VALUES ($1, $2, $3, $4, $5, $6, $7)', [run, series, sealed, rest.value.length, f8(steps.min), f8(steps.max), encodeChunk(rest)])
+        await c.query('INSERT INTO amber_tail (run, series, start, n, min_step, max_step, data) VALUES ($1, $2, $3, $4, $5, $6, $7)', [run, series, upto, rest.value.length, f8(steps.min), f8(steps.max), encodeChunk(rest, { deflate: false })])
       }
-      await c.query('UPDATE amber_series SET sealed = $3 WHERE run = $1 AND id = $2', [run, series, sealed])
+      await c.query('UPDATE amber_series SET sealed = $3 WHERE run = $1 AND id = $2', [run, series, upto])
     })
   }
 }

@@ -26,7 +26,7 @@ export interface PgStorageOptions {
   /** An S3-compatible endpoint (MinIO, moto); AWS when absent. */
   s3Endpoint?: string
   s3Region?: string
-  /** Points per sealed chunk (default 8192). */
+  /** Points per sealed chunk (default 32,768). */
   chunkPoints?: number
   /** Bytes of immutable objects a replica keeps in memory (default 64 MiB). */
   cacheBytes?: number

@@ -36,16 +36,19 @@ export const CHANGES = 'amber_runs'
 const INLINE_BYTES = 256 << 10
 
 /** Lock the run's row for the rest of the transaction; a 409 when the run was never PUT. */
+function notOpen(project: string, folder: string): HttpError {
+  return new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
+}
+
 async function lockRun(c: PoolClient, project: string, folder: string): Promise<{ id: number; output: number }> {
   const r = await c.query<{ id: number; output_size: number }>('SELECT id, output_size FROM amber_runs WHERE project = $1 AND folder = $2 FOR UPDATE', [project, folder])
-  if (!r.rows.length) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
+  if (!r.rows.length) throw notOpen(project, folder)
   return { id: r.rows[0].id, output: r.rows[0].output_size }
 }
 
 /** The run changed: its fingerprint moves and every replica's live streams are told at COMMIT. */
 async function changed(c: PoolClient, run: number, project: string, folder: string): Promise<void> {
-  await c.query('UPDATE amber_runs SET version = version + 1 WHERE id = $1', [run])
-  await c.query('SELECT pg_notify($1, $2)', [CHANGES, `${project}/${folder}`])
+  await c.query('WITH bumped AS (UPDATE amber_runs SET version = version + 1 WHERE id = $1) SELECT pg_notify($2, $3)', [run, CHANGES, `${project}/${folder}`])
 }
 
 /** `name -> count` of a run's rows grouped by name (media, or one kind of record). */
@@ -93,22 +96,37 @@ export class PgIngest implements Ingest {
       )
       const run = r.rows[0].id
       await c.query('SELECT pg_notify($1, $2)', [CHANGES, `${project}/${folder}`])
-      const metrics = await countsOf(c, 'SELECT name, count AS n FROM amber_series WHERE run = $1', [run])
-      const media = await countsOf(c, 'SELECT name, count(*) AS n FROM amber_media WHERE run = $1 GROUP BY name', [run])
-      const keys = (await c.query<{ key: string }>('SELECT key FROM amber_run_files WHERE run = $1', [run])).rows.map((x) => x.key)
-      const records = {} as Record<RecordKind, Record<string, number>>
-      for (const kind of RECORD_KINDS) records[kind] = countsObject(await countsOf(c, 'SELECT name, count(*) AS n FROM amber_records WHERE run = $1 AND kind = $2 GROUP BY name', [run, kind]))
-      return { metrics: countsObject(metrics), media: countsObject(media), keys, records, output: r.rows[0].output_size }
+      // Every count in one round trip: a client PUTs its run on every pass.
+      const rows = (await c.query<{ what: string; name: string; n: number }>(
+        `SELECT 'metric' AS what, name, count AS n FROM amber_series WHERE run = $1
+         UNION ALL SELECT 'media', name, count(*) FROM amber_media WHERE run = $1 GROUP BY name
+         UNION ALL SELECT 'file', key, 0 FROM amber_run_files WHERE run = $1
+         UNION ALL SELECT kind, name, count(*) FROM amber_records WHERE run = $1 GROUP BY kind, name`,
+        [run],
+      )).rows
+      const of = (what: string) => countsObject(rows.filter((x) => x.what === what).map((x) => [x.name, Number(x.n)] as const))
+      const metrics = of('metric')
+      const media = of('media')
+      const keys = rows.filter((x) => x.what === 'file').map((x) => x.name)
+      const records = Object.fromEntries(RECORD_KINDS.map((kind) => [kind, of(kind)])) as Record<RecordKind, Record<string, number>>
+      return { metrics, media, keys, records, output: r.rows[0].output_size }
     })
   }
 
   async scalars(project: string, folder: string, batch: DecodedMetric[]): Promise<{ stored: number; counts: Record<string, number> }> {
     const out = await this.db.tx(async (c) => {
-      const run = (await lockRun(c, project, folder)).id
-      const names = [...new Set(batch.map((m) => m.name))]
       type Head = { id: number; count: number; sealed: number; min: number | null; max: number | null }
+      // The run's row locked and the batch's metric heads read in one round trip.
+      const found = await c.query<Head & { run: number; name: string | null }>(
+        `SELECT r.id AS run, s.id, s.name, s.count, s.sealed, s.min, s.max FROM amber_runs r
+         LEFT JOIN amber_series s ON s.run = r.id AND s.name = ANY($3)
+         WHERE r.project = $1 AND r.folder = $2 FOR UPDATE OF r`,
+        [project, folder, [...new Set(batch.map((m) => m.name))]],
+      )
+      if (!found.rows.length) throw notOpen(project, folder)
+      const run = found.rows[0].run
       const heads = new Map<string, Head>()
-      for (const h of (await c.query<Head & { name: string }>('SELECT id, name, count, sealed, min, max FROM amber_series WHERE run = $1 AND name = ANY($2)', [run, names])).rows) heads.set(h.name, h)
+      for (const h of found.rows) if (h.name !== null) heads.set(h.name, h)
       // Check the whole batch before storing any of it: a refused batch stores nothing.
       const seen = new Map<string, number>()
       const fresh = new Map<string, PointColumns[]>()

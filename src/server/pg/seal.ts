@@ -21,7 +21,7 @@ export class Sealer {
   constructor(
     private readonly db: Db,
     private readonly objects: Objects,
-    readonly chunkPoints = 8192,
+    readonly chunkPoints = 32_768,
   ) {}
 
   /** Seal the run's full chunks in the background (one pass at a time per run). */

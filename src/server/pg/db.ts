@@ -55,9 +55,12 @@ export class Db {
       // Counts and ids are bigint columns: numbers here (they stay far below 2^53), not strings.
       types: { getTypeParser: ((oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser },
     })
-    // An idle connection the server drops (a restart) is an error event on the pool: the pool
-    // discards that client; without a listener Node would treat it as uncaught.
+    // A connection the server drops (a restart) is an error event: on the pool for an idle client
+    // (which the pool then discards), on the client itself for one checked out between two
+    // queries. Without listeners Node would treat either as uncaught and end the process; the
+    // query under way, or the next one, fails as StorageUnavailableError instead.
     this.pool.on('error', () => undefined)
+    this.pool.on('connect', (client) => client.on('error', () => undefined))
   }
 
   async query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<R[]> {

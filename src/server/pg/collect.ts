@@ -9,6 +9,7 @@
  * file logged again) waits and then writes it afresh instead of referring to a vanishing object.
  */
 import type { Bucket } from './bucket'
+import { dbError } from './db'
 import type { Db } from './db'
 import type { Objects } from './objects'
 import { LOCKS } from './schema'
@@ -49,7 +50,14 @@ export class Collector {
    * `graceMs` (default 1 h). Returns what it did, or null when another replica holds the lock.
    */
   async pass(graceMs = 3_600_000): Promise<{ sealed: number; deleted: number } | null> {
-    const lock = await this.db.pool.connect()
+    let lock
+    try {
+      lock = await this.db.pool.connect()
+    } catch (e) {
+      throw dbError(e)
+    }
+    // A session lock lives on its connection: one that broke goes back to the pool destroyed.
+    let broken: Error | undefined
     try {
       const got = (await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LOCKS.collect])).rows[0].ok
       if (!got) return null
@@ -65,8 +73,11 @@ export class Collector {
       } finally {
         await lock.query('SELECT pg_advisory_unlock($1)', [LOCKS.collect])
       }
+    } catch (e) {
+      broken = e as Error
+      throw dbError(e)
     } finally {
-      lock.release()
+      lock.release(broken)
     }
   }
 

@@ -120,6 +120,10 @@ test('a run synced to a data-dir server and to a PostgreSQL + S3 server reads ba
   t.is(pgCoarse.step[pgCoarse.value.indexOf(1e300)], 777)
   await same(`/api/last?metric=loss`)
   await same(`/api/last?metric=nothing`)
+  const stats = (await same(`/api/summaries?metric=odd`)) as Record<string, unknown>
+  t.deepEqual(stats[key], { count: 6000, last: 0.30000000000000004, min: '-Infinity', max: 'Infinity', lastStep: 5999 })
+  await same(`/api/summaries?metric=train%2Facc&project=team`)
+  await same(`/api/summaries?metric=nothing`)
   await same(`/api/runs/${key}/histograms?name=grads%2Fw`)
   await same(`/api/runs/${key}/tables?name=preds`)
   const media = (await same(`/api/runs/${key}/media?name=samples`)) as Array<{ id: string }>

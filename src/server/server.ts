@@ -288,7 +288,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
     // Lists across projects: keep only what the token may see.
     if (head === 'projects' && seg.length === 1) body = (body as Array<{ name: string }>).filter((x) => tokenAllows(t, x.name))
     if (head === 'runs' && seg.length === 1) body = (body as Array<{ project: string }>).filter((x) => tokenAllows(t, x.project))
-    if (head === 'last' && seg.length === 1) body = Object.fromEntries(Object.entries(body as Record<string, unknown>).filter(([k]) => tokenAllows(t, k.split('/')[0])))
+    if ((head === 'last' || head === 'summaries') && seg.length === 1) body = Object.fromEntries(Object.entries(body as Record<string, unknown>).filter(([k]) => tokenAllows(t, k.split('/')[0])))
     if (head === 'health') body = { ok: true }
     sendJson(res, 200, body)
   }

@@ -11,16 +11,13 @@ import { downsample, withinSteps } from '../board/downsample'
 import { HttpError, resolveRunDir } from './paths'
 import { mimeOf } from './mime'
 import type { RunReads, StepRange } from './reads'
-import type { HistogramEntry, MediaEntry, RunRow, Series, TableEntry } from './wire'
+import { jsonNumber, metricStats } from './wire-values'
+import type { HistogramEntry, MediaEntry, MetricStats, RunRow, Series, TableEntry } from './wire'
 
 export type { RunRow, Series } from './wire'
 
 
 type Scalars = ReturnType<Run['scalars']>
-
-function jsonNumber(v: number): number | string {
-  return Number.isFinite(v) ? v : String(v)
-}
 
 function toSeries(s: Scalars): Series {
   const n = s.value.length
@@ -112,19 +109,14 @@ export class RunStore implements RunReads {
     return toSeries(maxPoints ? downsample(cut, maxPoints) : cut)
   }
 
-  /** The last value of a metric (null when the run does not have it): the run list sorts by it. */
-  last(project: string, folder: string, name: string): number | string | null {
-    const s = this.run(project, folder).summaries().find((x) => x.name === name)
-    return s && s.count > 0 && s.lastValue !== null ? jsonNumber(s.lastValue) : null
-  }
-
-  lastValues(metric: string, project?: string): Record<string, number | string | null> {
-    const out: Record<string, number | string | null> = {}
+  metricStats(metric: string, project?: string): Record<string, MetricStats | null> {
+    const out: Record<string, MetricStats | null> = {}
     for (const row of this.list(project)) {
       try {
-        out[row.key] = this.last(row.project, row.folder, metric)
+        const m = this.run(row.project, row.folder).summaries().find((x) => x.name === metric)
+        out[row.key] = m ? metricStats(m) : null
       } catch {
-        out[row.key] = null // a run that cannot be read has no last value; the others still answer
+        out[row.key] = null // a run that cannot be read has no stats; the others still answer
       }
     }
     return out

@@ -5,7 +5,7 @@
  * routes await either. Every method throws an HttpError 404 for a run or name it does not hold.
  */
 import type { MetricSummary } from '../board'
-import type { HistogramEntry, LogNames, MediaEntry, RunRow, Series, TableEntry } from './wire'
+import type { HistogramEntry, LogNames, MediaEntry, MetricStats, RunRow, Series, TableEntry } from './wire'
 
 export type Awaitable<T> = T | Promise<T>
 
@@ -18,8 +18,12 @@ export interface StepRange {
 export interface RunReads {
   /** The runs, one project's or all. */
   list(project?: string): Awaitable<RunRow[]>
-  /** The last value of `metric` in each run (key `project/folder`; null where it has none). */
-  lastValues(metric: string, project?: string): Awaitable<Record<string, number | string | null>>
+  /**
+   * `metric`'s count, last value, min and max in each run (key `project/folder`; null where the
+   * run has no such metric or cannot be read): what the runs table sorts by and the compare view
+   * draws, from the runs' metric summaries, no point read.
+   */
+  metricStats(metric: string, project?: string): Awaitable<Record<string, MetricStats | null>>
   /** The run's metadata as it is now (status changes while a run is live). */
   metadata(project: string, folder: string): Awaitable<Record<string, unknown>>
   metrics(project: string, folder: string): Awaitable<string[]>

@@ -52,11 +52,13 @@ export function apiRoutes(store: RunReads, health: Record<string, unknown> = {})
       for (const row of await store.list()) counts.set(row.project, (counts.get(row.project) ?? 0) + 1)
       return json([...counts].map(([name, runs]) => ({ name, runs })).sort((x, y) => x.name.localeCompare(y.name)))
     }
-    if (head === 'last' && seg.length === 1) {
-      // Last value of one metric for every run (the run list sorts by it).
+    if ((head === 'last' || head === 'summaries') && seg.length === 1) {
+      // One metric's summary (count, last, min, max) for every run: what the runs table sorts
+      // by and the compare view draws; /api/last is its last values alone.
       const metric = checkMetricName(q.get('metric'))
       const project = q.get('project') ? checkSegment('project', q.get('project') ?? '') : undefined
-      return json(await store.lastValues(metric, project))
+      const stats = await store.metricStats(metric, project)
+      return json(head === 'summaries' ? stats : Object.fromEntries(Object.entries(stats).map(([k, m]) => [k, m?.last ?? null])))
     }
     if (head !== 'runs') throw new HttpError(404, `no such API route: /api/${seg.join('/')}`)
     if (seg.length === 1) {

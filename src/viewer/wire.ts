@@ -25,6 +25,17 @@ export interface Series {
   value: (number | string)[]
 }
 
+/** One metric of one run as the runs table and the compare view show it (no point is read). */
+export interface MetricStats {
+  count: number
+  /** Non-finite values travel as the strings 'NaN', 'Infinity', '-Infinity' (as in Series). */
+  last: number | string | null
+  /** Over the values that are not NaN (±Infinity included). */
+  min: number | string | null
+  max: number | string | null
+  lastStep: number | null
+}
+
 /** The non-scalar logs a run page shows, by the route (and live event) that serves them. */
 export type LogKind = 'histograms' | 'media' | 'tables'
 

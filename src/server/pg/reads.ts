@@ -8,7 +8,8 @@
 import { HttpError } from '../../viewer/paths'
 import { mimeOf } from '../../viewer/mime'
 import type { RunReads, StepRange } from '../../viewer/reads'
-import type { HistogramEntry, LogNames, MediaEntry, RunRow, Series, TableEntry } from '../../viewer/wire'
+import { jsonNumber, metricStats } from '../../viewer/wire-values'
+import type { HistogramEntry, LogNames, MediaEntry, MetricStats, RunRow, Series, TableEntry } from '../../viewer/wire'
 import type { MetricSummary } from '../../board'
 import { downsample, withinSteps } from '../../board/downsample'
 import { decodeChunk } from './chunk'
@@ -26,10 +27,6 @@ interface Piece {
   min_step: number
   object: string | null
   data: Buffer | null
-}
-
-function jsonNumber(v: number): number | string {
-  return Number.isFinite(v) ? v : String(v)
 }
 
 function toSeries(c: PointColumns): Series {
@@ -85,12 +82,13 @@ export class PgReads implements RunReads {
     return rows.map((r) => runRow(r.project, r.folder, r.metadata))
   }
 
-  async lastValues(metric: string, project?: string): Promise<Record<string, number | string | null>> {
-    const rows = await this.db.query<{ project: string; folder: string; count: number | null; last_value: number | null }>(
-      `SELECT r.project, r.folder, s.count, s.last_value FROM amber_runs r LEFT JOIN amber_series s ON s.run = r.id AND s.name = $1 ${project ? 'WHERE r.project = $2' : ''}`,
+  async metricStats(metric: string, project?: string): Promise<Record<string, MetricStats | null>> {
+    const rows = await this.db.query<{ project: string; folder: string; name: string | null; count: number; last_step: number | null; last_value: number | null; min: number | null; max: number | null }>(
+      `SELECT r.project, r.folder, s.name, s.count, s.last_step, s.last_value, s.min, s.max FROM amber_runs r
+       LEFT JOIN amber_series s ON s.run = r.id AND s.name = $1 ${project ? 'WHERE r.project = $2' : ''}`,
       project ? [metric, project] : [metric],
     )
-    return Object.fromEntries(rows.map((r) => [`${r.project}/${r.folder}`, r.count && r.last_value !== null ? jsonNumber(r.last_value) : null]))
+    return Object.fromEntries(rows.map((r) => [`${r.project}/${r.folder}`, r.name === null ? null : metricStats({ count: r.count, lastStep: r.last_step, lastValue: r.last_value, min: r.min, max: r.max })]))
   }
 
   async metadata(project: string, folder: string): Promise<Record<string, unknown>> {

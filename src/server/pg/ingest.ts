@@ -36,13 +36,9 @@ export const CHANGES = 'amber_runs'
 const INLINE_BYTES = 256 << 10
 
 /** Lock the run's row for the rest of the transaction; a 409 when the run was never PUT. */
-function notOpen(project: string, folder: string): HttpError {
-  return new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
-}
-
 async function lockRun(c: PoolClient, project: string, folder: string): Promise<{ id: number; output: number }> {
   const r = await c.query<{ id: number; output_size: number }>('SELECT id, output_size FROM amber_runs WHERE project = $1 AND folder = $2 FOR UPDATE', [project, folder])
-  if (!r.rows.length) throw notOpen(project, folder)
+  if (!r.rows.length) throw new HttpError(409, `run ${project}/${folder} is not open on the server: PUT it first`)
   return { id: r.rows[0].id, output: r.rows[0].output_size }
 }
 
@@ -116,17 +112,13 @@ export class PgIngest implements Ingest {
   async scalars(project: string, folder: string, batch: DecodedMetric[]): Promise<{ stored: number; counts: Record<string, number> }> {
     const out = await this.db.tx(async (c) => {
       type Head = { id: number; count: number; sealed: number; min: number | null; max: number | null }
-      // The run's row locked and the batch's metric heads read in one round trip.
-      const found = await c.query<Head & { run: number; name: string | null }>(
-        `SELECT r.id AS run, s.id, s.name, s.count, s.sealed, s.min, s.max FROM amber_runs r
-         LEFT JOIN amber_series s ON s.run = r.id AND s.name = ANY($3)
-         WHERE r.project = $1 AND r.folder = $2 FOR UPDATE OF r`,
-        [project, folder, [...new Set(batch.map((m) => m.name))]],
-      )
-      if (!found.rows.length) throw notOpen(project, folder)
-      const run = found.rows[0].run
+      // The heads are read by a statement of their own after the lock is held: under READ
+      // COMMITTED a statement that waited for the lock re-reads only the locked row, so heads
+      // joined into the locking statement could predate the batch another replica just stored.
+      const run = (await lockRun(c, project, folder)).id
       const heads = new Map<string, Head>()
-      for (const h of found.rows) if (h.name !== null) heads.set(h.name, h)
+      const found = await c.query<Head & { name: string }>('SELECT id, name, count, sealed, min, max FROM amber_series WHERE run = $1 AND name = ANY($2)', [run, [...new Set(batch.map((m) => m.name))]])
+      for (const h of found.rows) heads.set(h.name, h)
       // Check the whole batch before storing any of it: a refused batch stores nothing.
       const seen = new Map<string, number>()
       const fresh = new Map<string, PointColumns[]>()

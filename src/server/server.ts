@@ -90,7 +90,7 @@ export interface TeamServer {
   /** The data dir of a server on one (undefined on a database). */
   dataDir?: string
   /**
-   * Stop taking requests, let the batches being stored finish (at most `graceMs`, default 30 s),
+   * Stop taking requests, let the ones under way finish (batches, PUTs, finishes; at most `graceMs`, default 30 s),
    * then close: what SIGTERM does, so a load balancer's replica leaves without losing a batch.
    */
   drain(graceMs?: number): Promise<void>
@@ -334,7 +334,11 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
     return handleRead(req, res, seg.slice(1), url, await authenticate(req, false))
   }
 
+  /** Requests being answered (live streams aside): what drain() waits for. */
+  let active = 0
   const server = createLimitedServer((req, res) => {
+    active++
+    res.once('close', () => active--)
     handle(req, res).catch((e: unknown) => {
       if (e instanceof GapError) e = new HttpError(409, e.message)
       sendError(req, res, e, roots, 'amber serve', e instanceof HttpError && e.status === 401 ? { 'www-authenticate': 'Bearer' } : {})
@@ -379,7 +383,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
     server.close()
     server.closeIdleConnections()
     const until = Date.now() + graceMs
-    while (inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+    while (active > live.size && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
     await close()
   }
   return { ...listening, server, storage, tokens, dataDir: storage instanceof FileStorage ? storage.dataDir : undefined, drain, close }

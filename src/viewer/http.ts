@@ -65,7 +65,9 @@ export function pathRoots(dir: string): string[] {
  */
 export function sendError(req: IncomingMessage, res: ServerResponse, e: unknown, roots: string[], who: string, headers: Record<string, string> = {}): void {
   const status = errorStatus(e)
-  if (status >= 500) process.stderr.write(`${who}: ${req.method} ${(req.url ?? '').split('?')[0]}: ${(e as Error)?.stack ?? e}\n`)
+  // An unavailable storage is expected now and then (a restart): one line, not a stack per retry.
+  const detail = e instanceof StorageUnavailableError ? e.message : ((e as Error)?.stack ?? e)
+  if (status >= 500) process.stderr.write(`${who}: ${req.method} ${(req.url ?? '').split('?')[0]}: ${detail}\n`)
   if (status === 413) headers = { ...headers, connection: 'close' }
   if (e instanceof StorageUnavailableError) headers = { ...headers, 'retry-after': String(e.retryAfterSeconds) }
   if (!res.headersSent) sendJson(res, status, { error: publicMessage(e, status, roots) }, headers)

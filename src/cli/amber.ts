@@ -23,6 +23,7 @@ import type { ListenOptions } from './options'
 import { progress } from './progress'
 import { DEFAULT_BASE_DIR, resolveBaseDir, resolveRun } from './resolve'
 import { registerMigrateCommand } from './migrate'
+import { registerImportCommand } from './import'
 import { registerSyncCommands } from './sync'
 
 function positiveInt(value: string): number {
@@ -291,6 +292,7 @@ export function buildProgram(): Command {
 
   registerSyncCommands(program)
   registerMigrateCommand(program)
+  registerImportCommand(program)
   return program
 }
 

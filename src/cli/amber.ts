@@ -24,6 +24,7 @@ import { progress } from './progress'
 import { DEFAULT_BASE_DIR, resolveBaseDir, resolveRun } from './resolve'
 import { registerMigrateCommand } from './migrate'
 import { registerImportCommand } from './import'
+import { registerLabelCommands } from './labels'
 import { registerSyncCommands } from './sync'
 
 function positiveInt(value: string): number {
@@ -293,6 +294,7 @@ export function buildProgram(): Command {
   registerSyncCommands(program)
   registerMigrateCommand(program)
   registerImportCommand(program)
+  registerLabelCommands(program)
   return program
 }
 

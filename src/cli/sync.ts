@@ -3,7 +3,9 @@
  * server's tokens) and `sync` (upload a finished or offline run, resuming where the server's copy
  * ends). Registered on the main program by src/cli/amber.ts.
  */
+import { rmSync } from 'node:fs'
 import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander'
+import { openRun } from '../board'
 import { startServer } from '../server/server'
 import type { Tokens } from '../server/storage'
 import { TokenStore } from '../server/tokens'
@@ -13,6 +15,7 @@ import { CliError, EXIT } from './errors'
 import { table } from './format'
 import { listenOptions } from './options'
 import type { ListenOptions } from './options'
+import { remoteToken, serverRunPath } from './labels'
 import { progress } from './progress'
 import { resolveRun } from './resolve'
 
@@ -132,17 +135,26 @@ export function registerSyncCommands(program: Command): void {
 
   program
     .command('delete')
-    .description("delete a run from a team server: its points, media and logs (a client still logging to it starts it anew)")
-    .argument('<run>', 'project/folder on the server')
-    .requiredOption('--remote <url>', 'team server URL (amber serve)')
-    .option('--token <token>', 'a read-write token of the project (default: $AMBER_TOKEN)')
-    .action(async (ref: string, o: { remote: string; token?: string }) => {
-      const tok = o.token ?? process.env.AMBER_TOKEN
-      if (!tok) throw new CliError('give a token with --token or $AMBER_TOKEN', EXIT.usage)
-      const parts = ref.split('/')
-      if (parts.length !== 2 || !parts[0] || !parts[1]) throw new CliError(`give the run as project/folder (got ${JSON.stringify(ref)})`, EXIT.usage)
-      await new SyncClient({ url: o.remote, token: tok }).request('DELETE', `/api/sync/runs/${parts.map(encodeURIComponent).join('/')}`)
-      process.stderr.write(`deleted ${ref} from ${o.remote}\n`)
+    .description('delete a run and everything it logged: a run folder under --dir, or with --remote a run on a team server (a client still logging to it starts it anew)')
+    .argument('<run>', 'run folder, or project/folder, run id or name under --dir; project/folder with --remote')
+    .option('--dir <dir>', 'base dir to look the run up in', './amberboard')
+    .option('--remote <url>', 'a team server instead')
+    .option('--token <token>', 'a read-write token for --remote (default: $AMBER_TOKEN)')
+    .option('--force', 'delete a local run even while it reads as running')
+    .action(async (ref: string, o: { dir: string; remote?: string; token?: string; force?: boolean }) => {
+      if (o.remote !== undefined) {
+        await new SyncClient({ url: o.remote, token: remoteToken(o.token) }).request('DELETE', `/api/sync/runs/${serverRunPath(ref)}`)
+        process.stderr.write(`deleted ${ref} from ${o.remote}\n`)
+        return
+      }
+      const runDir = resolveRun(ref, o.dir)
+      const run = openRun(runDir)
+      const status = run.metadata.status
+      run.close()
+      // A run whose writer is gone reads as killed; one that reads as running may still be written.
+      if (status === 'running' && !o.force) throw new CliError(`${runDir} is running (its process may still write it): stop it first, or give --force`, EXIT.usage)
+      rmSync(runDir, { recursive: true, force: true })
+      process.stderr.write(`deleted ${runDir}\n`)
     })
 
   program
@@ -155,8 +167,7 @@ export function registerSyncCommands(program: Command): void {
     .option('--dir <dir>', 'base dir to look the run up in', './amberboard')
     .addOption(new Option('--retry-for <seconds>', 'keep retrying a down server this long').argParser(positive).default(300))
     .action(async (ref: string, o: { remote: string; project?: string; token?: string; dir: string; retryFor: number }) => {
-      const tok = o.token ?? process.env.AMBER_TOKEN
-      if (!tok) throw new CliError('give a token with --token or $AMBER_TOKEN', EXIT.usage)
+      const tok = remoteToken(o.token)
       const runDir = resolveRun(ref, o.dir)
       let bar: ReturnType<typeof progress> | null = null
       let shown = 0

@@ -15,6 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readBody } from '../viewer/limits'
 import { HttpError } from '../viewer/paths'
+import { sameOrigin } from '../viewer/same-origin'
 import { PAGE_HEADERS } from '../viewer/static'
 import type { Tokens } from './storage'
 
@@ -42,26 +43,6 @@ export function presentedToken(req: IncomingMessage): Presented {
   } catch {
     return { token: null, via: 'cookie' }
   }
-}
-
-/** True when the request's `Origin` names this server (same host and port as `Host`). */
-export function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin
-  const host = req.headers.host
-  if (!origin || !host || origin === 'null') return false
-  try {
-    return new URL(origin).host === new URL(`http://${host}`).host
-  } catch {
-    return false
-  }
-}
-
-/** The checks on a state-changing request the cookie authenticates (see the top of this file). */
-export function checkCookieWrite(req: IncomingMessage): void {
-  if (req.method === 'GET' || req.method === 'HEAD') return
-  if (!sameOrigin(req)) throw new HttpError(403, `${req.method} with the login cookie must come from this server's own pages (Origin ${JSON.stringify(req.headers.origin ?? null)} does not match)`)
-  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
-  if (type !== 'application/json') throw new HttpError(403, `${req.method} with the login cookie must send Content-Type: application/json`)
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)

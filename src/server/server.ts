@@ -19,11 +19,13 @@ import { createLimitedServer, readBody } from '../viewer/limits'
 import type { Limits } from '../viewer/limits'
 import { serveLive } from '../viewer/live'
 import { HttpError, checkMetricName, checkSegment } from '../viewer/paths'
+import { labelRoute } from '../viewer/label-route'
 import { apiRoutes } from '../viewer/routes'
+import { checkBrowserWrite } from '../viewer/same-origin'
 import { findWebDist, pageHeaders, serveStatic } from '../viewer/static'
 import { decodeBatch, decodeMediaBatch, decodeRecordBatch } from '../sync/protocol'
 import { FileStorage } from './file-storage'
-import { checkCookieWrite, handleLogin, presentedToken } from './login'
+import { handleLogin, presentedToken } from './login'
 import { checkRunMetadata } from './run-metadata'
 import { GapError } from './storage'
 import type { ServerStorage, Tokens } from './storage'
@@ -154,7 +156,7 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
     if (bearerOnly && via === 'cookie') throw new HttpError(401, 'the ingest API takes the token only as Authorization: Bearer <token>, never the login cookie')
     const t = await tokens.verify(token)
     if (!t) throw new HttpError(401, 'a valid token is required (Authorization: Bearer <token>, or log in at /login)')
-    if (via === 'cookie') checkCookieWrite(req)
+    if (via === 'cookie') checkBrowserWrite(req)
     return t
   }
   const allow = (t: TokenRecord, project: string, write: boolean): void => {
@@ -331,6 +333,14 @@ export async function startServer(opts: ServerOptions): Promise<TeamServer> {
       }
     })
     if (seg[1] === 'sync') return handleSync(req, res, seg.slice(2), url, await authenticate(req, true))
+    if (seg[1] === 'runs' && seg.length === 5 && seg[4] === 'labels' && req.method === 'POST') {
+      // Labels are the viewer's one write: a write token of the project (the login cookie too,
+      // from this server's own pages: authenticate checks that).
+      const t = await authenticate(req, false)
+      const project = checkSegment('project', seg[2])
+      allow(t, project, true)
+      return labelRoute(req, res, store, project, checkSegment('run', seg[3]))
+    }
     return handleRead(req, res, seg.slice(1), url, await authenticate(req, false))
   }
 

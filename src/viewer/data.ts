@@ -6,6 +6,8 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
 import { listRuns, openRun } from '../board'
+import { labelRun, labelsOf } from '../board/labels'
+import type { LabelPatch, RunLabels } from '../board/labels'
 import type { Run, RunInfo } from '../board'
 import { downsample, withinSteps } from '../board/downsample'
 import { HttpError, resolveRunDir } from './paths'
@@ -55,6 +57,7 @@ export class RunStore implements RunReads {
       finishedAt: m.finishedAt ?? null,
       annotation: m.annotation ?? null,
       config: m.config ?? {},
+      ...labelsOf(m as Record<string, unknown>),
     }
   }
 
@@ -80,6 +83,11 @@ export class RunStore implements RunReads {
       oldRun.close()
     }
     return run
+  }
+
+  labelRun(project: string, folder: string, patch: LabelPatch): RunLabels {
+    this.run(project, folder) // a 404 for a folder that is not a run
+    return labelRun(resolveRunDir(this.baseDir, project, folder), patch)
   }
 
   /** Close the run's reader, if open (its folder is about to go). */

@@ -5,6 +5,7 @@
  * routes await either. Every method throws an HttpError 404 for a run or name it does not hold.
  */
 import type { MetricSummary } from '../board'
+import type { LabelPatch, RunLabels } from '../board/labels'
 import type { HistogramEntry, LogNames, MediaEntry, MetricStats, RunRow, Series, TableEntry } from './wire'
 
 export type Awaitable<T> = T | Promise<T>
@@ -46,5 +47,7 @@ export interface RunReads {
   tables(project: string, folder: string, name: string): Awaitable<TableEntry[]>
   /** The last `tailBytes` of the run's captured output, and its whole size. */
   outputLog(project: string, folder: string, tailBytes: number): Awaitable<{ text: string; size: number }>
+  /** Change the run's tags, note or archived flag; its labels after the change. */
+  labelRun(project: string, folder: string, patch: LabelPatch): Awaitable<RunLabels>
   close(): Awaitable<void>
 }

@@ -17,7 +17,9 @@ import type { LogWatch } from './live'
 import type { LogKind } from './wire'
 import { HttpError, checkMetricName, checkSegment } from './paths'
 import { findWebDist, serveStatic } from './static'
+import { labelRoute } from './label-route'
 import { apiRoutes } from './routes'
+import { checkBrowserWrite } from './same-origin'
 
 export interface ViewerOptions {
   baseDir: string
@@ -79,7 +81,10 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
     const rawPath = (req.url ?? '/').split('?')[0]
     if (rawPath.split('/').some((seg) => /^(\.|%2e){1,2}$/i.test(seg))) throw new HttpError(400, 'dot segments are not allowed in a path')
     const url = new URL(req.url ?? '/', 'http://viewer.local')
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    // The one write the viewer takes (a run's labels), from its own pages only.
+    const labelPost = req.method === 'POST' && /^\/api\/runs\/[^/]+\/[^/]+\/labels$/.test(url.pathname)
+    if (labelPost) checkBrowserWrite(req)
+    else if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD')
       throw new HttpError(405, `the viewer only reads (${req.method} refused)`)
     }
@@ -93,6 +98,7 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
         throw new HttpError(400, 'bad path encoding')
       }
     })
+    if (labelPost) return labelRoute(req, res, store, checkSegment('project', seg[2]), checkSegment('run', seg[3]))
     if (seg[1] === 'runs' && seg.length >= 4 && seg[4] === 'live') {
       const project = checkSegment('project', seg[2])
       const folder = checkSegment('run', seg[3])

@@ -15,6 +15,10 @@ export interface RunRow {
   finishedAt: string | null
   annotation: string | null
   config: Record<string, unknown>
+  /** Labels added after the fact (src/board/labels.ts). */
+  tags: string[]
+  note: string | null
+  archived: boolean
 }
 
 export interface Series {

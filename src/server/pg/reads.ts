@@ -8,6 +8,9 @@
 import { HttpError } from '../../viewer/paths'
 import { mimeOf } from '../../viewer/mime'
 import type { RunReads, StepRange } from '../../viewer/reads'
+import { applyLabels, checkLabelPatch, labelsOf } from '../../board/labels'
+import type { LabelPatch, RunLabels } from '../../board/labels'
+import { CHANGES } from './ingest'
 import { jsonNumber, metricStats } from '../../viewer/wire-values'
 import type { HistogramEntry, LogNames, MediaEntry, MetricStats, RunRow, Series, TableEntry } from '../../viewer/wire'
 import type { MetricSummary } from '../../board'
@@ -46,6 +49,7 @@ function runRow(project: string, folder: string, m: Record<string, unknown>): Ru
     finishedAt: str(m.finishedAt),
     annotation: str(m.annotation),
     config: m.config !== null && typeof m.config === 'object' && !Array.isArray(m.config) ? (m.config as Record<string, unknown>) : {},
+    ...labelsOf(m),
   }
 }
 
@@ -269,6 +273,19 @@ export class PgReads implements RunReads {
     const all = Buffer.concat(await Promise.all(rows.map(async (r) => (r.object ? this.objects.read(r.object) : r.data!))))
     const first = rows.length ? rows[0].start : from
     return { text: all.subarray(from - first).toString('utf8'), size }
+  }
+
+  /** Labels are metadata: merged under the run's row lock, announced like any change. */
+  async labelRun(project: string, folder: string, patch: LabelPatch): Promise<RunLabels> {
+    const checked = checkLabelPatch(patch)
+    return this.db.tx(async (c) => {
+      const r = (await c.query<{ id: number; metadata: Record<string, unknown> }>('SELECT id, metadata FROM amber_runs WHERE project = $1 AND folder = $2 FOR UPDATE', [project, folder])).rows[0]
+      if (!r) throw new HttpError(404, `not a run: ${project}/${folder}`)
+      const labels = applyLabels(r.metadata, checked)
+      await c.query('UPDATE amber_runs SET metadata = metadata || $2::jsonb, version = version + 1 WHERE id = $1', [r.id, JSON.stringify(labels)])
+      await c.query('SELECT pg_notify($1, $2)', [CHANGES, `${project}/${folder}`])
+      return labels
+    })
   }
 
   close(): void {}

@@ -13,10 +13,10 @@ export type { ErrorCode } from './errors'
 export { nativeVersion } from './version'
 export { KVault } from './kvault'
 export type { KVaultOptions, KvCacheOptions, KvIterOptions, KvKeyIterOptions, KvKey, KvValue } from './kvault'
-export { Board, Histogram, Media, Table, TensorLog, KernelDensity, listRuns, openRun, upgradeRun, Run } from './board'
+export { Board, Histogram, Media, Table, TensorLog, KernelDensity, listRuns, openRun, upgradeRun, labelRun, Run } from './board'
 export type {
   BoardOptions, LogOptions, LogValue, RawPixels, MediaType, RunInfo, RunMetadata, RunStatus, ScalarSeries, HistogramEntry, MediaEntry,
-  TableEntry, TensorEntry, KernelDensityEntry, MetricSummary,
+  TableEntry, TensorEntry, KernelDensityEntry, MetricSummary, LabelPatch, RunLabels,
 } from './board'
 export { startViewer } from './viewer/server'
 export type { Viewer, ViewerOptions } from './viewer/server'

@@ -440,17 +440,7 @@ export function tcpBalancer(target: () => number, hook?: (chunk: Buffer, bodyBef
         client.resume()
       })
     })
-    upstream.on('data', (d) => client.write(d))
-    const end = () => {
-      client.destroy()
-      upstream.destroy()
-      sockets.delete(client)
-      sockets.delete(upstream)
-    }
-    for (const s of [client, upstream]) {
-      s.on('error', end)
-      s.on('close', end)
-    }
+    relayBack(client, upstream, sockets)
   })
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
@@ -522,17 +512,7 @@ export async function s3Link(s3Port: number, onRequest?: (head: string) => void)
         if (/^(GET|PUT|POST|HEAD|DELETE) /.test(line)) onRequest?.(line.split('\r\n')[0])
         upstream.write(d)
       })
-      upstream.on('data', (d) => client.write(d))
-      const end = () => {
-        client.destroy()
-        upstream.destroy()
-        sockets.delete(client)
-        sockets.delete(upstream)
-      }
-      for (const x of [client, upstream]) {
-        x.on('error', end)
-        x.on('close', end)
-      }
+      relayBack(client, upstream, sockets)
     })
     s.once('error', reject)
     s.listen(port, '127.0.0.1', () => {
@@ -550,4 +530,19 @@ export async function s3Link(s3Port: number, onRequest?: (head: string) => void)
   })
   await listen()
   return { port, down, up: listen, close: down }
+}
+
+/** The replies of a proxied connection back to its client; either side ending ends both. */
+function relayBack(client: net.Socket, upstream: net.Socket, sockets: Set<net.Socket>): void {
+  upstream.on('data', (d) => client.write(d))
+  const end = () => {
+    client.destroy()
+    upstream.destroy()
+    sockets.delete(client)
+    sockets.delete(upstream)
+  }
+  for (const x of [client, upstream]) {
+    x.on('error', end)
+    x.on('close', end)
+  }
 }

@@ -1,7 +1,7 @@
 /** Typed fetches of the viewer's JSON API. */
-import type { RunRow, Series, LogKind, LogNames, LogAppend, RunDetail, HistogramEntry, MediaEntry, TableEntry } from '../../src/viewer/wire'
+import type { RunRow, Series, LogKind, LogNames, LogAppend, RunDetail, HistogramEntry, MediaEntry, MetricStats, TableEntry } from '../../src/viewer/wire'
 
-export type { RunRow, Series, LogKind, LogNames, LogAppend, RunDetail, HistogramEntry, MediaEntry, TableEntry }
+export type { RunRow, Series, LogKind, LogNames, LogAppend, RunDetail, HistogramEntry, MediaEntry, MetricStats, TableEntry }
 
 async function get<T>(path: string): Promise<T> {
   const res = await fetch(path)
@@ -25,8 +25,11 @@ export const runPath = (key: string) => {
 
 export const api = {
   runs: () => get<RunRow[]>('/api/runs'),
-  last: (metric: string) => get<Record<string, number | string | null>>(`/api/last?metric=${enc(metric)}`),
+  /** One metric's count, last, min and max in every run (null for a run without it): one request for the whole table. */
+  summaries: (metric: string) => get<Record<string, MetricStats | null>>(`/api/summaries?metric=${enc(metric)}`),
   run: (key: string) => get<RunDetail>(runPath(key)),
+  /** Every metric name of a run. */
+  allMetrics: (key: string) => get<string[]>(`${runPath(key)}/metrics`),
   metrics: (key: string, ns: string) => get<string[]>(`${runPath(key)}/metrics?namespace=${enc(ns)}`),
   /** A metric downsampled to `maxPoints`; with `range`, only its points with a step in [start, end]. */
   scalars: (key: string, name: string, maxPoints: number, range: { start?: number; end?: number } = {}) =>

@@ -35,7 +35,7 @@ interface Zoom {
   openEnded: Set<string>
 }
 
-function fade(hex: string, alpha: number): string {
+export function fade(hex: string, alpha: number): string {
   const n = parseInt(hex.slice(1), 16)
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`
 }
@@ -242,7 +242,7 @@ export class MetricChart {
 }
 
 /** Tick labels with enough digits to tell neighbouring ticks apart (0.0012 vs 0.0011). */
-function axisLabel(v: number): string {
+export function axisLabel(v: number): string {
   if (v === 0) return '0'
   const a = Math.abs(v)
   if (a >= 1e5 || a < 1e-3) return v.toExponential(2)

@@ -26,7 +26,7 @@ async function route(): Promise<void> {
       page = await renderRunPage(root, keys, params.get('tab') ?? 'scalars', go)
       document.body.dataset.page = 'run'
     } else {
-      await renderRunList(root, go)
+      page = await renderRunList(root, go, query)
       document.body.dataset.page = 'list'
     }
   } catch (e) {

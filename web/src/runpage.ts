@@ -41,7 +41,8 @@ export async function renderRunPage(root: HTMLElement, keys: string[], tab: Tab 
   const header = h(
     'div',
     { class: 'run-header' },
-    h('a', { href: '#/', class: 'back' }, '← runs'),
+    // Back to the runs table as it was left (columns, filters, compare view).
+    h('a', { href: sessionStorage.getItem('amber.listHash') ?? '#/', class: 'back' }, '← runs'),
     runs.map((r) => {
       const md = details.get(r.key)?.metadata ?? {}
       const st = h('span', { class: `status status-${md.status}` }, String(md.status ?? ''))

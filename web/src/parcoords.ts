@@ -221,7 +221,7 @@ export class ParCoords {
       return
     }
     this.drag.y1 = p.y
-    this.draw()
+    // The page refreshes at the next frame and draws this again with the filtered runs.
     this.emit(false)
   }
 
@@ -229,8 +229,8 @@ export class ParCoords {
     if (!this.drag) return
     this.drag.y1 = this.point(ev).y
     this.emit(true)
+    // The page refreshes at the next frame and draws the brush from the filter it now has.
     this.drag = null
-    this.draw()
   }
 
   private emit(done: boolean): void {

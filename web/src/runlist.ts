@@ -59,6 +59,7 @@ export async function renderRunList(root: HTMLElement, go: (hash: string) => voi
         changed = true
       }
     }
+    if (changed) version++
     return changed
   }
 
@@ -116,6 +117,9 @@ export async function renderRunList(root: HTMLElement, go: (hash: string) => voi
 
   // ---- from the state to the page ----
   let listedNow: RunData[] = []
+  /** Bumped whenever a run or a summary changes; with the search and columns, when the table's column widths were last fitted. */
+  let version = 0
+  let fitted = ''
   let frame = 0
   /** Refresh at the next frame (many events in one frame refresh once). */
   const soon = () => {
@@ -182,6 +186,11 @@ export async function renderRunList(root: HTMLElement, go: (hash: string) => voi
     })
     table.setColumns(cols, numeric)
     table.setView(state.sort, state.desc, state.filters)
+    const fitNow = `${version}\n${state.q}\n${state.project}\n${cols.join('\n')}`
+    if (fitNow !== fitted) {
+      fitted = fitNow
+      table.fit(list)
+    }
     table.show(passing, state.selected)
 
     // The toolbar's counts and choices.
@@ -359,6 +368,7 @@ export async function renderRunList(root: HTMLElement, go: (hash: string) => voi
       moved = true
     }
     data = next
+    if (moved) version++
     // Summaries change only while a run logs; a run that just finished or appeared has new ones too.
     const live = fresh.some((r) => r.status === 'running')
     const metrics = [...state.metrics]

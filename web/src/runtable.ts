@@ -161,7 +161,6 @@ export class RunTable {
   show(runs: RunData[], selected: Set<string>): void {
     this.shown = runs
     this.selected = selected
-    this.fitColumns()
     this.paint(true)
     this.selectAll.checked = runs.length > 0 && runs.every((r) => selected.has(r.row.key))
   }
@@ -205,14 +204,15 @@ export class RunTable {
   }
 
   /**
-   * Each column at least as wide as its longest value among all the runs shown (in `ch`), so a
-   * column does not widen when a longer value scrolls in.
+   * Each column at least as wide as its longest value among `runs` (the listed runs, before the
+   * filters, so filtering does not narrow it), in `ch`: a column does not widen when a longer
+   * value scrolls in. The page calls this when the runs or their values change, not per brush step.
    */
-  private fitColumns(): void {
+  fit(runs: RunData[]): void {
     for (const col of this.cols) {
       let chars = 0
-      if (col === 'field:createdAt') chars = this.shown.length ? display(this.shown[0], col).length : 0
-      else for (const r of this.shown) chars = Math.max(chars, display(r, col).length)
+      if (col === 'field:createdAt') chars = runs.length ? display(runs[0], col).length : 0
+      else for (const r of runs) chars = Math.max(chars, display(r, col).length)
       const th = this.headCells.get(col)
       const want = `${Math.min(chars, 48) + 1}ch`
       if (th && th.style.minWidth !== want) th.style.minWidth = want

@@ -32,6 +32,9 @@ function sameRow(a: RunRow, b: RunRow): boolean {
     a.name === b.name &&
     a.annotation === b.annotation &&
     a.runId === b.runId &&
+    a.note === b.note &&
+    a.archived === b.archived &&
+    String(a.tags) === String(b.tags) &&
     JSON.stringify(a.config) === JSON.stringify(b.config)
   )
 }
@@ -139,7 +142,7 @@ export async function renderRunList(root: HTMLElement, go: (hash: string) => voi
     return [...data.values()].filter(
       (r) =>
         (!state.project || r.row.project === state.project) &&
-        (!needle || `${r.row.project} ${r.row.name} ${r.row.runId} ${r.row.annotation ?? ''} ${JSON.stringify(r.row.config)}`.toLowerCase().includes(needle)),
+        (!needle || `${r.row.project} ${r.row.name} ${r.row.runId} ${r.row.annotation ?? ''} ${(r.row.tags ?? []).join(' ')} ${r.row.note ?? ''} ${JSON.stringify(r.row.config)}`.toLowerCase().includes(needle)),
     )
   }
   const metricCols = () => state.metrics.flatMap((m) => STATS.map((s) => statCol(s, m)))

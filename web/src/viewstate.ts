@@ -5,7 +5,7 @@
  */
 
 export interface ListState {
-  /** Search text over project, name, id, annotation and config. */
+  /** Search text over project, name, id, annotation, tags, note and config. */
   q: string
   project: string
   /** Column ids chosen by the user, in order; null: the default (differing config keys + tracked metrics' summaries). */

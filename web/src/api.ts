@@ -17,6 +17,34 @@ async function get<T>(path: string): Promise<T> {
   return (await res.json()) as T
 }
 
+/** A run's labels as the server keeps them, and a change of them (src/board/labels.ts). */
+export interface RunLabels {
+  tags: string[]
+  note: string | null
+  archived: boolean
+}
+export interface LabelPatch {
+  addTags?: string[]
+  removeTags?: string[]
+  note?: string | null
+  archived?: boolean
+}
+
+/** POST a run's label change; the labels after it (or an Error with the server's message). */
+async function postLabels(path: string, patch: LabelPatch): Promise<RunLabels> {
+  const res = await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(patch) })
+  if (!res.ok) {
+    let msg = res.statusText
+    try {
+      msg = ((await res.json()) as { error: string }).error
+    } catch {
+      /* not JSON */
+    }
+    throw new Error(`${res.status}: ${msg}`)
+  }
+  return (await res.json()) as RunLabels
+}
+
 const enc = encodeURIComponent
 export const runPath = (key: string) => {
   const [p, r] = key.split('/')
@@ -28,6 +56,8 @@ export const api = {
   /** One metric's count, last, min and max in every run (null for a run without it): one request for the whole table. */
   summaries: (metric: string) => get<Record<string, MetricStats | null>>(`/api/summaries?metric=${enc(metric)}`),
   run: (key: string) => get<RunDetail>(runPath(key)),
+  /** Change a run's tags, note or archived flag. */
+  label: (key: string, patch: LabelPatch) => postLabels(`${runPath(key)}/labels`, patch),
   /** Every metric name of a run. */
   allMetrics: (key: string) => get<string[]>(`${runPath(key)}/metrics`),
   metrics: (key: string, ns: string) => get<string[]>(`${runPath(key)}/metrics?namespace=${enc(ns)}`),

@@ -6,7 +6,7 @@
  * run is live or something changed) every few seconds and updates the rows in place.
  */
 import { api } from './api'
-import type { MetricStats, RunRow } from './api'
+import type { LabelPatch, MetricStats, RunRow } from './api'
 import { allKeys, configCol, differingKeys, flatten, isNumeric, matches, parseCol, parseFilter, rangeText, runData, statCol, STATS, valueOf, colLabel, compareValues, metricOf } from './columns'
 import type { Filter, RunData } from './columns'
 import { CompareView } from './compare'
@@ -80,6 +80,9 @@ export async function renderRunList(root: HTMLElement, go: (hash: string) => voi
   const clearSel = h('button', { class: 'clear-selection' })
   const clearFilters = h('button', { class: 'clear-filters' })
   const count = h('span', { class: 'count' })
+  const showArchived = h('input', { type: 'checkbox', class: 'show-archived', checked: state.archived })
+  const archivedLabel = h('label', { class: 'archived-toggle', title: 'list archived runs too' }, showArchived, h('span', { class: 'archived-text' }, 'show archived'))
+  const tagFilter = h('span', { class: 'tag-filter' })
   const empty = h('p', { class: 'empty' }, 'No runs in this folder yet. Log one with Board, or try `amber demo`.')
 
   const table = new RunTable({
@@ -94,6 +97,20 @@ export async function renderRunList(root: HTMLElement, go: (hash: string) => voi
     filter: (col, raw) => {
       if (raw.trim()) state.filters.set(col, raw)
       else state.filters.delete(col)
+      changed()
+    },
+    label: async (key: string, patch: LabelPatch) => {
+      const after = await api.label(key, patch)
+      const r = data.get(key)
+      if (r) {
+        r.row = { ...r.row, ...after }
+        version++
+      }
+      // At the next frame: the editor that saved closes first, then its cell shows the new labels.
+      soon()
+    },
+    tag: (tag: string) => {
+      state.tag = tag
       changed()
     },
     select: (keys, on) => {
@@ -141,6 +158,8 @@ export async function renderRunList(root: HTMLElement, go: (hash: string) => voi
     const needle = state.q.toLowerCase()
     return [...data.values()].filter(
       (r) =>
+        (state.archived || r.row.archived !== true) &&
+        (!state.tag || (r.row.tags ?? []).includes(state.tag)) &&
         (!state.project || r.row.project === state.project) &&
         (!needle || `${r.row.project} ${r.row.name} ${r.row.runId} ${r.row.annotation ?? ''} ${(r.row.tags ?? []).join(' ')} ${r.row.note ?? ''} ${JSON.stringify(r.row.config)}`.toLowerCase().includes(needle)),
     )
@@ -199,6 +218,18 @@ export async function renderRunList(root: HTMLElement, go: (hash: string) => voi
     // The toolbar's counts and choices.
     const activeFilters = [...state.filters.values()].filter((v) => v.trim()).length
     count.textContent = `${passing.length} of ${data.size} runs`
+    const archivedCount = [...data.values()].filter((r) => r.row.archived === true).length
+    if (showArchived.checked !== state.archived) showArchived.checked = state.archived
+    ;(archivedLabel.lastChild as HTMLElement).textContent = `show archived (${archivedCount})`
+    archivedLabel.classList.toggle('active', state.archived)
+    if (tagFilter.dataset.tag !== state.tag) {
+      tagFilter.dataset.tag = state.tag
+      tagFilter.replaceChildren(
+        ...(state.tag
+          ? [h('span', { class: 'tag-chip active' }, h('span', { class: 'tag-name' }, `tag: ${state.tag}`), h('button', { class: 'chip-x', title: 'show runs of any tag', onclick: () => ((state.tag = ''), changed()) }, '×'))]
+          : []),
+      )
+    }
     clearFilters.hidden = activeFilters === 0
     clearFilters.textContent = `clear ${activeFilters} filter${activeFilters === 1 ? '' : 's'}`
     clearSel.hidden = state.selected.size === 0
@@ -316,6 +347,10 @@ export async function renderRunList(root: HTMLElement, go: (hash: string) => voi
     state.selected.clear()
     changed()
   })
+  showArchived.addEventListener('change', () => {
+    state.archived = showArchived.checked
+    changed()
+  })
   clearFilters.addEventListener('click', () => {
     state.filters.clear()
     changed()
@@ -324,7 +359,7 @@ export async function renderRunList(root: HTMLElement, go: (hash: string) => voi
 
   const compareBox = compare.el
   root.replaceChildren(
-    h('div', { class: 'toolbar' }, search, projectSel, sortSel, dirBtn, metricInput, metricNames, metricChips, picker.el, compareToggle, overlay, clearSel, clearFilters, count),
+    h('div', { class: 'toolbar' }, search, projectSel, sortSel, dirBtn, metricInput, metricNames, metricChips, picker.el, compareToggle, overlay, archivedLabel, tagFilter, clearSel, clearFilters, count),
     compareBox,
     h('div', { class: 'table-wrap' }, table.el),
     empty,

@@ -10,6 +10,8 @@ import { colorFor } from './colors'
 import { cellText, colLabel, durationMs, parseCol, valueOf } from './columns'
 import type { RunData } from './columns'
 import { fmtDuration, h } from './dom'
+import { archiveButton, fillLabels, isEditing, labelSig } from './labels'
+import type { LabelEvents } from './labels'
 
 // One formatter for all rows: toLocaleString() builds a new one per call, slow for 1,000 rows.
 const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' })
@@ -22,7 +24,7 @@ const UNFILTERED = new Set(['field:createdAt', 'field:duration'])
 const BUFFER = 30
 const MIN_ROWS = 60
 
-export interface TableEvents {
+export interface TableEvents extends LabelEvents {
   sort(col: string): void
   filter(col: string, raw: string): void
   select(keys: string[], on: boolean): void
@@ -36,6 +38,10 @@ interface Row {
   texts: string[]
   /** The column layout the cells were built for. */
   layout: number
+  /** The tags and note cell, the archive button's cell, and what they were built for (labelSig). */
+  labels: HTMLElement
+  actions: HTMLElement
+  labelSig: string
 }
 
 /** Formatted creation times: a refresh compares every row's cells, and formatting a date is the slow part. */
@@ -111,30 +117,33 @@ export class RunTable {
       { class: 'titles' },
       h('th', {}, this.selectAll),
       h('th'),
-      all.map((col) => {
+      all.flatMap((col) => {
         // Right-aligned like its cells: config and metric columns of numbers (not dates and durations).
         const right = numeric.has(col) && parseCol(col).kind !== 'field'
         const th = h('th', { class: `sortable${right ? ' num' : ''}`, 'data-col': col, title: `sort by ${colLabel(col)}` }, colLabel(col), h('span', { class: 'arrow' }))
         th.addEventListener('click', () => this.events.sort(col))
         this.headCells.set(col, th)
-        return th
+        return col === 'field:name' ? [th, h('th', { class: 'labels-head' }, 'tags · note')] : th
       }),
+      h('th'),
     )
     const filters = h(
       'tr',
       { class: 'filters' },
       h('th'),
       h('th'),
-      all.map((col) => {
-        if (UNFILTERED.has(col)) return h('th')
+      all.flatMap((col) => {
+        if (UNFILTERED.has(col)) return col === 'field:name' ? [h('th'), h('th')] : h('th')
         const box = h('input', { type: 'search', class: 'col-filter', 'data-col': col, placeholder: numeric.has(col) ? 'min..max' : 'filter', spellcheck: 'false' })
         box.addEventListener('input', () => this.events.filter(col, box.value))
         this.filterBoxes.set(col, box)
-        return h('th', {}, box)
+        const th = h('th', {}, box)
+        return col === 'field:name' ? [th, h('th')] : th
       }),
+      h('th'),
     )
     this.head.replaceChildren(titles, filters)
-    for (const pad of [this.above, this.below]) (pad.firstChild as HTMLTableCellElement).colSpan = all.length + 2
+    for (const pad of [this.above, this.below]) (pad.firstChild as HTMLTableCellElement).colSpan = all.length + 4
   }
 
   dispose(): void {
@@ -239,6 +248,13 @@ export class RunTable {
         if (this.cols[i] === 'field:status') row.cells[i].className = `status status-${text}`
       }
     }
+    const sig = labelSig(r.row)
+    if (sig !== row.labelSig && !isEditing(row.labels)) {
+      row.labelSig = sig
+      fillLabels(row.labels, r.row, this.events)
+      row.actions.replaceChildren(archiveButton(r.row, this.events))
+      row.tr.classList.toggle('archived', r.row.archived === true)
+    }
     if (row.box.checked !== checked) row.box.checked = checked
     return row
   }
@@ -248,7 +264,10 @@ export class RunTable {
     const box = h('input', { type: 'checkbox', checked: old?.box.checked ?? false })
     const texts: string[] = []
     const cells: HTMLElement[] = []
-    const tds = this.cols.map((col) => {
+    const labels = h('td', { class: 'labels' })
+    fillLabels(labels, r.row, this.events)
+    const actions = h('td', { class: 'actions' }, archiveButton(r.row, this.events))
+    const tds = this.cols.flatMap((col) => {
       const text = display(r, col)
       texts.push(text)
       let inner: HTMLElement
@@ -260,11 +279,11 @@ export class RunTable {
         td = inner = h('td', { class: kind === 'field' ? (col === 'field:runId' ? 'mono' : '') : `val${this.numeric.has(col) ? ' num' : ''}`, 'data-col': kind === 'field' ? undefined : col }, text)
       }
       cells.push(inner)
-      return td
+      return col === 'field:name' ? [td, labels] : td
     })
-    const tr = h('tr', { class: 'run-row', 'data-key': key }, h('td', {}, box), h('td', {}, h('span', { class: 'swatch', style: { background: colorFor(key) } })), tds)
+    const tr = h('tr', { class: `run-row${r.row.archived ? ' archived' : ''}`, 'data-key': key }, h('td', {}, box), h('td', {}, h('span', { class: 'swatch', style: { background: colorFor(key) } })), tds, actions)
     old?.tr.replaceWith(tr)
-    const row: Row = { tr, box, cells, texts, layout: this.layout }
+    const row: Row = { tr, box, cells, texts, layout: this.layout, labels, actions, labelSig: labelSig(r.row) }
     this.rows.set(key, row)
     return row
   }

@@ -24,6 +24,10 @@ export interface ListState {
   scatterY: string
   /** Config key the grouped curves group by ('' = all runs in one group). */
   group: string
+  /** Whether archived runs are listed too. */
+  archived: boolean
+  /** Only runs with this tag ('' = any). */
+  tag: string
 }
 
 export const DEFAULT_SORT = 'field:createdAt'
@@ -47,6 +51,8 @@ export function parseState(query: string): ListState {
     scatterX: p.get('x') ?? '',
     scatterY: p.get('y') ?? '',
     group: p.get('group') ?? '',
+    archived: p.get('archived') === '1',
+    tag: p.get('tag') ?? '',
   }
 }
 
@@ -68,6 +74,8 @@ export function stateQuery(s: ListState): string {
   if (s.scatterX) p.set('x', s.scatterX)
   if (s.scatterY) p.set('y', s.scatterY)
   if (s.group) p.set('group', s.group)
+  if (s.archived) p.set('archived', '1')
+  if (s.tag) p.set('tag', s.tag)
   return p.toString()
 }
 

@@ -3,8 +3,8 @@ import type { RunRow, Series, LogKind, LogNames, LogAppend, RunDetail, Histogram
 
 export type { RunRow, Series, LogKind, LogNames, LogAppend, RunDetail, HistogramEntry, MediaEntry, MetricStats, TableEntry }
 
-async function get<T>(path: string): Promise<T> {
-  const res = await fetch(path)
+/** The JSON of a reply, or an Error with the server's message (`{ error }`) and status. */
+async function replyOf<T>(res: Response): Promise<T> {
   if (!res.ok) {
     let msg = res.statusText
     try {
@@ -15,6 +15,10 @@ async function get<T>(path: string): Promise<T> {
     throw new Error(`${res.status}: ${msg}`)
   }
   return (await res.json()) as T
+}
+
+async function get<T>(path: string): Promise<T> {
+  return replyOf<T>(await fetch(path))
 }
 
 /** A run's labels as the server keeps them, and a change of them (src/board/labels.ts). */
@@ -32,17 +36,7 @@ export interface LabelPatch {
 
 /** POST a run's label change; the labels after it (or an Error with the server's message). */
 async function postLabels(path: string, patch: LabelPatch): Promise<RunLabels> {
-  const res = await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(patch) })
-  if (!res.ok) {
-    let msg = res.statusText
-    try {
-      msg = ((await res.json()) as { error: string }).error
-    } catch {
-      /* not JSON */
-    }
-    throw new Error(`${res.status}: ${msg}`)
-  }
-  return (await res.json()) as RunLabels
+  return replyOf<RunLabels>(await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(patch) }))
 }
 
 const enc = encodeURIComponent

@@ -20,7 +20,7 @@ export type {
 } from './board'
 export { startViewer } from './viewer/server'
 export type { Viewer, ViewerOptions } from './viewer/server'
-export { syncRun, SyncClient, TransientError } from './sync'
+export { syncRun, TransientError } from './sync'
 export type { SyncOptions, SyncProgress, SyncResult, RemoteOptions, BoardRemote } from './sync'
 export { startServer, TokenStore } from './server'
 export type { ServerOptions, StorageOptions, TeamServer, TokenRecord } from './server'

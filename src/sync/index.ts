@@ -1,6 +1,6 @@
 /** Sync: uploading runs to a team server (`amber serve`). */
 export { syncRun } from './sync'
 export type { SyncOptions, SyncProgress, SyncResult } from './sync'
-export { SyncClient, TransientError } from './client'
+export { TransientError } from './client'
 export type { RemoteOptions } from './client'
 export type { BoardRemote } from './background'

@@ -1,11 +1,13 @@
 /**
  * ColumnVault, Column and VarSizeColumn (docs/api.md): typed, chunked, append-friendly columns in
- * the KohakuVault 0.8 layout (docs/format.md). Storage, chunking and codecs are in the Rust core;
- * this layer resolves indices (negative ones count from the end), picks the typed-array fast paths
- * and sorts values into native batches (one native call per batch).
+ * the KohakuVault 0.8 layout (docs/format.md). Storage, chunking, codecs and index resolution
+ * (negative indexes count from the end) are in the Rust core; this layer picks the typed-array
+ * fast paths, sorts values into native batches (one native call per batch) and retries calls
+ * that find the file busy.
  */
 import binding from './native'
 import { native, InvalidArgumentError, ClosedError } from './errors'
+import { retryAfter, retrySync, type RetryPolicy } from './retry'
 import { packBatch, packDocs, bytesOf, type PackTarget } from './packer'
 import { onExit } from './exit-hooks'
 import { ReadRelease, releaseQueuedReads } from './read-release'
@@ -25,6 +27,12 @@ export interface ColumnVaultOptions {
    * the default keeps a single uncached append cheap; 32768 makes a large extend about 2.7x faster.
    */
   pageSize?: number
+  /** Retries after a busy/locked error (default 4). */
+  retries?: number
+  /** First backoff pause in ms, doubling per retry (default 20). */
+  backoffMs?: number
+  /** How long SQLite itself waits on a locked file per attempt (default 5000 ms). */
+  busyTimeoutMs?: number
 }
 
 export interface ColumnInfo {
@@ -65,6 +73,8 @@ const NATIVE_ARRAY: Record<string, new (...a: any[]) => NumericArray> = {
 }
 
 const ITER_BATCH = 4096
+/** The element ends of a fixed-size batch: the core needs none. */
+const NO_ENDS = new Uint32Array(0)
 const STAGE_SIZE = 8192
 /** First guess at the size of a variable-size `bytes` element read by `get`. */
 const BYTES_GUESS = 256
@@ -90,6 +100,8 @@ interface VaultState {
   /** Reads keep a snapshot open in the core between calls; this ends it once the current
    *  synchronous run of code is over (an idle vault never holds back checkpoints). */
   readSoon: () => void
+  /** How native calls that find the file busy are retried. */
+  retry: RetryPolicy
 }
 
 export interface CacheOptions {
@@ -157,8 +169,8 @@ export class Column {
       const part = this.#stage!.subarray(0, this.#staged)
       this.#staged = 0
       // f64 values are stored exactly as staged; other types get their range check in Rust.
-      if (this.#scalar === 'f64') native(() => this.n.extendRaw(bytesOf(part)))
-      else native(() => this.n.extendNumbers(part))
+      if (this.#scalar === 'f64') this.call(() => this.n.extendRaw(bytesOf(part)))
+      else this.call(() => this.n.extendNumbers(part))
     }
     if (this.#held.length > 0) {
       const held = this.#held
@@ -167,8 +179,13 @@ export class Column {
     }
     if (this.#docStage && this.#docStage.count > 0) {
       const { bytes, ends } = this.#docStage.take()
-      native(() => this.n.extendPackedDocs(bytes, ends))
+      this.call(() => this.n.extendPackedDocs(bytes, ends))
     }
+  }
+
+  /** @internal A native call, retried while the file is busy (the vault's `retries` and `backoffMs`). */
+  protected call<T>(call: () => T): T {
+    return retrySync(this.#vault.retry, call)
   }
 
   /** Hold a document when it is JSON-like (the cache is on); false sends it on its own. */
@@ -209,23 +226,28 @@ export class Column {
   get length(): number {
     this.settleStaged()
     this.#vault.readSoon()
-    return native(() => this.n.length())
+    try {
+      return this.n.length()
+    } catch (e) {
+      return retryAfter(this.#vault.retry, e, () => this.n.length())
+    }
   }
 
   #a?: PackTarget<void>
   /** Batches packed and appended by the column itself: one native call, nothing handed back. */
   #appender(): PackTarget<void> {
     const n = this.n
+    const retry = this.#vault.retry
     return (this.#a ??= {
       kind: n.kind,
       dtype: n.dtype,
-      packNumbers: (v) => n.extendNumbers(v),
-      packBigints: (v) => n.extendBigints(v),
-      packBools: (v) => n.extendBools(v),
-      packPackedArray: (a) => n.extendPackedArray(a),
-      packVectors: (e, r) => n.extendVectors(e, r),
-      packJoinedStrings: (j, l) => n.extendJoinedStrings(j, l),
-      packJoinedBuffers: (b, e) => n.extendJoinedBuffers(b, e),
+      packNumbers: (v) => retrySync(retry, () => n.extendNumbers(v)),
+      packBigints: (v) => retrySync(retry, () => n.extendBigints(v)),
+      packBools: (v) => retrySync(retry, () => n.extendBools(v)),
+      packPackedArray: (a) => retrySync(retry, () => n.extendPackedArray(a)),
+      packVectors: (e, r) => retrySync(retry, () => n.extendVectors(e, r)),
+      packJoinedStrings: (j, l) => retrySync(retry, () => n.extendJoinedStrings(j, l)),
+      packJoinedBuffers: (b, e) => retrySync(retry, () => n.extendJoinedBuffers(b, e)),
     })
   }
   #p?: InstanceType<typeof binding.NativePacker>
@@ -233,25 +255,17 @@ export class Column {
     return (this.#p ??= new binding.NativePacker(this.n.dtype))
   }
 
-  #integer(v: unknown, what: string): void {
-    if (v !== undefined && !Number.isInteger(v)) throw new InvalidArgumentError(`column "${this.name}": ${what} ${String(v)} is not an integer`)
-  }
-
-  #index(i: number, len: number, allowEnd = false): number {
-    if (!Number.isInteger(i)) throw new InvalidArgumentError(`column "${this.name}": index ${String(i)} is not an integer`)
-    const j = i < 0 ? i + len : i
-    if (j < 0 || j > len || (j === len && !allowEnd))
-      throw new InvalidArgumentError(`column "${this.name}": index ${i} out of range for length ${len}`)
-    return j
-  }
-
-  /** Element `i` (negative counts from the end). */
+  /** Element `i` (negative counts from the end). Indexes are checked and resolved in the core. */
   get(i: number, options: ReadOptions = {}): any {
-    this.#integer(i, 'index')
     this.settleStaged()
     this.#vault.readSoon()
     if (this.#bytes) return this.#getBytes(i)
-    return native(() => this.n.get(i, options.bigint ?? false))
+    const bigint = options.bigint ?? false
+    try {
+      return this.n.get(i, bigint)
+    } catch (e) {
+      return retryAfter(this.#vault.retry, e, () => this.n.get(i, bigint))
+    }
   }
 
   /** A `bytes` element read into a Buffer allocated here (Node's pool serves small ones). An
@@ -261,18 +275,18 @@ export class Column {
     let out = Buffer.allocUnsafe(this.elemSize || this.#bytesGuess)
     for (;;) {
       const b = out
-      const n = native(() => this.n.getBytesInto(i, b))
+      const n = this.call(() => this.n.getBytesInto(i, b))
       if (n <= out.length) return n === out.length ? out : out.subarray(0, n)
       this.#bytesGuess = n
       out = Buffer.allocUnsafe(n)
     }
   }
 
+  /** Replace element `i` (negative counts from the end). */
   set(i: number, value: unknown): void {
     this.settleStaged()
-    const j = this.#index(i, this.length)
-    const { bytes } = packBatch(this.#packer(), [value])
-    native(() => this.n.setPacked(j, bytes))
+    const { bytes, ends } = packBatch(this.#packer(), [value])
+    this.call(() => this.n.setPacked(i, bytes, ends))
   }
 
   append(value: unknown): void {
@@ -298,7 +312,11 @@ export class Column {
       const doc = packDocs(this.#docDtype, value)
       const end = this.#docEnd
       end[0] = doc.length
-      native(() => this.n.extendPackedDocs(doc, end))
+      try {
+        this.n.extendPackedDocs(doc, end)
+      } catch (e) {
+        retryAfter(this.#vault.retry, e, () => this.n.extendPackedDocs(doc, end))
+      }
       return
     }
     this.extend([value])
@@ -321,11 +339,11 @@ export class Column {
     if (this.#scalar && ArrayBuffer.isView(values)) {
       const own = NATIVE_ARRAY[this.#scalar]
       if (own && values instanceof own) {
-        native(() => this.n.extendRaw(bytesOf(values)))
+        this.call(() => this.n.extendRaw(bytesOf(values)))
         return
       }
       if (values instanceof Float64Array) {
-        native(() => this.n.extendNumbers(values))
+        this.call(() => this.n.extendNumbers(values))
         return
       }
     }
@@ -336,59 +354,49 @@ export class Column {
 
   /** Elements `[start, end)` like Array.prototype.slice: a typed array for numeric dtypes, else an array. */
   slice(start?: number, end?: number, options: ReadOptions = {}): any {
-    this.#integer(start, 'slice bound')
-    this.#integer(end, 'slice bound')
     return this.#read(start, end, options)
   }
 
-  /** One native call: bounds are resolved against the length in the core (negative from the end). */
+  /** One native call: bounds are checked and resolved against the length in the core. */
   #read(s: number | undefined, e: number | undefined, options: ReadOptions): any {
     this.settleStaged()
     this.#vault.readSoon()
-    if (this.#scalar && this.#scalar !== 'bool') return native(() => this.n.sliceNumbers(s, e, options.bigint ?? false))
-    if (this.#joined) return cut(native(() => this.n.sliceJoined(s, e)))
-    return native(() => this.n.sliceValues(s, e, options.bigint ?? false))
+    const bigint = options.bigint ?? false
+    if (this.#scalar && this.#scalar !== 'bool') return this.call(() => this.n.sliceNumbers(s, e, bigint))
+    if (this.#joined) return cut(this.call(() => this.n.sliceJoined(s, e)))
+    return this.call(() => this.n.sliceValues(s, e, bigint))
   }
 
-  /** Overwrite elements from `start` with `values` (they must all exist). */
+  /** Overwrite elements from `start` (negative counts from the end) with `values`, which must
+   *  all exist: one transaction. */
   setSlice(start: number, values: ArrayLike<unknown>): void {
     this.settleStaged()
-    const len = this.length
-    const s = this.#index(start, len, true)
-    if (s + values.length > len)
-      throw new InvalidArgumentError(`column "${this.name}": ${values.length} values at ${s} run past the length ${len}`)
-    if (values.length === 0) return
-    if (this.elemSize > 0) {
-      const own = this.#scalar ? NATIVE_ARRAY[this.#scalar] : undefined
-      const bytes = own && values instanceof own ? bytesOf(values as NumericArray) : packBatch(this.#packer(), values).bytes
-      native(() => this.n.writeRaw(s, bytes))
-      return
-    }
-    const { bytes, ends } = packBatch(this.#packer(), values)
-    for (let k = 0; k < values.length; k++) {
-      const from = k === 0 ? 0 : ends[k - 1]
-      native(() => this.n.setPacked(s + k, bytes.subarray(from, ends[k])))
-    }
+    const own = this.#scalar ? NATIVE_ARRAY[this.#scalar] : undefined
+    const { bytes, ends } =
+      own && values instanceof own
+        ? { bytes: bytesOf(values as NumericArray), ends: NO_ENDS }
+        : values.length === 0
+          ? { bytes: Buffer.alloc(0), ends: NO_ENDS }
+          : packBatch(this.#packer(), values)
+    this.call(() => this.n.setPacked(start, bytes, ends))
   }
 
-  /** Remove element `i`, shifting the rest down. */
+  /** Remove element `i` (negative counts from the end), shifting the rest down. */
   delete(i: number): void {
     this.settleStaged()
-    const j = this.#index(i, this.length)
-    native(() => this.n.deleteRange(j, j + 1))
+    this.call(() => this.n.deleteAt(i))
   }
 
   /** Insert before index `i` (`i === length` appends; negative counts from the end). */
   insert(i: number, value: unknown): void {
     this.settleStaged()
-    const j = this.#index(i, this.length, true)
     const { bytes, ends } = packBatch(this.#packer(), [value])
-    native(() => this.n.insertPacked(j, bytes, ends))
+    this.call(() => this.n.insertPacked(i, bytes, ends))
   }
 
   clear(): void {
     this.settleStaged()
-    native(() => this.n.clear())
+    this.call(() => this.n.clear())
   }
 
   *[Symbol.iterator](): IterableIterator<any> {
@@ -410,7 +418,7 @@ export class VarSizeColumn extends Column {
   /** Rewrite the data chunks without the fragments left by updates and deletes. */
   compact(): void {
     this.settleStaged()
-    native(() => this.n.compact())
+    this.call(() => this.n.compact())
   }
 }
 
@@ -455,6 +463,14 @@ function cut(j: { bytes: Buffer; ends: Uint32Array } | string | unknown[]): unkn
   return out
 }
 
+/** A count option (retries, milliseconds): a non-negative number. */
+function checkCount(n: unknown, what: string): number {
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+    throw new InvalidArgumentError(`${what} must be a non-negative number, got ${String(n)}`)
+  }
+  return n
+}
+
 function isArrayLike(v: unknown): v is ArrayLike<unknown> {
   return Array.isArray(v) || ArrayBuffer.isView(v) || (typeof v === 'object' && v !== null && typeof (v as { length?: unknown }).length === 'number')
 }
@@ -464,7 +480,7 @@ export class ColumnVault {
   #n: NativeColumnVault | null
   /** Ends the read snapshot the vault's reads keep open (see read-release.ts). */
   readonly #reads = new ReadRelease(() => this.#n?.releaseRead())
-  readonly #state: VaultState = { cache: false, intervalMs: 0, staged: new Set(), timer: null, readSoon: () => this.#reads.soon() }
+  readonly #state: VaultState
   #unhookExit?: () => void
 
   /** Open (or create) the columns of a SQLite file; `pathOrKVault` may be a KVault (same file). */
@@ -476,8 +492,17 @@ export class ColumnVault {
       const v = options[k]
       if (v !== undefined && (!Number.isInteger(v) || v <= 0)) throw new InvalidArgumentError(`${path}: ${k} ${String(v)} is not a positive integer`)
     }
+    const { retries = 4, backoffMs = 20, busyTimeoutMs = 5000 } = options
+    const retry = { retries: checkCount(retries, 'retries'), backoffMs: checkCount(backoffMs, 'backoffMs') }
+    const busy = Math.min(checkCount(busyTimeoutMs, 'busyTimeoutMs'), 2 ** 31 - 1)
     this.path = path
-    this.#n = native(() => new binding.NativeColumnVault(path, { minChunkBytes: options.minChunkBytes, maxChunkBytes: options.maxChunkBytes, pageSize: options.pageSize }))
+    this.#state = { cache: false, intervalMs: 0, staged: new Set(), timer: null, readSoon: () => this.#reads.soon(), retry }
+    this.#n = retrySync(retry, () => new binding.NativeColumnVault(path, { minChunkBytes: options.minChunkBytes, maxChunkBytes: options.maxChunkBytes, pageSize: options.pageSize, busyTimeoutMs: busy }))
+  }
+
+  /** A native call, retried while the file is busy. */
+  #call<T>(call: () => T): T {
+    return retrySync(this.#state.retry, call)
   }
 
   get #v(): NativeColumnVault {
@@ -500,7 +525,7 @@ export class ColumnVault {
    */
   enableCache(options: CacheOptions = {}): void {
     const v = this.#v
-    native(() => v.enableCache({ flushBytes: options.flushBytes, flushIntervalMs: options.flushIntervalMs }))
+    this.#call(() => v.enableCache({ flushBytes: options.flushBytes, flushIntervalMs: options.flushIntervalMs }))
     this.#state.cache = true
     this.#state.intervalMs = options.flushIntervalMs ?? 500
     this.#unhookExit ??= onExit(() => this.close())
@@ -513,49 +538,49 @@ export class ColumnVault {
     this.#state.cache = false
     this.#unhookExit?.()
     this.#unhookExit = undefined
-    native(() => v.disableCache())
+    this.#call(() => v.disableCache())
   }
 
   /** Write every cached append now (one transaction). */
   flushCache(): void {
     const v = this.#v
     this.#drainAll()
-    native(() => v.flushCache())
+    this.#call(() => v.flushCache())
   }
 
   /** Create a column; InvalidArgumentError if it exists or the dtype is bad. */
   createColumn(name: string, dtype: string): Column {
-    return this.#wrap(native(() => this.#v.createColumn(String(name), String(dtype))))
+    return this.#wrap(this.#call(() => this.#v.createColumn(String(name), String(dtype))))
   }
 
   /** The existing column (same dtype, else InvalidArgumentError) or a new one. */
   ensure(name: string, dtype: string): Column {
-    return this.#wrap(native(() => this.#v.ensure(String(name), String(dtype))))
+    return this.#wrap(this.#call(() => this.#v.ensure(String(name), String(dtype))))
   }
 
   /** The column called `name`; NotFoundError if absent. */
   column(name: string): Column {
-    return this.#wrap(native(() => this.#v.column(String(name))))
+    return this.#wrap(this.#call(() => this.#v.column(String(name))))
   }
 
   has(name: string): boolean {
-    return native(() => this.#v.has(String(name)))
+    return this.#call(() => this.#v.has(String(name)))
   }
 
   listColumns(): ColumnInfo[] {
-    return native(() => this.#v.listColumns())
+    return this.#call(() => this.#v.listColumns())
   }
 
   /** Delete a column and free its chunks; false if there was none. */
   deleteColumn(name: string): boolean {
-    return native(() => this.#v.deleteColumn(String(name)))
+    return this.#call(() => this.#v.deleteColumn(String(name)))
   }
 
   /** Merge the WAL into the main file. */
   checkpoint(): void {
     this.#drainAll()
     releaseQueuedReads()
-    native(() => this.#v.checkpoint())
+    this.#call(() => this.#v.checkpoint())
   }
 
   /** Flush cached appends, checkpoint and close; later calls raise ClosedError. */
@@ -564,6 +589,8 @@ export class ColumnVault {
     const n = this.#n
     try {
       this.#drainAll()
+      // Cached appends go with busy retries: close itself gives up on them at its first failure.
+      if (this.#state.cache) this.#call(() => n.flushCache())
     } finally {
       this.#n = null
       this.#state.cache = false

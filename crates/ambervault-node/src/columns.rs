@@ -6,8 +6,7 @@ use crate::handover::{self, CopiedBuffer, CopiedU32s, Text};
 use crate::packer::{self, Batch, JsOut, TypedOut};
 use ambervault_core::col::{Bounds, CacheOptions, ChunkOptions, ColumnHandle, ColumnVault};
 use ambervault_core::conn::{self, OpenOptions};
-use ambervault_core::packer::Value;
-use ambervault_core::packer::{DataPacker, Joined, Scalar};
+use ambervault_core::packer::{DataPacker, Joined, Scalar, Value};
 use ambervault_core::Error;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -25,6 +24,8 @@ pub struct NativeVaultOptions {
     pub min_chunk_bytes: Option<f64>,
     pub max_chunk_bytes: Option<f64>,
     pub page_size: Option<f64>,
+    /// How long SQLite waits on a locked file per call (default 5000 ms).
+    pub busy_timeout_ms: Option<u32>,
 }
 
 fn index(v: f64, what: &str) -> Result<u64> {
@@ -46,19 +47,13 @@ pub(crate) fn page_size(v: Option<f64>) -> Result<Option<u32>> {
     .transpose()
 }
 
-/// A JS index or slice bound: an integer, negative ones counting from the end.
-fn signed(v: f64, what: &str) -> Result<i64> {
+/// A JS index or slice bound as the core takes it: an integer, negative ones counting from the
+/// end (the core resolves them).
+fn signed(v: f64, what: &str) -> ambervault_core::Result<i64> {
     if !(v.is_finite() && v.fract() == 0.0 && v.abs() <= 9.007_199_254_740_992e15) {
-        return Err(Error::invalid(format!("{what} {v} is not an integer"))).napi();
+        return Err(Error::invalid(format!("{what} {v} is not an integer")));
     }
     Ok(v as i64)
-}
-
-fn slice_bounds(start: Option<f64>, end: Option<f64>) -> Result<Bounds> {
-    Ok(Bounds::Slice(
-        start.map(|v| signed(v, "slice start")).transpose()?,
-        end.map(|v| signed(v, "slice end")).transpose()?,
-    ))
 }
 
 /// Byte strings in one Buffer, each ending at its entry of `ends` (exclusive).
@@ -125,6 +120,9 @@ impl NativeColumnVault {
             if let Some(v) = o.max_chunk_bytes {
                 chunk.max_chunk_bytes = Some(index(v, "maxChunkBytes")?);
             }
+            open.busy_timeout = o
+                .busy_timeout_ms
+                .map(|ms| std::time::Duration::from_millis(ms.into()));
         }
         let inner = ColumnVault::open(path.as_ref(), &open, chunk).napi()?;
         Ok(NativeColumnVault {
@@ -252,18 +250,25 @@ impl NativeColumn {
         Ok(self.vault.len(&self.h).napi()? as f64)
     }
 
+    /// Errors about this column name it.
+    fn named<T>(&self, r: ambervault_core::Result<T>) -> Result<T> {
+        r.map_err(|e| e.context(format!("column \"{}\"", self.h.name)))
+            .napi()
+    }
+    fn at(&self, i: f64) -> Result<i64> {
+        self.named(signed(i, "index"))
+    }
+    fn slice_bounds(&self, start: Option<f64>, end: Option<f64>) -> Result<Bounds> {
+        let bound = |v: Option<f64>| v.map(|v| self.named(signed(v, "slice bound"))).transpose();
+        Ok(Bounds::Slice(bound(start)?, bound(end)?))
+    }
+
     // ---- fixed-size: raw little-endian elements
 
     /// Append whole little-endian elements (through the cache when it is on).
     #[napi]
     pub fn extend_raw(&self, bytes: &[u8]) -> Result<()> {
         self.vault.append(&self.h, bytes, &[]).napi()
-    }
-    #[napi]
-    pub fn write_raw(&self, start: f64, bytes: &[u8]) -> Result<()> {
-        self.vault
-            .set_bytes(&self.h, index(start, "start")?, bytes)
-            .napi()
     }
     /// Numbers of a numeric column (JS `slice` bounds: negative from the end, clamped) as the
     /// matching typed array. For i64/u64 a Float64Array while every value is within 2^53 (else an
@@ -277,13 +282,12 @@ impl NativeColumn {
         end: Option<f64>,
         bigint: bool,
     ) -> Result<TypedOut> {
-        let s = self.h.dtype.scalar().ok_or_else(|| {
-            napi::Error::from_reason(format!(
-                "INVALID_ARGUMENT: column \"{}\" ({}) is not numeric",
-                self.h.name, self.h.dtype_str
-            ))
-        })?;
-        let bounds = slice_bounds(start, end)?;
+        let s = self.h.scalar().napi()?;
+        let bounds = self.slice_bounds(start, end)?;
+        if !bigint && matches!(s, Scalar::I64 | Scalar::U64) {
+            let exact = self.vault.read_exact_f64(&self.h, bounds).napi()?;
+            return Ok(TypedOut::A(Float64Array::new(exact)));
+        }
         macro_rules! typed {
             ($t:ty, $variant:ident, $arr:ident) => {
                 TypedOut::$variant($arr::new(
@@ -291,66 +295,23 @@ impl NativeColumn {
                 ))
             };
         }
-        let checked_i64 = !bigint && matches!(s, Scalar::I64 | Scalar::U64);
-        if !checked_i64 {
-            return Ok(match s {
-                Scalar::F64 => typed!(f64, A, Float64Array),
-                Scalar::F32 => typed!(f32, B, Float32Array),
-                Scalar::I32 => typed!(i32, C, Int32Array),
-                Scalar::I16 => typed!(i16, D, Int16Array),
-                Scalar::I8 => typed!(i8, E, Int8Array),
-                Scalar::U8 | Scalar::Bool => typed!(u8, F, Uint8Array),
-                Scalar::U16 => typed!(u16, G, Uint16Array),
-                Scalar::U32 => typed!(u32, H, Uint32Array),
-                Scalar::I64 => typed!(i64, I, BigInt64Array),
-                Scalar::U64 => typed!(u64, J, BigUint64Array),
-            });
-        }
-        let raw = self.vault.read_fixed::<u64>(&self.h, bounds, 1).napi()?;
-        let mut out = Vec::with_capacity(raw.len());
-        for &bits in &raw {
-            let v: i128 = if s == Scalar::I64 {
-                bits as i64 as i128
-            } else {
-                bits as i128
-            };
-            if v.abs() > 1 << 53 {
-                return Err(Error::invalid(format!(
-                    "column \"{}\": value {v} is beyond 2^53; read it with {{ bigint: true }}",
-                    self.h.name,
-                )))
-                .napi();
-            }
-            out.push(v as f64);
-        }
-        Ok(TypedOut::A(Float64Array::new(out)))
-    }
-
-    /// The stored bytes of a fixed-size column's elements (JS `slice` bounds).
-    #[napi]
-    pub fn slice_raw(&self, start: Option<f64>, end: Option<f64>) -> Result<Buffer> {
-        let b = self
-            .vault
-            .read_fixed::<u8>(&self.h, slice_bounds(start, end)?, self.h.elem_size())
-            .napi()?;
-        Ok(b.into())
+        Ok(match s {
+            Scalar::F64 => typed!(f64, A, Float64Array),
+            Scalar::F32 => typed!(f32, B, Float32Array),
+            Scalar::I32 => typed!(i32, C, Int32Array),
+            Scalar::I16 => typed!(i16, D, Int16Array),
+            Scalar::I8 => typed!(i8, E, Int8Array),
+            Scalar::U8 | Scalar::Bool => typed!(u8, F, Uint8Array),
+            Scalar::U16 => typed!(u16, G, Uint16Array),
+            Scalar::U32 => typed!(u32, H, Uint32Array),
+            Scalar::I64 => typed!(i64, I, BigInt64Array),
+            Scalar::U64 => typed!(u64, J, BigUint64Array),
+        })
     }
 
     /// The stored bytes of element `i` (negative counts from the end; out of range is an error).
-    #[napi]
-    pub fn get_raw(&self, i: f64) -> Result<Buffer> {
-        Ok(self.element(i)?.into())
-    }
-
     fn element(&self, i: f64) -> Result<Vec<u8>> {
-        let b = Bounds::Index(signed(i, "index")?);
-        if self.h.is_var_size() {
-            Ok(self.vault.read_var_in(&self.h, b).napi()?.0)
-        } else {
-            self.vault
-                .read_fixed::<u8>(&self.h, b, self.h.elem_size())
-                .napi()
-        }
+        self.vault.get(&self.h, self.at(i)?).napi()
     }
 
     /// Element `i` as a JS value, in one call (negative counts from the end).
@@ -380,12 +341,7 @@ impl NativeColumn {
     /// Numbers given as a Float64Array, range-checked into the column's type, then appended.
     #[napi]
     pub fn extend_numbers(&self, values: Float64Array) -> Result<()> {
-        let s = self.h.dtype.scalar().ok_or_else(|| {
-            napi::Error::from_reason(format!(
-                "INVALID_ARGUMENT: column \"{}\" ({}) is not numeric",
-                self.h.name, self.h.dtype_str
-            ))
-        })?;
+        let s = self.h.scalar().napi()?;
         let mut bytes = Vec::new();
         ambervault_core::packer::scalar::write_f64s(s, &values, &mut bytes)
             .map_err(|e| e.context(format!("column \"{}\" ({})", self.h.name, self.h.dtype_str)))
@@ -449,42 +405,29 @@ impl NativeColumn {
 
     // ---- any dtype: packed batches (from NativePacker.pack*) and packed reads
 
+    /// Insert packed elements (`ends` cut variable-size ones) before index `at` (negative counts
+    /// from the end; the length appends); returns the new length.
     #[napi]
     pub fn insert_packed(&self, at: f64, bytes: &[u8], ends: &[u32]) -> Result<f64> {
-        let at = index(at, "index")?;
-        let n = if self.h.is_var_size() {
-            let ends: Vec<usize> = ends.iter().map(|e| *e as usize).collect();
-            self.vault.insert_var(&self.h, at, bytes, &ends).napi()?
-        } else {
-            self.vault.insert_bytes(&self.h, at, bytes).napi()?
-        };
-        Ok(n as f64)
+        let at = self.at(at)?;
+        let ends: Vec<usize> = ends.iter().map(|e| *e as usize).collect();
+        Ok(self.vault.insert(&self.h, at, bytes, &ends).napi()? as f64)
     }
 
-    /// Replace element `i` with one packed element.
+    /// Overwrite the elements from index `at` (negative counts from the end) with packed ones,
+    /// in one transaction; they must all exist.
     #[napi]
-    pub fn set_packed(&self, i: f64, bytes: &[u8]) -> Result<()> {
-        let i = index(i, "index")?;
-        if self.h.is_var_size() {
-            self.vault.set_var(&self.h, i, bytes).napi()
-        } else {
-            self.vault.set_bytes(&self.h, i, bytes).napi()
-        }
+    pub fn set_packed(&self, at: f64, bytes: &[u8], ends: &[u32]) -> Result<()> {
+        let at = self.at(at)?;
+        let ends: Vec<usize> = ends.iter().map(|e| *e as usize).collect();
+        self.vault.set(&self.h, at, bytes, &ends).napi()
     }
 
     /// The stored bytes of the elements (JS `slice` bounds) and their `n + 1` offsets.
     fn read_slice(&self, start: Option<f64>, end: Option<f64>) -> Result<(Vec<u8>, Vec<usize>)> {
-        let bounds = slice_bounds(start, end)?;
-        if self.h.is_var_size() {
-            return self.vault.read_var_in(&self.h, bounds).napi();
-        }
-        let b = self
-            .vault
-            .read_fixed::<u8>(&self.h, bounds, self.h.elem_size())
-            .napi()?;
-        let es = self.h.elem_size();
-        let offs = (0..=b.len() / es).map(|k| k * es).collect();
-        Ok((b, offs))
+        self.vault
+            .slice(&self.h, self.slice_bounds(start, end)?)
+            .napi()
     }
 
     /// Elements (JS `slice` bounds) of a `bytes` column, padding dropped, in one Buffer cut at
@@ -540,12 +483,11 @@ impl NativeColumn {
         self.unpacked(&bytes, &offsets, bigint)
     }
 
+    /// Remove element `i` (negative counts from the end); returns the new length.
     #[napi]
-    pub fn delete_range(&self, start: f64, end: f64) -> Result<f64> {
-        Ok(self
-            .vault
-            .delete_range(&self.h, index(start, "start")?, index(end, "end")?)
-            .napi()? as f64)
+    pub fn delete_at(&self, i: f64) -> Result<f64> {
+        let i = self.at(i)?;
+        Ok(self.vault.delete(&self.h, Bounds::Index(i)).napi()? as f64)
     }
     #[napi]
     pub fn clear(&self) -> Result<()> {
@@ -553,10 +495,6 @@ impl NativeColumn {
     }
     #[napi]
     pub fn compact(&self) -> Result<()> {
-        if self.h.is_var_size() {
-            self.vault.compact(&self.h).napi()
-        } else {
-            Ok(())
-        }
+        self.vault.compact(&self.h).napi()
     }
 }

@@ -5,9 +5,16 @@
 //! Coherence: the vault consults the cache on every call. The length counts cached elements;
 //! reads of fixed-size columns take the stored part from SQLite and the rest from the buffer;
 //! every other call on a column with cached appends flushes that column first.
+//!
+//! Here too: the vault's side of it (enabling, appending, flushing) and the interval flusher
+//! thread.
 
-use super::ColumnHandle;
+use super::handle::ColumnHandle;
+use super::vault::ColumnVault;
+use crate::error::{ErrorKind, Result};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +36,7 @@ impl Default for CacheOptions {
 
 /// Appends not yet written for one column.
 #[derive(Debug)]
-pub struct Pending {
+pub(crate) struct Pending {
     pub handle: ColumnHandle,
     pub bytes: Vec<u8>,
     /// Exclusive element ends in `bytes` (variable-size columns only).
@@ -39,7 +46,7 @@ pub struct Pending {
 }
 
 #[derive(Debug)]
-pub struct CacheState {
+pub(crate) struct CacheState {
     pub options: CacheOptions,
     pub cols: HashMap<String, Pending>,
     pub last_append: Instant,
@@ -80,5 +87,140 @@ impl CacheState {
         p.ends.extend(ends.iter().map(|e| e + base));
         p.count += count;
         p.bytes.len() >= self.options.flush_bytes
+    }
+}
+
+pub(super) fn lock_cache(c: &Mutex<Option<CacheState>>) -> MutexGuard<'_, Option<CacheState>> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The interval flusher: its stop flag and thread.
+pub(super) type Flusher = (Arc<AtomicBool>, std::thread::JoinHandle<()>);
+
+impl ColumnVault {
+    /// Turn on write-back caching of appends for every column of this vault.
+    /// With a flush interval, a background thread flushes after that much idle time.
+    pub fn enable_cache(self: &Arc<Self>, options: CacheOptions) -> Result<()> {
+        self.with_conn(|_| Ok(()))?;
+        {
+            let mut c = lock_cache(&self.cache);
+            match c.as_mut() {
+                Some(s) => s.options = options,
+                None => *c = Some(CacheState::new(options)),
+            }
+        }
+        self.stop_flusher();
+        if let Some(every) = options.flush_interval {
+            let stop = Arc::new(AtomicBool::new(false));
+            let weak = Arc::downgrade(self);
+            let flag = stop.clone();
+            let tick = (every / 4).clamp(Duration::from_millis(1), Duration::from_millis(100));
+            let handle = std::thread::spawn(move || loop {
+                std::thread::sleep(tick);
+                if flag.load(Ordering::Acquire) {
+                    return;
+                }
+                let Some(v) = weak.upgrade() else { return };
+                let idle = lock_cache(&v.cache)
+                    .as_ref()
+                    .is_some_and(|s| !s.cols.is_empty() && s.last_append.elapsed() >= every);
+                if idle {
+                    // A failed background flush keeps the data cached; the next explicit
+                    // flush or close reports the error.
+                    let _ = v.flush_cache();
+                }
+            });
+            *self.flusher.lock().unwrap_or_else(|p| p.into_inner()) = Some((stop, handle));
+        }
+        Ok(())
+    }
+
+    /// Flush, then stop caching.
+    pub fn disable_cache(&self) -> Result<()> {
+        self.stop_flusher();
+        self.flush_cache()?;
+        *lock_cache(&self.cache) = None;
+        Ok(())
+    }
+
+    pub(super) fn stop_flusher(&self) {
+        let f = self
+            .flusher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((stop, handle)) = f {
+            stop.store(true, Ordering::Release);
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
+
+    pub fn cache_enabled(&self) -> bool {
+        lock_cache(&self.cache).is_some()
+    }
+
+    /// Append packed elements (`ends` cut variable-size ones and are ignored for fixed-size
+    /// ones) through the cache when it is on, else straight to SQLite in one transaction.
+    ///
+    /// Once the cache holds an append, the append has succeeded: a flush it triggers that
+    /// finds the file busy keeps everything cached for the next flush, whose caller sees the
+    /// error. Failing the append instead would make a caller that retries busy calls cache
+    /// the same elements twice.
+    pub fn append(&self, col: &ColumnHandle, bytes: &[u8], ends: &[usize]) -> Result<()> {
+        let mut cache = lock_cache(&self.cache);
+        let Some(state) = cache.as_mut() else {
+            drop(cache);
+            self.write(|w| w.append(col, bytes, ends))?;
+            return Ok(());
+        };
+        self.check_open()?;
+        // Checked now, so a bad batch fails at its own call and not at a later flush.
+        let count = col.count(bytes, ends)?;
+        let ends = if col.is_var_size() { ends } else { &[] };
+        if state.push(col, bytes, ends, count) {
+            match self.flush_locked(state) {
+                Err(e) if e.kind == ErrorKind::Busy => {}
+                r => r?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Write every cached append in one transaction.
+    pub fn flush_cache(&self) -> Result<()> {
+        let mut cache = lock_cache(&self.cache);
+        match cache.as_mut() {
+            Some(state) => self.flush_locked(state),
+            None => Ok(()),
+        }
+    }
+
+    fn flush_locked(&self, state: &mut CacheState) -> Result<()> {
+        if state.cols.is_empty() {
+            return Ok(());
+        }
+        let cols = std::mem::take(&mut state.cols);
+        let r = self.write(|w| {
+            for p in cols.values() {
+                w.append(&p.handle, &p.bytes, &p.ends)?;
+            }
+            Ok(())
+        });
+        if r.is_err() {
+            // Nothing was written (one transaction): keep the appends for the next attempt.
+            state.cols = cols;
+        }
+        r
+    }
+
+    /// Flush cached appends before a call that reads or changes stored elements directly.
+    pub(super) fn settle(&self) -> Result<()> {
+        let mut cache = lock_cache(&self.cache);
+        match cache.as_mut() {
+            Some(state) if !state.cols.is_empty() => self.flush_locked(state),
+            _ => Ok(()),
+        }
     }
 }

@@ -174,12 +174,6 @@ pub fn by_name(conn: &Connection, name: &str) -> Result<Option<MetaRow>> {
     row.map(checked).transpose()
 }
 
-pub fn by_id(conn: &Connection, col_id: i64) -> Result<Option<MetaRow>> {
-    let mut st = conn.prepare_cached(&format!("{SELECT} WHERE col_id = ?1"))?;
-    let row = st.query_row([col_id], row_to_meta).optional()?;
-    row.map(checked).transpose()
-}
-
 pub fn all(conn: &Connection) -> Result<Vec<MetaRow>> {
     let mut st = conn.prepare_cached(&format!("{SELECT} ORDER BY col_id"))?;
     let rows = st

@@ -1,5 +1,8 @@
+use super::handle::Storage;
 use super::*;
+use crate::conn::OpenOptions;
 use crate::ErrorKind;
+use std::sync::{Arc, Mutex};
 
 fn le_i64(v: &[i64]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -188,7 +191,7 @@ fn default_chunks_are_capped_low_but_always_fit_an_element() {
     let s = cv.create("eq", "str:utf8").unwrap();
     assert_eq!(stored_chunk_sizes(&cv, "eq_idx"), (65532, 65532));
     let (b, e) = strs(&["a", "bc"]);
-    cv.extend_var(&s, &b, &e).unwrap();
+    cv.append(&s, &b, &e).unwrap();
     assert_eq!(read_strs(&cv, &s), ["a", "bc"]);
 }
 
@@ -265,11 +268,11 @@ fn delete_insert_clear_and_orphans() {
     let col = cv.create("d", "i64").unwrap();
     let mut model: Vec<i64> = (0..50).collect();
     cv.extend_bytes(&col, &le_i64(&model)).unwrap();
-    cv.delete_range(&col, 3, 20).unwrap();
+    cv.delete(&col, Bounds::Range(3, 20)).unwrap();
     model.drain(3..20);
-    cv.insert_bytes(&col, 5, &le_i64(&[100, 101, 102])).unwrap();
+    cv.insert(&col, 5, &le_i64(&[100, 101, 102]), &[]).unwrap();
     model.splice(5..5, [100, 101, 102]);
-    cv.set_bytes(&col, 0, &le_i64(&[-1])).unwrap();
+    cv.set(&col, 0, &le_i64(&[-1]), &[]).unwrap();
     model[0] = -1;
     assert_eq!(from_le_i64(&cv.read_bytes(&col, 0, 1000).unwrap()), model);
     check_chunks(&cv, &col);
@@ -328,7 +331,7 @@ fn bad_input_is_a_typed_error() {
     assert_eq!(e.kind, ErrorKind::InvalidArgument);
     let col = cv.column("a").unwrap();
     assert_eq!(
-        cv.set_bytes(&col, 0, &le_i64(&[1])).unwrap_err().kind,
+        cv.set(&col, 0, &le_i64(&[1]), &[]).unwrap_err().kind,
         ErrorKind::InvalidArgument
     );
     cv.close().unwrap();
@@ -365,7 +368,7 @@ fn strs(v: &[&str]) -> (Vec<u8>, Vec<usize>) {
 }
 
 fn read_strs(cv: &ColumnVault, col: &ColumnHandle) -> Vec<String> {
-    let (b, offs) = cv.read_var(col, 0, u64::MAX).unwrap();
+    let (b, offs) = cv.slice(col, Bounds::Range(0, u64::MAX)).unwrap();
     offs.windows(2)
         .map(|w| String::from_utf8(b[w[0]..w[1]].to_vec()).unwrap())
         .collect()
@@ -383,29 +386,29 @@ fn var_size_appends_updates_and_chunk_rules() {
             .collect();
         let refs: Vec<&str> = batch.iter().map(|s| s.as_str()).collect();
         let (b, ends) = strs(&refs);
-        cv.extend_var(&col, &b, &ends).unwrap();
+        cv.append(&col, &b, &ends).unwrap();
         model.extend(batch);
     }
     // One element larger than MAX gets a chunk of its own.
     let big = "B".repeat(200);
     let (b, ends) = strs(&[&big]);
-    cv.extend_var(&col, &b, &ends).unwrap();
+    cv.append(&col, &b, &ends).unwrap();
     model.push(big);
     assert_eq!(read_strs(&cv, &col), model);
 
     // same size, smaller, larger
-    cv.set_var(&col, 3, model[3].to_uppercase().as_bytes())
-        .unwrap();
     model[3] = model[3].to_uppercase();
-    cv.set_var(&col, 4, b"s").unwrap();
+    cv.set(&col, 3, model[3].as_bytes(), &[model[3].len()])
+        .unwrap();
+    cv.set(&col, 4, b"s", &[1]).unwrap();
     model[4] = "s".into();
     let larger = "L".repeat(70);
-    cv.set_var(&col, 5, larger.as_bytes()).unwrap();
+    cv.set(&col, 5, larger.as_bytes(), &[larger.len()]).unwrap();
     model[5] = larger;
-    cv.delete_range(&col, 0, 2).unwrap();
+    cv.delete(&col, Bounds::Range(0, 2)).unwrap();
     model.drain(0..2);
     let (b, ends) = strs(&["ins1", "ins2"]);
-    cv.insert_var(&col, 1, &b, &ends).unwrap();
+    cv.insert(&col, 1, &b, &ends).unwrap();
     model.splice(1..1, ["ins1".to_string(), "ins2".to_string()]);
     assert_eq!(read_strs(&cv, &col), model);
     cv.compact(&col).unwrap();
@@ -440,7 +443,7 @@ fn var_size_appends_updates_and_chunk_rules() {
     assert_eq!(read_strs(&cv, &col), model);
     cv.clear(&col).unwrap();
     let (b, ends) = strs(&["again"]);
-    cv.extend_var(&col, &b, &ends).unwrap();
+    cv.append(&col, &b, &ends).unwrap();
     assert_eq!(read_strs(&cv, &col), vec!["again".to_string()]);
     assert!(cv.delete_column("t").unwrap());
     let n: i64 = cv
@@ -484,13 +487,13 @@ fn cached_appends_are_coherent_and_flush_in_one_transaction() {
         vec![11, 12]
     );
     // A set flushes first, then applies.
-    cv.set_bytes(&col, 39, &le_i64(&[-40])).unwrap();
+    cv.set(&col, 39, &le_i64(&[-40]), &[]).unwrap();
     assert_eq!(other.len(&other.column("c").unwrap()).unwrap(), 40);
     assert_eq!(
         from_le_i64(&cv.read_bytes(&col, 38, 40).unwrap()),
         vec![39, -40]
     );
-    let (b, offs) = cv.read_var(&s, 0, 10).unwrap();
+    let (b, offs) = cv.slice(&s, Bounds::Range(0, 10)).unwrap();
     assert_eq!((b.as_slice(), offs), (&b"abc"[..], vec![0, 1, 3]));
     // A bad batch fails at its own call.
     assert_eq!(
@@ -587,12 +590,10 @@ fn spans_read_like_slices_and_indices_across_chunks() {
         .map(|i| "w".repeat(i % 11) + &i.to_string())
         .collect();
     let (bytes, ends) = strs(&words.iter().map(|w| w.as_str()).collect::<Vec<_>>());
-    cv.extend_var(&s, &bytes, &ends).unwrap();
-    let (b, offs) = cv.read_var_in(&s, Bounds::Index(-3)).unwrap();
+    cv.append(&s, &bytes, &ends).unwrap();
+    let (b, offs) = cv.slice(&s, Bounds::Index(-3)).unwrap();
     assert_eq!((b.as_slice(), offs.len()), (words[57].as_bytes(), 2));
-    let (b, offs) = cv
-        .read_var_in(&s, Bounds::Slice(Some(-12), Some(-2)))
-        .unwrap();
+    let (b, offs) = cv.slice(&s, Bounds::Slice(Some(-12), Some(-2))).unwrap();
     let got: Vec<&str> = offs
         .windows(2)
         .map(|w| std::str::from_utf8(&b[w[0]..w[1]]).unwrap())
@@ -618,7 +619,7 @@ fn held_reads_see_other_connections_writes_and_release() {
     let bc = b.column("x").unwrap();
     b.extend_bytes(&bc, &le_i64(&(4..=20).collect::<Vec<_>>()))
         .unwrap();
-    b.set_bytes(&bc, 0, &le_i64(&[-1])).unwrap();
+    b.set(&bc, 0, &le_i64(&[-1]), &[]).unwrap();
     // The very next read sees both, through fresh chunk rowids and lengths.
     assert_eq!(a.len(&col).unwrap(), 20);
     let mut want: Vec<i64> = (1..=20).collect();
@@ -748,7 +749,7 @@ fn text_typed_chunks_are_read_and_written_by_their_bytes() {
     let words: Vec<String> = (0..40).map(|i| format!("héllo ✓ 日本語 {i}")).collect();
     let refs: Vec<&str> = words.iter().map(|w| w.as_str()).collect();
     let (b, e) = strs(&refs);
-    cv.extend_var(&s, &b, &e).unwrap();
+    cv.append(&s, &b, &e).unwrap();
     cv.extend_bytes(&n, &le_i64(&(0..100).collect::<Vec<_>>()))
         .unwrap();
     let texts = |cv: &ColumnVault| -> i64 {
@@ -782,16 +783,16 @@ fn text_typed_chunks_are_read_and_written_by_their_bytes() {
     for i in 0..30 {
         let w = format!("ñ{i}");
         let (b, e) = strs(&[&w]);
-        cv.extend_var(&s, &b, &e).unwrap();
+        cv.append(&s, &b, &e).unwrap();
         want.push(w);
     }
-    cv.set_var(&s, 3, "short".as_bytes()).unwrap();
+    cv.set(&s, 3, "short".as_bytes(), &["short".len()]).unwrap();
     want[3] = "short".into();
     let long = "ü".repeat(50);
-    cv.set_var(&s, 5, long.as_bytes()).unwrap();
+    cv.set(&s, 5, long.as_bytes(), &[long.len()]).unwrap();
     want[5] = long;
     cv.extend_bytes(&n, &le_i64(&[100, 101])).unwrap();
-    cv.set_bytes(&n, 0, &le_i64(&[-1])).unwrap();
+    cv.set(&n, 0, &le_i64(&[-1]), &[]).unwrap();
     assert_eq!(read_strs(&cv, &s), want);
     let mut nums: Vec<i64> = (0..102).collect();
     nums[0] = -1;
@@ -799,4 +800,165 @@ fn text_typed_chunks_are_read_and_written_by_their_bytes() {
     cv.close().unwrap();
     let cv = vault(&dir, 64, 4096);
     assert_eq!(read_strs(&cv, &cv.column("s").unwrap()), want);
+}
+
+/// `get`, `slice`, `set`, `insert`, `delete` and `append` take either kind of column and raw
+/// indexes, negative ones counting from the end, with the same range errors for both.
+#[test]
+fn one_element_api_for_both_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let cv = vault(&dir, 16, 64);
+    let n = cv.create("n", "i64").unwrap();
+    let s = cv.create("s", "str").unwrap();
+    let words = |cv: &ColumnVault| read_strs(cv, &s);
+    cv.append(&n, &le_i64(&[10, 11, 12]), &[]).unwrap();
+    let (b, e) = strs(&["a", "b", "c"]);
+    cv.append(&s, &b, &e).unwrap();
+
+    assert_eq!(from_le_i64(&cv.get(&n, -1).unwrap()), [12]);
+    assert_eq!(cv.get(&s, -3).unwrap(), b"a");
+    for (col, at) in [(&n, 3), (&n, -4), (&s, 3), (&s, -4)] {
+        let err = cv.get(col, at).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        assert_eq!(
+            err.message,
+            format!(
+                "column \"{}\": index {at} out of range for length 3",
+                col.name
+            )
+        );
+    }
+    let (b, offs) = cv.slice(&n, Bounds::Slice(Some(-2), None)).unwrap();
+    assert_eq!((from_le_i64(&b), offs), (vec![11, 12], vec![0, 8, 16]));
+
+    // set: from a position, every element must exist; one transaction for many.
+    cv.set(&n, -1, &le_i64(&[-12]), &[]).unwrap();
+    cv.set(&s, -2, b"BBcc", &[2, 4]).unwrap();
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&n, 0, 3).unwrap()),
+        [10, 11, -12]
+    );
+    assert_eq!(words(&cv), ["a", "BB", "cc"]);
+    let err = cv.set(&n, 3, &le_i64(&[1]), &[]).unwrap_err();
+    assert_eq!(
+        err.message,
+        "column \"n\": index 3 out of range for length 3"
+    );
+    let err = cv.set(&s, 2, b"xy", &[1, 2]).unwrap_err();
+    assert_eq!(
+        err.message,
+        "column \"s\": 2 values at 2 run past the length 3"
+    );
+    assert_eq!(
+        words(&cv),
+        ["a", "BB", "cc"],
+        "a failed set changes nothing"
+    );
+    cv.set(&n, 3, &[], &[]).unwrap();
+
+    // insert: before a position, the length itself appends.
+    assert_eq!(cv.insert(&n, -1, &le_i64(&[99]), &[]).unwrap(), 4);
+    assert_eq!(cv.insert(&s, 3, b"z", &[1]).unwrap(), 4);
+    assert_eq!(cv.insert(&s, 0, b"", &[0]).unwrap(), 5);
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&n, 0, 9).unwrap()),
+        [10, 11, 99, -12]
+    );
+    assert_eq!(words(&cv), ["", "a", "BB", "cc", "z"]);
+    let err = cv.insert(&s, -6, b"q", &[1]).unwrap_err();
+    assert_eq!(
+        err.message,
+        "column \"s\": index -6 out of range for length 5"
+    );
+
+    // delete: one element or a range.
+    assert_eq!(cv.delete(&n, Bounds::Index(-2)).unwrap(), 3);
+    assert_eq!(cv.delete(&s, Bounds::Slice(Some(1), Some(-1))).unwrap(), 2);
+    assert_eq!(
+        from_le_i64(&cv.read_bytes(&n, 0, 9).unwrap()),
+        [10, 11, -12]
+    );
+    assert_eq!(words(&cv), ["", "z"]);
+    let err = cv.delete(&s, Bounds::Index(2)).unwrap_err();
+    assert_eq!(
+        err.message,
+        "column \"s\": index 2 out of range for length 2"
+    );
+
+    // Offsets that do not cut `bytes` are refused before anything is written.
+    assert_eq!(
+        cv.insert(&s, 0, b"ab", &[2, 1]).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    // Fixed-size columns leave no fragments: compact has nothing to do.
+    cv.compact(&n).unwrap();
+    cv.compact(&s).unwrap();
+    assert_eq!(words(&cv), ["", "z"]);
+}
+
+#[test]
+fn exact_f64_reads_of_64_bit_integers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cv = vault(&dir, 16, 64);
+    let i = cv.create("i", "i64").unwrap();
+    cv.append(&i, &le_i64(&[-(1 << 53), 1 << 53, 1 << 54]), &[])
+        .unwrap();
+    assert_eq!(
+        cv.read_exact_f64(&i, Bounds::Slice(None, Some(2))).unwrap(),
+        [-9007199254740992.0, 9007199254740992.0]
+    );
+    let err = cv
+        .read_exact_f64(&i, Bounds::Slice(None, None))
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    assert!(err.message.contains("column \"i\""), "{}", err.message);
+    assert!(
+        err.message
+            .contains("value 18014398509481984 is beyond 2^53"),
+        "{}",
+        err.message
+    );
+    let f = cv.create("f", "f64").unwrap();
+    assert_eq!(
+        cv.read_exact_f64(&f, Bounds::Slice(None, None))
+            .unwrap_err()
+            .kind,
+        ErrorKind::InvalidArgument
+    );
+}
+
+/// An append the cache took stays taken when the flush it triggers finds the file busy: the
+/// caller (who may retry busy calls) sees success, the next explicit flush sees the error, and
+/// nothing is written twice or lost.
+#[test]
+fn a_busy_threshold_flush_keeps_the_append_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let quick = OpenOptions {
+        busy_timeout: Some(std::time::Duration::from_millis(10)),
+        ..OpenOptions::default()
+    };
+    let cv = Arc::new(ColumnVault::open(&path, &quick, ChunkOptions::default()).unwrap());
+    let col = cv.create("c", "i64").unwrap();
+    cv.enable_cache(CacheOptions {
+        flush_bytes: 16,
+        flush_interval: None,
+    })
+    .unwrap();
+    let locker = crate::conn::open(&path, &OpenOptions::default()).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    cv.append(&col, &le_i64(&[1]), &[]).unwrap();
+    cv.append(&col, &le_i64(&[2]), &[]).unwrap(); // passes flush_bytes: the flush is busy
+    assert_eq!(cv.len(&col).unwrap(), 2);
+    assert_eq!(cv.flush_cache().unwrap_err().kind, ErrorKind::Busy);
+    // Not cached: a call that is not an append fails busy as a whole.
+    assert_eq!(
+        cv.set(&col, 0, &le_i64(&[5]), &[]).unwrap_err().kind,
+        ErrorKind::Busy
+    );
+    locker.execute_batch("COMMIT").unwrap();
+    cv.flush_cache().unwrap();
+    let other = ColumnVault::open(&path, &OpenOptions::default(), ChunkOptions::default()).unwrap();
+    let c = other.column("c").unwrap();
+    assert_eq!(from_le_i64(&other.read_bytes(&c, 0, 9).unwrap()), [1, 2]);
 }

@@ -1,0 +1,108 @@
+import test from 'ava'
+import fs from 'node:fs'
+import path from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
+
+import { ColumnVault, DatabaseBusyError, InvalidArgumentError } from '../src/index'
+import { tempDir } from './temp-dirs'
+
+// Serial: a test's sync retries block the event loop, which would run out another's lock timer.
+// The lock holder must be another process: SQLite's POSIX locks do not separate two SQLite
+// copies (another npm package's) inside one process. Python's stdlib sqlite3 holds it.
+const locker = `
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]) / 1000)
+open(sys.argv[1] + ".released", "w").close()
+db.execute("COMMIT")
+`
+
+function tmp(): string {
+  return path.join(tempDir('colbusy-'), 'c.db')
+}
+
+/** Start a process that holds the file's write lock for `ms`; resolves once it holds it. */
+async function lockFor(file: string, ms: number): Promise<ChildProcess> {
+  const p = spawn('python3', ['-c', locker, file, String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise<void>((resolve, reject) => {
+    p.stdout!.once('data', () => resolve())
+    p.once('error', reject)
+    p.once('exit', (code) => reject(new Error(`locker exited early (${code})`)))
+  })
+  return p
+}
+
+test.serial('busy files are retried with backoff, then DatabaseBusyError; nothing is lost', async (t) => {
+  const file = tmp()
+  const cv = new ColumnVault(file, { busyTimeoutMs: 10, retries: 2, backoffMs: 10 })
+  const c = cv.createColumn('x', 'f64')
+  const s = cv.createColumn('s', 'str')
+  c.append(1)
+  s.append('a')
+  const w = await lockFor(file, 1500)
+  const t0 = Date.now()
+  t.throws(() => c.append(2), { instanceOf: DatabaseBusyError })
+  // 3 attempts of >= 10 ms SQLite wait, plus 10 + 20 ms of backoff
+  t.true(Date.now() - t0 >= 55, `gave up after ${Date.now() - t0} ms`)
+  // Every kind of change gives up the same way, and changes nothing.
+  t.throws(() => c.set(0, 5), { instanceOf: DatabaseBusyError })
+  t.throws(() => s.insert(0, 'b'), { instanceOf: DatabaseBusyError })
+  t.throws(() => s.delete(-1), { instanceOf: DatabaseBusyError })
+  t.throws(() => cv.createColumn('y', 'i64'), { instanceOf: DatabaseBusyError })
+  // Reads do not wait for the writer.
+  t.deepEqual(Array.from(c.slice()), [1])
+  t.deepEqual(s.toArray(), ['a'])
+  // The cache keeps what a failed flush could not write.
+  cv.enableCache({ flushIntervalMs: 0 })
+  c.append(3)
+  s.append('c')
+  t.throws(() => cv.flushCache(), { instanceOf: DatabaseBusyError })
+  t.is(c.length, 2)
+  t.is(c.get(-1), 3)
+  await new Promise((r) => w.once('exit', r))
+  cv.flushCache()
+  cv.close()
+  const check = new ColumnVault(file)
+  t.deepEqual(Array.from(check.column('x').slice()), [1, 3])
+  t.deepEqual(check.column('s').toArray(), ['a', 'c'])
+  t.false(check.has('y'))
+  check.close()
+})
+
+test.serial('a lock released during the backoff lets the write through', async (t) => {
+  const file = tmp()
+  const cv = new ColumnVault(file, { busyTimeoutMs: 10, retries: 6, backoffMs: 20 })
+  const s = cv.createColumn('s', 'str')
+  s.extend(['a', 'b'])
+  const w = await lockFor(file, 400)
+  t.false(fs.existsSync(`${file}.released`))
+  s.set(-1, 'B') // waits: 20, 40, 80, ... (1260 ms in all) until the locker commits
+  t.true(fs.existsSync(`${file}.released`), 'the write went through only once the lock was released')
+  t.deepEqual(s.toArray(), ['a', 'B'])
+  cv.close()
+  await new Promise((r) => w.once('exit', r))
+})
+
+test.serial('close writes cached appends with busy retries', async (t) => {
+  const file = tmp()
+  const cv = new ColumnVault(file, { busyTimeoutMs: 10, retries: 6, backoffMs: 20 })
+  const c = cv.createColumn('x', 'i32')
+  cv.enableCache({ flushIntervalMs: 0 })
+  c.extend([1, 2, 3])
+  const w = await lockFor(file, 300)
+  cv.close()
+  t.true(fs.existsSync(`${file}.released`))
+  await new Promise((r) => w.once('exit', r))
+  const check = new ColumnVault(file)
+  t.deepEqual(Array.from(check.column('x').slice()), [1, 2, 3])
+  check.close()
+})
+
+test.serial('retry options are checked like KVault ones', (t) => {
+  const file = tmp()
+  for (const bad of [{ retries: -1 }, { backoffMs: Number.NaN }, { busyTimeoutMs: '5' as unknown as number }]) {
+    t.throws(() => new ColumnVault(file, bad), { instanceOf: InvalidArgumentError, message: /must be a non-negative number/ })
+  }
+})

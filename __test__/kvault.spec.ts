@@ -251,6 +251,22 @@ test('the interval flush writes pending entries and its timer does not hold the 
   check.close()
 })
 
+test('the interval flush runs in the core: cached entries reach the file while the JS thread is busy', (t) => {
+  const file = tmp()
+  const kv = new KVault(file, { cache: { flushIntervalMs: 20 } })
+  const other = new KVault(file)
+  kv.put('during', 'a busy loop')
+  // Block the JS thread (no timer can run) well past the interval.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400)
+  t.is(other.get('during'), 'a busy loop')
+  kv.disableCache()
+  kv.put('after', 1)
+  t.is(other.get('after'), 1, 'with the cache off a put is written at once')
+  kv.close()
+  other.close()
+  t.throws(() => kv.get('during'), { instanceOf: ClosedError })
+})
+
 test('bad input raises typed errors and changes nothing', (t) => {
   const file = tmp()
   const kv = new KVault(file)

@@ -54,3 +54,43 @@ test('withJsonSchema rejects values and names the failing path', (t) => {
   t.throws(() => p.pack({ tags: [] }), { instanceOf: InvalidArgumentError, message: /lr/ })
   t.throws(() => DataPacker.withJsonSchema({ type: 12 }), { instanceOf: InvalidArgumentError })
 })
+
+test('single numbers: every numeric dtype packs and unpacks one value exactly as a batch does, with the same checks', (t) => {
+  const cases: [string, number[], number[]][] = [
+    ['f64', [0, -0, 1.5, -1e308, Number.MIN_VALUE, Infinity, NaN], []],
+    ['f32', [0, 1.5, -2.25, Math.fround(3.4e38)], [1e39]],
+    ['i8', [-128, 0, 127], [128, -129, 1.5]],
+    ['i16', [-32768, 32767], [32768]],
+    ['i32', [-(2 ** 31), 2 ** 31 - 1], [2 ** 31]],
+    ['u8', [0, 255], [-1, 256]],
+    ['u16', [0, 65535], [65536]],
+    ['u32', [0, 2 ** 32 - 1], [2 ** 32, -1]],
+    ['i64', [-(2 ** 53), 2 ** 53, -1], [2 ** 54, 0.5]],
+    ['u64', [0, 2 ** 53], [-1, 2 ** 54]],
+  ]
+  for (const [dtype, good, bad] of cases) {
+    const p = new DataPacker(dtype)
+    for (const v of good) {
+      const one = p.pack(v)
+      t.deepEqual(one, p.packMany([v]), `${dtype} ${v}`)
+      t.is(Object.is(p.unpack(one), v), true, `${dtype} ${v} comes back`)
+      // A plain Uint8Array at an offset reads the same.
+      const framed = new Uint8Array(one.length + 3)
+      framed.set(one, 3)
+      t.is(Object.is(p.unpack(framed, 3), v), true, `${dtype} ${v} at offset 3 of a Uint8Array`)
+    }
+    for (const v of bad) {
+      const e = t.throws(() => p.pack(v), { instanceOf: InvalidArgumentError }, `${dtype} ${v}`)
+      t.regex(e!.message, /does not fit dtype/)
+    }
+  }
+  const f64 = new DataPacker('f64')
+  t.throws(() => f64.unpack(Buffer.alloc(7)), { instanceOf: InvalidArgumentError, message: /run past/ })
+  t.throws(() => f64.unpack(Buffer.alloc(8), 1), { instanceOf: InvalidArgumentError })
+  t.throws(() => f64.unpack('not bytes' as never), { instanceOf: InvalidArgumentError })
+  // Past 2^53 a stored 64-bit integer is not a number: ask for a bigint.
+  const u64 = new DataPacker('u64')
+  const big = u64.pack(2n ** 60n)
+  t.throws(() => u64.unpack(big), { instanceOf: InvalidArgumentError, message: /beyond 2\^53/ })
+  t.is(u64.unpack(big, 0, { bigint: true }), 2n ** 60n)
+})

@@ -8,16 +8,19 @@ import { Packr } from 'msgpackr'
 import { decode as cborDecode } from 'cbor-x'
 import { CorruptDataError, InvalidArgumentError } from './errors'
 import { isPlainObject, MsgpackWriter } from './msgpack'
+import binding from './native'
 
-export const enum Enc {
-  Raw = 0,
-  Pickle = 1,
-  Packed = 2,
-  Json = 3,
-  MsgPack = 4,
-  Cbor = 5,
-  Utf8 = 6,
-}
+/** The encoding codes, as the core defines them (crates/ambervault-node/src/wire.rs). */
+export const Enc = {
+  Raw: binding.KV_ENC_RAW,
+  Pickle: binding.KV_ENC_PICKLE,
+  Packed: binding.KV_ENC_PACKED,
+  Json: binding.KV_ENC_JSON,
+  MsgPack: binding.KV_ENC_MSGPACK,
+  Cbor: binding.KV_ENC_CBOR,
+  Utf8: binding.KV_ENC_UTF8,
+} as const
+export type Enc = number
 
 /** Reads MessagePack as plain values: maps as objects, 64-bit integers as numbers when they are
  *  within ±2^53 (exact), else as bigint. */

@@ -78,7 +78,9 @@ const MAX_PAGE = 2048
 /** First size of a vault's io exchange Buffer (see `#io`). */
 const IO_BYTES = 64 << 10
 /** What the native get returns for a missing key (an encoding no value has). */
-const ABSENT = 7
+const ABSENT = binding.KV_ABSENT
+/** The encoding byte of a missing key in a native getMany result. */
+const MISSING = binding.KV_MISSING
 
 /**
  * Node's Buffer has `utf8Write` (what `write` calls after parsing its arguments), which
@@ -210,7 +212,6 @@ export class KVault implements Iterable<[Buffer, unknown]> {
   readonly readonly: boolean
   readonly #n: NativeKv
   readonly #retry: RetryPolicy
-  #timer: NodeJS.Timeout | undefined
   #unhookExit: (() => void) | undefined
   #closed = false
   /**
@@ -378,9 +379,13 @@ export class KVault implements Iterable<[Buffer, unknown]> {
   }
 
   has(key: KvKey): boolean {
-    checkKey(key)
+    if (typeof key !== 'string' && !(key instanceof Uint8Array)) checkKey(key)
     this.#reads.soon()
-    return this.#call((n) => n.has(this.#writeKey(key)))
+    try {
+      return this.#n.has(this.#writeKey(key))
+    } catch (e) {
+      return retryAfter(this.#retry, e, () => this.#n.has(this.#writeKey(key)))
+    }
   }
 
   /** Remove `key`; true when it was there. */
@@ -453,7 +458,7 @@ export class KVault implements Iterable<[Buffer, unknown]> {
       const enc = packed[off]
       const len = packed.readUInt32LE(off + 1)
       off += 5
-      out[j] = enc === 0xff ? undefined : decodeValue(enc, packed.subarray(off, off + len), list[j])
+      out[j] = enc === MISSING ? undefined : decodeValue(enc, packed.subarray(off, off + len), list[j])
       off += len
     }
     return out
@@ -605,19 +610,14 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     const capBytes = checkCount(opts.capBytes ?? DEFAULT_CACHE.capBytes, 'capBytes')
     const flushThreshold = checkCount(opts.flushThreshold ?? Math.min(DEFAULT_CACHE.flushThreshold, capBytes), 'flushThreshold')
     const intervalMs = checkCount(opts.flushIntervalMs ?? DEFAULT_CACHE.flushIntervalMs, 'flushIntervalMs')
-    this.#call((n) => n.enableCache(capBytes, flushThreshold))
-    this.#stopTimer()
-    if (intervalMs > 0) {
-      this.#timer = setInterval(() => this.#flushQuietly(), intervalMs)
-      this.#timer.unref()
-    }
+    // The core's flusher thread writes pending entries every intervalMs, also while JS is busy.
+    this.#call((n) => n.enableCache(capBytes, flushThreshold, intervalMs))
     this.#unhookExit ??= onExit(() => this.#flushOnExit())
   }
 
   /** Flush and stop caching. */
   disableCache(): void {
     this.#call((n) => n.disableCache())
-    this.#stopTimer()
     this.#unhookExit?.()
     this.#unhookExit = undefined
   }
@@ -649,19 +649,6 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     return result
   }
 
-  #stopTimer(): void {
-    if (this.#timer) clearInterval(this.#timer)
-    this.#timer = undefined
-  }
-
-  #flushQuietly(): void {
-    try {
-      this.#n.flushCache()
-    } catch {
-      // Busy now: the entries stay cached and the next tick, close or exit retries.
-    }
-  }
-
   #flushOnExit(): void {
     if (!this.#closed) this.close()
   }
@@ -685,7 +672,6 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     if (this.#closed) return
     this.#call((n) => n.close())
     this.#closed = true
-    this.#stopTimer()
     this.#unhookExit?.()
     this.#unhookExit = undefined
   }

@@ -138,16 +138,27 @@ export type UnpackManyOptions = ({ count: number } | { offsets: ArrayLike<number
 
 export class DataPacker {
   #p: NativePacker
+  /** Bytes of one number for numeric dtypes (not bool), else 0: single numbers take the
+   *  one-value native calls instead of a batch. */
+  #numberSize = 0
+  #elemSize: number
+  #varSize: boolean
 
   constructor(dtype: string) {
     if (typeof dtype !== 'string') throw new InvalidArgumentError(`dtype must be a string, got ${describe(dtype)}`)
-    this.#p = native(() => new binding.NativePacker(dtype))
+    const p = (this.#p = native(() => new binding.NativePacker(dtype)))
+    this.#elemSize = p.elemSize
+    this.#varSize = p.isVarSize
+    const kind = p.kind
+    if (kind === 'number' || kind === 'int64') this.#numberSize = this.#elemSize
   }
 
   /** A msgpack packer that rejects values failing the JSON Schema (the error names the path). */
   static withJsonSchema(schema: object | boolean): DataPacker {
     const p = new DataPacker('msgpack')
     p.#p = native(() => binding.NativePacker.withJsonSchema(schema))
+    p.#elemSize = p.#p.elemSize
+    p.#varSize = p.#p.isVarSize
     return p
   }
 
@@ -156,21 +167,30 @@ export class DataPacker {
   }
   /** Bytes per element, 0 for variable-size dtypes. */
   get elemSize(): number {
-    return this.#p.elemSize
+    return this.#elemSize
   }
   get isVarSize(): boolean {
-    return this.#p.isVarSize
+    return this.#varSize
   }
 
   pack(value: unknown): Buffer {
+    const size = this.#numberSize
+    if (size > 0 && typeof value === 'number') {
+      // Node's pool serves the small Buffer; the core checks the range and writes into it.
+      const out = Buffer.allocUnsafe(size)
+      native(() => this.#p.packNumberInto(value, out))
+      return out
+    }
     return this.packMany([value])
   }
 
   /** The element at `offset`: `elemSize` bytes for fixed dtypes, the rest of `buf` otherwise. */
-  unpack(buf: Uint8Array, offset = 0, options: { bigint?: boolean } = {}): any {
+  unpack(buf: Uint8Array, offset = 0, options?: { bigint?: boolean }): any {
+    if (this.#numberSize > 0 && options?.bigint !== true && buf instanceof Uint8Array && offset >>> 0 === offset)
+      return native(() => this.#p.unpackNumber(buf, offset))
     const b = toBuffer(buf)
-    const end = this.isVarSize ? b.length : offset + this.elemSize
-    return native(() => this.#p.unpackMany(b, Uint32Array.of(offset, end), options.bigint ?? false))[0]
+    const end = this.#varSize ? b.length : offset + this.#elemSize
+    return native(() => this.#p.unpackMany(b, Uint32Array.of(offset, end), options?.bigint ?? false))[0]
   }
 
   packMany(values: ArrayLike<unknown>): Buffer {

@@ -10,25 +10,26 @@ import binding from '../native'
 import { native } from '../errors'
 import { checkName } from './names'
 
-const HEADER_SIZE = 64
-const END_RESERVE = 8
-const KIND_NAME = 1
-const KIND_SCALARS = 2
-const KIND_PAYLOAD = 3
-const KIND_END = 4
+// The record layout's constants, as the core defines them (crates/ambervault-node/src/wire.rs).
+const HEADER_SIZE = binding.LOG_HEADER_SIZE
+const END_RESERVE = binding.LOG_END_RESERVE
+const KIND_NAME = binding.LOG_KIND_NAME
+const KIND_SCALARS = binding.LOG_KIND_SCALARS
+const KIND_PAYLOAD = binding.LOG_KIND_PAYLOAD
+const KIND_END = binding.LOG_KIND_END
 /** SCALARS flag: values that take no step of their own (system metrics). */
-export const FLAG_NO_STEP_ROW = 1
+export const FLAG_NO_STEP_ROW = binding.LOG_FLAG_NO_STEP_ROW
 
 export const Subkind = {
-  HistogramValues: 1,
-  HistogramBins: 2,
-  Media: 3,
-  Table: 4,
-  Tensor: 5,
-  KernelDensity: 6,
-  Output: 7,
+  HistogramValues: binding.LOG_SUBKIND_HISTOGRAM_VALUES,
+  HistogramBins: binding.LOG_SUBKIND_HISTOGRAM_BINS,
+  Media: binding.LOG_SUBKIND_MEDIA,
+  Table: binding.LOG_SUBKIND_TABLE,
+  Tensor: binding.LOG_SUBKIND_TENSOR,
+  KernelDensity: binding.LOG_SUBKIND_KERNEL_DENSITY,
+  Output: binding.LOG_SUBKIND_OUTPUT,
 } as const
-export type Subkind = (typeof Subkind)[keyof typeof Subkind]
+export type Subkind = number
 
 const encoder = new TextEncoder()
 

@@ -8,6 +8,7 @@ mod checkpointer;
 pub mod col;
 pub mod conn;
 pub mod error;
+mod flusher;
 pub mod kv;
 pub mod packer;
 

@@ -5,7 +5,9 @@
 
 use crate::errors::{to_napi, IntoNapi};
 use ambervault_core::conn::Durability;
-use ambervault_core::kv::{CacheOptions, Encoding, KeyRange, KvOptions, KvStore, ValueReader};
+use ambervault_core::kv::{
+    CacheOptions, Encoding, KeyRange, KvOptions, KvStore, KvVault, ValueReader,
+};
 use ambervault_core::Error as CoreError;
 use napi::bindgen_prelude::*;
 use napi::{check_status, sys, Env, ScopedTask, Task};
@@ -20,11 +22,6 @@ fn key_bytes<'a>(k: &'a Either<String, &[u8]>) -> &'a [u8] {
         Either::B(b) => b,
     }
 }
-
-/// Marks a missing entry in packed results (no encoding uses it).
-const MISSING: u8 = 0xFF;
-
-type Shared = Arc<Mutex<Option<KvStore>>>;
 
 #[napi(object)]
 pub struct KvOpenOptions {
@@ -90,8 +87,10 @@ fn split<'a, E: Copy + TryInto<usize>>(data: &'a [u8], ends: &'a [E]) -> Result<
     Ok(out)
 }
 
-/// `get` result for a missing key: encoding 7 is no encoding, so no found value reads as it.
-const ABSENT: u32 = 7;
+/// `get` result for a missing key: no encoding has its code, so no found value reads as it.
+const ABSENT: u32 = crate::wire::KV_ABSENT;
+/// Marks a missing entry in packed results (no encoding uses it).
+const MISSING: u8 = crate::wire::KV_MISSING as u8;
 /// Largest payload `get` returns through io: its length must fit in `u32 >> 3`. (Bigger values
 /// as their own napi Buffer measured slower at 8 and 16 KiB than io + an allocUnsafe copy:
 /// the time goes to fresh memory either way, and napi's Buffer costs more to make.)
@@ -99,8 +98,7 @@ const MAX_INLINE: usize = (u32::MAX >> 3) as usize;
 
 #[napi]
 pub struct NativeKv {
-    inner: Shared,
-    path: String,
+    inner: Arc<KvVault>,
     /// The io exchange: a Buffer the TS layer allocates once per vault and binds here. The
     /// single-key calls find the key's bytes at its start and receive only the key length, so
     /// a call passes numbers across napi instead of converting a string or Buffer each time;
@@ -125,25 +123,9 @@ fn io_split(io: &mut Option<Buffer>, key_len: u32) -> Result<(&[u8], &mut [u8])>
     Ok((key, rest))
 }
 
-fn with_store<R>(
-    inner: &Shared,
-    path: &str,
-    f: impl FnOnce(&mut KvStore) -> ambervault_core::Result<R>,
-) -> Result<R> {
-    let mut guard = inner
-        .lock()
-        .map_err(|_| to_napi(CoreError::io(format!("{path}: store lock poisoned"))))?;
-    match guard.as_mut() {
-        Some(store) => f(store).napi(),
-        None => Err(to_napi(CoreError::closed(format!(
-            "KVault {path} is closed"
-        )))),
-    }
-}
-
 impl NativeKv {
     fn with<R>(&self, f: impl FnOnce(&mut KvStore) -> ambervault_core::Result<R>) -> Result<R> {
-        with_store(&self.inner, &self.path, f)
+        self.inner.with(f).napi()
     }
 }
 
@@ -160,7 +142,7 @@ impl NativeKv {
                 ))))
             }
         };
-        let store = KvStore::open(
+        let inner = KvVault::open(
             &path,
             KvOptions {
                 table: opts.table.unwrap_or_else(|| "kv".into()),
@@ -175,11 +157,7 @@ impl NativeKv {
             },
         )
         .napi()?;
-        Ok(NativeKv {
-            inner: Arc::new(Mutex::new(Some(store))),
-            path,
-            io: None,
-        })
+        Ok(NativeKv { inner, io: None })
     }
 
     /// Bind the io exchange Buffer of this vault (see `Io`); binding again replaces it (the
@@ -194,7 +172,7 @@ impl NativeKv {
     pub fn put(&mut self, key_len: u32, value: &[u8], encoding_tag: u32) -> Result<()> {
         let enc = encoding(encoding_tag)?;
         let (key, _) = io_split(&mut self.io, key_len)?;
-        with_store(&self.inner, &self.path, |s| s.put_encoded(key, enc, value))
+        self.inner.with(|s| s.put_encoded(key, enc, value)).napi()
     }
 
     /// Store a string (encoding 06) whose UTF-8 bytes the caller wrote into io right after the
@@ -207,9 +185,9 @@ impl NativeKv {
                 "putString: value runs past the io buffer",
             ))
         })?;
-        with_store(&self.inner, &self.path, |s| {
-            s.put_encoded(key, Encoding::Utf8, value)
-        })
+        self.inner
+            .with(|s| s.put_encoded(key, Encoding::Utf8, value))
+            .napi()
     }
 
     /// Look up the key at the start of io. A payload that fits in io after the key is copied
@@ -221,18 +199,20 @@ impl NativeKv {
         let (key, rest) = io_split(&mut self.io, key_len)?;
         let mut out = Ok(Either::A(ABSENT));
         let mut big_encoding = None;
-        with_store(&self.inner, &self.path, |s| {
-            s.get_with(key, |enc, payload| {
-                let n = payload.len();
-                if n <= rest.len() && n <= MAX_INLINE {
-                    rest[..n].copy_from_slice(payload);
-                    out = Ok(Either::A(((n as u32) << 3) | enc as u32));
-                } else {
-                    big_encoding = Some(enc as u8);
-                    out = new_buffer(env, n, |b| b.copy_from_slice(payload)).map(Either::B);
-                }
+        self.inner
+            .with(|s| {
+                s.get_with(key, |enc, payload| {
+                    let n = payload.len();
+                    if n <= rest.len() && n <= MAX_INLINE {
+                        rest[..n].copy_from_slice(payload);
+                        out = Ok(Either::A(((n as u32) << 3) | enc as u32));
+                    } else {
+                        big_encoding = Some(enc as u8);
+                        out = new_buffer(env, n, |b| b.copy_from_slice(payload)).map(Either::B);
+                    }
+                })
             })
-        })?;
+            .napi()?;
         if let (Some(enc), Some(io)) = (big_encoding, self.io.as_mut()) {
             io[0] = enc;
         }
@@ -249,14 +229,14 @@ impl NativeKv {
     #[napi]
     pub fn has(&mut self, key_len: u32) -> Result<bool> {
         let (key, _) = io_split(&mut self.io, key_len)?;
-        with_store(&self.inner, &self.path, |s| s.has(key))
+        self.inner.with(|s| s.has(key)).napi()
     }
 
     /// Delete the key at the start of io; true when it existed.
     #[napi]
     pub fn delete(&mut self, key_len: u32) -> Result<bool> {
         let (key, _) = io_split(&mut self.io, key_len)?;
-        with_store(&self.inner, &self.path, |s| s.delete(key))
+        self.inner.with(|s| s.delete(key)).napi()
     }
 
     #[napi]
@@ -355,18 +335,25 @@ impl NativeKv {
         new_buffer(env, out.len(), |b| b.copy_from_slice(&out))
     }
 
+    /// Cache writes; with `flush_interval_ms` > 0 the core's flusher writes them that often.
     #[napi]
-    pub fn enable_cache(&self, cap_bytes: f64, flush_threshold: f64) -> Result<()> {
+    pub fn enable_cache(
+        &self,
+        cap_bytes: f64,
+        flush_threshold: f64,
+        flush_interval_ms: f64,
+    ) -> Result<()> {
         let opts = CacheOptions {
             cap_bytes: cap_bytes as usize,
             flush_threshold: flush_threshold as usize,
         };
-        self.with(|s| s.enable_cache(opts))
+        let every = Duration::from_millis(flush_interval_ms as u64);
+        self.inner.enable_cache(opts, Some(every)).napi()
     }
 
     #[napi]
     pub fn disable_cache(&self) -> Result<()> {
-        self.with(|s| s.disable_cache())
+        self.inner.disable_cache().napi()
     }
 
     #[napi]
@@ -388,30 +375,18 @@ impl NativeKv {
     pub fn optimize(&self) -> AsyncTask<Optimize> {
         AsyncTask::new(Optimize {
             inner: self.inner.clone(),
-            path: self.path.clone(),
         })
     }
 
     /// Flush and close. A failed flush keeps the store open (and its cache) and raises.
     #[napi]
     pub fn close(&self) -> Result<()> {
-        let mut guard = self
-            .inner
-            .lock()
-            .map_err(|_| to_napi(CoreError::io(format!("{}: store lock poisoned", self.path))))?;
-        if let Some(store) = guard.take() {
-            if let Err(failed) = store.close() {
-                let (store, e) = *failed;
-                *guard = Some(store);
-                return Err(to_napi(e));
-            }
-        }
-        Ok(())
+        self.inner.close().napi()
     }
 
     #[napi]
     pub fn is_closed(&self) -> bool {
-        self.inner.lock().map(|g| g.is_none()).unwrap_or(true)
+        self.inner.is_closed()
     }
 
     /// Stream a file into `key` on a second connection, off the JS thread.
@@ -463,25 +438,14 @@ impl NativeKv {
 }
 
 pub struct Optimize {
-    inner: Shared,
-    path: String,
+    inner: Arc<KvVault>,
 }
 
 impl Task for Optimize {
     type Output = ();
     type JsValue = ();
     fn compute(&mut self) -> Result<()> {
-        let mut guard = self
-            .inner
-            .lock()
-            .map_err(|_| to_napi(CoreError::io(format!("{}: store lock poisoned", self.path))))?;
-        match guard.as_mut() {
-            Some(s) => s.optimize().napi(),
-            None => Err(to_napi(CoreError::closed(format!(
-                "KVault {} is closed",
-                self.path
-            )))),
-        }
+        self.inner.with(|s| s.optimize()).napi()
     }
     fn resolve(&mut self, _env: Env, _out: ()) -> Result<()> {
         Ok(())

@@ -7,6 +7,7 @@ mod errors;
 mod handover;
 mod kv;
 mod packer;
+mod wire;
 
 use napi_derive::napi;
 
@@ -15,3 +16,7 @@ use napi_derive::napi;
 pub fn native_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
+
+/// Whether this is a debug build of the native module (benchmarks refuse to record its figures).
+#[napi]
+pub const NATIVE_DEBUG_BUILD: bool = cfg!(debug_assertions);

@@ -3,7 +3,7 @@
 
 use crate::errors::IntoNapi;
 use crate::handover::CopiedBuffer;
-use ambervault_core::packer::{DType, DataPacker, Num, Scalar, Value, VectorValue};
+use ambervault_core::packer::{scalar, DType, DataPacker, Num, Scalar, Value, VectorValue};
 use ambervault_core::Error;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -169,8 +169,6 @@ fn nested(shape: &[usize], flat: &[f64]) -> serde_json::Value {
     )
 }
 
-const SAFE: i128 = 1 << 53;
-
 pub fn value_to_js(v: Value, bigint: bool) -> Result<JsOut> {
     Ok(match v {
         Value::Num(Num::Float(f)) => JsOut::A(f),
@@ -179,15 +177,7 @@ pub fn value_to_js(v: Value, bigint: bool) -> Result<JsOut> {
         } else {
             BigInt::from(i as u64)
         }),
-        Value::Num(Num::Int(i)) => {
-            if i.abs() > SAFE {
-                return Err(Error::invalid(format!(
-                    "{i} is beyond 2^53 and would lose precision as a number; ask for BigInt"
-                )))
-                .napi();
-            }
-            JsOut::A(i as f64)
-        }
+        Value::Num(n @ Num::Int(_)) => JsOut::A(scalar::exact_f64(n).napi()?),
         Value::Bool(b) => JsOut::C(b),
         Value::Str(s) => JsOut::D(s),
         Value::Bytes(b) => JsOut::E(Either3::A(CopiedBuffer(b))),
@@ -209,6 +199,20 @@ pub fn value_to_js(v: Value, bigint: bool) -> Result<JsOut> {
 #[napi(js_name = "NativePacker")]
 pub struct NativePacker {
     pub(crate) inner: DataPacker,
+}
+
+impl NativePacker {
+    /// The numeric type of a scalar dtype (`bool` is not a number to JS).
+    fn scalar(&self) -> Result<Scalar> {
+        match self.inner.dtype() {
+            DType::Scalar(s) if *s != Scalar::Bool => Ok(*s),
+            _ => Err(Error::invalid(format!(
+                "dtype {} is not numeric",
+                self.inner.dtype_str()
+            )))
+            .napi(),
+        }
+    }
 }
 
 #[napi]
@@ -285,6 +289,33 @@ impl NativePacker {
     #[napi]
     pub fn pack_vectors(&self, elems: Vec<String>, raws: Vec<Buffer>) -> Result<Packed> {
         packed(&self.inner, &vector_values(elems, raws)?)
+    }
+
+    /// One number into `out` (a Buffer of exactly `elemSize` bytes) for a numeric dtype: the
+    /// single-value `pack` without building a batch (no Buffer or offsets made here).
+    #[napi]
+    pub fn pack_number_into(&self, value: f64, mut out: BufferSlice) -> Result<()> {
+        scalar::write_f64_into(self.scalar()?, value, &mut out).napi()
+    }
+
+    /// The number at `offset` of a numeric dtype's bytes (an integer past 2^53 is an error:
+    /// ask for BigInt), without building a value list.
+    #[napi]
+    pub fn unpack_number(&self, bytes: &[u8], offset: u32) -> Result<f64> {
+        let s = self.scalar()?;
+        let at = offset as usize;
+        let b = bytes
+            .get(at..at + s.size())
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "dtype {}: {} bytes at offset {at} run past the {} given",
+                    s.name(),
+                    s.size(),
+                    bytes.len()
+                ))
+            })
+            .napi()?;
+        scalar::exact_f64(scalar::read(s, b)).napi()
     }
 
     /// Unpack the elements between consecutive `offsets` (n elements, n + 1 offsets).

@@ -23,36 +23,42 @@ pub struct Stamp {
     pub timestamp: i64,
 }
 
+/// What a PAYLOAD record carries; the discriminant is its code in the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
 pub enum Subkind {
     /// data: f64 values; meta: { bins, range? }
-    HistogramValues,
+    HistogramValues = 1,
     /// data: f64 edges (n+1) then f64 counts (n); meta: { nan, posinf, neginf }
-    HistogramBins,
+    HistogramBins = 2,
     /// data: encoded file bytes or raw pixels; meta: { type, caption, ext } or { raw: {w,h,c} }
-    Media,
+    Media = 3,
     /// data: concatenated media cell bytes; meta: { columns, types, rows, cells }
-    Table,
+    Table = 4,
     /// data: raw LE elements; meta: { dtype, shape, metadata }
-    Tensor,
+    Tensor = 5,
     /// data: f64 values; meta: { points, bandwidth? }
-    KernelDensity,
+    KernelDensity = 6,
     /// data: utf8 text; meta: { stream }
-    Output,
+    Output = 7,
 }
 
 impl Subkind {
+    pub const ALL: [Subkind; 7] = [
+        Subkind::HistogramValues,
+        Subkind::HistogramBins,
+        Subkind::Media,
+        Subkind::Table,
+        Subkind::Tensor,
+        Subkind::KernelDensity,
+        Subkind::Output,
+    ];
+
     fn from_u32(v: u32) -> Result<Self> {
-        Ok(match v {
-            1 => Subkind::HistogramValues,
-            2 => Subkind::HistogramBins,
-            3 => Subkind::Media,
-            4 => Subkind::Table,
-            5 => Subkind::Tensor,
-            6 => Subkind::KernelDensity,
-            7 => Subkind::Output,
-            _ => return Err(Error::corrupt(format!("unknown log payload kind {v}"))),
-        })
+        Subkind::ALL
+            .into_iter()
+            .find(|k| *k as u32 == v)
+            .ok_or_else(|| Error::corrupt(format!("unknown log payload kind {v}")))
     }
 }
 

@@ -21,6 +21,8 @@
 //! - `snapshot`: the read transaction point reads keep open while the file is unchanged.
 //! - `range`: key ranges for ordered scans and keyset paging (prefix bounds).
 //! - `stream`: large values in chunks (put_reader/put_file, into_reader/get_to_writer).
+//! - `vault`: `KvVault`, the store shared by threads with its lifecycle (closed state) and
+//!   interval flusher: what a binding holds.
 //!
 //! Keys are bytes (a string key is its UTF-8 bytes). Values are payloads plus an `Encoding`:
 //! the core frames and parses headers but does not interpret payloads (MessagePack, JSON, ...
@@ -33,12 +35,14 @@ pub mod range;
 pub(crate) mod snapshot;
 pub mod store;
 pub mod stream;
+mod vault;
 
 pub use cache::CacheOptions;
 pub use header::Encoding;
 pub use range::KeyRange;
 pub use store::{show_key, KvOptions, KvStore, Value};
 pub use stream::{ValueReader, MAX_VALUE_LEN, STREAM_CHUNK};
+pub use vault::KvVault;
 
 #[cfg(test)]
 mod tests;

@@ -149,8 +149,10 @@ impl Sql {
 /// per thread (SQLite's busy timeout and WAL handle several connections on one file).
 #[derive(Debug)]
 pub struct KvStore {
-    /// Declared before `conn` so it is finalized before the connection closes.
+    /// Declared before `conn` so they are finalized before the connection closes.
     point_read: PointRead,
+    /// `SELECT 1 …`: an existence check reads no value (a big one's overflow pages stay unread).
+    point_has: PointRead,
     /// Declared before `conn` so its hook is removed and its thread joined before the
     /// connection closes (the last connection to close does the final checkpoint).
     checkpointer: Option<Checkpointer>,
@@ -185,10 +187,13 @@ impl KvStore {
         let sql = Sql::new(&opts.table);
         let point_read = PointRead::prepare(&conn, &sql.get)
             .map_err(|e| Error::from(e).context(path.display()))?;
+        let point_has = PointRead::prepare(&conn, &sql.has)
+            .map_err(|e| Error::from(e).context(path.display()))?;
         let checkpointer = (opts.background_checkpoint && !open.readonly)
             .then(|| Checkpointer::attach(&conn, &path));
         Ok(KvStore {
             point_read,
+            point_has,
             checkpointer,
             conn,
             snapshot,
@@ -493,9 +498,8 @@ impl KvStore {
             }
         }
         self.refresh_read()?;
-        self.conn
-            .prepare_cached(&self.sql.has)
-            .and_then(|mut s| s.exists(params![key]))
+        self.point_has
+            .lookup(key, |found| found.is_some())
             .map_err(|e| self.ctx(e).context(format!("key {}", show_key(key))))
     }
 

@@ -99,6 +99,42 @@ pub fn write_f64s(s: Scalar, values: &[f64], out: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
+/// The largest magnitude up to which every integer is exactly an f64 (a JS number).
+pub const SAFE_INTEGER: i128 = 1 << 53;
+
+/// `v` as an f64 with no rounding: an integer past 2^53 is an error (the caller reads it as a
+/// 64-bit integer instead). Every reader that hands numbers to a float-only language uses this.
+pub fn exact_f64(v: Num) -> Result<f64> {
+    match v {
+        Num::Float(f) => Ok(f),
+        Num::Int(i) if i.abs() <= SAFE_INTEGER => Ok(i as f64),
+        Num::Int(i) => Err(Error::invalid(format!(
+            "{i} is beyond 2^53 and would lose precision as a number; ask for BigInt"
+        ))),
+    }
+}
+
+/// Pack one number (given as an f64) as `s` into `out`, which is exactly `s.size()` bytes: the
+/// single-value form of [`write_f64s`], with its checks and no allocation.
+pub fn write_f64_into(s: Scalar, v: f64, out: &mut [u8]) -> Result<()> {
+    if out.len() != s.size() {
+        return Err(Error::invalid(format!(
+            "dtype {} packs into {} bytes, not {}",
+            s.name(),
+            s.size(),
+            out.len()
+        )));
+    }
+    if s == Scalar::F64 {
+        out.copy_from_slice(&v.to_le_bytes());
+        return Ok(());
+    }
+    let mut b = Vec::with_capacity(8);
+    write(s, Num::Float(v), &mut b)?;
+    out.copy_from_slice(&b);
+    Ok(())
+}
+
 /// Read one `s` from the start of `b` (which holds at least `s.size()` bytes).
 pub fn read(s: Scalar, b: &[u8]) -> Num {
     macro_rules! le {

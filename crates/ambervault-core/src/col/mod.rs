@@ -32,7 +32,7 @@
 //!
 //! Every mutation is one transaction (`BEGIN IMMEDIATE`) or, inside a caller's transaction,
 //! one savepoint: a crash leaves the old or the new state, never a half-written chunk.
-
+//!
 //! Every element call (`get`, `slice`, `set`, `insert`, `delete`, `append`) takes either kind
 //! of column and raw indexes; `handle.rs` turns them into positions.
 //!

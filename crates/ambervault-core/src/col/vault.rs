@@ -4,7 +4,7 @@
 
 use super::cache::{lock_cache, CacheState, Flusher};
 use super::exact;
-use super::handle::{position, Bounds, ColumnHandle, Plain, Storage};
+use super::handle::{out_of_range, position, Bounds, ColumnHandle, Plain, Storage};
 use super::options::{ChunkOptions, NEW_COLUMN_FILE_PAGE_SIZE};
 use super::writer::{create_column, find_column, length_of, ColumnWriter};
 use super::{fixed, meta, reads, tuning, tx, varsize};
@@ -431,7 +431,7 @@ impl ColumnVault {
                 return Ok(());
             }
             if start == len {
-                return Err(super::handle::out_of_range(&col.name, at, len));
+                return Err(out_of_range(&col.name, at, len));
             }
             if start + n > len {
                 return Err(Error::invalid(format!(

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 
-import { ColumnVault, DatabaseBusyError, InvalidArgumentError } from '../src/index'
+import { ClosedError, ColumnVault, DatabaseBusyError, InvalidArgumentError, KVault } from '../src/index'
 import { tempDir } from './temp-dirs'
 
 // Serial: a test's sync retries block the event loop, which would run out another's lock timer.
@@ -98,6 +98,41 @@ test.serial('close writes cached appends with busy retries', async (t) => {
   const check = new ColumnVault(file)
   t.deepEqual(Array.from(check.column('x').slice()), [1, 2, 3])
   check.close()
+})
+
+test.serial('one lifecycle: a close that cannot write the cache raises and leaves either store open with it; closing again writes it', async (t) => {
+  const quick = { busyTimeoutMs: 10, retries: 1, backoffMs: 5 }
+  const cvFile = tmp()
+  const cv = new ColumnVault(cvFile, quick)
+  const c = cv.createColumn('x', 'f64')
+  cv.enableCache({ flushIntervalMs: 0 })
+  c.extend([1, 2])
+  const kvFile = tmp()
+  const kv = new KVault(kvFile, { ...quick, cache: { flushIntervalMs: 0 } })
+  kv.put('a', 1)
+
+  const cvLock = await lockFor(cvFile, 700)
+  const kvLock = await lockFor(kvFile, 700)
+  t.throws(() => cv.close(), { instanceOf: DatabaseBusyError })
+  t.throws(() => kv.close(), { instanceOf: DatabaseBusyError })
+  // Still open, nothing lost.
+  t.false(kv.closed)
+  t.deepEqual(Array.from(c.slice()), [1, 2])
+  t.is(kv.get('a'), 1)
+  await Promise.all([cvLock, kvLock].map((w) => new Promise((r) => w.once('exit', r))))
+  cv.close()
+  kv.close()
+  t.throws(() => c.length, { instanceOf: ClosedError })
+  t.throws(() => kv.get('a'), { instanceOf: ClosedError })
+  cv.close()
+  kv.close()
+
+  const cvCheck = new ColumnVault(cvFile)
+  t.deepEqual(Array.from(cvCheck.column('x').slice()), [1, 2])
+  cvCheck.close()
+  const kvCheck = new KVault(kvFile)
+  t.is(kvCheck.get('a'), 1)
+  kvCheck.close()
 })
 
 test.serial('retry options are checked like KVault ones', (t) => {

@@ -7,16 +7,24 @@
  */
 import binding from './native'
 import { native, InvalidArgumentError, ClosedError } from './errors'
-import { retryAfter, retrySync, type RetryPolicy } from './retry'
+import { busyPolicy, retryAfter, retrySync, type BusyOptions, type RetryPolicy } from './retry'
 import { packBatch, packDocs, bytesOf, type PackTarget } from './packer'
 import { onExit } from './exit-hooks'
 import { ReadRelease, releaseQueuedReads } from './read-release'
 import { DocStage, HELD, NO_ROOM, STAGE_DOCS } from './doc-stage'
 
 type NativeColumn = InstanceType<typeof binding.NativeColumn>
+type ColumnHot = ReturnType<NativeColumn['hot']>
+
+// Internals are keyed by symbols of this module (better-sqlite3's way): they stay off the
+// public objects' names and out of the published types.
+const NATIVE = Symbol('ambervault.native')
+const SETTLE = Symbol('ambervault.settle')
+const DRAIN = Symbol('ambervault.drain')
+const CALL = Symbol('ambervault.call')
 type NativeColumnVault = InstanceType<typeof binding.NativeColumnVault>
 
-export interface ColumnVaultOptions {
+export interface ColumnVaultOptions extends BusyOptions {
   /** First size of a chunk (default 128 KiB, aligned up to the element size). */
   minChunkBytes?: number
   /** Largest chunk (default 256 KiB, or one element when elements are larger, and 32 KiB for the data of variable-size columns; aligned down to the element size). */
@@ -24,15 +32,10 @@ export interface ColumnVaultOptions {
   /**
    * Page size of a new file: a power of two from 512 to 65536 (default 4096, what KohakuVault
    * gives its column files). An existing file keeps its own. Every commit writes whole pages, so
-   * the default keeps a single uncached append cheap; 32768 makes a large extend about 2.7x faster.
+   * the default keeps a single uncached append cheap; 32768 makes a large extend faster
+   * (docs/performance.md, bench/columns table 1).
    */
   pageSize?: number
-  /** Retries after a busy/locked error (default 4). */
-  retries?: number
-  /** First backoff pause in ms, doubling per retry (default 20). */
-  backoffMs?: number
-  /** How long SQLite itself waits on a locked file per attempt (default 5000 ms). */
-  busyTimeoutMs?: number
 }
 
 export interface ColumnInfo {
@@ -112,8 +115,12 @@ export interface CacheOptions {
 }
 
 export class Column {
-  /** @internal */
-  protected readonly n: NativeColumn
+  /** @internal The native column, keyed by a symbol of this module (off the public object). */
+  readonly [NATIVE]: NativeColumn
+  /** The native column as the hottest calls take it (`columnLength`, `columnGetNumber`). */
+  readonly #hot: ColumnHot
+  /** Numeric, not bool: `get` reads one number without building a value. */
+  readonly #number: boolean
   readonly #scalar: string | null
 
   readonly #vault: VaultState
@@ -141,9 +148,11 @@ export class Column {
 
   /** @internal Columns come from a ColumnVault (`createColumn`, `ensure`, `column`). */
   constructor(n: NativeColumn, vault: VaultState) {
-    this.n = n
+    this[NATIVE] = n
+    this.#hot = n.hot()
     this.#vault = vault
     this.#scalar = n.scalar ?? null
+    this.#number = this.#scalar !== null && this.#scalar !== 'bool'
     this.#bounds = this.#scalar ? BOUNDS[this.#scalar] ?? null : null
     this.#holdable = holdableTest(n.kind, n.dtype, n.elemSize)
     this.#docEnd = n.kind === 'msgpack' ? new Uint32Array(1) : null
@@ -155,22 +164,21 @@ export class Column {
     this.#joined = this.#bytes || (n.kind === 'str' && strEncoding(n.dtype) === 'utf8')
   }
 
-  /** Hand every column's staged appends (this vault) over before any other call, in append order per column. */
-  /** @internal */
-  protected settleStaged(): void {
+  /** @internal Hand every column's staged appends (this vault) over before any other call, in append order per column. */
+  [SETTLE](): void {
     if (this.#vault.staged.size === 0) return
-    for (const c of [...this.#vault.staged]) c.drain()
+    for (const c of [...this.#vault.staged]) c[DRAIN]()
   }
 
   /** @internal Hand staged appends to the native cache (keeps every other call coherent). */
-  drain(): void {
+  [DRAIN](): void {
     this.#vault.staged.delete(this)
     if (this.#staged > 0) {
       const part = this.#stage!.subarray(0, this.#staged)
       this.#staged = 0
       // f64 values are stored exactly as staged; other types get their range check in Rust.
-      if (this.#scalar === 'f64') this.call(() => this.n.extendRaw(bytesOf(part)))
-      else this.call(() => this.n.extendNumbers(part))
+      if (this.#scalar === 'f64') this[CALL](() => this[NATIVE].extendRaw(bytesOf(part)))
+      else this[CALL](() => this[NATIVE].extendNumbers(part))
     }
     if (this.#held.length > 0) {
       const held = this.#held
@@ -179,12 +187,12 @@ export class Column {
     }
     if (this.#docStage && this.#docStage.count > 0) {
       const { bytes, ends } = this.#docStage.take()
-      this.call(() => this.n.extendPackedDocs(bytes, ends))
+      this[CALL](() => this[NATIVE].extendPackedDocs(bytes, ends))
     }
   }
 
   /** @internal A native call, retried while the file is busy (the vault's `retries` and `backoffMs`). */
-  protected call<T>(call: () => T): T {
+  [CALL]<T>(call: () => T): T {
     return retrySync(this.#vault.retry, call)
   }
 
@@ -193,12 +201,12 @@ export class Column {
     const stage = (this.#docStage ??= new DocStage())
     let r = stage.add(value)
     if (r === NO_ROOM && stage.count > 0) {
-      this.drain()
+      this[DRAIN]()
       r = stage.add(value)
     }
     if (r !== HELD) return false
     if (stage.count === 1) this.#noteStaged()
-    if (stage.count === STAGE_DOCS) this.drain()
+    if (stage.count === STAGE_DOCS) this[DRAIN]()
     return true
   }
 
@@ -208,35 +216,35 @@ export class Column {
     if (this.#vault.intervalMs > 0 && !this.#vault.timer) {
       this.#vault.timer = setTimeout(() => {
         this.#vault.timer = null
-        for (const c of [...this.#vault.staged]) c.drain()
+        for (const c of [...this.#vault.staged]) c[DRAIN]()
       }, this.#vault.intervalMs).unref()
     }
   }
 
   get name(): string {
-    return this.n.name
+    return this[NATIVE].name
   }
   get dtype(): string {
-    return this.n.dtype
+    return this[NATIVE].dtype
   }
   /** Bytes per element (0 for variable-size columns). */
   get elemSize(): number {
     return this.#elemSize
   }
   get length(): number {
-    this.settleStaged()
+    this[SETTLE]()
     this.#vault.readSoon()
     try {
-      return this.n.length()
+      return binding.columnLength(this.#hot)
     } catch (e) {
-      return retryAfter(this.#vault.retry, e, () => this.n.length())
+      return retryAfter(this.#vault.retry, e, () => binding.columnLength(this.#hot))
     }
   }
 
   #a?: PackTarget<void>
   /** Batches packed and appended by the column itself: one native call, nothing handed back. */
   #appender(): PackTarget<void> {
-    const n = this.n
+    const n = this[NATIVE]
     const retry = this.#vault.retry
     return (this.#a ??= {
       kind: n.kind,
@@ -252,19 +260,26 @@ export class Column {
   }
   #p?: InstanceType<typeof binding.NativePacker>
   #packer() {
-    return (this.#p ??= new binding.NativePacker(this.n.dtype))
+    return (this.#p ??= new binding.NativePacker(this[NATIVE].dtype))
   }
 
   /** Element `i` (negative counts from the end). Indexes are checked and resolved in the core. */
-  get(i: number, options: ReadOptions = {}): any {
-    this.settleStaged()
+  get(i: number, options?: ReadOptions): any {
+    this[SETTLE]()
     this.#vault.readSoon()
     if (this.#bytes) return this.#getBytes(i)
-    const bigint = options.bigint ?? false
+    const bigint = options?.bigint ?? false
+    if (this.#number && !bigint) {
+      try {
+        return binding.columnGetNumber(this.#hot, i)
+      } catch (e) {
+        return retryAfter(this.#vault.retry, e, () => binding.columnGetNumber(this.#hot, i))
+      }
+    }
     try {
-      return this.n.get(i, bigint)
+      return this[NATIVE].get(i, bigint)
     } catch (e) {
-      return retryAfter(this.#vault.retry, e, () => this.n.get(i, bigint))
+      return retryAfter(this.#vault.retry, e, () => this[NATIVE].get(i, bigint))
     }
   }
 
@@ -275,7 +290,7 @@ export class Column {
     let out = Buffer.allocUnsafe(this.elemSize || this.#bytesGuess)
     for (;;) {
       const b = out
-      const n = this.call(() => this.n.getBytesInto(i, b))
+      const n = this[CALL](() => this[NATIVE].getBytesInto(i, b))
       if (n <= out.length) return n === out.length ? out : out.subarray(0, n)
       this.#bytesGuess = n
       out = Buffer.allocUnsafe(n)
@@ -284,9 +299,9 @@ export class Column {
 
   /** Replace element `i` (negative counts from the end). */
   set(i: number, value: unknown): void {
-    this.settleStaged()
+    this[SETTLE]()
     const { bytes, ends } = packBatch(this.#packer(), [value])
-    this.call(() => this.n.setPacked(i, bytes, ends))
+    this[CALL](() => this[NATIVE].setPacked(i, bytes, ends))
   }
 
   append(value: unknown): void {
@@ -295,27 +310,27 @@ export class Column {
         const stage = (this.#stage ??= new Float64Array(STAGE_SIZE))
         stage[this.#staged++] = value
         if (this.#staged === 1 && this.#held.length === 0) this.#noteStaged()
-        if (this.#staged === STAGE_SIZE) this.drain()
+        if (this.#staged === STAGE_SIZE) this[DRAIN]()
         return
       }
       if (this.#staged === 0 && this.#holdable?.(value)) {
         this.#held.push(typeof value === 'string' ? value : Buffer.from(value as Uint8Array))
         if (this.#held.length === 1) this.#noteStaged()
-        if (this.#held.length === STAGE_SIZE) this.drain()
+        if (this.#held.length === STAGE_SIZE) this[DRAIN]()
         return
       }
     }
     if (this.#docEnd) {
       if (this.#vault.cache && this.#docHoldable && this.#holdDoc(value)) return
       // Packed in JS and checked by the core at this call (bad ones fail here), after what is held.
-      this.settleStaged()
+      this[SETTLE]()
       const doc = packDocs(this.#docDtype, value)
       const end = this.#docEnd
       end[0] = doc.length
       try {
-        this.n.extendPackedDocs(doc, end)
+        this[NATIVE].extendPackedDocs(doc, end)
       } catch (e) {
-        retryAfter(this.#vault.retry, e, () => this.n.extendPackedDocs(doc, end))
+        retryAfter(this.#vault.retry, e, () => this[NATIVE].extendPackedDocs(doc, end))
       }
       return
     }
@@ -335,15 +350,15 @@ export class Column {
    * (`Float64Array` for f64, `BigInt64Array` for i64, ...) as is; other arrays are range-checked.
    */
   extend(values: ArrayLike<unknown> | Iterable<unknown>): void {
-    this.settleStaged()
+    this[SETTLE]()
     if (this.#scalar && ArrayBuffer.isView(values)) {
       const own = NATIVE_ARRAY[this.#scalar]
       if (own && values instanceof own) {
-        this.call(() => this.n.extendRaw(bytesOf(values)))
+        this[CALL](() => this[NATIVE].extendRaw(bytesOf(values)))
         return
       }
       if (values instanceof Float64Array) {
-        this.call(() => this.n.extendNumbers(values))
+        this[CALL](() => this[NATIVE].extendNumbers(values))
         return
       }
     }
@@ -359,18 +374,18 @@ export class Column {
 
   /** One native call: bounds are checked and resolved against the length in the core. */
   #read(s: number | undefined, e: number | undefined, options: ReadOptions): any {
-    this.settleStaged()
+    this[SETTLE]()
     this.#vault.readSoon()
     const bigint = options.bigint ?? false
-    if (this.#scalar && this.#scalar !== 'bool') return this.call(() => this.n.sliceNumbers(s, e, bigint))
-    if (this.#joined) return cut(this.call(() => this.n.sliceJoined(s, e)))
-    return this.call(() => this.n.sliceValues(s, e, bigint))
+    if (this.#scalar && this.#scalar !== 'bool') return this[CALL](() => this[NATIVE].sliceNumbers(s, e, bigint))
+    if (this.#joined) return cut(this[CALL](() => this[NATIVE].sliceJoined(s, e)))
+    return this[CALL](() => this[NATIVE].sliceValues(s, e, bigint))
   }
 
   /** Overwrite elements from `start` (negative counts from the end) with `values`, which must
    *  all exist: one transaction. */
   setSlice(start: number, values: ArrayLike<unknown>): void {
-    this.settleStaged()
+    this[SETTLE]()
     const own = this.#scalar ? NATIVE_ARRAY[this.#scalar] : undefined
     const { bytes, ends } =
       own && values instanceof own
@@ -378,25 +393,25 @@ export class Column {
         : values.length === 0
           ? { bytes: Buffer.alloc(0), ends: NO_ENDS }
           : packBatch(this.#packer(), values)
-    this.call(() => this.n.setPacked(start, bytes, ends))
+    this[CALL](() => this[NATIVE].setPacked(start, bytes, ends))
   }
 
   /** Remove element `i` (negative counts from the end), shifting the rest down. */
   delete(i: number): void {
-    this.settleStaged()
-    this.call(() => this.n.deleteAt(i))
+    this[SETTLE]()
+    this[CALL](() => this[NATIVE].deleteAt(i))
   }
 
   /** Insert before index `i` (`i === length` appends; negative counts from the end). */
   insert(i: number, value: unknown): void {
-    this.settleStaged()
+    this[SETTLE]()
     const { bytes, ends } = packBatch(this.#packer(), [value])
-    this.call(() => this.n.insertPacked(i, bytes, ends))
+    this[CALL](() => this[NATIVE].insertPacked(i, bytes, ends))
   }
 
   clear(): void {
-    this.settleStaged()
-    this.call(() => this.n.clear())
+    this[SETTLE]()
+    this[CALL](() => this[NATIVE].clear())
   }
 
   *[Symbol.iterator](): IterableIterator<any> {
@@ -417,8 +432,8 @@ export class Column {
 export class VarSizeColumn extends Column {
   /** Rewrite the data chunks without the fragments left by updates and deletes. */
   compact(): void {
-    this.settleStaged()
-    this.call(() => this.n.compact())
+    this[SETTLE]()
+    this[CALL](() => this[NATIVE].compact())
   }
 }
 
@@ -463,14 +478,6 @@ function cut(j: { bytes: Buffer; ends: Uint32Array } | string | unknown[]): unkn
   return out
 }
 
-/** A count option (retries, milliseconds): a non-negative number. */
-function checkCount(n: unknown, what: string): number {
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
-    throw new InvalidArgumentError(`${what} must be a non-negative number, got ${String(n)}`)
-  }
-  return n
-}
-
 function isArrayLike(v: unknown): v is ArrayLike<unknown> {
   return Array.isArray(v) || ArrayBuffer.isView(v) || (typeof v === 'object' && v !== null && typeof (v as { length?: unknown }).length === 'number')
 }
@@ -492,12 +499,10 @@ export class ColumnVault {
       const v = options[k]
       if (v !== undefined && (!Number.isInteger(v) || v <= 0)) throw new InvalidArgumentError(`${path}: ${k} ${String(v)} is not a positive integer`)
     }
-    const { retries = 4, backoffMs = 20, busyTimeoutMs = 5000 } = options
-    const retry = { retries: checkCount(retries, 'retries'), backoffMs: checkCount(backoffMs, 'backoffMs') }
-    const busy = Math.min(checkCount(busyTimeoutMs, 'busyTimeoutMs'), 2 ** 31 - 1)
+    const { retry, busyTimeoutMs } = busyPolicy(options)
     this.path = path
     this.#state = { cache: false, intervalMs: 0, staged: new Set(), timer: null, readSoon: () => this.#reads.soon(), retry }
-    this.#n = retrySync(retry, () => new binding.NativeColumnVault(path, { minChunkBytes: options.minChunkBytes, maxChunkBytes: options.maxChunkBytes, pageSize: options.pageSize, busyTimeoutMs: busy }))
+    this.#n = retrySync(retry, () => new binding.NativeColumnVault(path, { minChunkBytes: options.minChunkBytes, maxChunkBytes: options.maxChunkBytes, pageSize: options.pageSize, busyTimeoutMs }))
   }
 
   /** A native call, retried while the file is busy. */
@@ -515,7 +520,7 @@ export class ColumnVault {
   }
 
   #drainAll(): void {
-    for (const c of [...this.#state.staged]) c.drain()
+    for (const c of [...this.#state.staged]) c[DRAIN]()
   }
 
   /**
@@ -583,22 +588,19 @@ export class ColumnVault {
     this.#call(() => this.#v.checkpoint())
   }
 
-  /** Flush cached appends, checkpoint and close; later calls raise ClosedError. */
+  /** Flush cached appends, checkpoint and close; later calls raise ClosedError. A close that cannot write the cache throws and leaves the vault open with it. */
   close(): void {
     if (!this.#n) return
     const n = this.#n
-    try {
-      this.#drainAll()
-      // Cached appends go with busy retries: close itself gives up on them at its first failure.
-      if (this.#state.cache) this.#call(() => n.flushCache())
-    } finally {
-      this.#n = null
-      this.#state.cache = false
-      this.#unhookExit?.()
-      this.#unhookExit = undefined
-      if (this.#state.timer) clearTimeout(this.#state.timer)
-      native(() => n.close())
-    }
+    this.#drainAll()
+    // Cached appends are written with busy retries; a close that still cannot write them
+    // throws and leaves the vault open with its appends (as KVault's does).
+    this.#call(() => n.close())
+    this.#n = null
+    this.#state.cache = false
+    this.#unhookExit?.()
+    this.#unhookExit = undefined
+    if (this.#state.timer) clearTimeout(this.#state.timer)
   }
 
   [Symbol.dispose](): void {

@@ -13,6 +13,7 @@ export type { ErrorCode } from './errors'
 export { nativeVersion } from './version'
 export { KVault } from './kvault'
 export type { KVaultOptions, KvCacheOptions, KvIterOptions, KvKeyIterOptions, KvKey, KvValue } from './kvault'
+export type { BusyOptions } from './retry'
 export { Board, Histogram, Media, Table, TensorLog, KernelDensity, listRuns, openRun, upgradeRun, labelRun, Run } from './board'
 export type {
   BoardOptions, LogOptions, LogValue, RawPixels, MediaType, RunInfo, RunMetadata, RunStatus, ScalarSeries, HistogramEntry, MediaEntry,

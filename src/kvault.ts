@@ -15,7 +15,7 @@ import binding from './native'
 import { InvalidArgumentError, NotFoundError, toVaultError } from './errors'
 import { onExit } from './exit-hooks'
 import { ReadRelease, releaseQueuedReads } from './read-release'
-import { retryAfter, retryAsync, retrySync, type RetryPolicy } from './retry'
+import { busyPolicy, checkCount, retryAfter, retryAsync, retrySync, type BusyOptions, type RetryPolicy } from './retry'
 import { decodeValue, Enc, packValue, showKey } from './kv-values'
 
 type NativeKv = InstanceType<typeof binding.NativeKv>
@@ -33,15 +33,9 @@ export interface KvCacheOptions {
   flushIntervalMs?: number
 }
 
-export interface KVaultOptions {
+export interface KVaultOptions extends BusyOptions {
   /** Table name (default 'kv'); a plain SQL identifier. */
   table?: string
-  /** Retries after a busy/locked error (default 4). */
-  retries?: number
-  /** First backoff pause in ms, doubling per retry (default 20). */
-  backoffMs?: number
-  /** How long SQLite itself waits on a locked file per attempt (default 5000 ms). */
-  busyTimeoutMs?: number
   /** Start with the write-back cache on. */
   cache?: false | KvCacheOptions
   /** SQLite synchronous NORMAL (default) or FULL. */
@@ -96,13 +90,6 @@ function checkKey(key: unknown, what = 'key'): asserts key is KvKey {
 
 function keyBuffer(key: KvKey): Buffer {
   return typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(key.buffer, key.byteOffset, key.byteLength)
-}
-
-function checkCount(n: unknown, what: string): number {
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
-    throw new InvalidArgumentError(`${what} must be a non-negative number, got ${String(n)}`)
-  }
-  return n
 }
 
 /** Encoding tag and payload for a value (`string` payloads go to the native putString). */
@@ -238,8 +225,9 @@ export class KVault implements Iterable<[Buffer, unknown]> {
       throw new InvalidArgumentError(`KVault path must be a non-empty string, got ${String(filePath)}`)
     }
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('KVault options must be an object')
-    const { table = 'kv', retries = 4, backoffMs = 20, busyTimeoutMs = 5000, cache, durability = 'normal', readonly = false, pageSize } = options
-    this.#retry = { retries: checkCount(retries, 'retries'), backoffMs: checkCount(backoffMs, 'backoffMs') }
+    const { table = 'kv', cache, durability = 'normal', readonly = false, pageSize } = options
+    const { retry, busyTimeoutMs } = busyPolicy(options)
+    this.#retry = retry
     if (durability !== 'normal' && durability !== 'full') {
       throw new InvalidArgumentError(`durability must be 'normal' or 'full', got ${String(durability)}`)
     }
@@ -250,7 +238,7 @@ export class KVault implements Iterable<[Buffer, unknown]> {
       table,
       readonly: this.readonly,
       durability,
-      busyTimeoutMs: Math.min(checkCount(busyTimeoutMs, 'busyTimeoutMs'), 2 ** 31 - 1),
+      busyTimeoutMs,
       pageSize,
     }))
     this.#bindIo(IO_BYTES)

@@ -3,13 +3,40 @@
  * already waits inside each call; this covers what it cannot (a lock still held after it, a
  * busy snapshot upgrade), then gives up with the `DatabaseBusyError` of the last attempt.
  */
-import { DatabaseBusyError, toVaultError } from './errors'
+import { DatabaseBusyError, InvalidArgumentError, toVaultError } from './errors'
 
 export interface RetryPolicy {
   /** Extra attempts after the first one. */
   retries: number
   /** First pause; each next pause doubles. */
   backoffMs: number
+}
+
+/** The busy-file options KVault and ColumnVault both take (docs/api.md, "One lifecycle"). */
+export interface BusyOptions {
+  /** Retries after a busy/locked error (default 4). */
+  retries?: number
+  /** First backoff pause in ms, doubling per retry (default 20). */
+  backoffMs?: number
+  /** How long SQLite itself waits on a locked file per attempt (default 5000 ms). */
+  busyTimeoutMs?: number
+}
+
+/** A count option (retries, milliseconds, a limit): a non-negative number. */
+export function checkCount(n: unknown, what: string): number {
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+    throw new InvalidArgumentError(`${what} must be a non-negative number, got ${String(n)}`)
+  }
+  return n
+}
+
+/** The checked retry policy and SQLite busy timeout of a store's options. */
+export function busyPolicy(options: BusyOptions): { retry: RetryPolicy; busyTimeoutMs: number } {
+  const { retries = 4, backoffMs = 20, busyTimeoutMs = 5000 } = options
+  return {
+    retry: { retries: checkCount(retries, 'retries'), backoffMs: checkCount(backoffMs, 'backoffMs') },
+    busyTimeoutMs: Math.min(checkCount(busyTimeoutMs, 'busyTimeoutMs'), 2 ** 31 - 1),
+  }
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4))

@@ -2,8 +2,8 @@
 //!
 //! SQLite's automatic checkpoint runs inside the commit that crosses 1000 WAL frames: that
 //! commit copies every frame into the database file and waits for its fsync, so a bulk load
-//! spends most of its wall time checkpointing (measured: 50k puts of 1 KiB ran 1.8x faster
-//! and of 16 KiB 4.4x faster with the checkpoints left out). The `Checkpointer` replaces that
+//! spends most of its wall time checkpointing (bench/kv's puts, docs/performance.md, are the
+//! measure of what moving them off the writer gains). The `Checkpointer` replaces that
 //! hook on a writer connection: past `TRIGGER_FRAMES` it wakes a thread of its own, holding a
 //! second connection to the file, which runs PASSIVE checkpoints while the writer goes on.
 //!
@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 pub const TRIGGER_FRAMES: c_int = 1000;
 /// WAL frames after which the writer checkpoints itself (128 MiB of 32 KiB pages). At twice
 /// the trigger a 16 KiB bulk load (a frame per value) kept waiting for the thread; four times
-/// measured 10-20% faster, and more did not help.
+/// was faster in bench/kv's 16 KiB puts, and more did not help.
 pub const INLINE_FRAMES: c_int = 4 * TRIGGER_FRAMES;
 
 #[derive(Debug, Default)]

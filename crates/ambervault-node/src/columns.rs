@@ -209,6 +209,30 @@ impl NativeColumnVault {
     }
 }
 
+/// A column as the hottest calls take it: plain functions over an External, because a class
+/// method pays napi-rs's checks of its receiver (private-property lookups on `this`: most of
+/// a call's cost, see docs/performance.md) where an External argument costs a registry lookup.
+pub struct ColumnRef {
+    vault: Arc<ColumnVault>,
+    h: ColumnHandle,
+}
+
+/// The length, counting cached appends (`col.length`).
+#[napi]
+pub fn column_length(col: &External<ColumnRef>) -> Result<f64> {
+    Ok(col.vault.len(&col.h).napi()? as f64)
+}
+
+/// Element `i` of a numeric column (not `bool`) as a number (`col.get(i)`); an i64 / u64
+/// beyond 2^53 is an error (read it with `bigint`).
+#[napi]
+pub fn column_get_number(col: &External<ColumnRef>, i: f64) -> Result<f64> {
+    let i = signed(i, "index")
+        .map_err(|e| e.context(format!("column \"{}\"", col.h.name)))
+        .napi()?;
+    col.vault.get_number(&col.h, i).napi()
+}
+
 #[napi(js_name = "NativeColumn")]
 pub struct NativeColumn {
     vault: Arc<ColumnVault>,
@@ -245,9 +269,13 @@ impl NativeColumn {
         self.h.dtype.scalar().map(|s| s.name().to_string())
     }
 
-    #[napi]
-    pub fn length(&self) -> Result<f64> {
-        Ok(self.vault.len(&self.h).napi()? as f64)
+    /// This column for `columnLength` / `columnGetNumber`.
+    #[napi(ts_return_type = "ExternalObject<ColumnRef>")]
+    pub fn hot(&self) -> External<ColumnRef> {
+        External::new(ColumnRef {
+            vault: self.vault.clone(),
+            h: self.h.clone(),
+        })
     }
 
     /// Errors about this column name it.

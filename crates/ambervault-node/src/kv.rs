@@ -92,8 +92,8 @@ const ABSENT: u32 = crate::wire::KV_ABSENT;
 /// Marks a missing entry in packed results (no encoding uses it).
 const MISSING: u8 = crate::wire::KV_MISSING as u8;
 /// Largest payload `get` returns through io: its length must fit in `u32 >> 3`. (Bigger values
-/// as their own napi Buffer measured slower at 8 and 16 KiB than io + an allocUnsafe copy:
-/// the time goes to fresh memory either way, and napi's Buffer costs more to make.)
+/// as their own napi Buffer were slower in bench/kv's 16 KiB gets than io + an allocUnsafe
+/// copy: the time goes to fresh memory either way, and napi's Buffer costs more to make.)
 const MAX_INLINE: usize = (u32::MAX >> 3) as usize;
 
 #[napi]

@@ -201,18 +201,38 @@ pub struct NativePacker {
     pub(crate) inner: DataPacker,
 }
 
-impl NativePacker {
-    /// The numeric type of a scalar dtype (`bool` is not a number to JS).
-    fn scalar(&self) -> Result<Scalar> {
-        match self.inner.dtype() {
-            DType::Scalar(s) if *s != Scalar::Bool => Ok(*s),
-            _ => Err(Error::invalid(format!(
-                "dtype {} is not numeric",
-                self.inner.dtype_str()
-            )))
-            .napi(),
-        }
-    }
+/// A numeric dtype as the single-number calls take it: plain functions over an External (see
+/// `ColumnRef` in columns.rs for why not methods).
+pub struct NumberPacker(Scalar);
+
+/// One number into `out` (a Buffer of exactly the element's size): `DataPacker.pack(x)`
+/// without building a batch, with the same range checks.
+#[napi]
+pub fn pack_number_into(
+    p: &External<NumberPacker>,
+    value: f64,
+    mut out: BufferSlice,
+) -> Result<()> {
+    scalar::write_f64_into(p.0, value, &mut out).napi()
+}
+
+/// The number at `offset` of `bytes` (`DataPacker.unpack`); an integer past 2^53 is an error.
+#[napi]
+pub fn unpack_number(p: &External<NumberPacker>, bytes: &[u8], offset: u32) -> Result<f64> {
+    let s = p.0;
+    let at = offset as usize;
+    let b = bytes
+        .get(at..at + s.size())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "dtype {}: {} bytes at offset {at} run past the {} given",
+                s.name(),
+                s.size(),
+                bytes.len()
+            ))
+        })
+        .napi()?;
+    scalar::exact_f64(scalar::read(s, b)).napi()
 }
 
 #[napi]
@@ -291,31 +311,17 @@ impl NativePacker {
         packed(&self.inner, &vector_values(elems, raws)?)
     }
 
-    /// One number into `out` (a Buffer of exactly `elemSize` bytes) for a numeric dtype: the
-    /// single-value `pack` without building a batch (no Buffer or offsets made here).
-    #[napi]
-    pub fn pack_number_into(&self, value: f64, mut out: BufferSlice) -> Result<()> {
-        scalar::write_f64_into(self.scalar()?, value, &mut out).napi()
-    }
-
-    /// The number at `offset` of a numeric dtype's bytes (an integer past 2^53 is an error:
-    /// ask for BigInt), without building a value list.
-    #[napi]
-    pub fn unpack_number(&self, bytes: &[u8], offset: u32) -> Result<f64> {
-        let s = self.scalar()?;
-        let at = offset as usize;
-        let b = bytes
-            .get(at..at + s.size())
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "dtype {}: {} bytes at offset {at} run past the {} given",
-                    s.name(),
-                    s.size(),
-                    bytes.len()
-                ))
-            })
-            .napi()?;
-        scalar::exact_f64(scalar::read(s, b)).napi()
+    /// This packer for `packNumberInto` / `unpackNumber` (numeric dtypes only).
+    #[napi(ts_return_type = "ExternalObject<NumberPacker>")]
+    pub fn numbers(&self) -> Result<External<NumberPacker>> {
+        match self.inner.dtype() {
+            DType::Scalar(s) if *s != Scalar::Bool => Ok(External::new(NumberPacker(*s))),
+            _ => Err(Error::invalid(format!(
+                "dtype {} is not numeric",
+                self.inner.dtype_str()
+            )))
+            .napi(),
+        }
     }
 
     /// Unpack the elements between consecutive `offsets` (n elements, n + 1 offsets).

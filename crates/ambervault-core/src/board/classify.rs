@@ -246,10 +246,6 @@ pub struct StoredMedia {
 }
 
 pub enum MetaRow {
-    HistogramIndex {
-        name: String,
-        namespace: String,
-    },
     Media {
         stamp: Stamp,
         name: String,
@@ -286,10 +282,6 @@ pub enum MetaRow {
 impl MetaRow {
     pub fn insert(&self, c: &Connection) -> Result<()> {
         match self {
-            MetaRow::HistogramIndex { name, namespace } => {
-                c.prepare_cached("INSERT OR IGNORE INTO histograms(name, namespace) VALUES (?,?)")?
-                    .execute(params![name, namespace])?;
-            }
             MetaRow::Media {
                 stamp: s,
                 name,

@@ -12,19 +12,19 @@
 //! - `payloads`: histogram bins, PNG, .npy, kernel density, content hashes.
 //! - `reader`: the read side (list runs, scalars with downsampling, media, tables, tensors).
 
-pub mod batch;
-pub mod classify;
-pub mod dbfile;
-pub mod drain;
-pub mod layout;
-pub mod legacy;
+pub(crate) mod batch;
+pub(crate) mod classify;
+pub(crate) mod dbfile;
+pub(crate) mod drain;
+pub(crate) mod layout;
+pub(crate) mod legacy;
 pub mod logfile;
-pub mod output;
-pub mod payloads;
+pub(crate) mod output;
+pub(crate) mod payloads;
 pub mod reader;
 pub mod records;
-pub mod run;
-pub mod store;
+pub(crate) mod run;
+pub(crate) mod store;
 pub mod writer;
 
 use crate::error::{Error, Result};

@@ -6,14 +6,14 @@
 //! reads of fixed-size columns take the stored part from SQLite and the rest from the buffer;
 //! every other call on a column with cached appends flushes that column first.
 //!
-//! Here too: the vault's side of it (enabling, appending, flushing) and the interval flusher
-//! thread.
+//! Here too: the vault's side of it (enabling, appending, flushing, and what its interval
+//! flusher does on each tick).
 
 use super::handle::ColumnHandle;
 use super::vault::ColumnVault;
 use crate::error::{ErrorKind, Result};
+use crate::flusher::Flusher;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -94,12 +94,10 @@ pub(super) fn lock_cache(c: &Mutex<Option<CacheState>>) -> MutexGuard<'_, Option
     c.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The interval flusher: its stop flag and thread.
-pub(super) type Flusher = (Arc<AtomicBool>, std::thread::JoinHandle<()>);
-
 impl ColumnVault {
     /// Turn on write-back caching of appends for every column of this vault.
-    /// With a flush interval, a background thread flushes after that much idle time.
+    /// With a flush interval, the vault's flusher (flusher.rs) writes the cache once no
+    /// append has come for that long.
     pub fn enable_cache(self: &Arc<Self>, options: CacheOptions) -> Result<()> {
         self.with_conn(|_| Ok(()))?;
         {
@@ -111,16 +109,13 @@ impl ColumnVault {
         }
         self.stop_flusher();
         if let Some(every) = options.flush_interval {
-            let stop = Arc::new(AtomicBool::new(false));
             let weak = Arc::downgrade(self);
-            let flag = stop.clone();
+            // Checked a few times per interval, so a flush comes at most a quarter late.
             let tick = (every / 4).clamp(Duration::from_millis(1), Duration::from_millis(100));
-            let handle = std::thread::spawn(move || loop {
-                std::thread::sleep(tick);
-                if flag.load(Ordering::Acquire) {
-                    return;
-                }
-                let Some(v) = weak.upgrade() else { return };
+            let flusher = Flusher::start(tick, move || {
+                let Some(v) = weak.upgrade() else {
+                    return false;
+                };
                 let idle = lock_cache(&v.cache)
                     .as_ref()
                     .is_some_and(|s| !s.cols.is_empty() && s.last_append.elapsed() >= every);
@@ -129,8 +124,9 @@ impl ColumnVault {
                     // flush or close reports the error.
                     let _ = v.flush_cache();
                 }
+                true
             });
-            *self.flusher.lock().unwrap_or_else(|p| p.into_inner()) = Some((stop, handle));
+            *self.flusher.lock().unwrap_or_else(|p| p.into_inner()) = Some(flusher);
         }
         Ok(())
     }
@@ -149,11 +145,8 @@ impl ColumnVault {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if let Some((stop, handle)) = f {
-            stop.store(true, Ordering::Release);
-            if handle.thread().id() != std::thread::current().id() {
-                let _ = handle.join();
-            }
+        if let Some(f) = f {
+            f.stop();
         }
     }
 

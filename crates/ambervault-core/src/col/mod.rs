@@ -39,11 +39,10 @@
 //! Modules: `vault` (the ColumnVault and its element API), `cache` (write-back appends and
 //! the flusher thread), `writer` (writes on a caller's connection, finding and creating
 //! columns), `handle` (column handles and bounds), `options` (chunk and page sizes of new
-//! columns), `exact` (64-bit integers as exact f64s); storage underneath: `meta` (`col_meta`
+//! columns); storage underneath: `meta` (`col_meta`
 //! rows), `chunks`, `fixed`, `varsize`, `reads` (the held read snapshot), `tx`, `tuning`.
 
 mod cache;
-mod exact;
 mod handle;
 mod options;
 mod vault;

@@ -9,9 +9,10 @@ use crate::error::Result;
 /// KohakuVault's own default is 16 MiB, but SQLite stores a chunk as a chain of overflow pages
 /// that can only be walked from its start: a write at the end of a chunk (every uncached append)
 /// looks up each page before it, and keeping `bytes_used` of a variable-size data chunk exact
-/// rewrites the whole record. Both cost a time proportional to the chunk, measured at 0.1-0.4 ms
-/// per f64 append and 2-3 ms per string append into full 16 MiB chunks; at 256 KiB they stay
-/// flat, while extends and full reads run at the same speed (they go chunk by chunk either way).
+/// rewrites the whole record. Both cost a time proportional to the chunk (orders of magnitude
+/// more per append into full 16 MiB chunks); at 256 KiB they stay flat (bench/columns table 4,
+/// docs/performance.md), while extends and full reads run at the same speed (they go chunk by
+/// chunk either way).
 /// Each column records its sizes in `col_meta`, so KohakuVault follows them.
 pub const NEW_COLUMN_MAX_CHUNK_BYTES: u64 = 256 << 10;
 
@@ -19,15 +20,16 @@ pub const NEW_COLUMN_MAX_CHUNK_BYTES: u64 = 256 << 10;
 /// (and start at it, or at the minimum when that is smaller). An append must keep its data
 /// chunk's `bytes_used` exact (KohakuVault appends where it points), and any UPDATE of a chunk
 /// row makes SQLite read, rebuild and compare the whole record: at 4 KiB pages a string append
-/// into 256 KiB data chunks measured 50 us in the core, into 32 KiB ones 31 us (16 KiB: 29).
+/// into 32 KiB data chunks cost well under one into 256 KiB ones, and smaller chunks gained
+/// almost nothing more (bench/columns table 2 has the appends, docs/performance.md).
 pub const NEW_DATA_CHUNK_MAX_BYTES: u64 = 32 << 10;
 
 /// Page size of a file [`ColumnVault::open`] creates when none is asked for: what the KohakuVault
 /// package gives its ColumnVault files (it sets 32 KiB only on KVault files). Every commit writes
 /// whole pages to the WAL and an uncached append commits at least two (its chunk and
 /// `col_meta.length`), so at 4 KiB it costs about half what it does at 32 KiB (`bench/columns`,
-/// tables 2 and 3), which puts it ahead of KohakuVault's; a 10M-value extend is about 2.7x
-/// slower than at 32 KiB, still ahead of every peer. Files opened through a shared connection,
+/// tables 2 and 3), which puts it ahead of KohakuVault's; a 10M-value extend is slower than at
+/// 32 KiB (table 1), still ahead of every peer. Files opened through a shared connection,
 /// and the Board's, keep the connection default (`conn::NEW_FILE_PAGE_SIZE`).
 pub const NEW_COLUMN_FILE_PAGE_SIZE: u32 = 4096;
 

@@ -21,7 +21,7 @@ use super::meta::{self, MetaRow};
 use crate::error::{Error, Result};
 use crate::kv::snapshot::ReadSnapshot;
 use rusqlite::{ffi, params, Connection};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
@@ -71,7 +71,9 @@ fn sqlite_err(rc: std::os::raw::c_int) -> Error {
 pub(crate) struct Reader {
     /// None for a connection shared with other stores: never hold a snapshot on it.
     snap: Option<ReadSnapshot>,
-    layouts: HashMap<i64, Layout>,
+    /// By `col_id`; FxHash, as SipHash's DoS resistance buys nothing for our own row ids and
+    /// hashing was a visible part of a single-element read.
+    layouts: FxHashMap<i64, Layout>,
     /// Open BLOB handles, most recently used first (at most [`BLOB_HANDLES`]).
     blobs: Vec<RawBlob>,
 }
@@ -91,7 +93,7 @@ impl Reader {
             } else {
                 None
             },
-            layouts: HashMap::new(),
+            layouts: FxHashMap::default(),
             blobs: Vec::new(),
         })
     }
@@ -101,7 +103,7 @@ impl Reader {
     pub(crate) fn transient() -> Reader {
         Reader {
             snap: None,
-            layouts: HashMap::new(),
+            layouts: FxHashMap::default(),
             blobs: Vec::new(),
         }
     }

@@ -10,9 +10,9 @@ const CACHE_KIB: i64 = 64 * 1024;
 
 /// No memory map (KohakuVault maps 256 MiB). With one, SQLite searches the WAL index before
 /// every page it looks up through the map, and an append walks its chunk's chain of overflow
-/// pages from the start: uncached appends ran 15-25% slower at 4 KiB pages. Reads gain nothing
-/// from it, since BLOB reads copy overflow pages from the file straight into the result
-/// (measured side by side: full 10M-value slices, random gets and slices alike).
+/// pages from the start: uncached appends ran slower with it at 4 KiB pages. Reads gain nothing
+/// from it, since BLOB reads copy overflow pages from the file straight into the result (full
+/// slices, random gets and slices alike were no faster with the map).
 pub fn apply(conn: &Connection) -> Result<()> {
     // Statement journals in memory. Every column mutation runs several statements in one
     // transaction, so SQLite keeps a statement journal; with 32 KiB pages it passes the 64 KiB

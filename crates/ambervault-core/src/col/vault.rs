@@ -2,8 +2,8 @@
 //! checkpoints, and the storage-dispatching element API (`get`, `slice`, `set`, `insert`,
 //! `delete`, `append` in `cache.rs`) that takes raw indexes, negative ones counting from the end.
 
-use super::cache::{lock_cache, CacheState, Flusher};
-use super::exact;
+use super::cache::{lock_cache, CacheState};
+use crate::flusher::Flusher;
 use super::handle::{out_of_range, position, Bounds, ColumnHandle, Plain, Storage};
 use super::options::{ChunkOptions, NEW_COLUMN_FILE_PAGE_SIZE};
 use super::writer::{create_column, find_column, length_of, ColumnWriter};
@@ -11,8 +11,9 @@ use super::{fixed, meta, reads, tuning, tx, varsize};
 use crate::checkpointer::Checkpointer;
 use crate::conn::{self, OpenOptions};
 use crate::error::{Error, Result};
-use crate::packer::{DType, Scalar};
+use crate::packer::{scalar, DType, Scalar};
 use rusqlite::Connection;
+use std::mem::MaybeUninit;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -332,6 +333,43 @@ impl ColumnVault {
                 std::mem::size_of::<T>()
             )));
         }
+        let mut out: Vec<T> = Vec::new();
+        let mut count = 0;
+        let dst = &mut out;
+        self.read_fixed_with(col, bounds, |bytes| {
+            count = bytes / std::mem::size_of::<T>();
+            dst.reserve_exact(count);
+            let spare = &mut dst.spare_capacity_mut()[..count];
+            // SAFETY: the same memory seen as bytes; `Plain` types have no padding.
+            unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast(), bytes) }
+        })?;
+        // SAFETY: `Plain` types accept any bytes, and `read_fixed_with` wrote every byte it
+        // was handed (the stored part by span reads, the rest from the cache).
+        unsafe { out.set_len(count) };
+        Ok(out)
+    }
+
+    /// Element `i` of a fixed-size column into `dst` (exactly its size), nothing allocated.
+    fn read_element_into(&self, col: &ColumnHandle, i: i64, dst: &mut [u8]) -> Result<()> {
+        let es = col.elem_size();
+        self.read_fixed_with(col, Bounds::Index(i), |bytes| {
+            debug_assert_eq!(bytes, es);
+            // SAFETY: initialised bytes seen as possibly uninitialised ones (only written).
+            unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast(), bytes.min(dst.len())) }
+        })
+    }
+
+    /// Copy the elements of a fixed-size column that `bounds` picks (resolved against the
+    /// length counting cached appends) into the buffer `take` hands out for their byte count:
+    /// stored elements by span reads straight into it, cached ones from the cache. On success
+    /// every byte of it is written.
+    fn read_fixed_with<'b>(
+        &self,
+        col: &ColumnHandle,
+        bounds: Bounds,
+        take: impl FnOnce(usize) -> &'b mut [MaybeUninit<u8>],
+    ) -> Result<()> {
+        let es = col.elem_size();
         let m = col.fixed()?;
         let cache = lock_cache(&self.cache);
         let pending = cache.as_ref().and_then(|s| s.cols.get(&col.name));
@@ -339,16 +377,7 @@ impl ColumnVault {
             let stored = r.length(c, m)?;
             let len = stored + pending.map_or(0, |p| p.count);
             let (start, end) = bounds.resolve(&col.name, len)?;
-            let count = (end - start) as usize * per_elem;
-            let mut out: Vec<T> = Vec::with_capacity(count);
-            let bytes = &mut out.spare_capacity_mut()[..count];
-            // SAFETY: the same memory seen as bytes; `Plain` types have no padding.
-            let bytes = unsafe {
-                std::slice::from_raw_parts_mut(
-                    bytes.as_mut_ptr() as *mut std::mem::MaybeUninit<u8>,
-                    count * std::mem::size_of::<T>(),
-                )
-            };
+            let bytes = take((end - start) as usize * es);
             let split = end.min(stored).max(start);
             let (db, cached) = bytes.split_at_mut((split - start) as usize * es);
             r.read_stream(c, m, start * es as u64, db)?;
@@ -367,10 +396,7 @@ impl ColumnVault {
                     )
                 };
             }
-            // SAFETY: `Plain` types accept any bytes, and every byte is now written (the
-            // stored part by the span reads, the rest from the cache).
-            unsafe { out.set_len(count) };
-            Ok(out)
+            Ok(())
         })
     }
 
@@ -388,7 +414,19 @@ impl ColumnVault {
             }
         };
         let raw = self.read_fixed::<u64>(col, bounds, 1)?;
-        exact::to_f64s(&raw, signed).map_err(|e| e.context(format!("column \"{}\"", col.name)))
+        scalar::exact_f64s(&raw, signed).map_err(|e| e.context(format!("column \"{}\"", col.name)))
+    }
+
+    /// Element `i` of a numeric column (not `bool`) as an exact f64: an i64 / u64 beyond 2^53
+    /// is `InvalidArgument` (read it as a 64-bit integer instead). The single-number read
+    /// behind JS `col.get(i)`.
+    pub fn get_number(&self, col: &ColumnHandle, i: i64) -> Result<f64> {
+        let s = col.scalar()?;
+        let mut buf = [0u8; 8];
+        let es = col.elem_size();
+        self.read_element_into(col, i, &mut buf[..es])?;
+        scalar::exact_f64(scalar::read(s, &buf))
+            .map_err(|e| e.context(format!("column \"{}\"", col.name)))
     }
 
     /// The stored bytes of element `i` (negative counts from the end; out of range is an error).
@@ -502,13 +540,17 @@ impl ColumnVault {
         self.with_conn(conn::checkpoint)
     }
 
-    /// Mark closed; later calls fail with `Closed`. The connection closes with its last user.
+    /// Flush the cache and mark closed; later calls fail with `Closed`. A failed flush leaves
+    /// the vault open (cache and all) and returns the error. The connection closes with its
+    /// last user.
     pub fn close(&self) -> Result<()> {
         if self.is_closed() {
             return Ok(());
         }
         self.stop_flusher();
-        let flushed = self.flush_cache();
+        // A close that cannot write the cache leaves the vault open with its appends (as
+        // KVault's does): the caller sees the error and may close again.
+        self.flush_cache()?;
         let _ = self.release_read();
         // A vault with a connection of its own (the one that has a checkpoint thread) joins the
         // thread now, not when the last reference goes, and folds the WAL back so the file is
@@ -524,7 +566,7 @@ impl ColumnVault {
         }
         self.closed.store(true, Ordering::Release);
         *lock_cache(&self.cache) = None;
-        flushed
+        Ok(())
     }
 
     pub fn is_closed(&self) -> bool {

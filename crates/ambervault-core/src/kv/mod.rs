@@ -28,13 +28,13 @@
 //! the core frames and parses headers but does not interpret payloads (MessagePack, JSON, ...
 //! are the caller's business), so every language binding decodes with its own native codecs.
 
-pub mod cache;
-pub mod header;
+pub(crate) mod cache;
+pub(crate) mod header;
 mod point_read;
-pub mod range;
+pub(crate) mod range;
 pub(crate) mod snapshot;
-pub mod store;
-pub mod stream;
+pub(crate) mod store;
+pub(crate) mod stream;
 mod vault;
 
 pub use cache::CacheOptions;

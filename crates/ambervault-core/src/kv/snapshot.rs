@@ -26,6 +26,8 @@ use std::os::raw::{c_int, c_void};
 /// Both copies of the wal-index header (2 x 48 bytes); SQLite writes the second copy first,
 /// so a commit in progress shows as a difference in either.
 const HDR_LEN: usize = 96;
+/// The header as the words it is compared in (it is 8-byte aligned at the start of the map).
+type Header = [u64; HDR_LEN / 8];
 /// Size of a wal-index region (WALINDEX_PGSZ); region 0 begins with the header.
 const SHM_REGION: c_int = 32768;
 
@@ -38,7 +40,7 @@ pub(crate) struct ReadSnapshot {
     /// Whether a read transaction begun by us is open.
     held: Cell<bool>,
     /// The wal-index header recorded when the snapshot began.
-    seen: Cell<[u8; HDR_LEN]>,
+    seen: Cell<Header>,
     /// Address of wal-index region 0 while a snapshot is held (the mapping cannot go away
     /// while our read transaction is open). A usize so the store stays `Send`.
     region: Cell<usize>,
@@ -51,7 +53,7 @@ impl ReadSnapshot {
         Ok(ReadSnapshot {
             wal: mode.eq_ignore_ascii_case("wal"),
             held: Cell::new(false),
-            seen: Cell::new([0; HDR_LEN]),
+            seen: Cell::new([0; HDR_LEN / 8]),
             region: Cell::new(0),
         })
     }
@@ -140,7 +142,7 @@ fn wal_index(conn: &Connection) -> Option<*const u8> {
 ///
 /// # Safety
 /// `region` must point at a mapped wal-index region 0.
-unsafe fn read_header(region: *const u8) -> [u8; HDR_LEN] {
+unsafe fn read_header(region: *const u8) -> Header {
     std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
-    std::ptr::read_volatile(region.cast::<[u8; HDR_LEN]>())
+    std::ptr::read_volatile(region.cast::<Header>())
 }

@@ -11,13 +11,13 @@
 //! assert!(p.pack(&Value::Str("far too long".into())).is_err());
 //! ```
 
-pub mod doc;
-pub mod dtype;
-pub mod joined;
-pub mod packed;
+pub(crate) mod doc;
+pub(crate) mod dtype;
+pub(crate) mod joined;
+pub(crate) mod packed;
 pub mod scalar;
-pub mod text;
-pub mod vector;
+pub(crate) mod text;
+pub(crate) mod vector;
 
 pub use dtype::{DType, Encoding, Scalar};
 pub use joined::Joined;

@@ -109,7 +109,7 @@ pub fn exact_f64(v: Num) -> Result<f64> {
         Num::Float(f) => Ok(f),
         Num::Int(i) if i.abs() <= SAFE_INTEGER => Ok(i as f64),
         Num::Int(i) => Err(Error::invalid(format!(
-            "{i} is beyond 2^53 and would lose precision as a number; ask for BigInt"
+            "value {i} is beyond 2^53 and would lose precision as a number; read it with {{ bigint: true }}"
         ))),
     }
 }
@@ -133,6 +133,20 @@ pub fn write_f64_into(s: Scalar, v: f64, out: &mut [u8]) -> Result<()> {
     write(s, Num::Float(v), &mut b)?;
     out.copy_from_slice(&b);
     Ok(())
+}
+
+/// Stored 64-bit integers (i64 bit patterns when `signed`, else u64) as exact f64s, or
+/// `InvalidArgument` naming the first one beyond 2^53 (see [`exact_f64`]).
+pub fn exact_f64s(raw: &[u64], signed: bool) -> Result<Vec<f64>> {
+    raw.iter()
+        .map(|&bits| {
+            exact_f64(Num::Int(if signed {
+                i128::from(bits as i64)
+            } else {
+                i128::from(bits)
+            }))
+        })
+        .collect()
 }
 
 /// Read one `s` from the start of `b` (which holds at least `s.size()` bytes).

@@ -512,3 +512,22 @@ fn negative_zero_packs_as_itself() {
         [0; 4]
     );
 }
+
+#[test]
+fn stored_64_bit_integers_convert_to_f64_only_within_2_53() {
+    use super::scalar::exact_f64s;
+    let edge = 1u64 << 53;
+    assert_eq!(
+        exact_f64s(&[0, edge, (-(edge as i64)) as u64], true).unwrap(),
+        [0.0, 9007199254740992.0, -9007199254740992.0]
+    );
+    let e = exact_f64s(&[1, (edge + 1).wrapping_neg()], true).unwrap_err();
+    assert!(
+        e.message.contains("value -9007199254740993 is beyond 2^53"),
+        "{}",
+        e.message
+    );
+    assert!(exact_f64s(&[u64::MAX], false).is_err());
+    // As i64 the same bits are -1, well within.
+    assert_eq!(exact_f64s(&[u64::MAX], true).unwrap(), [-1.0]);
+}

@@ -1,36 +1,13 @@
 import test from 'ava'
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawn, type ChildProcess } from 'node:child_process'
 
 import { KVault, DatabaseBusyError } from '../src/index'
 import { tempDir } from './temp-dirs'
-
-// The lock holder must be another process: SQLite's POSIX locks do not separate two SQLite
-// copies (another npm package's) inside one process. Python's stdlib sqlite3 holds it.
-const locker = `
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]) / 1000)
-open(sys.argv[1] + ".released", "w").close()
-db.execute("COMMIT")
-`
+import { lockFor } from './file-lock'
 
 function tmp(): string {
   return path.join(tempDir('kvbusy-'), 'kv.db')
-}
-
-/** Start a process that holds the file's write lock for `ms`; resolves once it holds it. */
-async function lockFor(file: string, ms: number): Promise<ChildProcess> {
-  const p = spawn('python3', ['-c', locker, file, String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  await new Promise<void>((resolve, reject) => {
-    p.stdout!.once('data', () => resolve())
-    p.once('error', reject)
-    p.once('exit', (code) => reject(new Error(`locker exited early (${code})`)))
-  })
-  return p
 }
 
 test('busy files are retried with backoff, then DatabaseBusyError; nothing is lost', async (t) => {

@@ -36,7 +36,8 @@ if (!release) console.error('bench: the native module is a debug build (npm run 
 function recordSection(name, tables) {
   const cpu = os.cpus()[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown CPU'
   const stamp = `_\`npm run bench ${name}${passThrough.length ? ` -- ${passThrough.join(' ')}` : ''}\`, ${new Date().toISOString().slice(0, 10)}: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()}._`
-  const body = `<!-- bench:${name} -->\n## bench/${name}\n\n${stamp}\n\n${tables.trim()}\n<!-- /bench:${name} -->`
+  // The bench's own headings go one level down, under this section's.
+  const body = `<!-- bench:${name} -->\n## bench/${name}\n\n${stamp}\n\n${tables.trim().replace(/^#(#+) /gm, '#$1# ')}\n<!-- /bench:${name} -->`
   let doc = fs.readFileSync(docFile, 'utf8')
   const re = new RegExp(`<!-- bench:${name} -->[\\s\\S]*?<!-- /bench:${name} -->`)
   if (re.test(doc)) doc = doc.replace(re, () => body)

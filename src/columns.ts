@@ -15,6 +15,7 @@ import { DocStage, HELD, NO_ROOM, STAGE_DOCS } from './doc-stage'
 
 type NativeColumn = InstanceType<typeof binding.NativeColumn>
 type ColumnHot = ReturnType<NativeColumn['hot']>
+type NativeColumnVault = InstanceType<typeof binding.NativeColumnVault>
 
 // Internals are keyed by symbols of this module (better-sqlite3's way): they stay off the
 // public objects' names and out of the published types.
@@ -22,7 +23,6 @@ const NATIVE = Symbol('ambervault.native')
 const SETTLE = Symbol('ambervault.settle')
 const DRAIN = Symbol('ambervault.drain')
 const CALL = Symbol('ambervault.call')
-type NativeColumnVault = InstanceType<typeof binding.NativeColumnVault>
 
 export interface ColumnVaultOptions extends BusyOptions {
   /** First size of a chunk (default 128 KiB, aligned up to the element size). */

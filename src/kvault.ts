@@ -19,6 +19,8 @@ import { busyPolicy, checkCount, retryAfter, retryAsync, retrySync, type BusyOpt
 import { decodeValue, Enc, packValue, showKey } from './kv-values'
 
 type NativeKv = InstanceType<typeof binding.NativeKv>
+/** The vault with its io exchange, as the single-key calls (`kvGet`, `kvPut`, ...) take it. */
+type KvIo = ReturnType<NativeKv['bindIo']>
 
 export type KvKey = string | Uint8Array
 /** What `put` accepts and `get` returns. */
@@ -207,6 +209,8 @@ export class KVault implements Iterable<[Buffer, unknown]> {
    * crosses napi with numbers instead of a string or Buffer to convert. Grown for long keys.
    */
   #io!: IoBuffer
+  /** The native vault bound to `#io`, for the single-key calls. */
+  #kio!: KvIo
   /** String keys up to this many UTF-16 units surely fit in half of io (3 UTF-8 bytes per unit at most). */
   #stringKeyRoom = 0
   /** Length of the key the last #lookup wrote into io. */
@@ -247,7 +251,7 @@ export class KVault implements Iterable<[Buffer, unknown]> {
 
   #bindIo(bytes: number): void {
     const io = Buffer.allocUnsafeSlow(bytes) as IoBuffer
-    this.#n.bindIo(io)
+    this.#kio = this.#n.bindIo(io)
     this.#io = io
     this.#stringKeyRoom = Math.floor(bytes / 6)
   }
@@ -283,9 +287,12 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     this.#reads.soon()
     const keyLen = (this.#keyLen = this.#writeKey(key))
     try {
-      return this.#n.get(keyLen)
+      return binding.kvGet(this.#kio, keyLen)
     } catch (e) {
-      return retryAfter(this.#retry, e, () => this.#n.get(this.#writeKey(key)))
+      return retryAfter(this.#retry, e, () => {
+        const len = this.#writeKey(key)
+        return binding.kvGet(this.#kio, len)
+      })
     }
   }
 
@@ -343,9 +350,14 @@ export class KVault implements Iterable<[Buffer, unknown]> {
   /** The hot path of put(): the binding is called directly, the retry only built on failure. */
   #put(key: KvKey, payload: Uint8Array, enc: Enc): void {
     try {
-      this.#n.put(this.#writeKey(key), payload, enc)
+      // The key first: a long one grows io, and #kio with it.
+      const len = this.#writeKey(key)
+      binding.kvPut(this.#kio, len, payload, enc)
     } catch (e) {
-      retryAfter(this.#retry, e, () => this.#n.put(this.#writeKey(key), payload, enc))
+      retryAfter(this.#retry, e, () => {
+        const len = this.#writeKey(key)
+        binding.kvPut(this.#kio, len, payload, enc)
+      })
     }
   }
 
@@ -357,11 +369,11 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     if (value.length * 3 > this.#io.length >>> 1) return this.#put(key, Buffer.from(value, 'utf8'), Enc.Utf8)
     const keyLen = this.#writeKey(key)
     try {
-      this.#n.putString(keyLen, this.#io.utf8Write(value, keyLen))
+      binding.kvPutString(this.#kio, keyLen, this.#io.utf8Write(value, keyLen))
     } catch (e) {
       retryAfter(this.#retry, e, () => {
         const k = this.#writeKey(key)
-        this.#n.putString(k, this.#io.utf8Write(value, k))
+        binding.kvPutString(this.#kio, k, this.#io.utf8Write(value, k))
       })
     }
   }
@@ -370,16 +382,23 @@ export class KVault implements Iterable<[Buffer, unknown]> {
     if (typeof key !== 'string' && !(key instanceof Uint8Array)) checkKey(key)
     this.#reads.soon()
     try {
-      return this.#n.has(this.#writeKey(key))
+      const len = this.#writeKey(key)
+      return binding.kvHas(this.#kio, len)
     } catch (e) {
-      return retryAfter(this.#retry, e, () => this.#n.has(this.#writeKey(key)))
+      return retryAfter(this.#retry, e, () => {
+        const len = this.#writeKey(key)
+        return binding.kvHas(this.#kio, len)
+      })
     }
   }
 
   /** Remove `key`; true when it was there. */
   delete(key: KvKey): boolean {
     checkKey(key)
-    return this.#call((n) => n.delete(this.#writeKey(key)))
+    return this.#call(() => {
+      const len = this.#writeKey(key)
+      return binding.kvDelete(this.#kio, len)
+    })
   }
 
   /** Number of keys. */

@@ -210,8 +210,9 @@ impl NativeColumnVault {
 }
 
 /// A column as the hottest calls take it: plain functions over an External, because a class
-/// method pays napi-rs's checks of its receiver (private-property lookups on `this`: most of
-/// a call's cost, see docs/performance.md) where an External argument costs a registry lookup.
+/// method also unwraps its receiver (a private-property lookup on `this`), which costs more than
+/// the rest of such a call; an External argument costs a registry lookup (bench/calls' floor
+/// rows in docs/performance.md).
 pub struct ColumnRef {
     vault: Arc<ColumnVault>,
     h: ColumnHandle,

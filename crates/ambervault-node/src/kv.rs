@@ -99,28 +99,114 @@ const MAX_INLINE: usize = (u32::MAX >> 3) as usize;
 #[napi]
 pub struct NativeKv {
     inner: Arc<KvVault>,
-    /// The io exchange: a Buffer the TS layer allocates once per vault and binds here. The
-    /// single-key calls find the key's bytes at its start and receive only the key length, so
-    /// a call passes numbers across napi instead of converting a string or Buffer each time;
-    /// small values come back through it too. Holding the `Buffer` keeps a reference, so its
-    /// memory stays valid; it is only touched by synchronous calls on the JS thread.
-    io: Option<Buffer>,
 }
 
-/// The key (`key_len` bytes at the start of io) and the room after it.
-fn io_split(io: &mut Option<Buffer>, key_len: u32) -> Result<(&[u8], &mut [u8])> {
-    let io = io
-        .as_deref_mut()
-        .ok_or_else(|| to_napi(CoreError::invalid("KVault io buffer is not bound")))?;
-    let n = key_len as usize;
-    if n > io.len() {
-        return Err(to_napi(CoreError::invalid(format!(
-            "key length {n} is past the io buffer ({} bytes)",
-            io.len()
-        ))));
+/// A vault with its io exchange: a Buffer the TS layer allocates once per vault and binds with
+/// `NativeKv.bindIo`. The single-key calls below find the key's bytes at its start and receive
+/// only the key length, so a call passes numbers across napi instead of converting a string or
+/// Buffer each time; small values come back through it too. They are plain functions over this
+/// External rather than methods: a method also unwraps its receiver, a lookup that costs about
+/// as much as the rest of the call (see `ColumnRef` in columns.rs). Holding the `Buffer` keeps
+/// a reference, so its memory stays valid; it is only touched by synchronous calls on the JS
+/// thread.
+pub struct KvIo {
+    inner: Arc<KvVault>,
+    io: Buffer,
+}
+
+impl KvIo {
+    /// The key (`key_len` bytes at the start of io) and the room after it.
+    fn split(&mut self, key_len: u32) -> Result<(&[u8], &mut [u8])> {
+        let n = key_len as usize;
+        if n > self.io.len() {
+            return Err(to_napi(CoreError::invalid(format!(
+                "key length {n} is past the io buffer ({} bytes)",
+                self.io.len()
+            ))));
+        }
+        let (key, rest) = self.io.split_at_mut(n);
+        Ok((key, rest))
     }
-    let (key, rest) = io.split_at_mut(n);
-    Ok((key, rest))
+}
+
+/// Store `value` under the key at the start of io.
+#[napi]
+pub fn kv_put(
+    kv: &mut External<KvIo>,
+    key_len: u32,
+    value: &[u8],
+    encoding_tag: u32,
+) -> Result<()> {
+    let enc = encoding(encoding_tag)?;
+    let inner = kv.inner.clone();
+    let (key, _) = kv.split(key_len)?;
+    inner.with(|s| s.put_encoded(key, enc, value)).napi()
+}
+
+/// Store a string (encoding 06) whose UTF-8 bytes the caller wrote into io right after the key:
+/// no JS string crosses napi.
+#[napi]
+pub fn kv_put_string(kv: &mut External<KvIo>, key_len: u32, value_len: u32) -> Result<()> {
+    let inner = kv.inner.clone();
+    let (key, rest) = kv.split(key_len)?;
+    let value = rest.get(..value_len as usize).ok_or_else(|| {
+        to_napi(CoreError::invalid(
+            "putString: value runs past the io buffer",
+        ))
+    })?;
+    inner
+        .with(|s| s.put_encoded(key, Encoding::Utf8, value))
+        .napi()
+}
+
+/// Look up the key at the start of io. A payload that fits in io after the key is copied there
+/// and the result is `len << 3 | encoding` (`ABSENT` when the key is missing), so the common
+/// case returns a number; a bigger one comes back as its own Buffer, with its encoding byte
+/// written to io[0].
+#[napi(ts_return_type = "number | Buffer")]
+pub fn kv_get<'e>(
+    env: &'e Env,
+    kv: &mut External<KvIo>,
+    key_len: u32,
+) -> Result<Either<u32, BufferSlice<'e>>> {
+    let inner = kv.inner.clone();
+    let (key, rest) = kv.split(key_len)?;
+    let mut out = Ok(Either::A(ABSENT));
+    let mut big_encoding = None;
+    inner
+        .with(|s| {
+            s.get_with(key, |enc, payload| {
+                let n = payload.len();
+                if n <= rest.len() && n <= MAX_INLINE {
+                    rest[..n].copy_from_slice(payload);
+                    out = Ok(Either::A(((n as u32) << 3) | enc as u32));
+                } else {
+                    big_encoding = Some(enc as u8);
+                    out = new_buffer(env, n, |b| b.copy_from_slice(payload)).map(Either::B);
+                }
+            })
+        })
+        .napi()?;
+    if let Some(enc) = big_encoding {
+        kv.io[0] = enc;
+    }
+    out
+}
+
+/// Whether the key at the start of io exists.
+#[napi]
+pub fn kv_has(kv: &mut External<KvIo>, key_len: u32) -> Result<bool> {
+    let inner = kv.inner.clone();
+    let (key, _) = kv.split(key_len)?;
+    inner.with(|s| s.has(key)).napi()
+}
+
+/// Delete the key at the start of io; true when it existed.
+#[napi]
+pub fn kv_delete(kv: &mut External<KvIo>, key_len: u32) -> Result<bool> {
+    let inner = kv.inner.clone();
+    let (key, _) = kv.split(key_len)?;
+    inner.with(|s| s.delete(key)).napi()
 }
 
 impl NativeKv {
@@ -157,86 +243,23 @@ impl NativeKv {
             },
         )
         .napi()?;
-        Ok(NativeKv { inner, io: None })
+        Ok(NativeKv { inner })
     }
 
-    /// Bind the io exchange Buffer of this vault (see `Io`); binding again replaces it (the
-    /// TS layer grows it for long keys).
-    #[napi]
-    pub fn bind_io(&mut self, io: Buffer) {
-        self.io = Some(io);
-    }
-
-    /// Store `value` under the key at the start of io.
-    #[napi]
-    pub fn put(&mut self, key_len: u32, value: &[u8], encoding_tag: u32) -> Result<()> {
-        let enc = encoding(encoding_tag)?;
-        let (key, _) = io_split(&mut self.io, key_len)?;
-        self.inner.with(|s| s.put_encoded(key, enc, value)).napi()
-    }
-
-    /// Store a string (encoding 06) whose UTF-8 bytes the caller wrote into io right after the
-    /// key: no JS string crosses napi.
-    #[napi]
-    pub fn put_string(&mut self, key_len: u32, value_len: u32) -> Result<()> {
-        let (key, rest) = io_split(&mut self.io, key_len)?;
-        let value = rest.get(..value_len as usize).ok_or_else(|| {
-            to_napi(CoreError::invalid(
-                "putString: value runs past the io buffer",
-            ))
-        })?;
-        self.inner
-            .with(|s| s.put_encoded(key, Encoding::Utf8, value))
-            .napi()
-    }
-
-    /// Look up the key at the start of io. A payload that fits in io after the key is copied
-    /// there and the result is `len << 3 | encoding` (`ABSENT` when the key is missing), so the
-    /// common case returns a number; a bigger one comes back as its own Buffer, with its
-    /// encoding byte written to io[0].
-    #[napi(ts_return_type = "number | Buffer")]
-    pub fn get<'e>(&mut self, env: &'e Env, key_len: u32) -> Result<Either<u32, BufferSlice<'e>>> {
-        let (key, rest) = io_split(&mut self.io, key_len)?;
-        let mut out = Ok(Either::A(ABSENT));
-        let mut big_encoding = None;
-        self.inner
-            .with(|s| {
-                s.get_with(key, |enc, payload| {
-                    let n = payload.len();
-                    if n <= rest.len() && n <= MAX_INLINE {
-                        rest[..n].copy_from_slice(payload);
-                        out = Ok(Either::A(((n as u32) << 3) | enc as u32));
-                    } else {
-                        big_encoding = Some(enc as u8);
-                        out = new_buffer(env, n, |b| b.copy_from_slice(payload)).map(Either::B);
-                    }
-                })
-            })
-            .napi()?;
-        if let (Some(enc), Some(io)) = (big_encoding, self.io.as_mut()) {
-            io[0] = enc;
-        }
-        out
+    /// This vault with `io` as its exchange Buffer, for the single-key calls (`kvGet`, ...);
+    /// binding again makes a new one (the TS layer grows io for long keys).
+    #[napi(ts_return_type = "ExternalObject<KvIo>")]
+    pub fn bind_io(&self, io: Buffer) -> External<KvIo> {
+        External::new(KvIo {
+            inner: self.inner.clone(),
+            io,
+        })
     }
 
     /// End the read snapshot that point reads keep open (call when idle).
     #[napi]
     pub fn release_read(&self) -> Result<()> {
         self.with(|s| s.release_read())
-    }
-
-    /// Whether the key at the start of io exists.
-    #[napi]
-    pub fn has(&mut self, key_len: u32) -> Result<bool> {
-        let (key, _) = io_split(&mut self.io, key_len)?;
-        self.inner.with(|s| s.has(key)).napi()
-    }
-
-    /// Delete the key at the start of io; true when it existed.
-    #[napi]
-    pub fn delete(&mut self, key_len: u32) -> Result<bool> {
-        let (key, _) = io_split(&mut self.io, key_len)?;
-        self.inner.with(|s| s.delete(key)).napi()
     }
 
     #[napi]

@@ -138,10 +138,9 @@ export type UnpackManyOptions = ({ count: number } | { offsets: ArrayLike<number
 
 export class DataPacker {
   #p: NativePacker
-  /** Numeric dtypes (not bool): the handle of the single-number calls and one number's
-   *  bytes (0 for other dtypes), so `pack(x)` / `unpack(buf)` skip the batch. */
+  /** Numeric dtypes (not bool): the handle of the single-number calls, so `pack(x)` /
+   *  `unpack(buf)` of one number skip the batch. */
   #numbers: ReturnType<NativePacker['numbers']> | null = null
-  #numberSize = 0
   #elemSize: number
   #varSize: boolean
 
@@ -151,10 +150,7 @@ export class DataPacker {
     this.#elemSize = p.elemSize
     this.#varSize = p.isVarSize
     const kind = p.kind
-    if (kind === 'number' || kind === 'int64') {
-      this.#numbers = p.numbers()
-      this.#numberSize = this.#elemSize
-    }
+    if (kind === 'number' || kind === 'int64') this.#numbers = p.numbers()
   }
 
   /** A msgpack packer that rejects values failing the JSON Schema (the error names the path). */
@@ -178,11 +174,11 @@ export class DataPacker {
   }
 
   pack(value: unknown): Buffer {
-    const size = this.#numberSize
-    if (size > 0 && typeof value === 'number') {
+    const numbers = this.#numbers
+    if (numbers !== null && typeof value === 'number') {
       // Node's pool serves the small Buffer; the core checks the range and writes into it.
-      const out = Buffer.allocUnsafe(size)
-      native(() => binding.packNumberInto(this.#numbers!, value, out))
+      const out = Buffer.allocUnsafe(this.#elemSize)
+      native(() => binding.packNumberInto(numbers, value, out))
       return out
     }
     return this.packMany([value])
@@ -190,8 +186,9 @@ export class DataPacker {
 
   /** The element at `offset`: `elemSize` bytes for fixed dtypes, the rest of `buf` otherwise. */
   unpack(buf: Uint8Array, offset = 0, options?: { bigint?: boolean }): any {
-    if (this.#numberSize > 0 && options?.bigint !== true && buf instanceof Uint8Array && offset >>> 0 === offset)
-      return native(() => binding.unpackNumber(this.#numbers!, buf, offset))
+    const numbers = this.#numbers
+    if (numbers !== null && options?.bigint !== true && buf instanceof Uint8Array && offset >>> 0 === offset)
+      return native(() => binding.unpackNumber(numbers, buf, offset))
     const b = toBuffer(buf)
     const end = this.#varSize ? b.length : offset + this.#elemSize
     return native(() => this.#p.unpackMany(b, Uint32Array.of(offset, end), options?.bigint ?? false))[0]

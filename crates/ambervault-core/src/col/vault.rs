@@ -3,7 +3,6 @@
 //! `delete`, `append` in `cache.rs`) that takes raw indexes, negative ones counting from the end.
 
 use super::cache::{lock_cache, CacheState};
-use crate::flusher::Flusher;
 use super::handle::{out_of_range, position, Bounds, ColumnHandle, Plain, Storage};
 use super::options::{ChunkOptions, NEW_COLUMN_FILE_PAGE_SIZE};
 use super::writer::{create_column, find_column, length_of, ColumnWriter};
@@ -11,6 +10,7 @@ use super::{fixed, meta, reads, tuning, tx, varsize};
 use crate::checkpointer::Checkpointer;
 use crate::conn::{self, OpenOptions};
 use crate::error::{Error, Result};
+use crate::flusher::Flusher;
 use crate::packer::{scalar, DType, Scalar};
 use rusqlite::Connection;
 use std::mem::MaybeUninit;

@@ -85,14 +85,23 @@ export class Board {
   readonly runDir: string
   readonly runId: string
   readonly name: string
+  /** @internal */
   private readonly writer: LogWriter
+  /** @internal */
   private readonly owner: InstanceType<typeof binding.BoardOwner> | null
+  /** @internal */
   private _step = 0
+  /** @internal */
   private _globalStep = 0
+  /** @internal */
   private closed = false
+  /** @internal */
   private capture: OutputCapture | null = null
+  /** @internal */
   private monitor: SystemMonitor | null = null
+  /** @internal */
   private sync: BackgroundSync | null = null
+  /** @internal */
   private unhookExit: () => void = () => {}
 
   constructor(opts: BoardOptions = {}) {
@@ -179,7 +188,7 @@ export class Board {
     this.logSlow(values, step, this._globalStep)
   }
 
-  /** `log(values, { step })`: the global step changes only once the call is known to log. */
+  /** @internal `log(values, { step })`: the global step changes only once the call is known to log. */
   private logAt(values: Record<string, LogValue>, opts: LogOptions): void {
     const gs = this.explicitStep(opts)
     const step = this._step
@@ -188,7 +197,7 @@ export class Board {
     this._globalStep = gs
   }
 
-  /** The global step `opts` asks for (the current one when it gives none). */
+  /** @internal The global step `opts` asks for (the current one when it gives none). */
   private explicitStep(opts: unknown): number {
     if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
       const got = opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts === 'number' || typeof opts === 'string' ? JSON.stringify(opts) : typeof opts
@@ -208,7 +217,7 @@ export class Board {
     return n
   }
 
-  /** Validate everything first (so a bad call logs nothing), then write. */
+  /** @internal Validate everything first (so a bad call logs nothing), then write. */
   private logSlow(values: Record<string, LogValue>, step: number, gs: number): void {
     if (values === null || typeof values !== 'object' || Array.isArray(values)) {
       throw new InvalidArgumentError('log() takes an object of { name: value }')
@@ -256,6 +265,7 @@ export class Board {
     return this._globalStep
   }
 
+  /** @internal */
   private writeOutput(stream: 'stdout' | 'stderr', text: string): void {
     if (this.closed || text.length === 0) return
     this.writer.payload('', Subkind.Output, { stream }, new TextEncoder().encode(text), this._step, this._globalStep, Date.now())
@@ -278,6 +288,7 @@ export class Board {
     if (this.sync) await this.sync.finish()
   }
 
+  /** @internal */
   private close(status: 'finished' | 'crashed' | 'killed', code: number | null): void {
     if (this.closed) return
     this.monitor?.stop()
@@ -294,7 +305,7 @@ export class Board {
     native(() => binding.boardReleaseWriter(this.runDir, this.writer.id))
   }
 
-  /** Synchronous final flush and close when the process leaves: a signal means killed. */
+  /** @internal Synchronous final flush and close when the process leaves: a signal means killed. */
   private closeOnExit({ code, signal }: ExitReason): void {
     this.sync?.stop()
     this.close(signal ? 'killed' : code === 0 ? 'finished' : 'crashed', code)

@@ -164,6 +164,7 @@ function npyData(npy: Buffer, dtype: string): ArrayBufferView {
 
 export class Run {
   readonly runDir: string
+  /** @internal */
   private handle: InstanceType<typeof binding.RunHandle> | null
 
   constructor(runDir: string) {
@@ -172,6 +173,7 @@ export class Run {
     this.handle = native(() => new binding.RunHandle(this.runDir))
   }
 
+  /** @internal */
   private h(): InstanceType<typeof binding.RunHandle> {
     if (!this.handle) throw new ClosedError(`run ${this.runDir} is closed`)
     return this.handle
@@ -246,6 +248,7 @@ export class Run {
     }))
   }
 
+  /** @internal */
   private rows(table: string, name: string): Array<Record<string, unknown>> {
     return JSON.parse(native(() => this.h().rowsJson(table, name))) as Array<Record<string, unknown>>
   }

@@ -53,14 +53,16 @@ export function newToken(opts: TokenOptions): { token: string; record: TokenReco
 
 export class TokenStore implements Tokens {
   readonly file: string
+  /** @internal */
   private byHash = new Map<string, TokenRecord>()
-  /** inode, size and mtime of the file last read: a rename-replaced file always differs. */
+  /** @internal inode, size and mtime of the file last read: a rename-replaced file always differs. */
   private loaded = ''
 
   constructor(readonly dataDir: string) {
     this.file = path.join(path.resolve(dataDir), '.amber', 'tokens.json')
   }
 
+  /** @internal */
   private read(): TokenRecord[] {
     let text: string
     try {
@@ -78,6 +80,7 @@ export class TokenStore implements Tokens {
     }
   }
 
+  /** @internal */
   private write(list: TokenRecord[]): void {
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 })
     const tmp = `${this.file}.${process.pid}.tmp`
@@ -116,6 +119,7 @@ export class TokenStore implements Tokens {
     return this.byHash.has(hash)
   }
 
+  /** @internal */
   private reload(): void {
     let stamp = 'none'
     try {

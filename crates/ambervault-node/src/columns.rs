@@ -324,18 +324,7 @@ impl NativeColumn {
                 ))
             };
         }
-        Ok(match s {
-            Scalar::F64 => typed!(f64, A, Float64Array),
-            Scalar::F32 => typed!(f32, B, Float32Array),
-            Scalar::I32 => typed!(i32, C, Int32Array),
-            Scalar::I16 => typed!(i16, D, Int16Array),
-            Scalar::I8 => typed!(i8, E, Int8Array),
-            Scalar::U8 | Scalar::Bool => typed!(u8, F, Uint8Array),
-            Scalar::U16 => typed!(u16, G, Uint16Array),
-            Scalar::U32 => typed!(u32, H, Uint32Array),
-            Scalar::I64 => typed!(i64, I, BigInt64Array),
-            Scalar::U64 => typed!(u64, J, BigUint64Array),
-        })
+        Ok(packer::by_scalar!(s, typed))
     }
 
     /// The stored bytes of element `i` (negative counts from the end; out of range is an error).

@@ -133,6 +133,26 @@ pub type TypedOut = Either10<
     BigUint64Array,
 >;
 
+/// `$make!(element type, TypedOut variant, typed array)` for scalar `$s`: the one list of which
+/// JS typed array each numeric dtype comes back as (bool as bytes).
+macro_rules! by_scalar {
+    ($s:expr, $make:ident) => {
+        match $s {
+            Scalar::F64 => $make!(f64, A, Float64Array),
+            Scalar::F32 => $make!(f32, B, Float32Array),
+            Scalar::I32 => $make!(i32, C, Int32Array),
+            Scalar::I16 => $make!(i16, D, Int16Array),
+            Scalar::I8 => $make!(i8, E, Int8Array),
+            Scalar::U8 | Scalar::Bool => $make!(u8, F, Uint8Array),
+            Scalar::U16 => $make!(u16, G, Uint16Array),
+            Scalar::U32 => $make!(u32, H, Uint32Array),
+            Scalar::I64 => $make!(i64, I, BigInt64Array),
+            Scalar::U64 => $make!(u64, J, BigUint64Array),
+        }
+    };
+}
+pub(crate) use by_scalar;
+
 pub fn typed_from_le(s: Scalar, b: &[u8]) -> TypedOut {
     macro_rules! conv {
         ($t:ty, $variant:ident, $arr:ident) => {
@@ -143,18 +163,7 @@ pub fn typed_from_le(s: Scalar, b: &[u8]) -> TypedOut {
             ))
         };
     }
-    match s {
-        Scalar::F64 => conv!(f64, A, Float64Array),
-        Scalar::F32 => conv!(f32, B, Float32Array),
-        Scalar::I32 => conv!(i32, C, Int32Array),
-        Scalar::I16 => conv!(i16, D, Int16Array),
-        Scalar::I8 => conv!(i8, E, Int8Array),
-        Scalar::U8 | Scalar::Bool => conv!(u8, F, Uint8Array),
-        Scalar::U16 => conv!(u16, G, Uint16Array),
-        Scalar::U32 => conv!(u32, H, Uint32Array),
-        Scalar::I64 => conv!(i64, I, BigInt64Array),
-        Scalar::U64 => conv!(u64, J, BigUint64Array),
-    }
+    by_scalar!(s, conv)
 }
 
 fn nested(shape: &[usize], flat: &[f64]) -> serde_json::Value {

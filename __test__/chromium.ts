@@ -3,7 +3,7 @@
  * browser tests and the viewer bench; never a browser a tool downloads. Each launch gets its own
  * throwaway profile, removed once the browser has exited (at process exit for one never closed).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
@@ -29,6 +29,7 @@ function removeProfile(profile: string): void {
 
 /** A headless 1280x900 browser context; closing it also removes its profile folder. */
 export async function launchChromium(): Promise<BrowserContext> {
+  mkdirSync(ARTIFACTS, { recursive: true }) // for the specs' screenshots
   const profile = mkdtempSync(join(tmpdir(), 'amber-chromium-'))
   profiles.add(profile)
   let ctx: BrowserContext

@@ -6,17 +6,15 @@
  * need JSON. Screenshots go to __test__/artifacts/.
  */
 import test from 'ava'
-import { mkdirSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { syncRun } from '../src/index'
 import { startServer } from '../src/server'
 import type { TeamServer } from '../src/server'
-import { logRun, tempBase } from './viewer-fixtures'
-import { ARTIFACTS, CHROMIUM, hasChromium, launchChromium } from './chromium'
+import { browserTest, logRun, tempBase } from './viewer-fixtures'
+import { ARTIFACTS, launchChromium, hasChromium } from './chromium'
 
-const btest = hasChromium ? test.serial : test.skip
-if (!hasChromium) console.warn(`serve-browser: skipped, ${CHROMIUM} is missing (apt-get install chromium)`)
+const btest = browserTest('serve-browser')
 
 let server: TeamServer
 let writeToken: string
@@ -43,7 +41,6 @@ async function logIn(page: Page, token: string): Promise<number> {
 
 test.before(async () => {
   if (!hasChromium) return
-  mkdirSync(ARTIFACTS, { recursive: true })
   server = await startServer({ dataDir: tempBase('serve-browser-data') })
   writeToken = (await server.tokens.create({ name: 'writer', projects: ['team'] })).token
   readToken = (await server.tokens.create({ name: 'reader', projects: ['team'], readOnly: true })).token

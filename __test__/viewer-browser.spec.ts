@@ -5,18 +5,15 @@
  * on the way. Screenshots go to __test__/artifacts/.
  */
 import test from 'ava'
-import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
-import { startViewer } from '../src/viewer/server'
 import type { Viewer } from '../src/viewer/server'
 import { Board } from '../src/index'
-import { logRun, startLiveChild, tempBase } from './viewer-fixtures'
-import { ARTIFACTS, CHROMIUM, hasChromium, launchWatchedPage } from './chromium'
+import { browserTest, closeViewerPage, logRun, openViewerPage, startLiveChild, tempBase } from './viewer-fixtures'
+import { ARTIFACTS, hasChromium } from './chromium'
 import type { LoggedRun } from './viewer-fixtures'
 
-const btest = hasChromium ? test.serial : test.skip
-if (!hasChromium) console.warn(`viewer-browser: skipped, ${CHROMIUM} is missing (apt-get install chromium)`)
+const btest = browserTest('viewer-browser')
 
 let viewer: Viewer
 let ctx: BrowserContext
@@ -28,17 +25,13 @@ const pageErrors: string[] = []
 
 test.before(async () => {
   if (!hasChromium) return
-  mkdirSync(ARTIFACTS, { recursive: true })
   base = tempBase('viewer-browser')
   a = await logRun(base, { name: 'alpha', steps: 200, lr: 0.1, spikeAt: 120 })
   b = await logRun(base, { name: 'beta', steps: 150, lr: 0.01 })
-  viewer = await startViewer({ baseDir: base, liveIntervalMs: 200 })
-  ;({ ctx, page } = await launchWatchedPage(pageErrors))
+  ;({ viewer, ctx, page } = await openViewerPage(base, pageErrors, { liveIntervalMs: 200 }))
 })
 test.after.always(async () => {
-  await ctx?.close()
-  await viewer?.close()
-  if (base) rmSync(base, { recursive: true, force: true })
+  await closeViewerPage({ ctx, viewer }, base)
 })
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `viewer-${name}.png`) })

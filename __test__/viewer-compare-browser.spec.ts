@@ -9,17 +9,14 @@
  * __test__/artifacts/viewer-compare-*.png.
  */
 import test from 'ava'
-import { mkdirSync, rmSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { Board } from '../src/index'
-import { startViewer } from '../src/viewer/server'
 import type { Viewer } from '../src/viewer/server'
-import { ARTIFACTS, CHROMIUM, hasChromium, launchWatchedPage } from './chromium'
-import { tempBase } from './viewer-fixtures'
+import { ARTIFACTS, hasChromium } from './chromium'
+import { browserTest, closeViewerPage, openViewerPage, tempBase } from './viewer-fixtures'
 
-const btest = hasChromium ? test.serial : test.skip
-if (!hasChromium) console.warn(`viewer-compare-browser: skipped, ${CHROMIUM} is missing (apt-get install chromium)`)
+const btest = browserTest('viewer-compare-browser')
 
 let viewer: Viewer
 let ctx: BrowserContext
@@ -68,7 +65,6 @@ async function logRun(name: string, opt: string, lr: number, batch: number, seed
 
 test.before(async () => {
   if (!hasChromium) return
-  mkdirSync(ARTIFACTS, { recursive: true })
   base = tempBase('viewer-compare')
   const grid: [string, number, number][] = [
     ['adam', 0.1, 32],
@@ -79,13 +75,10 @@ test.before(async () => {
     ['sgd', 0.001, 64],
   ]
   for (const [i, [opt, lr, batch]] of grid.entries()) runs.push(await logRun(`${opt}-${lr}`, opt, lr, batch, i))
-  viewer = await startViewer({ baseDir: base, liveIntervalMs: 200 })
-  ;({ ctx, page } = await launchWatchedPage(pageErrors))
+  ;({ viewer, ctx, page } = await openViewerPage(base, pageErrors, { liveIntervalMs: 200 }))
 })
 test.after.always(async () => {
-  await ctx?.close()
-  await viewer?.close()
-  if (base) rmSync(base, { recursive: true, force: true })
+  await closeViewerPage({ ctx, viewer }, base)
 })
 
 const shot = (name: string, fullPage = true) => page.screenshot({ path: join(ARTIFACTS, `viewer-compare-${name}.png`), fullPage })

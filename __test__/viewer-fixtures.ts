@@ -2,10 +2,44 @@
  * Real runs for the viewer and CLI specs, logged with Board into a temp base dir (no stand-ins):
  * scalars in two namespaces with a NaN and a one-point spike, a histogram, an image, a table.
  */
+import test from 'ava'
 import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
+import type { BrowserContext, Page } from 'playwright-core'
 import { Board, Histogram, Media, Table } from '../src/index'
+import { startViewer } from '../src/viewer/server'
+import type { Viewer, ViewerOptions } from '../src/viewer/server'
+import { CHROMIUM, hasChromium, launchWatchedPage } from './chromium'
 import { tempDir } from './temp-dirs'
+
+/** The test function of a browser spec: serial with chromium, else a skip that says why. */
+export function browserTest(spec: string): typeof test.serial {
+  if (hasChromium) return test.serial
+  console.warn(`${spec}: skipped, ${CHROMIUM} is missing (apt-get install chromium)`)
+  return test.skip as typeof test.serial
+}
+
+/** A viewer over a base dir and a watched browser page for it (a browser spec's set-up). */
+export interface ViewerPage {
+  viewer: Viewer
+  ctx: BrowserContext
+  page: Page
+}
+
+/** Start the viewer on `baseDir` and a page whose errors go to `pageErrors`. */
+export async function openViewerPage(baseDir: string, pageErrors: string[], options: Omit<ViewerOptions, 'baseDir'> = {}): Promise<ViewerPage> {
+  const viewer = await startViewer({ ...options, baseDir })
+  const { ctx, page } = await launchWatchedPage(pageErrors)
+  return { viewer, ctx, page }
+}
+
+/** Close what `openViewerPage` opened (whatever of it exists) and remove the base dir. */
+export async function closeViewerPage(s: Partial<ViewerPage>, baseDir: string | undefined): Promise<void> {
+  await s.ctx?.close()
+  await s.viewer?.close()
+  if (baseDir) rmSync(baseDir, { recursive: true, force: true })
+}
 
 /**
  * Start viewer-live-child.ts logging `steps` points into a run named `name` of project `live`,

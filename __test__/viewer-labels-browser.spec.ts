@@ -6,17 +6,14 @@
  * __test__/artifacts/viewer-labels.png.
  */
 import test from 'ava'
-import { mkdirSync, rmSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { Board, listRuns } from '../src/index'
-import { startViewer } from '../src/viewer/server'
 import type { Viewer } from '../src/viewer/server'
-import { ARTIFACTS, CHROMIUM, hasChromium, launchWatchedPage } from './chromium'
-import { tempBase } from './viewer-fixtures'
+import { ARTIFACTS, hasChromium } from './chromium'
+import { browserTest, closeViewerPage, openViewerPage, tempBase } from './viewer-fixtures'
 
-const btest = hasChromium ? test.serial : test.skip
-if (!hasChromium) console.warn(`viewer-labels-browser: skipped, ${CHROMIUM} is missing (apt-get install chromium)`)
+const btest = browserTest('viewer-labels-browser')
 
 let viewer: Viewer
 let ctx: BrowserContext
@@ -37,16 +34,12 @@ async function logRun(name: string, lr: number): Promise<string> {
 
 test.before(async () => {
   if (!hasChromium) return
-  mkdirSync(ARTIFACTS, { recursive: true })
   base = tempBase('viewer-labels')
   for (const [i, lr] of [0.1, 0.01, 0.001].entries()) keys.push(await logRun(`run-${i}`, lr))
-  viewer = await startViewer({ baseDir: base, liveIntervalMs: 200 })
-  ;({ ctx, page } = await launchWatchedPage(pageErrors))
+  ;({ viewer, ctx, page } = await openViewerPage(base, pageErrors, { liveIntervalMs: 200 }))
 })
 test.after.always(async () => {
-  await ctx?.close()
-  await viewer?.close()
-  if (base) rmSync(base, { recursive: true, force: true })
+  await closeViewerPage({ ctx, viewer }, base)
 })
 
 const row = (key: string) => `tr.run-row[data-key="${key}"]`

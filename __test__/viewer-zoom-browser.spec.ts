@@ -5,17 +5,14 @@
  * a double-click goes back to the overview. Screenshots go to __test__/artifacts/.
  */
 import test from 'ava'
-import { mkdirSync, rmSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { Board } from '../src/index'
-import { startViewer } from '../src/viewer/server'
 import type { Viewer } from '../src/viewer/server'
-import { ARTIFACTS, CHROMIUM, hasChromium, launchWatchedPage } from './chromium'
-import { tempBase } from './viewer-fixtures'
+import { ARTIFACTS, hasChromium } from './chromium'
+import { browserTest, closeViewerPage, openViewerPage, tempBase } from './viewer-fixtures'
 
-const btest = hasChromium ? test.serial : test.skip
-if (!hasChromium) console.warn(`viewer-zoom-browser: skipped, ${CHROMIUM} is missing (apt-get install chromium)`)
+const btest = browserTest('viewer-zoom-browser')
 
 let viewer: Viewer
 let ctx: BrowserContext
@@ -38,16 +35,12 @@ async function longRun(name: string, steps: number, shift: number): Promise<stri
 
 test.before(async () => {
   if (!hasChromium) return
-  mkdirSync(ARTIFACTS, { recursive: true })
   base = tempBase('viewer-zoom')
   keys.push(await longRun('long', 20_000, 0), await longRun('shorter', 12_000, 0.3))
-  viewer = await startViewer({ baseDir: base })
-  ;({ ctx, page } = await launchWatchedPage(pageErrors))
+  ;({ viewer, ctx, page } = await openViewerPage(base, pageErrors))
 })
 test.after.always(async () => {
-  await ctx?.close()
-  await viewer?.close()
-  if (base) rmSync(base, { recursive: true, force: true })
+  await closeViewerPage({ ctx, viewer }, base)
 })
 
 const card = '.chart-card[data-metric="train/loss"]'

@@ -12,7 +12,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { pathToFileURL } from 'node:url'
-import { listRuns, openRun } from '../src/board'
+import { listRuns, withRun } from '../src/board'
 import { patchMetadata } from '../src/board/metadata'
 import type { Run } from '../src/board'
 import { CorruptDataError } from '../src/errors'
@@ -59,15 +59,6 @@ async function importInto(logdir: string, baseDir: string, more: ImportOptions =
   const warnings: string[] = []
   const results = await importTensorBoard(logdir, { baseDir, onWarning: (m) => warnings.push(m), ...more })
   return { results, warnings }
-}
-
-function withRun<T>(dir: string, fn: (run: Run) => T): T {
-  const run = openRun(dir)
-  try {
-    return fn(run)
-  } finally {
-    run.close()
-  }
 }
 
 /** Stored stamp = TensorBoard's step as the global step and its wall time in ms. */

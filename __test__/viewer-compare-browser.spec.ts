@@ -238,12 +238,15 @@ btest('parallel coordinates are drawn, and brushing an axis filters the table', 
   const [top, bottom] = JSON.parse(String(await page.getAttribute(pc, 'data-plot-y'))) as number[]
   const box = await page.locator(pc).boundingBox()
   if (!box) throw new Error('no canvas')
-  const x = box.x + xs[1]
-  await page.mouse.move(x, box.y + top - 4)
-  await page.mouse.down()
-  // Down to a quarter of the axis: lr from about 10^-1.5 up.
-  await page.mouse.move(x, box.y + top + (bottom - top) * 0.25, { steps: 6 })
-  await page.mouse.up()
+  /** Drag along the axis at `x` from just above its top down to `part` of its height. */
+  const brush = async (x: number, part: number) => {
+    await page.mouse.move(x, box.y + top - 4)
+    await page.mouse.down()
+    await page.mouse.move(x, box.y + top + (bottom - top) * part, { steps: 6 })
+    await page.mouse.up()
+  }
+  // Down to a quarter of the lr axis: lr from about 10^-1.5 up.
+  await brush(box.x + xs[1], 0.25)
   await waitRows(2)
   t.deepEqual((await rowKeys()).sort(), byLr(0.1).sort())
   t.regex(await page.inputValue('input.col-filter[data-col="config:optimizer.lr"]'), /^0\.0\d+\.\.0\.1\d*$/)
@@ -252,10 +255,7 @@ btest('parallel coordinates are drawn, and brushing an axis filters the table', 
   await shot('parcoords')
   // Brushing the top of the metric axis too (the worst last losses): the two filters combine.
   const xm = box.x + xs[4]
-  await page.mouse.move(xm, box.y + top - 4)
-  await page.mouse.down()
-  await page.mouse.move(xm, box.y + top + (bottom - top) * 0.3, { steps: 6 })
-  await page.mouse.up()
+  await brush(xm, 0.3)
   await waitRows(1)
   t.deepEqual(await rowKeys(), runs.filter((r) => r.lr === 0.1 && r.opt === 'sgd').map((r) => r.key))
   // A click on the axis clears its brush.

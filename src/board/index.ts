@@ -3,7 +3,7 @@ export { Board } from './board'
 export type { BoardOptions, LogOptions, LogValue } from './board'
 export { Histogram, Media, Table, TensorLog, KernelDensity, MAX_MEDIA_BYTES } from './types'
 export type { RawPixels, MediaType, CellType } from './types'
-export { listRuns, openRun, upgradeRun, Run } from './reader'
+export { listRuns, openRun, upgradeRun, withRun, Run } from './reader'
 export { labelRun } from './labels'
 export type { LabelPatch, RunLabels } from './labels'
 export type {

@@ -146,6 +146,16 @@ export function openRun(runDir: string): Run {
   return new Run(runDir)
 }
 
+/** `fn` with the run at `runDir` open, closed again after (also when `fn` throws). */
+export function withRun<T>(runDir: string, fn: (run: Run) => T): T {
+  const run = openRun(runDir)
+  try {
+    return fn(run)
+  } finally {
+    run.close()
+  }
+}
+
 const NPY_TYPES: Record<string, new (b: ArrayBuffer, o: number, n: number) => ArrayBufferView> = {
   '<f4': Float32Array, '<f8': Float64Array, '|i1': Int8Array, '|u1': Uint8Array, '<i2': Int16Array,
   '<u2': Uint16Array, '<i4': Int32Array, '<u4': Uint32Array, '<i8': BigInt64Array, '<u8': BigUint64Array,

@@ -7,7 +7,7 @@
 import { Command, CommanderError, InvalidArgumentError as CommanderArgError, Option } from 'commander'
 import { existsSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { listRuns, openRun, upgradeRun } from '../board'
+import { listRuns, openRun, upgradeRun, withRun } from '../board'
 import type { Run, RunInfo } from '../board'
 import { isLoopbackHost } from '../viewer/hosts'
 import { startViewer } from '../viewer/server'
@@ -37,15 +37,6 @@ function fraction(value: string): number {
   const n = Number(value)
   if (!(n >= 0 && n < 1)) throw new CommanderArgError('expected a number in [0, 1)')
   return n
-}
-
-function withRun<T>(dir: string, fn: (run: Run) => T): T {
-  const run = openRun(dir)
-  try {
-    return fn(run)
-  } finally {
-    run.close()
-  }
 }
 
 /** The metrics a command works on: all, or the ones named (each must exist). */

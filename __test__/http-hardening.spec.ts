@@ -226,12 +226,19 @@ test('150 idle sockets from one client: the server keeps at most 32 of them and 
 test('busy connections (live streams) are never closed for newer ones; past the cap a new connection is refused', async (t) => {
   const v = await viewer(base, { limits: { connectionsPerClient: 3 } })
   const streams: AbortController[] = []
-  t.teardown(() => streams.forEach((c) => c.abort()))
+  // The Responses stay referenced until teardown: fetch cancels an unread body once its Response
+  // is garbage collected, which would close the stream's connection and free its slot mid-test.
+  const open: Response[] = []
+  t.teardown(() => {
+    streams.forEach((c) => c.abort())
+    open.length = 0
+  })
   for (let i = 0; i < 3; i++) {
     const ctl = new AbortController()
     streams.push(ctl)
     const r = await fetch(`${v.url}api/runs/${a.key}/live?metric=train%2Floss&since=-1`, { signal: ctl.signal })
     t.is(r.status, 200) // its body stays unread: the stream stays open
+    open.push(r)
   }
   await t.throwsAsync(send(v.port, '/api/runs'))
   streams.shift()!.abort()
@@ -267,10 +274,15 @@ test('--trust-proxy: the cap counts X-Forwarded-For clients, and X-Forwarded-Pro
   const { syncRun } = await import('../src/index')
   await syncRun(run.runDir, { url: s.url, token })
   const ctls = [new AbortController(), new AbortController()]
-  t.teardown(() => ctls.forEach((c) => c.abort()))
+  const open: Response[] = [] // referenced until teardown, so fetch does not cancel the unread streams
+  t.teardown(() => {
+    ctls.forEach((c) => c.abort())
+    open.length = 0
+  })
   for (const ctl of ctls) {
     const r = await fetch(`${s.url}api/runs/p/r/live?metric=x&since=-1`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': '198.51.100.1, 203.0.113.7' }, signal: ctl.signal })
     t.is(r.status, 200)
+    open.push(r)
   }
   t.is((await runsAs('203.0.113.7')).status, 503)
   t.is((await runsAs('203.0.113.8')).status, 200, 'another client is not affected')

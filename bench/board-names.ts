@@ -118,13 +118,16 @@ function main(): void {
   const repeat = at > 0 ? Math.max(1, Number(process.argv[at + 1]) || 1) : 3
   const only = process.argv.indexOf('--case')
   const names = only > 0 ? [process.argv[only + 1]] : Object.keys(CASES)
+  process.stdout.write(`medians of ${repeat} run(s), each in a child process of its own\n\n`)
+  process.stdout.write(`| ${COLUMNS.map(([, title]) => title).join(' | ')} |\n|${COLUMNS.map(() => '---').join('|')}|\n`)
   for (const name of names) {
     const runs: Result[] = []
     for (let i = 0; i < repeat; i++) {
       const r = spawnSync(process.execPath, ['--import=tsx', __filename, '--child', name], { encoding: 'utf8', maxBuffer: 1 << 24 })
       const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
       if (!line) {
-        process.stdout.write(`${name}: failed\n${r.stderr}\n`)
+        process.stderr.write(`${name}: failed\n${r.stderr}\n`)
+        process.exitCode = 1
         break
       }
       runs.push(JSON.parse(line.slice(7)) as Result)
@@ -134,9 +137,23 @@ function main(): void {
     for (const k of Object.keys(runs[0])) {
       if (typeof runs[0][k] === 'number') out[k] = Number(median(runs.map((r) => r[k] as number)).toPrecision(4))
     }
-    process.stdout.write(`${JSON.stringify(out)}\n`)
+    process.stdout.write(`| ${COLUMNS.map(([k]) => out[k]).join(' | ')} |\n`)
   }
 }
+
+/** The table's columns: a Result key and its heading. */
+const COLUMNS: [string, string][] = [
+  ['case', 'names x steps'],
+  ['newBoardMs', 'new Board() ms'],
+  ['finishMs', 'new Board() to finish() ms'],
+  ['scalarsPerSec', 'scalars/s to flush()'],
+  ['logUsP50', 'log() of all names p50 µs'],
+  ['extraFds', 'extra fds'],
+  ['peakRssMb', 'peak RSS MB'],
+  ['diskMB', 'run on disk MB'],
+  ['bytesPerPoint', 'B/point on disk'],
+  ['wrong', 'wrong values'],
+]
 
 const childAt = process.argv.indexOf('--child')
 if (childAt > 0) void child(process.argv[childAt + 1])

@@ -207,7 +207,7 @@ async function main(): Promise<void> {
   const all = medians(reps)
   const ours = all.ambervault as Record<string, Row>
   const lines: string[] = []
-  lines.push(`medians of ${REPEAT} run(s)${quick ? ' (quick)' : ''}`)
+  lines.push(`medians of ${REPEAT} run(s)${quick ? ' (quick)' : ''}`, '')
   lines.push('| tracker | log() p50 (10 scalars) | log() p99 | workload to durable | workload in log() | stress scalars/s | vs ambervault (stress) |')
   lines.push('|---|---|---|---|---|---|---|')
   const ourRate = ours.stress.scalars_per_s as number
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
   const n = ours.names
   console.log(`\nambervault many names: ${n.names} names x ${n.steps} steps to durable in ${fmt((n.total_ms as number) / 1000, 2)} s`)
   console.log(`ambervault timer overhead (two hrtime calls, included above): ${fmt(ours.latency.timer_overhead_p50_ns, 0)} ns`)
-  console.log('\nraw:', JSON.stringify(reps))
+  console.error('raw:', JSON.stringify(reps)) // every repeat, for a closer look; not part of the table
 }
 
 void main()

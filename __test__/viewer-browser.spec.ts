@@ -52,10 +52,16 @@ btest('the run list shows both runs with status, and search filters it', async (
   await page.waitForSelector('tr.run-row')
   t.is(await page.locator('tr.run-row').count(), 2)
   t.is(await page.locator('tr.run-row .status-finished').count(), 2)
+  // The list refreshes at the next animation frame after a change: wait for that frame's marks
+  // (the row count, the sort arrow) before reading the rows.
+  const rowsShown = (n: number) => page.waitForFunction((want) => document.querySelectorAll('tr.run-row').length === want, n)
   await page.fill('input.search', 'bet')
-  t.is(await page.locator('tr.run-row').count(), 1)
+  await rowsShown(1)
+  t.is(await page.locator('tr.run-row .run-link').textContent(), 'beta')
   await page.fill('input.search', '')
   await page.selectOption('select.sort-by', 'config:lr')
+  await rowsShown(2)
+  await page.waitForFunction(() => (document.querySelector('th[data-col="config:lr"] .arrow')?.textContent ?? '') !== '')
   t.is(await page.locator('tr.run-row >> nth=0').getAttribute('data-key'), a.key) // lr 0.1 first (descending)
   await shot('list')
   t.deepEqual(pageErrors, [])

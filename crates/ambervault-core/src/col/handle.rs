@@ -2,7 +2,7 @@
 //! ([`Bounds`]: the one place raw indexes, negative ones included, become element positions).
 
 use super::meta::MetaRow;
-use super::varsize::VarRows;
+use super::varsize::{check_ends, VarRows};
 use crate::error::{Error, Result};
 use crate::packer::{DType, Scalar};
 
@@ -85,17 +85,7 @@ impl ColumnHandle {
     /// before anything is written or cached, so a bad batch fails at its own call.
     pub fn count(&self, bytes: &[u8], ends: &[usize]) -> Result<u64> {
         if self.is_var_size() {
-            let mut prev = 0;
-            for &e in ends {
-                if e < prev || e > bytes.len() {
-                    return Err(Error::invalid(format!(
-                        "column \"{}\": element offsets are not increasing within the {} bytes given",
-                        self.name,
-                        bytes.len()
-                    )));
-                }
-                prev = e;
-            }
+            check_ends(&self.name, bytes.len(), ends)?;
             return Ok(ends.len() as u64);
         }
         let es = self.elem_size();

@@ -97,6 +97,20 @@ struct Open {
     pending: Vec<u8>,
 }
 
+/// Check that `ends` (exclusive element ends) increase and stay within `len` bytes.
+pub(crate) fn check_ends(column: &str, len: usize, ends: &[usize]) -> Result<()> {
+    let mut prev = 0;
+    for &end in ends {
+        if end < prev || end > len {
+            return Err(Error::invalid(format!(
+                "column \"{column}\": element offsets are not increasing within the {len} bytes given"
+            )));
+        }
+        prev = end;
+    }
+    Ok(())
+}
+
 /// Lay out elements (`bytes` cut at `ends`) at the end of the data chunks and write them;
 /// returns their index entries. Does not touch the index.
 fn place(conn: &Connection, v: &VarRows, bytes: &[u8], ends: &[usize]) -> Result<Vec<Entry>> {
@@ -111,15 +125,9 @@ fn place(conn: &Connection, v: &VarRows, bytes: &[u8], ends: &[usize]) -> Result
         pending_from: used.min(row.capacity),
         pending: Vec::new(),
     });
+    check_ends(&v.name, bytes.len(), ends)?;
     let mut prev = 0usize;
     for &end in ends {
-        if end < prev || end > bytes.len() {
-            return Err(Error::invalid(format!(
-                "column \"{}\": element offsets are not increasing within the {} bytes given",
-                v.name,
-                bytes.len()
-            )));
-        }
         let elem = &bytes[prev..end];
         prev = end;
         let len = elem.len() as u64;

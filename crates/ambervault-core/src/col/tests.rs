@@ -334,6 +334,18 @@ fn bad_input_is_a_typed_error() {
         cv.set(&col, 0, &le_i64(&[1]), &[]).unwrap_err().kind,
         ErrorKind::InvalidArgument
     );
+    // Element ends that go back or past the bytes: refused by a write (placing the elements)
+    // and by a call that counts them first (set), and nothing is stored.
+    let s = cv.create("s", "str").unwrap();
+    for ends in [&[2, 1][..], &[4]] {
+        let e = cv.append(&s, b"abc", ends).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(e.message.contains("not increasing"), "{}", e.message);
+    }
+    cv.append(&s, b"abc", &[3]).unwrap();
+    let e = cv.set(&s, 0, b"abc", &[2, 1]).unwrap_err();
+    assert!(e.message.contains("not increasing"), "{}", e.message);
+    assert_eq!(cv.len(&s).unwrap(), 1);
     cv.close().unwrap();
     assert_eq!(cv.len(&col).unwrap_err().kind, ErrorKind::Closed);
 }
